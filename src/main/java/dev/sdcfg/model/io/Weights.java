@@ -1,0 +1,296 @@
+package dev.sdcfg.model.io;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import dev.sdcfg.model.ModelLoadException;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Function;
+
+/**
+ * The weights of one model component (one or several safetensors shards), addressed by checkpoint key.
+ *
+ * <p>Lookups try the key as asked, then each alias from {@link #withAliases}: this is how prefixes of older
+ * checkpoints ({@code text_model.}) and legacy names (VAE {@code query}/{@code key}/{@code value}) resolve without
+ * the model code knowing about them. Every failure names the file and the key.
+ */
+public final class Weights implements AutoCloseable {
+
+    private final String description;
+    private final Map<String, Safetensors> fileOfKey;
+    private final List<Safetensors> files;
+    private final Function<String, List<String>> aliases;
+
+    private Weights(String description, List<Safetensors> files, Function<String, List<String>> aliases) {
+        this.description = description;
+        this.files = files;
+        this.aliases = aliases;
+        this.fileOfKey = new LinkedHashMap<>();
+        for (Safetensors f : files) {
+            for (String k : f.keys()) {
+                fileOfKey.putIfAbsent(k, f);
+            }
+        }
+    }
+
+    public static Weights of(Safetensors... files) {
+        return new Weights(Arrays.toString(files), List.of(files), k -> List.of());
+    }
+
+    /**
+     * Opens the weights of a component folder. {@code variant} "fp16" prefers {@code *.fp16.safetensors};
+     * otherwise the plain name is preferred and a variant file is used when it is the only one.
+     */
+    public static Weights openComponent(Path dir, String variant) {
+        if (!Files.isDirectory(dir)) {
+            throw new ModelLoadException("missing model component folder " + dir);
+        }
+        List<Path> chosen = chooseFiles(dir, variant);
+        List<Safetensors> opened = new ArrayList<>();
+        try {
+            for (Path p : chosen) {
+                opened.add(Safetensors.open(p));
+            }
+        } catch (IOException e) {
+            for (Safetensors s : opened) {
+                try {
+                    s.close();
+                } catch (IOException ignored) {
+                    // closing after a failed open
+                }
+            }
+            throw new ModelLoadException("cannot read weights in " + dir + ": " + e.getMessage(), e);
+        }
+        return new Weights(chosen.toString(), opened, k -> List.of());
+    }
+
+    static List<Path> chooseFiles(Path dir, String variant) {
+        List<Path> safetensors = new ArrayList<>();
+        List<Path> indexes = new ArrayList<>();
+        List<Path> pickles = new ArrayList<>();
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
+            for (Path p : ds) {
+                String n = p.getFileName().toString();
+                if (n.endsWith(".safetensors")) {
+                    safetensors.add(p);
+                } else if (n.endsWith(".safetensors.index.json")) {
+                    indexes.add(p);
+                } else if (n.endsWith(".bin") || n.endsWith(".ckpt") || n.endsWith(".pt") || n.endsWith(".pth")) {
+                    pickles.add(p);
+                }
+            }
+        } catch (IOException e) {
+            throw new ModelLoadException("cannot list " + dir + ": " + e.getMessage(), e);
+        }
+        String want = variant == null || variant.isBlank() ? null : variant;
+        // Sharded checkpoints: an index names the shards.
+        for (Path idx : preferVariant(indexes, want, ".safetensors.index.json")) {
+            return shardsOf(idx);
+        }
+        List<Path> ordered = preferVariant(safetensors, want, ".safetensors");
+        if (!ordered.isEmpty()) {
+            return List.of(ordered.get(0));
+        }
+        if (!pickles.isEmpty()) {
+            throw new ModelLoadException(dir + " holds only pickle weights (" + pickles.get(0).getFileName()
+                    + "): pickles can execute code when loaded and are not supported; convert them to safetensors"
+                    + " (e.g. diffusers' save_pretrained(safe_serialization=True))");
+        }
+        throw new ModelLoadException("no *.safetensors weights in " + dir);
+    }
+
+    /** Plain files first unless a variant is wanted, then that variant; sorted for determinism. */
+    private static List<Path> preferVariant(List<Path> files, String variant, String suffix) {
+        List<Path> plain = new ArrayList<>();
+        List<Path> wanted = new ArrayList<>();
+        List<Path> other = new ArrayList<>();
+        for (Path p : files) {
+            String n = p.getFileName().toString();
+            String stem = n.substring(0, n.length() - suffix.length());
+            int dot = stem.lastIndexOf('.');
+            String v = dot < 0 ? null : stem.substring(dot + 1);
+            if (v == null) {
+                plain.add(p);
+            } else if (v.equals(variant)) {
+                wanted.add(p);
+            } else {
+                other.add(p);
+            }
+        }
+        plain.sort(null);
+        wanted.sort(null);
+        other.sort(null);
+        List<Path> out = new ArrayList<>();
+        if (variant != null) {
+            out.addAll(wanted);
+        }
+        // prefer the canonical diffusers/transformers names among plain files
+        plain.sort((a, b) -> Boolean.compare(!isCanonical(a), !isCanonical(b)));
+        out.addAll(plain);
+        if (variant == null) {
+            out.addAll(wanted);
+        }
+        out.addAll(other);
+        return out;
+    }
+
+    private static boolean isCanonical(Path p) {
+        String n = p.getFileName().toString();
+        return n.startsWith("diffusion_pytorch_model.") || n.startsWith("model.");
+    }
+
+    private static List<Path> shardsOf(Path index) {
+        try {
+            JsonObject o = JsonParser.parseString(Files.readString(index, StandardCharsets.UTF_8)).getAsJsonObject();
+            Set<String> names = new LinkedHashSet<>();
+            for (Map.Entry<String, JsonElement> e : o.getAsJsonObject("weight_map").entrySet()) {
+                names.add(e.getValue().getAsString());
+            }
+            List<Path> out = new ArrayList<>();
+            for (String n : names) {
+                Path p = index.resolveSibling(n);
+                if (!Files.isRegularFile(p)) {
+                    throw new ModelLoadException(index + " names shard " + n + ", which does not exist");
+                }
+                out.add(p);
+            }
+            return out;
+        } catch (IOException | RuntimeException e) {
+            if (e instanceof ModelLoadException) {
+                throw (ModelLoadException) e;
+            }
+            throw new ModelLoadException("cannot read shard index " + index + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** A view of the same files with extra key aliases (tried in order after the key itself). */
+    public Weights withAliases(Function<String, List<String>> more) {
+        Function<String, List<String>> prev = this.aliases;
+        return new Weights(description, files, k -> {
+            List<String> out = new ArrayList<>(prev.apply(k));
+            out.addAll(more.apply(k));
+            return out;
+        });
+    }
+
+    public Set<String> keys() {
+        return fileOfKey.keySet();
+    }
+
+    /** The stored key that answers {@code key}, or null. */
+    public String resolve(String key) {
+        if (fileOfKey.containsKey(key)) {
+            return key;
+        }
+        for (String a : aliases.apply(key)) {
+            if (fileOfKey.containsKey(a)) {
+                return a;
+            }
+        }
+        return null;
+    }
+
+    public boolean has(String key) {
+        return resolve(key) != null;
+    }
+
+    public long[] shapeOf(String key) {
+        String k = require(key);
+        return fileOfKey.get(k).info(k).shape();
+    }
+
+    private String require(String key) {
+        String k = resolve(key);
+        if (k == null) {
+            List<String> tried = new ArrayList<>();
+            tried.add(key);
+            tried.addAll(aliases.apply(key));
+            throw new ModelLoadException(description + ": missing tensor '" + key + "'"
+                    + (tried.size() > 1 ? " (also tried " + tried.subList(1, tried.size()) + ")" : ""));
+        }
+        return k;
+    }
+
+    /**
+     * Loads {@code key} as {@code dtype} into {@code manager} and checks its shape. A stored shape that differs
+     * from {@code expected} only by trailing singleton dimensions (1x1 conv weights standing for linear ones) is
+     * reshaped; any other mismatch fails naming file, key and both shapes.
+     */
+    public NDArray get(String key, NDManager manager, DataType dtype, long... expected) {
+        String k = require(key);
+        Safetensors f = fileOfKey.get(k);
+        long[] stored = f.info(k).shape();
+        boolean reshape = false;
+        if (expected != null && expected.length > 0 && !Arrays.equals(stored, expected)) {
+            if (stripTrailingOnes(stored).equals(stripTrailingOnes(expected))
+                    && product(stored) == product(expected)) {
+                reshape = true;
+            } else {
+                throw new ModelLoadException(f.path() + ": tensor '" + k + "' has shape " + Arrays.toString(stored)
+                        + ", expected " + Arrays.toString(expected));
+            }
+        }
+        try {
+            NDArray a = f.load(k, manager, dtype);
+            if (reshape) {
+                NDArray r = a.reshape(expected);
+                a.close();
+                a = r;
+            }
+            return a;
+        } catch (IOException e) {
+            throw new ModelLoadException(f.path() + ": cannot load tensor '" + k + "': " + e.getMessage(), e);
+        }
+    }
+
+    private static List<Long> stripTrailingOnes(long[] s) {
+        int n = s.length;
+        while (n > 0 && s[n - 1] == 1) {
+            n--;
+        }
+        List<Long> out = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            out.add(s[i]);
+        }
+        return out;
+    }
+
+    private static long product(long[] s) {
+        long p = 1;
+        for (long d : s) {
+            p *= d;
+        }
+        return p;
+    }
+
+    @Override
+    public void close() {
+        for (Safetensors s : files) {
+            try {
+                s.close();
+            } catch (IOException ignored) {
+                // read-only mapping; nothing to flush
+            }
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "Weights" + description;
+    }
+}
