@@ -1,0 +1,18 @@
+package dev.sdcfg.model.nn;
+
+import ai.djl.ndarray.NDArray;
+
+/** torch.nn.Linear; weight [out, in]. A checkpoint storing a 1×1 conv weight [out, in, 1, 1] loads too. */
+public final class LinearLayer {
+    final NDArray weight;
+    final NDArray bias;
+
+    public LinearLayer(ParamLoader p, long in, long out) {
+        this.weight = p.get("weight", out, in);
+        this.bias = p.getOptional("bias", out);
+    }
+
+    public NDArray forward(NDArray x) {
+        return Ops.linear(x, weight, bias);
+    }
+}
