@@ -1,0 +1,315 @@
+package dev.sdcfg.model.clip;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.ndarray.types.SparseFormat;
+import ai.djl.nn.core.Embedding;
+import dev.sdcfg.model.ModelLoadException;
+import dev.sdcfg.model.config.JsonConfig;
+import dev.sdcfg.model.io.Weights;
+import dev.sdcfg.model.nn.Ops;
+import dev.sdcfg.runtime.ComputeContext;
+import dev.sdcfg.runtime.DjlRuntime;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * transformers' {@code CLIPTextModel} (the text tower Stable Diffusion conditions on), inference only.
+ *
+ * <pre>
+ * h0 = token_embedding[ids] + position_embedding[0..T)
+ * h(i+1) = layer_i(h(i)):  x += out_proj(causal_attention(q,k,v of layer_norm1(x)));  x += fc2(act(fc1(layer_norm2(x))))
+ * last_hidden_state = final_layer_norm(hN)
+ * </pre>
+ * Attention is multi-head with scale head_dim^-0.5 and only a causal mask: diffusers never passes the tokenizer's
+ * attention mask to the text encoder, so padding positions attend to everything before them (and, being causal,
+ * never influence the real tokens). {@code hidden_act} is {@code quick_gelu} (SD 1.x) or exact-erf {@code gelu}
+ * (SD 2.x).
+ *
+ * <p>Parameter names are the checkpoint keys ({@code encoder.layers.0.self_attn.q_proj.weight}). Checkpoints saved
+ * by transformers 4.x prefix them with {@code text_model.} and may carry the int64
+ * {@code text_model.embeddings.position_ids} buffer; the prefix resolves through a {@link Weights} alias and the
+ * buffer is never read (positions are always 0..T−1).
+ *
+ * <p>Weights live in this model's own manager, in the context's dtype, until {@link #close()}. Each forward runs
+ * in an {@link NDScope}; its results belong to the manager of the {@code inputIds} passed in. One thread at a time.
+ */
+public final class ClipTextModel implements AutoCloseable {
+
+    /** The prefix transformers 4.x checkpoints put before every key. */
+    public static final String LEGACY_PREFIX = "text_model.";
+
+    private final ComputeContext context;
+    private final NDManager manager;
+    private final String source;
+    private final int hiddenSize;
+    private final int numHeads;
+    private final int headDim;
+    private final int numLayers;
+    private final int maxPositions;
+    private final int vocabSize;
+    private final double layerNormEps;
+    private final boolean quickGelu;
+
+    private final NDArray tokenEmbedding;
+    private final NDArray positionEmbedding;
+    private final Layer[] layers;
+    private final NDArray finalLnWeight;
+    private final NDArray finalLnBias;
+    /** [maxPositions, maxPositions]: 0 on and below the diagonal, −inf above. */
+    private final NDArray causalMask;
+    /** head_dim^-0.5 as a 0-d tensor of the compute dtype (no scalar created per call). */
+    private final NDArray scale;
+
+    private record Layer(NDArray ln1W, NDArray ln1B, NDArray qW, NDArray qB, NDArray kW, NDArray kB, NDArray vW,
+                         NDArray vB, NDArray outW, NDArray outB, NDArray ln2W, NDArray ln2B, NDArray fc1W,
+                         NDArray fc1B, NDArray fc2W, NDArray fc2B) {
+    }
+
+    /** The two outputs Stable Diffusion reads. Both belong to the manager of the input ids. */
+    public record Output(NDArray lastHiddenState, NDArray penultimateHiddenState) implements AutoCloseable {
+        @Override
+        public void close() {
+            lastHiddenState.close();
+            penultimateHiddenState.close();
+        }
+    }
+
+    /**
+     * Loads a diffusers {@code text_encoder/} folder ({@code config.json} + safetensors weights).
+     *
+     * @param variant "fp16" to prefer {@code *.fp16.safetensors}, or null
+     */
+    public static ClipTextModel load(Path textEncoderDir, String variant, ComputeContext context) {
+        JsonConfig config = JsonConfig.read(textEncoderDir.resolve("config.json"));
+        try (Weights weights = Weights.openComponent(textEncoderDir, variant)) {
+            return new ClipTextModel(config, weights, context);
+        }
+    }
+
+    /**
+     * Builds the model from a config and opened weights (copied into this model's manager; {@code weights} may be
+     * closed afterwards).
+     */
+    public ClipTextModel(JsonConfig config, Weights weights, ComputeContext context) {
+        DjlRuntime.engine();
+        this.context = context;
+        this.source = config.source();
+        DataType dt = context.dtype();
+        if (dt != DataType.FLOAT32 && dt != DataType.FLOAT64 && dt != DataType.FLOAT16) {
+            throw new IllegalArgumentException("unsupported compute dtype " + dt);
+        }
+        hiddenSize = config.requireInt("hidden_size");
+        numHeads = config.requireInt("num_attention_heads");
+        numLayers = config.requireInt("num_hidden_layers");
+        int intermediate = config.requireInt("intermediate_size");
+        maxPositions = config.getInt("max_position_embeddings", 77);
+        vocabSize = config.getInt("vocab_size", 49408);
+        layerNormEps = config.getDouble("layer_norm_eps", 1e-5);
+        quickGelu = "quick_gelu".equals(config.getEnum("hidden_act", "quick_gelu", "quick_gelu", "gelu"));
+        if (hiddenSize <= 0 || numHeads <= 0 || hiddenSize % numHeads != 0) {
+            throw new ModelLoadException(source + ": 'hidden_size' " + hiddenSize
+                    + " is not a positive multiple of 'num_attention_heads' " + numHeads);
+        }
+        if (numLayers < 1) {
+            throw new ModelLoadException(source + ": 'num_hidden_layers' must be at least 1, got " + numLayers);
+        }
+        headDim = hiddenSize / numHeads;
+
+        Weights w = weights.withAliases(k -> List.of(LEGACY_PREFIX + k));
+        manager = DjlRuntime.engine().newBaseManager(context.device());
+        manager.setName("clip-text-model");
+        try {
+            long c = hiddenSize;
+            tokenEmbedding = load(w, "embeddings.token_embedding.weight", vocabSize, c);
+            positionEmbedding = load(w, "embeddings.position_embedding.weight", maxPositions, c);
+            layers = new Layer[numLayers];
+            for (int i = 0; i < numLayers; i++) {
+                String p = "encoder.layers." + i + ".";
+                layers[i] = new Layer(
+                        load(w, p + "layer_norm1.weight", c), load(w, p + "layer_norm1.bias", c),
+                        load(w, p + "self_attn.q_proj.weight", c, c), load(w, p + "self_attn.q_proj.bias", c),
+                        load(w, p + "self_attn.k_proj.weight", c, c), load(w, p + "self_attn.k_proj.bias", c),
+                        load(w, p + "self_attn.v_proj.weight", c, c), load(w, p + "self_attn.v_proj.bias", c),
+                        load(w, p + "self_attn.out_proj.weight", c, c), load(w, p + "self_attn.out_proj.bias", c),
+                        load(w, p + "layer_norm2.weight", c), load(w, p + "layer_norm2.bias", c),
+                        load(w, p + "mlp.fc1.weight", intermediate, c), load(w, p + "mlp.fc1.bias", intermediate),
+                        load(w, p + "mlp.fc2.weight", c, intermediate), load(w, p + "mlp.fc2.bias", c));
+            }
+            finalLnWeight = load(w, "final_layer_norm.weight", c);
+            finalLnBias = load(w, "final_layer_norm.bias", c);
+
+            float[] mask = new float[maxPositions * maxPositions];
+            for (int r = 0; r < maxPositions; r++) {
+                for (int col = r + 1; col < maxPositions; col++) {
+                    mask[r * maxPositions + col] = Float.NEGATIVE_INFINITY;
+                }
+            }
+            causalMask = keep(manager.create(mask, new Shape(maxPositions, maxPositions)).toType(dt, false));
+            scale = keep(manager.create(Math.pow(headDim, -0.5)).toType(dt, false));
+        } catch (RuntimeException e) {
+            manager.close();
+            throw e;
+        }
+    }
+
+    private NDArray load(Weights w, String key, long... shape) {
+        return keep(w.get(key, manager, context.dtype(), shape));
+    }
+
+    /** Weights must outlive any NDScope the constructor happens to run in. */
+    private NDArray keep(NDArray a) {
+        NDScope.unregister(a);
+        a.attach(manager);
+        return a;
+    }
+
+    /**
+     * Runs the text encoder on {@code inputIds} ([batch, T] integer ids, T ≤ max_position_embeddings, any device).
+     * Returns last_hidden_state (after final_layer_norm) and hidden_states[-2] (the input of the last layer, before
+     * final_layer_norm), both [batch, T, hidden].
+     */
+    public Output forward(NDArray inputIds) {
+        try (NDScope scope = new NDScope()) {
+            NDList hs = run(inputIds, numLayers, false);
+            NDArray penultimate = hs.get(hs.size() - 2);
+            NDArray last = Ops.layerNorm(hs.get(hs.size() - 1), finalLnWeight, finalLnBias, layerNormEps);
+            NDScope.unregister(last, penultimate);
+            return new Output(last, penultimate);
+        }
+    }
+
+    /**
+     * The prompt embeddings diffusers' {@code encode_prompt} produces: {@code clipSkip} 0 (or less) gives
+     * last_hidden_state; {@code clipSkip} k ≥ 1 gives final_layer_norm(hidden_states[-(k+1)]), i.e. the output of
+     * layer N−k with the final layer norm applied (the layers after it are not run).
+     */
+    public NDArray encode(NDArray inputIds, int clipSkip) {
+        int skip = Math.max(0, clipSkip);
+        if (skip >= numLayers) {
+            throw new IllegalArgumentException("clip skip " + clipSkip + " must be less than the text encoder's "
+                    + numLayers + " layers");
+        }
+        try (NDScope scope = new NDScope()) {
+            NDList hs = run(inputIds, numLayers - skip, false);
+            NDArray out = Ops.layerNorm(hs.get(hs.size() - 1), finalLnWeight, finalLnBias, layerNormEps);
+            NDScope.unregister(out);
+            return out;
+        }
+    }
+
+    /**
+     * transformers' {@code output_hidden_states}: N+1 tensors, the embeddings output first, then the output of each
+     * layer (the last one before final_layer_norm). For parity checks and debugging.
+     */
+    public NDList hiddenStates(NDArray inputIds) {
+        try (NDScope scope = new NDScope()) {
+            NDList hs = run(inputIds, numLayers, true);
+            NDScope.unregister(hs);
+            return hs;
+        }
+    }
+
+    /**
+     * Embeddings then {@code upTo} layers. Returns all hidden states when {@code keepAll}, else the last two (the
+     * embeddings output counts as one) and closes the others as it goes.
+     */
+    private NDList run(NDArray inputIds, int upTo, boolean keepAll) {
+        Shape s = inputIds.getShape();
+        if (s.dimension() != 2) {
+            throw new IllegalArgumentException("input ids must be [batch, tokens], got " + s);
+        }
+        int t = (int) s.get(1);
+        if (t < 1 || t > maxPositions) {
+            throw new IllegalArgumentException("sequence length " + t + " must be in 1.." + maxPositions
+                    + " (max_position_embeddings)");
+        }
+        NDArray ids = inputIds.toDevice(context.device(), false);
+        if (ids.getDataType() != DataType.INT64 && ids.getDataType() != DataType.INT32) {
+            ids = ids.toType(DataType.INT64, false);
+        }
+        NDArray positions = t == maxPositions ? positionEmbedding : positionEmbedding.get("0:" + t);
+        NDArray mask = t == maxPositions ? causalMask : causalMask.get("0:" + t + ", 0:" + t);
+
+        NDArray h = Embedding.embedding(ids, tokenEmbedding, SparseFormat.DENSE).singletonOrThrow().add(positions);
+        List<NDArray> states = new ArrayList<>();
+        states.add(h);
+        for (int i = 0; i < upTo; i++) {
+            NDArray next = layer(layers[i], h, mask);
+            if (!keepAll && states.size() == 2) {
+                states.remove(0).close();
+            }
+            states.add(next);
+            h = next;
+        }
+        return new NDList(states);
+    }
+
+    private NDArray layer(Layer l, NDArray x, NDArray mask) {
+        Shape s = x.getShape();
+        long b = s.get(0);
+        long t = s.get(1);
+        NDArray n1 = Ops.layerNorm(x, l.ln1W, l.ln1B, layerNormEps);
+        // [B, T, C] -> [B, H, T, D]; keys straight to [B, H, D, T]
+        NDArray q = Ops.linear(n1, l.qW, l.qB).reshape(b, t, numHeads, headDim).transpose(0, 2, 1, 3);
+        NDArray k = Ops.linear(n1, l.kW, l.kB).reshape(b, t, numHeads, headDim).transpose(0, 2, 3, 1);
+        NDArray v = Ops.linear(n1, l.vW, l.vB).reshape(b, t, numHeads, headDim).transpose(0, 2, 1, 3);
+        NDArray scores = q.matMul(k).mul(scale).add(mask);
+        NDArray probs;
+        if (scores.getDataType() == DataType.FLOAT16) {
+            // transformers' eager attention: softmax in fp32, back to the query's dtype
+            probs = scores.toType(DataType.FLOAT32, false).softmax(-1).toType(DataType.FLOAT16, false);
+        } else {
+            probs = scores.softmax(-1);
+        }
+        NDArray attn = probs.matMul(v).transpose(0, 2, 1, 3).reshape(b, t, hiddenSize);
+        NDArray h = x.add(Ops.linear(attn, l.outW, l.outB));
+
+        NDArray n2 = Ops.layerNorm(h, l.ln2W, l.ln2B, layerNormEps);
+        NDArray f = Ops.linear(n2, l.fc1W, l.fc1B);
+        f = quickGelu ? Ops.quickGelu(f) : Ops.gelu(f);
+        return h.add(Ops.linear(f, l.fc2W, l.fc2B));
+    }
+
+    public ComputeContext context() {
+        return context;
+    }
+
+    public int hiddenSize() {
+        return hiddenSize;
+    }
+
+    public int numLayers() {
+        return numLayers;
+    }
+
+    /** The longest token sequence the position embeddings cover (77 for SD). */
+    public int maxPositionEmbeddings() {
+        return maxPositions;
+    }
+
+    public int vocabSize() {
+        return vocabSize;
+    }
+
+    public String hiddenAct() {
+        return quickGelu ? "quick_gelu" : "gelu";
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+    }
+
+    @Override
+    public String toString() {
+        return "ClipTextModel[" + source + ", " + numLayers + " layers, hidden " + hiddenSize + ", " + numHeads
+                + " heads, " + hiddenAct() + ", " + context + "]";
+    }
+}
