@@ -5,12 +5,12 @@ package dev.sdcfg.pipeline;
  *
  * @param variant            weight file variant to prefer ("fp16" picks *.fp16.safetensors), null for the plain files
  * @param attentionSliceSize batch·heads rows per attention slice (0 = no slicing); bounds attention memory
- * @param clipSkip           1 = last hidden state; 2 = penultimate layer (SD2-style "clip skip")
+ * @param clipSkip           diffusers' clip_skip: 0 = last hidden state, k = output of layer N−k (final layer norm applied)
  * @param maxPixels          the largest width×height a request may ask for
  */
 public record PipelineOptions(String variant, int attentionSliceSize, int clipSkip, long maxPixels) {
 
     public static PipelineOptions defaults() {
-        return new PipelineOptions(null, 0, 1, 1024L * 1024L);
+        return new PipelineOptions(null, 0, 0, 1024L * 1024L);
     }
 }
