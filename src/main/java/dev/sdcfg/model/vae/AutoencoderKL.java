@@ -87,7 +87,9 @@ public final class AutoencoderKL implements AutoCloseable {
             Conv2dLayer postQuant = cfg.usePostQuantConv() ? new Conv2dLayer(root.child("post_quant_conv"),
                     cfg.latentChannels(), cfg.latentChannels(), 1, 1, 0) : null;
             VaeDecoder dec = new VaeDecoder(root.child("decoder"), cfg);
-            List<String> unused = w.unusedKeys().stream().filter(AutoencoderKL::isModuleKey).toList();
+            boolean encoderless = enc == null;
+            List<String> unused = w.unusedKeys().stream().filter(AutoencoderKL::isModuleKey)
+                    .filter(k -> !(encoderless && k.startsWith("quant_conv."))).toList();
             if (!unused.isEmpty()) {
                 throw new ModelLoadException(w + ": " + unused.size() + " tensor(s) that " + cfg.source()
                         + " does not account for, e.g. '" + unused.get(0) + "'"
