@@ -35,11 +35,19 @@ public final class Weights implements AutoCloseable {
     private final Map<String, Safetensors> fileOfKey;
     private final List<Safetensors> files;
     private final Function<String, List<String>> aliases;
+    /** Stored keys loaded through {@link #get}, shared by every alias view of the same files. */
+    private final Set<String> used;
 
     private Weights(String description, List<Safetensors> files, Function<String, List<String>> aliases) {
+        this(description, files, aliases, java.util.concurrent.ConcurrentHashMap.newKeySet());
+    }
+
+    private Weights(String description, List<Safetensors> files, Function<String, List<String>> aliases,
+                    Set<String> used) {
         this.description = description;
         this.files = files;
         this.aliases = aliases;
+        this.used = used;
         this.fileOfKey = new LinkedHashMap<>();
         for (Safetensors f : files) {
             for (String k : f.keys()) {
@@ -185,7 +193,7 @@ public final class Weights implements AutoCloseable {
             List<String> out = new ArrayList<>(prev.apply(k));
             out.addAll(more.apply(k));
             return out;
-        });
+        }, used);
     }
 
     public Set<String> keys() {
@@ -203,6 +211,20 @@ public final class Weights implements AutoCloseable {
             }
         }
         return null;
+    }
+
+    /**
+     * Stored keys that no {@link #get} (through this or any alias view) has loaded yet, in file order: after a
+     * model is built, these reveal a config that does not match its checkpoint.
+     */
+    public List<String> unusedKeys() {
+        List<String> out = new ArrayList<>();
+        for (String k : fileOfKey.keySet()) {
+            if (!used.contains(k)) {
+                out.add(k);
+            }
+        }
+        return out;
     }
 
     public boolean has(String key) {
@@ -235,6 +257,7 @@ public final class Weights implements AutoCloseable {
         String k = require(key);
         Safetensors f = fileOfKey.get(k);
         long[] stored = f.info(k).shape();
+        used.add(k);
         boolean reshape = false;
         if (expected != null && expected.length > 0 && !Arrays.equals(stored, expected)) {
             if (stripTrailingOnes(stored).equals(stripTrailingOnes(expected))
