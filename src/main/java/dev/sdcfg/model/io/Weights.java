@@ -3,6 +3,7 @@ package dev.sdcfg.model.io;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
@@ -37,6 +38,8 @@ public final class Weights implements AutoCloseable {
     private final Function<String, List<String>> aliases;
     /** Stored keys loaded through {@link #get}, shared by every alias view of the same files. */
     private final Set<String> used;
+    /** Random weights for benchmarks (see {@link #synthetic}). */
+    private final boolean synthetic;
 
     private Weights(String description, List<Safetensors> files, Function<String, List<String>> aliases) {
         this(description, files, aliases, java.util.concurrent.ConcurrentHashMap.newKeySet());
@@ -48,12 +51,22 @@ public final class Weights implements AutoCloseable {
         this.files = files;
         this.aliases = aliases;
         this.used = used;
+        this.synthetic = description.startsWith("synthetic:") && files.isEmpty();
         this.fileOfKey = new LinkedHashMap<>();
         for (Safetensors f : files) {
             for (String k : f.keys()) {
                 fileOfKey.putIfAbsent(k, f);
             }
         }
+    }
+
+    /**
+     * Random weights for benchmarks: every {@link #get} returns a fresh tensor of the expected shape drawn from
+     * the engine's generator (1-D tensors — norms and biases — near 1, matrices N(0, 0.02²)) and {@link #has}
+     * answers false, so optional tensors (biases, shortcut convs) are left out as a config implies.
+     */
+    public static Weights synthetic(String description) {
+        return new Weights("synthetic:" + description, List.of(), k -> List.of());
     }
 
     public static Weights of(Safetensors... files) {
@@ -254,6 +267,15 @@ public final class Weights implements AutoCloseable {
      * reshaped; any other mismatch fails naming file, key and both shapes.
      */
     public NDArray get(String key, NDManager manager, DataType dtype, long... expected) {
+        if (synthetic) {
+            if (expected == null || expected.length == 0) {
+                throw new ModelLoadException(description + ": synthetic weights need an expected shape for '" + key + "'");
+            }
+            Shape shape = new Shape(expected);
+            return expected.length == 1
+                    ? manager.randomNormal(1f, 0.02f, shape, dtype)
+                    : manager.randomNormal(0f, 0.02f, shape, dtype);
+        }
         String k = require(key);
         Safetensors f = fileOfKey.get(k);
         long[] stored = f.info(k).shape();

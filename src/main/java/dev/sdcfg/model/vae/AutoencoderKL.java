@@ -67,13 +67,20 @@ public final class AutoencoderKL implements AutoCloseable {
      */
     public static AutoencoderKL load(Path vaeDir, ComputeContext ctx, String variant) {
         VaeConfig cfg = VaeConfig.read(vaeDir.resolve("config.json"));
+        try (Weights w = Weights.openComponent(vaeDir, variant)) {
+            return create(cfg, w, ctx);
+        }
+    }
+
+    /** Builds the VAE from a config and weights (file-backed or {@link Weights#synthetic} for benchmarks). */
+    public static AutoencoderKL create(VaeConfig cfg, Weights weights, ComputeContext ctx) {
         if (ctx.dtype() != DataType.FLOAT32 && ctx.dtype() != DataType.FLOAT16 && ctx.dtype() != DataType.FLOAT64) {
             throw new IllegalArgumentException("the VAE runs in float16, float32 or float64, not " + ctx.dtype());
         }
         NDManager m = DjlRuntime.engine().newBaseManager(ctx.device());
         m.setName("vae");
-        try (Weights w = Weights.openComponent(vaeDir, variant).withAliases(AutoencoderKL::legacyAliases);
-             NDScope scope = new NDScope()) {
+        Weights w = weights.withAliases(AutoencoderKL::legacyAliases);
+        try (NDScope scope = new NDScope()) {
             ParamLoader root = new ParamLoader(w, m, ctx.dtype(), "");
             VaeEncoder enc = null;
             Conv2dLayer quant = null;
