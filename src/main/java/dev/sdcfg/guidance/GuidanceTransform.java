@@ -101,9 +101,12 @@ public abstract class GuidanceTransform implements AutoCloseable {
         s.direction = s.t.sub(s.u);
     }
 
-    /** The guided prediction; default: {@code base + g·direction}. */
+    /**
+     * The guided prediction; default: {@code base + g·direction}. (base comes first so that the result is
+     * attached to the caller's manager, even when direction is a tensor this transform keeps.)
+     */
     protected NDArray guide(Step s) {
-        return s.direction.mul(param("g", s)).add(s.base);
+        return s.base.add(s.direction.mul(param("g", s)));
     }
 
     /** Adjusts the prediction; default: none. */
