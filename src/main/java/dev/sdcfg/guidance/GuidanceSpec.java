@@ -46,6 +46,8 @@ public final class GuidanceSpec {
     private final Interval interval;
     private final String path;
     private final String canonical;
+    /** The canonical JSON without the preset name: what decides equality. */
+    private final String identity;
 
     GuidanceSpec(String preset, Normalizer normalizer, Map<String, Schedule> given, Interval interval, String path) {
         this.preset = preset;
@@ -64,6 +66,9 @@ public final class GuidanceSpec {
         this.interval = Objects.requireNonNull(interval);
         this.path = path;
         this.canonical = toJson().toString();
+        JsonObject withoutPreset = toJson();
+        withoutPreset.remove("preset");
+        this.identity = withoutPreset.toString();
     }
 
     // ------------------------------------------------------------------------------------------------ parsing
@@ -192,21 +197,12 @@ public final class GuidanceSpec {
     /** Equality of the guidance applied (the canonical JSON without the preset name). */
     @Override
     public boolean equals(Object o) {
-        return o instanceof GuidanceSpec s && canonicalWithoutPreset().equals(s.canonicalWithoutPreset());
-    }
-
-    private String canonicalWithoutPreset() {
-        if (preset == null) {
-            return canonical;
-        }
-        JsonObject o = toJson();
-        o.remove("preset");
-        return o.toString();
+        return o instanceof GuidanceSpec s && identity.equals(s.identity);
     }
 
     @Override
     public int hashCode() {
-        return canonicalWithoutPreset().hashCode();
+        return identity.hashCode();
     }
 
     @Override

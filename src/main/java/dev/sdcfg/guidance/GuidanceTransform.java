@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 
 import java.util.HashMap;
 import java.util.Map;
@@ -35,16 +36,33 @@ public abstract class GuidanceTransform implements AutoCloseable {
         /** The update direction that g scales (t − u, or its normalised / projected form). */
         public NDArray direction;
         private NDArray uNorm;
+        private final Shape flat;
+        private final Shape kept;
+        private static final int[] LAST = {1};
 
         Step(int index, NDArray u, NDArray t) {
             this.index = index;
             this.u = u;
             this.t = t;
-            int rank = u.getShape().dimension();
+            Shape shape = u.getShape();
+            int rank = shape.dimension();
             axes = new int[rank - 1];
+            long[] keptDims = new long[rank];
+            keptDims[0] = shape.get(0);
             for (int k = 1; k < rank; k++) {
                 axes[k - 1] = k;
+                keptDims[k] = 1;
             }
+            flat = new Shape(shape.get(0), -1);
+            kept = new Shape(keptDims);
+        }
+
+        /**
+         * Mean per image, shape [B,1,1,1]. DJL's PyTorch mean takes a single axis, so it runs over the flattened
+         * image (torch accumulates half precision in float, so no fp16 sum can overflow on the way).
+         */
+        public NDArray mean(NDArray x) {
+            return x.reshape(flat).mean(LAST, true).reshape(kept);
         }
 
         /** ‖x‖ per image, shape [B,1,1,1]. */

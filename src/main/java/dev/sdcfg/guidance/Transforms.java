@@ -74,10 +74,8 @@ final class Transforms {
             if (value("phi", s) == 0.0) {
                 return pred;
             }
-            // mean over several axes (DJL's PyTorch mean takes one axis): sum / n, as torch computes it
-            NDArray n = constant(s.u.getShape().size() / s.u.getShape().get(0));
-            NDArray tc = s.t.sub(s.t.sum(s.axes, true).div(n));
-            NDArray pc = pred.sub(pred.sum(s.axes, true).div(n));
+            NDArray tc = s.t.sub(s.mean(s.t));
+            NDArray pc = pred.sub(s.mean(pred));
             NDArray ratio = s.norm(tc).div(s.norm(pc));
             return pred.mul(ratio).sub(pred).mul(param("phi", s)).add(pred);
         }
