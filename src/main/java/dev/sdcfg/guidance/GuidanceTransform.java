@@ -84,14 +84,13 @@ public abstract class GuidanceTransform implements AutoCloseable {
     private DataType dtype;
     private Device device;
     private final Map<String, NDArray> paramTensors = new HashMap<>();
-    private final Map<String, NDArray> constants = new HashMap<>();
+    private final Map<ConstantKey, NDArray> constants = new HashMap<>();
+
+    private record ConstantKey(double value, DataType type) {
+    }
 
     protected GuidanceTransform(GuidancePlan plan) {
         this.plan = plan;
-    }
-
-    protected GuidancePlan plan() {
-        return plan;
     }
 
     /**
@@ -159,7 +158,7 @@ public abstract class GuidanceTransform implements AutoCloseable {
 
     /** A 0-dim constant of the given dtype on the device of u, made once per job. */
     protected NDArray constant(double v, DataType type) {
-        String key = v + "/" + type;
+        ConstantKey key = new ConstantKey(v, type);
         NDArray c = constants.get(key);
         if (c == null) {
             c = keep(manager.create(v), type);

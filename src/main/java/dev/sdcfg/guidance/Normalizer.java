@@ -37,7 +37,7 @@ public enum Normalizer {
     CFG_ZERO_STAR("cfg-zero-star", "CFG-Zero*", "CFG-Zero*: u scaled by the optimised α = ⟨t,u⟩/(‖u‖²+1e-8) "
             + "(computed in float32, as diffusers does) before CFG; the first zero_init_steps predictions are zero",
             "α·u + g·(t − α·u)", Transforms.CfgZeroStar::new, g(7.5),
-            Param.integer("zero_init_steps", "zero-init", "number of first steps whose prediction is all zeros", 0,
+            Param.wholeNumber("zero_init_steps", "zero-init", "number of first steps whose prediction is all zeros", 0,
                     GuidanceSpec.MAX_STEPS, 0));
 
     private final String id;

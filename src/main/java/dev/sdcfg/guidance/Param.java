@@ -19,7 +19,7 @@ public record Param(String name, String symbol, String description, double min, 
         return new Param(name, symbol, description, min, max, def, true, false);
     }
 
-    static Param integer(String name, String symbol, String description, int min, int max, int def) {
+    static Param wholeNumber(String name, String symbol, String description, int min, int max, int def) {
         return new Param(name, symbol, description, min, max, def, false, true);
     }
 
