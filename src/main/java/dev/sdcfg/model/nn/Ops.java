@@ -62,7 +62,10 @@ public final class Ops {
         return IDENTITY_AFFINE.computeIfAbsent(key, k -> {
             // Held for the life of the process; one small pair per (device, dtype, width).
             NDManager owner = NDManager.newBaseManager(like.getDevice());
-            return new NDArray[] {owner.ones(new Shape(width), dt), owner.zeros(new Shape(width), dt)};
+            NDArray[] pair = {owner.ones(new Shape(width), dt), owner.zeros(new Shape(width), dt)};
+            // First use is usually inside a forward's NDScope, which would close the cached pair when it ends.
+            ai.djl.ndarray.NDScope.unregister(pair);
+            return pair;
         });
     }
 
@@ -81,7 +84,8 @@ public final class Ops {
     }
 
     /**
-     * Scaled dot-product attention over [batch·heads, tokens, headDim] tensors: softmax(q·kᵀ·scale)·v. When
+     * Scaled dot-product attention over [batch·heads, tokens, headDim] (or [batch, heads, tokens, headDim])
+     * tensors: softmax(q·kᵀ·scale)·v. When
      * {@code upcast} the scores and softmax run in fp32 (diffusers' upcast_attention / upcast_softmax).
      * {@code sliceSize} &gt; 0 processes that many batch·head rows at a time to bound the score matrix's memory.
      */
@@ -102,12 +106,12 @@ public final class Ops {
     private static NDArray attentionBlock(NDArray q, NDArray k, NDArray v, double scale, boolean upcast) {
         DataType dt = q.getDataType();
         if (upcast && dt != DataType.FLOAT32 && dt != DataType.FLOAT64) {
-            NDArray scores = q.toType(DataType.FLOAT32, false).matMul(k.toType(DataType.FLOAT32, false).transpose(0, 2, 1))
+            NDArray scores = q.toType(DataType.FLOAT32, false).matMul(k.toType(DataType.FLOAT32, false).swapAxes(-1, -2))
                     .mul((float) scale);
             NDArray p = scores.softmax(-1).toType(dt, false);
             return p.matMul(v);
         }
-        NDArray scores = q.mul(scale).matMul(k.transpose(0, 2, 1));
+        NDArray scores = q.mul(scale).matMul(k.swapAxes(-1, -2));
         return scores.softmax(-1).matMul(v);
     }
 }
