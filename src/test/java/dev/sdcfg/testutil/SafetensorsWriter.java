@@ -32,6 +32,20 @@ public final class SafetensorsWriter {
         return add(key, "I64", shape, b.array());
     }
 
+    /** Adds an F32 tensor. */
+    public SafetensorsWriter put(String key, long[] shape, float[] values) {
+        long n = 1;
+        for (long d : shape) {
+            n *= d;
+        }
+        if (n != values.length) {
+            throw new IllegalArgumentException(key + ": shape has " + n + " elements, data " + values.length);
+        }
+        ByteBuffer b = ByteBuffer.allocate(4 * values.length).order(ByteOrder.LITTLE_ENDIAN);
+        b.asFloatBuffer().put(values);
+        return add(key, "F32", shape, b.array());
+    }
+
     public void write(Path file) throws IOException {
         StringBuilder h = new StringBuilder("{\"__metadata__\":{\"format\":\"pt\"}");
         long offset = 0;

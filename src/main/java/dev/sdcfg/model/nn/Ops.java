@@ -77,7 +77,7 @@ public final class Ops {
             // Held for the life of the process; one small pair per (device, dtype, width).
             NDManager owner = NDManager.newBaseManager(like.getDevice());
             NDArray[] pair = {owner.ones(new Shape(width), dt), owner.zeros(new Shape(width), dt)};
-            // Created while a caller's NDScope may be open: keep the scope from closing the cached pair.
+            // First use is usually inside a forward's NDScope, which would close the cached pair when it ends.
             ai.djl.ndarray.NDScope.unregister(pair);
             return pair;
         });
@@ -101,7 +101,8 @@ public final class Ops {
     }
 
     /**
-     * Scaled dot-product attention over [batch·heads, tokens, headDim] (or [batch, heads, tokens, headDim]) tensors: softmax(q·kᵀ·scale)·v. When
+     * Scaled dot-product attention over [batch·heads, tokens, headDim] (or [batch, heads, tokens, headDim])
+     * tensors: softmax(q·kᵀ·scale)·v. When
      * {@code upcast} the scores and softmax run in fp32 (diffusers' upcast_attention / upcast_softmax).
      * {@code sliceSize} &gt; 0 processes that many batch·head rows at a time to bound the score matrix's memory.
      */
@@ -122,24 +123,12 @@ public final class Ops {
     private static NDArray attentionBlock(NDArray q, NDArray k, NDArray v, double scale, boolean upcast) {
         DataType dt = q.getDataType();
         if (upcast && dt != DataType.FLOAT32 && dt != DataType.FLOAT64) {
-            NDArray scores = q.toType(DataType.FLOAT32, false).matMul(transposeLastTwo(k.toType(DataType.FLOAT32, false)))
+            NDArray scores = q.toType(DataType.FLOAT32, false).matMul(k.toType(DataType.FLOAT32, false).swapAxes(-1, -2))
                     .mul((float) scale);
             NDArray p = scores.softmax(-1).toType(dt, false);
             return p.matMul(v);
         }
-        NDArray scores = q.mul(scale).matMul(transposeLastTwo(k));
+        NDArray scores = q.mul(scale).matMul(k.swapAxes(-1, -2));
         return scores.softmax(-1).matMul(v);
-    }
-
-    /** Swaps the last two axes of a 3-D [BH, M, D] or 4-D [B, H, M, D] tensor (a view). */
-    private static NDArray transposeLastTwo(NDArray k) {
-        int d = k.getShape().dimension();
-        int[] axes = new int[d];
-        for (int i = 0; i < d; i++) {
-            axes[i] = i;
-        }
-        axes[d - 2] = d - 1;
-        axes[d - 1] = d - 2;
-        return k.transpose(axes);
     }
 }
