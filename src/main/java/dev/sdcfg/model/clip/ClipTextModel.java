@@ -1,5 +1,6 @@
 package dev.sdcfg.model.clip;
 
+import dev.sdcfg.runtime.ForwardScope;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -176,7 +177,7 @@ public final class ClipTextModel implements AutoCloseable {
      * final_layer_norm), both [batch, T, hidden].
      */
     public Output forward(NDArray inputIds) {
-        try (NDScope scope = new NDScope()) {
+        try (NDScope scope = new ForwardScope()) {
             NDList hs = run(inputIds, numLayers, false);
             NDArray penultimate = hs.get(hs.size() - 2);
             NDArray last = Ops.layerNorm(hs.get(hs.size() - 1), finalLnWeight, finalLnBias, layerNormEps);
@@ -196,7 +197,7 @@ public final class ClipTextModel implements AutoCloseable {
             throw new IllegalArgumentException("clip skip " + clipSkip + " must be less than the text encoder's "
                     + numLayers + " layers");
         }
-        try (NDScope scope = new NDScope()) {
+        try (NDScope scope = new ForwardScope()) {
             NDList hs = run(inputIds, numLayers - skip, false);
             NDArray out = Ops.layerNorm(hs.get(hs.size() - 1), finalLnWeight, finalLnBias, layerNormEps);
             NDScope.unregister(out);
@@ -209,7 +210,7 @@ public final class ClipTextModel implements AutoCloseable {
      * layer (the last one before final_layer_norm). For parity checks and debugging.
      */
     public NDList hiddenStates(NDArray inputIds) {
-        try (NDScope scope = new NDScope()) {
+        try (NDScope scope = new ForwardScope()) {
             NDList hs = run(inputIds, numLayers, true);
             NDScope.unregister(hs);
             return hs;

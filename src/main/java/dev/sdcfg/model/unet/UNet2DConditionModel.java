@@ -1,5 +1,6 @@
 package dev.sdcfg.model.unet;
 
+import dev.sdcfg.runtime.ForwardScope;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
@@ -210,7 +211,7 @@ public final class UNet2DConditionModel implements AutoCloseable {
             throw new IllegalArgumentException("timestep must be 0-dim, [1] or [" + b + "], got " + timestep.getShape());
         }
         List<NDArray> recorded = new ArrayList<>();
-        try (NDScope scope = new NDScope()) {
+        try (NDScope scope = new ForwardScope()) {
             scope.suppressNotUsedWarning();
             NDArray x = toModel(sample);
             NDArray context = toModel(encoderHiddenStates);

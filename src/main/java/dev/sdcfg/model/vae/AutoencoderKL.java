@@ -1,5 +1,6 @@
 package dev.sdcfg.model.vae;
 
+import dev.sdcfg.runtime.ForwardScope;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -165,7 +166,7 @@ public final class AutoencoderKL implements AutoCloseable {
         if (s.dimension() != 4 || s.get(1) != config.latentChannels()) {
             throw new IllegalArgumentException("latents must be [B, " + config.latentChannels() + ", h, w], got " + s);
         }
-        try (NDScope scope = new NDScope()) {
+        try (NDScope scope = new ForwardScope()) {
             NDArray z = toModel(latents);
             if (postQuantConv != null) {
                 z = tap(tap, "post_quant_conv", postQuantConv.forward(z));
@@ -196,7 +197,7 @@ public final class AutoencoderKL implements AutoCloseable {
             throw new IllegalArgumentException("image must be [B, " + config.inChannels() + ", H, W] with H and W"
                     + " multiples of " + f + ", got " + s);
         }
-        try (NDScope scope = new NDScope()) {
+        try (NDScope scope = new ForwardScope()) {
             NDArray h = encoder.forward(toModel(image), "encoder", tap);
             if (quantConv != null) {
                 h = tap(tap, "quant_conv", quantConv.forward(h));

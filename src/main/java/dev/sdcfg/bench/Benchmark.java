@@ -1,0 +1,260 @@
+package dev.sdcfg.bench;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import com.google.gson.GsonBuilder;
+import dev.sdcfg.model.clip.ClipTextModel;
+import dev.sdcfg.model.config.JsonConfig;
+import dev.sdcfg.model.io.Weights;
+import dev.sdcfg.model.unet.UNet2DConditionModel;
+import dev.sdcfg.model.vae.AutoencoderKL;
+import dev.sdcfg.model.vae.VaeConfig;
+import dev.sdcfg.pipeline.GenerationListener;
+import dev.sdcfg.pipeline.GenerationRequest;
+import dev.sdcfg.pipeline.PipelineOptions;
+import dev.sdcfg.pipeline.StableDiffusionPipeline;
+import dev.sdcfg.runtime.ComputeContext;
+import dev.sdcfg.runtime.DjlRuntime;
+import dev.sdcfg.runtime.OpCounter;
+
+import java.io.IOException;
+import java.net.URISyntaxException;
+import java.net.URL;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Supplier;
+
+/**
+ * Benchmark command: host cost per NDArray op, text encoding, one UNet step at batch 2 (one image with CFG) and
+ * batch 8, VAE decode, a full image, the number of NDArray ops per UNet forward and the host time to issue one.
+ * Runs a model folder ({@code --model DIR}), the embedded tiny model ({@code --config tiny}) or SD-shaped random
+ * weights ({@code --config mid|sd15}). Writes a JSON report. See docs/PERFORMANCE.md.
+ */
+public final class Benchmark {
+
+    private final Map<String, String> args;
+    private final Map<String, Object> report = new LinkedHashMap<>();
+
+    private Benchmark(Map<String, String> args) {
+        this.args = args;
+    }
+
+    public static void main(String[] argv) throws Exception {
+        Map<String, String> a = new LinkedHashMap<>();
+        for (int i = 0; i < argv.length; i++) {
+            String k = argv[i];
+            if (!k.startsWith("--")) {
+                throw new IllegalArgumentException("unexpected argument " + k);
+            }
+            if (k.equals("--help")) {
+                System.out.println("usage: Benchmark [--model DIR | --config tiny|mid|sd15] [--device cpu|gpu] "
+                        + "[--dtype float32|float16] [--size PX] [--steps 50] [--iters 5] [--warmup 2] "
+                        + "[--batches 2,8] [--full true|false] [--out bench-out/report.json]");
+                return;
+            }
+            a.put(k.substring(2), i + 1 < argv.length ? argv[++i] : "");
+        }
+        new Benchmark(a).run();
+    }
+
+    private String arg(String k, String dflt) {
+        return args.getOrDefault(k, dflt);
+    }
+
+    private void run() throws IOException {
+        ComputeContext ctx = ComputeContext.resolve(arg("device", "auto"), arg("dtype", "auto"));
+        int iters = Integer.parseInt(arg("iters", "5"));
+        int warmup = Integer.parseInt(arg("warmup", "2"));
+        report.put("engine", DjlRuntime.engine().getEngineName() + " " + DjlRuntime.engine().getVersion());
+        report.put("device", ctx.device().toString());
+        report.put("dtype", ctx.dtype().toString());
+        report.put("java", System.getProperty("java.version"));
+        report.put("cpus", Runtime.getRuntime().availableProcessors());
+        report.put("iters", iters);
+        report.put("warmup", warmup);
+
+        report.put("op_overhead_us", opOverhead(ctx));
+
+        StableDiffusionPipeline pipe = load(ctx);
+        try {
+            int size = Integer.parseInt(arg("size", String.valueOf(pipe.nativeSize())));
+            int latent = size / pipe.vaeScaleFactor();
+            report.put("image_size", size);
+            int channels = pipe.unet().config().inChannels();
+            int hidden = pipe.textEncoder().hiddenSize();
+            try (NDManager m = NDManager.newBaseManager(ctx.device())) {
+                NDArray ids = m.arange(0, 77, 1, DataType.INT64).add(320).reshape(1, 77);
+                report.put("text_encode_ms", time(warmup, iters, () -> pipe.textEncoder().encode(ids, 0), ctx));
+
+                Map<String, Object> unetReport = new LinkedHashMap<>();
+                for (String b : arg("batches", "2,8").split(",")) {
+                    int batch = Integer.parseInt(b.trim());
+                    NDArray x = m.randomNormal(new Shape(batch, channels, latent, latent), ctx.dtype());
+                    NDArray ehs = m.randomNormal(new Shape(batch, 77, hidden), ctx.dtype());
+                    NDArray t = m.create(999f);
+                    Map<String, Object> r = new LinkedHashMap<>(time(warmup, iters,
+                            () -> pipe.unet().forward(x, t, ehs), ctx));
+                    // ops and host issue time of one forward, without waiting for the device
+                    OpCounter.start();
+                    long h0 = System.nanoTime();
+                    NDArray out = pipe.unet().forward(x, t, ehs);
+                    long issue = System.nanoTime() - h0;
+                    long ops = OpCounter.stop();
+                    sync(out);
+                    out.close();
+                    r.put("ndarray_ops_per_forward", ops);
+                    r.put("host_issue_ms", issue / 1e6);
+                    unetReport.put("batch" + batch, r);
+                }
+                report.put("unet_step", unetReport);
+
+                NDArray lat = m.randomNormal(new Shape(1, channels, latent, latent), ctx.dtype());
+                report.put("vae_decode_ms", time(warmup, Math.max(1, iters / 2), () -> pipe.vae().decode(lat), ctx));
+            }
+            if (Boolean.parseBoolean(arg("full", "true"))) {
+                int steps = Integer.parseInt(arg("steps", "50"));
+                GenerationRequest req = new GenerationRequest("a photograph of an astronaut riding a horse", "",
+                        size, size, steps, "lms", null, null, 1024, 1);
+                pipe.generate(new GenerationRequest("warm", "", size, size, 2, "lms", null, null, 1, 1),
+                        GenerationListener.NONE);
+                List<Double> full = new ArrayList<>();
+                int fullIters = Integer.parseInt(arg("full-iters", "1"));
+                for (int i = 0; i < fullIters; i++) {
+                    long f0 = System.nanoTime();
+                    pipe.generate(req, GenerationListener.NONE);
+                    full.add((System.nanoTime() - f0) / 1e6);
+                }
+                Map<String, Object> f = new LinkedHashMap<>();
+                f.put("steps", steps);
+                f.put("sampler", "lms");
+                f.put("median_ms", median(full));
+                f.put("min_ms", full.stream().mapToDouble(Double::doubleValue).min().orElse(Double.NaN));
+                report.put("full_image", f);
+            }
+        } finally {
+            pipe.close();
+        }
+        String json = new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues().create().toJson(report);
+        Path out = Paths.get(arg("out", "bench-out/report.json"));
+        if (out.getParent() != null) {
+            Files.createDirectories(out.getParent());
+        }
+        Files.writeString(out, json + "\n");
+        System.out.println(json);
+        System.out.println("report written to " + out.toAbsolutePath());
+    }
+
+    private StableDiffusionPipeline load(ComputeContext ctx) {
+        int slice = Integer.parseInt(arg("attention-slice", "0"));
+        PipelineOptions opts = new PipelineOptions(args.get("variant"), slice, 0, 4096L * 4096L);
+        if (args.containsKey("model")) {
+            report.put("model", args.get("model"));
+            return StableDiffusionPipeline.load(Paths.get(args.get("model")), ctx, opts);
+        }
+        String config = arg("config", "mid");
+        Path demo = demoModel();
+        report.put("model", config.equals("tiny") ? "embedded tiny model (random weights)"
+                : "synthetic " + config + " (random weights, SD1.5-shaped)");
+        if (config.equals("tiny")) {
+            return StableDiffusionPipeline.load(demo, ctx, opts);
+        }
+        BenchConfigs.Preset p = BenchConfigs.get(config);
+        DjlRuntime.seed(0);
+        ClipTextModel text = new ClipTextModel(p.text(), Weights.synthetic("text_encoder"), ctx);
+        UNet2DConditionModel unet = new UNet2DConditionModel(p.unet(), Weights.synthetic("unet"), ctx, slice);
+        AutoencoderKL vae = AutoencoderKL.create(VaeConfig.from(p.vae()), Weights.synthetic("vae"), ctx);
+        return StableDiffusionPipeline.assemble("synthetic-" + config, demo.resolve("tokenizer"),
+                JsonConfig.read(demo.resolve("scheduler/scheduler_config.json")), text, unet, vae, ctx, opts);
+    }
+
+    static Path demoModel() {
+        URL u = Benchmark.class.getClassLoader().getResource("demo-model/model_index.json");
+        if (u == null || !"file".equals(u.getProtocol())) {
+            throw new IllegalStateException("run from the build tree (target/classes) so that demo-model/ is a folder");
+        }
+        try {
+            return Paths.get(u.toURI()).getParent();
+        } catch (URISyntaxException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Median and min wall time of {@code f}, each run waited for (the result is read back to sync the device). */
+    private static Map<String, Object> time(int warmup, int iters, Supplier<NDArray> f, ComputeContext ctx) {
+        for (int i = 0; i < warmup; i++) {
+            try (NDScope s = new NDScope()) {
+                sync(f.get());
+            }
+        }
+        List<Double> ms = new ArrayList<>();
+        for (int i = 0; i < iters; i++) {
+            try (NDScope s = new NDScope()) {
+                long t0 = System.nanoTime();
+                sync(f.get());
+                ms.add((System.nanoTime() - t0) / 1e6);
+            }
+        }
+        Map<String, Object> r = new LinkedHashMap<>();
+        r.put("median_ms", median(ms));
+        r.put("min_ms", ms.stream().mapToDouble(Double::doubleValue).min().orElse(Double.NaN));
+        r.put("samples_ms", ms);
+        return r;
+    }
+
+    /** Reads one element back: waits for all queued work on the device. */
+    private static void sync(NDArray a) {
+        if (a.getDevice().isGpu()) {
+            a.get(0).flatten().get(0).toType(DataType.FLOAT32, false).getFloat();
+        }
+        a.close();
+    }
+
+    private static double median(List<Double> v) {
+        double[] s = v.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+        if (s.length == 0) {
+            return Double.NaN;
+        }
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+
+    /**
+     * Host time per NDArray op: chained elementwise adds of two small device tensors, the same with a Java scalar
+     * argument (a scalar tensor is created per call), and a reshape view.
+     */
+    private static Map<String, Object> opOverhead(ComputeContext ctx) {
+        int n = 20_000;
+        Map<String, Object> r = new LinkedHashMap<>();
+        try (NDManager m = NDManager.newBaseManager(ctx.device())) {
+            NDArray y = m.ones(new Shape(64), ctx.dtype());
+            r.put("add_tensor", perOp(n, y, x -> x.add(y)));
+            r.put("add_java_scalar", perOp(n, y, x -> x.add(1f)));
+            r.put("reshape_view", perOp(n, y, x -> x.reshape(8, 8).reshape(64)) / 2);
+        }
+        return r;
+    }
+
+    private static double perOp(int n, NDArray seed, java.util.function.UnaryOperator<NDArray> op) {
+        double best = Double.MAX_VALUE;
+        for (int round = 0; round < 3; round++) {
+            try (NDScope s = new NDScope()) {
+                NDArray x = seed.duplicate();
+                long t0 = System.nanoTime();
+                for (int i = 0; i < n; i++) {
+                    x = op.apply(x);
+                }
+                long t = System.nanoTime() - t0;
+                sync(x);
+                best = Math.min(best, t / 1e3 / n);
+            }
+        }
+        return best;
+    }
+}
