@@ -21,8 +21,6 @@ import dev.sdcfg.runtime.DjlRuntime;
 import dev.sdcfg.runtime.OpCounter;
 
 import java.io.IOException;
-import java.net.URISyntaxException;
-import java.net.URL;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
@@ -160,7 +158,7 @@ public final class Benchmark {
             return StableDiffusionPipeline.load(Paths.get(args.get("model")), ctx, opts);
         }
         String config = arg("config", "mid");
-        Path demo = demoModel();
+        Path demo = dev.sdcfg.model.EmbeddedDemoModel.folder();
         report.put("model", config.equals("tiny") ? "embedded tiny model (random weights)"
                 : "synthetic " + config + " (random weights, SD1.5-shaped)");
         if (config.equals("tiny")) {
@@ -173,18 +171,6 @@ public final class Benchmark {
         AutoencoderKL vae = AutoencoderKL.create(VaeConfig.from(p.vae()), Weights.synthetic("vae"), ctx);
         return StableDiffusionPipeline.assemble("synthetic-" + config, demo.resolve("tokenizer"),
                 JsonConfig.read(demo.resolve("scheduler/scheduler_config.json")), text, unet, vae, ctx, opts);
-    }
-
-    static Path demoModel() {
-        URL u = Benchmark.class.getClassLoader().getResource("demo-model/model_index.json");
-        if (u == null || !"file".equals(u.getProtocol())) {
-            throw new IllegalStateException("run from the build tree (target/classes) so that demo-model/ is a folder");
-        }
-        try {
-            return Paths.get(u.toURI()).getParent();
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
     }
 
     /** Median and min wall time of {@code f}, each run waited for (the result is read back to sync the device). */
