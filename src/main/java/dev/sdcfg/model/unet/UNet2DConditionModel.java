@@ -29,7 +29,7 @@ import java.util.Map;
  *
  * <p>Weights live in this model's own {@link NDManager} on {@code ctx.device()} in {@code ctx.dtype()}. Each forward
  * runs inside an {@link NDScope}: its intermediates are closed when it returns; the result is attached to the
- * manager of {@code sample} and owned by the caller.
+ * manager of {@code sample}, registered with the caller's enclosing NDScope (if any) and owned by the caller.
  */
 public final class UNet2DConditionModel implements AutoCloseable {
 
@@ -184,7 +184,8 @@ public final class UNet2DConditionModel implements AutoCloseable {
      * @param sample              latents [B, in_channels, H, W]
      * @param timestep            0-dim or [B] (or [1]), int64 or floating; diffusers casts it to fp32
      * @param encoderHiddenStates text embeddings [B, tokens, cross_attention_dim]
-     * @return [B, out_channels, H, W] in the model dtype, attached to {@code sample}'s manager
+     * @return [B, out_channels, H, W] in the model dtype, attached to {@code sample}'s manager (and registered with
+     *     the caller's NDScope, if one is open)
      */
     public NDArray forward(NDArray sample, NDArray timestep, NDArray encoderHiddenStates) {
         return forward(sample, timestep, encoderHiddenStates, null);
@@ -192,7 +193,7 @@ public final class UNet2DConditionModel implements AutoCloseable {
 
     /**
      * {@link #forward(NDArray, NDArray, NDArray)} that also records named intermediates into {@code record} (when
-     * not null): {@code time_embedding}, {@code conv_in}, {@code down_blocks.K}, {@code mid_block},
+     * not null): {@code time_proj} (sinusoidal, cast to the model dtype), {@code time_embedding}, {@code conv_in}, {@code down_blocks.K}, {@code mid_block},
      * {@code up_blocks.K}, {@code conv_norm_out} (GroupNorm only, before SiLU), {@code conv_out}. Recorded arrays
      * survive the forward and belong to the caller.
      */
@@ -211,6 +212,7 @@ public final class UNet2DConditionModel implements AutoCloseable {
             throw new IllegalArgumentException("timestep must be 0-dim, [1] or [" + b + "], got " + timestep.getShape());
         }
         List<NDArray> recorded = new ArrayList<>();
+        NDArray out;
         try (NDScope scope = new ForwardScope()) {
             scope.suppressNotUsedWarning();
             NDArray x = toModel(sample);
@@ -227,7 +229,9 @@ public final class UNet2DConditionModel implements AutoCloseable {
                     t = t.broadcast(b);
                 }
             }
-            NDArray emb = timeEmbedding.forward(timeProj.forward(t).toType(ctx.dtype(), false));
+            NDArray tEmb = timeProj.forward(t).toType(ctx.dtype(), false);
+            keep(record, recorded, "time_proj", tEmb);
+            NDArray emb = timeEmbedding.forward(tEmb);
             keep(record, recorded, "time_embedding", emb);
             NDArray tembAct = Ops.silu(emb); // every resnet applies SiLU to temb first: do it once
 
@@ -270,14 +274,19 @@ public final class UNet2DConditionModel implements AutoCloseable {
             // 6. post-process
             h = convNormOut.forward(h);
             keep(record, recorded, "conv_norm_out", h);
-            NDArray out = convOut.forward(Ops.silu(h));
+            out = convOut.forward(Ops.silu(h));
             keep(record, recorded, "conv_out", out);
             NDScope.unregister(out);
             for (NDArray r : recorded) {
                 NDScope.unregister(r);
             }
-            return out;
         }
+        // Like any op result, the output belongs to the caller's enclosing NDScope, if there is one.
+        NDScope.register(out);
+        for (NDArray r : recorded) {
+            NDScope.register(r);
+        }
+        return out;
     }
 
     private static void keep(Map<String, NDArray> record, List<NDArray> recorded, String name, NDArray a) {

@@ -28,6 +28,11 @@ final class TinyUNetFolder {
     int[] attentionHeadDim = {1, 2, 3, 3};
     int layersPerBlock = 2;
     int transformerLayersPerBlock = 1;
+    /** Per-down-block lists; when set they are written as lists and override the ints above. */
+    int[] layersPerBlockList;
+    int[] transformerLayersList;
+    int convInKernel = 3;
+    int convOutKernel = 3;
     int crossAttentionDim = 24;
     int normNumGroups = 8;
     boolean useLinearProjection = true;
@@ -58,7 +63,9 @@ final class TinyUNetFolder {
         c.put("flip_sin_to_cos", true);
         c.put("freq_shift", 0);
         c.put("in_channels", inChannels);
-        c.put("layers_per_block", layersPerBlock);
+        c.put("layers_per_block", layersPerBlockList != null ? layersPerBlockList : layersPerBlock);
+        c.put("conv_in_kernel", convInKernel);
+        c.put("conv_out_kernel", convOutKernel);
         c.put("mid_block_scale_factor", 1);
         c.put("norm_eps", 1e-5);
         c.put("norm_num_groups", normNumGroups);
@@ -66,7 +73,8 @@ final class TinyUNetFolder {
         c.put("only_cross_attention", false);
         c.put("out_channels", outChannels);
         c.put("sample_size", sampleSize);
-        c.put("transformer_layers_per_block", transformerLayersPerBlock);
+        c.put("transformer_layers_per_block", transformerLayersList != null ? transformerLayersList
+                : transformerLayersPerBlock);
         c.put("up_block_types", upTypes);
         c.put("upcast_attention", upcastAttention);
         c.put("use_linear_projection", useLinearProjection);
@@ -81,7 +89,7 @@ final class TinyUNetFolder {
         int n = blockOutChannels.length;
         long c0 = blockOutChannels[0];
         long temb = 4 * c0;
-        conv(m, "conv_in", inChannels, c0, 3);
+        conv(m, "conv_in", inChannels, c0, convInKernel);
         linear(m, "time_embedding.linear_1", c0, temb);
         linear(m, "time_embedding.linear_2", temb, temb);
         long out = c0;
@@ -89,10 +97,10 @@ final class TinyUNetFolder {
             long in = out;
             out = blockOutChannels[i];
             String p = "down_blocks." + i + ".";
-            for (int j = 0; j < layersPerBlock; j++) {
+            for (int j = 0; j < layers(i); j++) {
                 resnet(m, p + "resnets." + j, j == 0 ? in : out, out, temb);
                 if (downTypes[i].startsWith("CrossAttn")) {
-                    transformer(m, p + "attentions." + j, out);
+                    transformer(m, p + "attentions." + j, out, tLayers(i));
                 }
             }
             if (i < n - 1) {
@@ -101,7 +109,7 @@ final class TinyUNetFolder {
         }
         long mid = blockOutChannels[n - 1];
         resnet(m, "mid_block.resnets.0", mid, mid, temb);
-        transformer(m, "mid_block.attentions.0", mid);
+        transformer(m, "mid_block.attentions.0", mid, tLayers(n - 1));
         resnet(m, "mid_block.resnets.1", mid, mid, temb);
         out = mid;
         for (int i = 0; i < n; i++) {
@@ -109,12 +117,12 @@ final class TinyUNetFolder {
             out = blockOutChannels[n - 1 - i];
             long in = blockOutChannels[Math.max(n - 2 - i, 0)];
             String p = "up_blocks." + i + ".";
-            int layers = layersPerBlock + 1;
+            int layers = layers(n - 1 - i) + 1;
             for (int j = 0; j < layers; j++) {
                 long skip = j == layers - 1 ? in : out;
                 resnet(m, p + "resnets." + j, (j == 0 ? prev : out) + skip, out, temb);
                 if (upTypes[i].startsWith("CrossAttn")) {
-                    transformer(m, p + "attentions." + j, out);
+                    transformer(m, p + "attentions." + j, out, tLayers(n - 1 - i));
                 }
             }
             if (i < n - 1) {
@@ -122,18 +130,26 @@ final class TinyUNetFolder {
             }
         }
         norm(m, "conv_norm_out", c0);
-        conv(m, "conv_out", c0, outChannels, 3);
+        conv(m, "conv_out", c0, outChannels, convOutKernel);
         return m;
     }
 
-    private void transformer(Map<String, long[]> m, String p, long ch) {
+    private int layers(int block) {
+        return layersPerBlockList != null ? layersPerBlockList[block] : layersPerBlock;
+    }
+
+    private int tLayers(int block) {
+        return transformerLayersList != null ? transformerLayersList[block] : transformerLayersPerBlock;
+    }
+
+    void transformer(Map<String, long[]> m, String p, long ch, int transformerLayers) {
         norm(m, p + ".norm", ch);
         if (useLinearProjection) {
             linear(m, p + ".proj_in", ch, ch);
         } else {
             conv(m, p + ".proj_in", ch, ch, 1);
         }
-        for (int k = 0; k < transformerLayersPerBlock; k++) {
+        for (int k = 0; k < transformerLayers; k++) {
             String b = p + ".transformer_blocks." + k + ".";
             norm(m, b + "norm1", ch);
             attention(m, b + "attn1", ch, ch);
@@ -188,9 +204,15 @@ final class TinyUNetFolder {
         Files.createDirectories(dir);
         Gson gson = new GsonBuilder().serializeNulls().setPrettyPrinting().create();
         Files.writeString(dir.resolve("config.json"), gson.toJson(config()), StandardCharsets.UTF_8);
+        Map<String, long[]> shapes = shapes();
+        writeRandom(shapes, dir.resolve("diffusion_pytorch_model.safetensors"), seed);
+        return shapes.size();
+    }
+
+    /** Random weights for {@code shapes}: N(0, 1/fan_in) weights, N(1, 0.1) norm scales, N(0, 0.05) biases. */
+    static void writeRandom(Map<String, long[]> shapes, Path file, long seed) throws IOException {
         Random rnd = new Random(seed);
         SafetensorsWriter w = new SafetensorsWriter();
-        Map<String, long[]> shapes = shapes();
         for (Map.Entry<String, long[]> e : shapes.entrySet()) {
             long[] s = e.getValue();
             int numel = 1;
@@ -216,7 +238,6 @@ final class TinyUNetFolder {
             }
             w.put(k, s, v);
         }
-        w.write(dir.resolve("diffusion_pytorch_model.safetensors"));
-        return shapes.size();
+        w.write(file);
     }
 }

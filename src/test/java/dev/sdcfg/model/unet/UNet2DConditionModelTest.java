@@ -2,6 +2,7 @@ package dev.sdcfg.model.unet;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.sdcfg.model.ModelLoadException;
@@ -170,6 +171,13 @@ class UNet2DConditionModelTest {
                     rec.values().forEach(NDArray::close);
                 }
             }
+            // results belong to the caller's enclosing scope: closing it frees them
+            for (int i = 0; i < 10; i++) {
+                try (NDScope outer = new NDScope()) {
+                    outer.suppressNotUsedWarning();
+                    unet.forward(x, t, ctx, new LinkedHashMap<>());
+                }
+            }
             assertEquals(modelBefore, unet.manager().getManagedArrays().size(), "model manager");
             assertEquals(callerBefore, m.getManagedArrays().size(), "caller manager");
             assertEquals(engineBefore, liveArrays(), "all managers of the engine");
@@ -202,6 +210,12 @@ class UNet2DConditionModelTest {
             f.layersPerBlock = 1;
             f.extra.put("attention_head_dim", 2);
             f.extra.put("downsample_padding", 0);
+        });
+        runVariant(dir.resolve("c"), f -> {
+            f.layersPerBlockList = new int[] {1, 2, 1, 2};
+            f.transformerLayersList = new int[] {2, 1, 1, 3};
+            f.convInKernel = 1;
+            f.convOutKernel = 5;
         });
     }
 
