@@ -1,20 +1,466 @@
 package dev.sdcfg.pipeline;
 
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import dev.sdcfg.guidance.GuidanceCatalog;
+import dev.sdcfg.guidance.GuidancePlan;
+import dev.sdcfg.guidance.GuidanceSpec;
+import dev.sdcfg.model.ModelFolder;
+import dev.sdcfg.model.clip.ClipTextModel;
+import dev.sdcfg.model.clip.ClipTokenizer;
+import dev.sdcfg.model.config.JsonConfig;
+import dev.sdcfg.model.unet.UNet2DConditionModel;
+import dev.sdcfg.model.vae.AutoencoderKL;
+import dev.sdcfg.pipeline.image.PngEncoder;
 import dev.sdcfg.runtime.ComputeContext;
+import dev.sdcfg.runtime.DjlRuntime;
+import dev.sdcfg.sampler.NoiseSource;
+import dev.sdcfg.sampler.Sampler;
+import dev.sdcfg.sampler.SamplerFactory;
+import dev.sdcfg.sampler.SamplerInfo;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 
 /**
- * Prompt → embeddings → denoising loop with guidance → VAE → PNG. (Being implemented; the service codes
- * against {@link ImageGenerator}.)
+ * Stable Diffusion text-to-image: prompt → CLIP embeddings → denoising loop (UNet on the CFG pair, guidance
+ * transform, sampler step) → VAE decode → PNG.
+ *
+ * <p>Threading: one worker thread calls {@link #generate} and {@link #warmUp}; the engine's random generator is
+ * global, so only that thread may draw noise. {@link #validate} and the description methods touch no NDArray.
  */
-public final class StableDiffusionPipeline {
+public final class StableDiffusionPipeline implements ImageGenerator {
 
-    private StableDiffusionPipeline() {
+    private final String modelId;
+    private final Path root;
+    private final ComputeContext ctx;
+    private final PipelineOptions options;
+    private final ClipTokenizer tokenizer;
+    private final ClipTextModel textEncoder;
+    private final UNet2DConditionModel unet;
+    private final AutoencoderKL vae;
+    private final JsonConfig schedulerConfig;
+    private final NDManager manager;
+    private final int vaeScaleFactor;
+    /** Embedding of the empty prompt (the default negative prompt), computed once. */
+    private NDArray emptyPromptEmbedding;
+
+    private StableDiffusionPipeline(String modelId, Path root, ClipTokenizer tokenizer, JsonConfig schedulerConfig,
+                                    ClipTextModel textEncoder, UNet2DConditionModel unet, AutoencoderKL vae,
+                                    ComputeContext ctx, PipelineOptions options) {
+        this.modelId = modelId;
+        this.root = root;
+        this.ctx = ctx;
+        this.options = options;
+        this.schedulerConfig = schedulerConfig;
+        this.tokenizer = tokenizer;
+        this.textEncoder = textEncoder;
+        this.unet = unet;
+        this.vae = vae;
+        this.manager = NDManager.newBaseManager(ctx.device());
+        this.vaeScaleFactor = vae.downscaleFactor();
+        SamplerFactory.create(null, schedulerConfig, new JsonObject()).close(); // the model's own sampler must be usable
     }
 
     /** Loads a diffusers folder onto {@code ctx}. */
-    public static ImageGenerator load(Path modelFolder, ComputeContext ctx, PipelineOptions options) {
-        throw new UnsupportedOperationException("StableDiffusionPipeline is not implemented yet");
+    public static StableDiffusionPipeline load(Path modelFolder, ComputeContext ctx, PipelineOptions options) {
+        DjlRuntime.engine();
+        ModelFolder folder = ModelFolder.open(modelFolder);
+        JsonConfig schedulerConfig = folder.config(ModelFolder.SCHEDULER);
+        ClipTokenizer tok = null;
+        ClipTextModel te = null;
+        UNet2DConditionModel un = null;
+        AutoencoderKL va = null;
+        try {
+            tok = ClipTokenizer.load(folder.component(ModelFolder.TOKENIZER), 0);
+            te = ClipTextModel.load(folder.component(ModelFolder.TEXT_ENCODER), options.variant(), ctx);
+            un = UNet2DConditionModel.load(folder.component(ModelFolder.UNET), ctx, options.variant(),
+                    options.attentionSliceSize());
+            Path vaeDir = folder.component(ModelFolder.VAE);
+            va = AutoencoderKL.load(vaeDir, AutoencoderKL.contextFor(
+                    dev.sdcfg.model.vae.VaeConfig.read(vaeDir.resolve("config.json")), ctx), options.variant());
+            Path name = modelFolder.toAbsolutePath().normalize().getFileName();
+            return new StableDiffusionPipeline(name == null ? modelFolder.toString() : name.toString(),
+                    modelFolder, tok, schedulerConfig, te, un, va, ctx, options);
+        } catch (RuntimeException e) {
+            closeQuietly(tok, te, un, va);
+            throw e;
+        }
+    }
+
+    /** A pipeline from already-built components (benchmarks with random weights). Takes ownership of them. */
+    public static StableDiffusionPipeline assemble(String modelId, Path tokenizerDir, JsonConfig schedulerConfig,
+                                                   ClipTextModel text, UNet2DConditionModel unet,
+                                                   AutoencoderKL vae, ComputeContext ctx, PipelineOptions options) {
+        return new StableDiffusionPipeline(modelId, null, ClipTokenizer.load(tokenizerDir, 0), schedulerConfig,
+                text, unet, vae, ctx, options);
+    }
+
+    /** The image side the UNet was trained at (sample_size × VAE scale factor). */
+    public int nativeSize() {
+        return unet.config().sampleSize() * vaeScaleFactor;
+    }
+
+    public ClipTokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    public ClipTextModel textEncoder() {
+        return textEncoder;
+    }
+
+    public UNet2DConditionModel unet() {
+        return unet;
+    }
+
+    public AutoencoderKL vae() {
+        return vae;
+    }
+
+    public ComputeContext context() {
+        return ctx;
+    }
+
+    public int vaeScaleFactor() {
+        return vaeScaleFactor;
+    }
+
+    // ---------------------------------------------------------------- description
+
+    @Override
+    public Map<String, Object> modelInfo() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("id", modelId);
+        m.put("path", root == null ? null : root.toString());
+        m.put("device", ctx.device().toString());
+        m.put("dtype", ctx.dtype().name().toLowerCase(java.util.Locale.ROOT));
+        m.put("native_size", nativeSize());
+        m.put("vae_scale_factor", vaeScaleFactor);
+        m.put("latent_channels", unet.config().inChannels());
+        m.put("text_hidden_size", textEncoder.hiddenSize());
+        m.put("max_prompt_tokens", tokenizer.maxLength());
+        m.put("default_sampler", schedulerConfig.getString("_class_name", null));
+        m.put("prediction_type", schedulerConfig.getString("prediction_type", "epsilon"));
+        m.put("clip_skip", options.clipSkip());
+        m.put("attention_slice_size", options.attentionSliceSize());
+        return m;
+    }
+
+    @Override
+    public Map<String, Object> guidanceCatalog() {
+        return GuidanceCatalog.describe();
+    }
+
+    @Override
+    public List<Map<String, Object>> samplers() {
+        List<Map<String, Object>> out = new ArrayList<>();
+        for (SamplerInfo info : SamplerFactory.describe()) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("name", info.name());
+            m.put("diffusers_class", info.diffusersClass());
+            m.put("description", info.description());
+            m.put("preset", info.preset());
+            m.put("stochastic", info.stochastic());
+            List<Map<String, Object>> opts = new ArrayList<>();
+            for (SamplerInfo.Option o : info.options()) {
+                Map<String, Object> om = new LinkedHashMap<>();
+                om.put("key", o.key());
+                om.put("type", o.type());
+                om.put("default", o.defaultValue());
+                if (!o.allowed().isEmpty()) {
+                    om.put("allowed", o.allowed());
+                }
+                om.put("description", o.description());
+                opts.add(om);
+            }
+            m.put("options", opts);
+            out.add(m);
+        }
+        return out;
+    }
+
+    // ---------------------------------------------------------------- validation
+
+    /** Everything that can be checked without running the model, with the offending field named. */
+    @Override
+    public void validate(GenerationRequest r) {
+        prepare(r);
+    }
+
+    /** A validated request with its parsed parts. */
+    record Prepared(GuidanceSpec guidance, JsonObject samplerOverrides, int modelCalls) {
+    }
+
+    Prepared prepare(GenerationRequest r) {
+        if (r.prompt() == null) {
+            throw new InvalidRequestException("prompt", "prompt is required");
+        }
+        checkSide("width", r.width());
+        checkSide("height", r.height());
+        if ((long) r.width() * r.height() > options.maxPixels()) {
+            throw new InvalidRequestException("width", "width×height " + r.width() + "×" + r.height() + " exceeds "
+                    + options.maxPixels() + " pixels");
+        }
+        if (r.steps() < 1 || r.steps() > GuidanceSpec.MAX_STEPS) {
+            throw new InvalidRequestException("steps", "steps must be within 1.." + GuidanceSpec.MAX_STEPS);
+        }
+        if (r.n() < 1) {
+            throw new InvalidRequestException("n", "n must be at least 1");
+        }
+        if (r.seed() < 0) {
+            throw new InvalidRequestException("seed", "seed must be non-negative");
+        }
+        JsonObject overrides;
+        try {
+            JsonElement e = r.samplerOptions() == null || r.samplerOptions().isBlank()
+                    ? new JsonObject() : JsonParser.parseString(r.samplerOptions());
+            if (!e.isJsonObject()) {
+                throw new InvalidRequestException("sampler_options", "sampler_options must be a JSON object");
+            }
+            overrides = e.getAsJsonObject();
+        } catch (com.google.gson.JsonParseException e) {
+            throw new InvalidRequestException("sampler_options", "sampler_options is not valid JSON");
+        }
+        int calls;
+        try (Sampler probe = SamplerFactory.create(r.sampler(), schedulerConfig, overrides)) {
+            probe.setTimesteps(r.steps());
+            calls = probe.timesteps().length;
+        } catch (IllegalArgumentException e) {
+            String field = r.sampler() != null && e.getMessage() != null && e.getMessage().contains(r.sampler())
+                    ? "sampler" : "sampler_options";
+            throw new InvalidRequestException(field, e.getMessage());
+        }
+        GuidanceSpec spec = r.guidanceJson() == null || r.guidanceJson().isBlank()
+                ? GuidanceSpec.DEFAULT : GuidanceSpec.parse(r.guidanceJson());
+        spec.validateFor(r.steps());
+        return new Prepared(spec, overrides, calls);
+    }
+
+    private void checkSide(String field, int v) {
+        if (v < vaeScaleFactor || v % 8 != 0 || v % vaeScaleFactor != 0) {
+            throw new InvalidRequestException(field, field + " must be a positive multiple of 8 (got " + v + ")");
+        }
+    }
+
+    // ---------------------------------------------------------------- generation
+
+    @Override
+    public GenerationResult generate(GenerationRequest r, GenerationListener listener) {
+        Prepared p = prepare(r);
+        long t0 = System.nanoTime();
+        List<String> warnings = new ArrayList<>();
+        List<GeneratedImage> images = new ArrayList<>();
+        Map<String, Double> timings = new LinkedHashMap<>();
+        try (NDManager job = manager.newSubManager()) {
+            long te0 = System.nanoTime();
+            NDArray cond = encodePrompt(r.prompt(), "prompt", warnings, job);
+            NDArray uncond = r.negativePrompt() == null || r.negativePrompt().isEmpty()
+                    ? emptyPromptEmbedding() : encodePrompt(r.negativePrompt(), "negative_prompt", warnings, job);
+            long te = System.nanoTime() - te0;
+            listener.onTextEncoded(te);
+            timings.put("text_encode_ms", te / 1e6);
+            double denoise = 0;
+            double decode = 0;
+            for (int i = 0; i < r.n(); i++) {
+                long seed = r.seed() + i;
+                long d0 = System.nanoTime();
+                NDArray latents = denoise(r, p, seed, i, cond, uncond, listener, job);
+                long d1 = System.nanoTime();
+                NDArray image = decode(latents);
+                byte[] rgb = toRgbBytes(image);
+                long d2 = System.nanoTime();
+                listener.onVaeDecoded(d2 - d1);
+                denoise += (d1 - d0) / 1e6;
+                decode += (d2 - d1) / 1e6;
+                images.add(new GeneratedImage(PngEncoder.encodeRgb(rgb, r.width(), r.height(), pngText(r, p, seed)),
+                        seed, r.width(), r.height()));
+                latents.close();
+                image.close();
+            }
+            timings.put("denoise_ms", denoise);
+            timings.put("vae_decode_ms", decode);
+        }
+        timings.put("total_ms", (System.nanoTime() - t0) / 1e6);
+        return new GenerationResult(images, warnings, timings);
+    }
+
+    /** The prompt's text embedding [1, 77, D] (penultimate layer when clip_skip is 2). */
+    public NDArray encodePrompt(String prompt, String field, List<String> warnings, NDManager into) {
+        ClipTokenizer.Encoding enc = tokenizer.encode(prompt);
+        if (enc.truncated() && warnings != null) {
+            warnings.add(field + " was cut to " + tokenizer.maxLength() + " tokens (it has " + enc.untruncatedLength()
+                    + "): the rest is ignored");
+        }
+        NDArray ids = into.create(enc.ids(), new Shape(1, enc.ids().length));
+        NDArray emb = textEncoder.encode(ids, options.clipSkip());
+        emb.attach(into);
+        return emb;
+    }
+
+    private NDArray emptyPromptEmbedding() {
+        if (emptyPromptEmbedding == null) {
+            emptyPromptEmbedding = encodePrompt("", "negative_prompt", null, manager);
+        }
+        return emptyPromptEmbedding;
+    }
+
+    /**
+     * Initial noise for a seed exactly as {@code torch.manual_seed(seed); torch.randn(shape)} on the CPU, in fp32,
+     * then moved to the device and dtype, so a seed means the same image on any machine.
+     */
+    public NDArray initialNoise(long seed, int width, int height, NDManager into) {
+        DjlRuntime.seed(seed);
+        Shape shape = new Shape(1, unet.config().inChannels(), height / vaeScaleFactor, width / vaeScaleFactor);
+        try (NDManager cpu = NDManager.newBaseManager(Device.cpu())) {
+            NDArray noise = cpu.randomNormal(shape, DataType.FLOAT32);
+            NDArray onDevice = noise.toDevice(ctx.device(), true).toType(ctx.dtype(), false);
+            onDevice.attach(into);
+            return onDevice;
+        }
+    }
+
+    /**
+     * Runs the denoising loop of one image and returns its final latents (attached to {@code into}). {@code
+     * observer} (may be null) sees the latents after each step; tests use it to compare trajectories.
+     */
+    NDArray denoise(GenerationRequest r, Prepared p, long seed, int imageIndex, NDArray cond, NDArray uncond,
+                    GenerationListener listener, NDManager into) {
+        return denoise(r, p, seed, imageIndex, cond, uncond, listener, into, null);
+    }
+
+    /** Observer of intermediate latents (tests). */
+    public interface StepObserver {
+        void afterStep(int step, NDArray latents);
+    }
+
+    NDArray denoise(GenerationRequest r, Prepared p, long seed, int imageIndex, NDArray cond, NDArray uncond,
+                    GenerationListener listener, NDManager into, StepObserver observer) {
+        NDManager work = into.newSubManager();
+        try (GuidancePlan plan = p.guidance().plan(r.steps());
+             Sampler sampler = SamplerFactory.create(r.sampler(), schedulerConfig, p.samplerOverrides())) {
+            sampler.setTimesteps(r.steps());
+            double[] timesteps = sampler.timesteps();
+            int calls = timesteps.length;
+            NDArray latents = initialNoise(seed, r.width(), r.height(), work);
+            latents = latents.mul(sampler.initNoiseSigma());
+            NDArray pair = NDArrays.concat(new NDList(uncond, cond), 0);
+            NDArray ts = work.create(timesteps).toType(DataType.FLOAT32, false);
+            NoiseSource noise = NoiseSource.ENGINE_CPU;
+            for (int c = 0; c < calls; c++) {
+                if (listener.isCanceled()) {
+                    throw new GenerationCanceledException("canceled before step " + (c + 1) + " of " + calls);
+                }
+                long s0 = System.nanoTime();
+                // schedules are defined over the requested steps; samplers with extra model calls (Heun, PNDM)
+                // map each call to the step it belongs to
+                int step = (int) ((long) c * r.steps() / calls);
+                NDArray next;
+                try (dev.sdcfg.runtime.ForwardScope scope = new dev.sdcfg.runtime.ForwardScope()) {
+                    NDArray modelIn = sampler.scaleModelInput(latents, c);
+                    NDArray t = ts.get(c);
+                    NDArray guided;
+                    if (plan.isZeroInit(step)) {
+                        guided = modelIn.zerosLike();
+                    } else if (plan.needsUnconditional(step)) {
+                        long u0 = System.nanoTime();
+                        NDArray out = unet.forward(NDArrays.concat(new NDList(modelIn, modelIn), 0), t, pair);
+                        listener.onUnetForward(System.nanoTime() - u0);
+                        NDList ut = out.split(2, 0);
+                        guided = plan.guide(step, ut.get(0), ut.get(1));
+                    } else {
+                        long u0 = System.nanoTime();
+                        NDArray tOnly = unet.forward(modelIn, t, cond);
+                        listener.onUnetForward(System.nanoTime() - u0);
+                        guided = plan.guide(step, null, tOnly);
+                    }
+                    next = sampler.step(guided, c, latents, noise);
+                    next.attach(work);
+                    ai.djl.ndarray.NDScope.unregister(next);
+                }
+                latents.close(); // samplers keep what they need from earlier steps themselves
+                latents = next;
+                if (observer != null) {
+                    observer.afterStep(c, latents);
+                }
+                listener.onStep(imageIndex, c, calls, System.nanoTime() - s0);
+            }
+            latents.attach(into);
+            return latents;
+        } finally {
+            work.close();
+        }
+    }
+
+    /** VAE decode of final latents → image in [−1, 1], [1, 3, H, W]. */
+    public NDArray decode(NDArray latents) {
+        NDArray scaled = latents.div(vae.scalingFactor());
+        NDArray image = vae.decode(scaled);
+        scaled.close();
+        return image;
+    }
+
+    /** [1,3,H,W] in [−1,1] → HWC uint8 bytes, as diffusers: round(clamp(x/2+0.5, 0, 1)·255). */
+    public static byte[] toRgbBytes(NDArray image) {
+        try (ai.djl.ndarray.NDScope scope = new ai.djl.ndarray.NDScope()) {
+            NDArray x = image.getDataType() == DataType.FLOAT32 ? image : image.toType(DataType.FLOAT32, false);
+            NDArray u8 = x.div(2).add(0.5).clip(0, 1).mul(255).round().toType(DataType.UINT8, false)
+                    .squeeze(0).transpose(1, 2, 0);
+            return u8.toByteArray();
+        }
+    }
+
+    private Map<String, String> pngText(GenerationRequest r, Prepared p, long seed) {
+        Map<String, String> t = new LinkedHashMap<>();
+        t.put("prompt", r.prompt());
+        if (r.negativePrompt() != null && !r.negativePrompt().isEmpty()) {
+            t.put("negative_prompt", r.negativePrompt());
+        }
+        t.put("seed", Long.toString(seed));
+        t.put("sampler", r.sampler() == null ? schedulerConfig.getString("_class_name", "default") : r.sampler());
+        if (!p.samplerOverrides().entrySet().isEmpty()) {
+            t.put("sampler_options", p.samplerOverrides().toString());
+        }
+        t.put("steps", Integer.toString(r.steps()));
+        t.put("guidance", p.guidance().toJson().toString());
+        t.put("size", r.width() + "x" + r.height());
+        t.put("model", modelId);
+        t.put("software", "sd-guidance-service");
+        return t;
+    }
+
+    @Override
+    public void warmUp() {
+        int side = vaeScaleFactor * 8;
+        GenerationRequest r = new GenerationRequest("warm-up", "", side, side, 1, null, null, null, 0, 1);
+        generate(r, GenerationListener.NONE);
+    }
+
+    @Override
+    public void close() {
+        closeQuietly(tokenizer, textEncoder, unet, vae);
+        manager.close();
+    }
+
+    private static void closeQuietly(AutoCloseable... cs) {
+        for (AutoCloseable c : cs) {
+            if (c != null) {
+                try {
+                    c.close();
+                } catch (Exception ignored) {
+                    // closing after failure
+                }
+            }
+        }
     }
 }

@@ -1,53 +1,98 @@
 package dev.sdcfg.model.nn;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
 /**
  * diffusers Attention (AttnProcessor semantics) on token sequences [B, N, C]: to_q/to_k/to_v projections
  * (bias when the checkpoint has one), heads × headDim, softmax(q·kᵀ/√d)·v, to_out.0. Cross-attention when a
- * context [B, M, Cc] is given. The heads stay a separate axis [B, H, N, D] so no reshape to B·H is needed.
+ * context [B, M, Cc] is given.
+ *
+ * <p>Op economy (every DJL op costs host time): the 1/√d scale is folded into the to_q weights at load; for
+ * self-attention q, k and v come from one fused projection; k is permuted straight to [B, H, D, M] so no
+ * separate transpose is needed before q·kᵀ; the heads stay an axis ([B, H, N, D]) instead of a B·H reshape.
  */
 public final class Attention {
     private final LinearLayer toQ;
     private final LinearLayer toK;
     private final LinearLayer toV;
     private final LinearLayer toOut;
+    /** [3·inner, C] weights (and bias) of q|k|v for self-attention, q pre-scaled; null for cross-attention. */
+    private final NDArray qkvWeight;
+    private final NDArray qkvBias;
     private final int heads;
     private final long headDim;
-    private final double scale;
     private final boolean upcast;
     private final int sliceSize;
 
     public Attention(ParamLoader p, long queryDim, long contextDim, int heads, long headDim, boolean upcast,
                      int sliceSize) {
         long inner = heads * headDim;
-        this.toQ = new LinearLayer(p.child("to_q"), queryDim, inner);
+        double scale = 1.0 / Math.sqrt(headDim);
+        this.toQ = new LinearLayer(p.child("to_q"), queryDim, inner).scaled(scale);
         this.toK = new LinearLayer(p.child("to_k"), contextDim, inner);
         this.toV = new LinearLayer(p.child("to_v"), contextDim, inner);
         this.toOut = new LinearLayer(p.child("to_out.0"), inner, queryDim);
         this.heads = heads;
         this.headDim = headDim;
-        this.scale = 1.0 / Math.sqrt(headDim);
         this.upcast = upcast;
         this.sliceSize = sliceSize;
+        if (queryDim == contextDim) {
+            qkvWeight = NDArrays.concat(new NDList(toQ.weight, toK.weight, toV.weight), 0);
+            boolean anyBias = toQ.bias != null || toK.bias != null || toV.bias != null;
+            qkvBias = anyBias ? NDArrays.concat(new NDList(biasOrZeros(toQ, inner), biasOrZeros(toK, inner),
+                    biasOrZeros(toV, inner)), 0) : null;
+        } else {
+            qkvWeight = null;
+            qkvBias = null;
+        }
     }
 
+    private static NDArray biasOrZeros(LinearLayer l, long n) {
+        return l.bias != null ? l.bias : l.weight.getManager().zeros(new Shape(n), l.weight.getDataType());
+    }
+
+    /** @param context [B, M, Cc] for cross-attention, or null for self-attention */
     public NDArray forward(NDArray hidden, NDArray context) {
-        NDArray ctx = context == null ? hidden : context;
         Shape hs = hidden.getShape();
         long b = hs.get(0);
         long n = hs.get(1);
-        long m = ctx.getShape().get(1);
-        NDArray q = toQ.forward(hidden).reshape(b, n, heads, headDim).transpose(0, 2, 1, 3);
-        NDArray k = toK.forward(ctx).reshape(b, m, heads, headDim).transpose(0, 2, 1, 3);
-        NDArray v = toV.forward(ctx).reshape(b, m, heads, headDim).transpose(0, 2, 1, 3);
+        NDArray q;
+        NDArray kT;
+        NDArray v;
+        long m;
+        if (context == null && qkvWeight != null) {
+            m = n;
+            // [B, N, 3, H, D] → [3, B, H, N, D]; k as [B, H, D, N]
+            NDArray qkv = Ops.linear(hidden, qkvWeight, qkvBias).reshape(b, n, 3, heads, headDim);
+            NDArray split = qkv.transpose(2, 0, 3, 1, 4);
+            q = split.get(0);
+            v = split.get(2);
+            kT = qkv.get(":, :, 1").transpose(0, 2, 3, 1);
+        } else {
+            NDArray ctx = context == null ? hidden : context;
+            m = ctx.getShape().get(1);
+            q = toQ.forward(hidden).reshape(b, n, heads, headDim).transpose(0, 2, 1, 3);
+            kT = toK.forward(ctx).reshape(b, m, heads, headDim).transpose(0, 2, 3, 1);
+            v = toV.forward(ctx).reshape(b, m, heads, headDim).transpose(0, 2, 1, 3);
+        }
         NDArray o;
         if (sliceSize > 0 && sliceSize < b * heads) {
-            o = Ops.attention(q.reshape(b * heads, n, headDim), k.reshape(b * heads, m, headDim),
-                    v.reshape(b * heads, m, headDim), scale, upcast, sliceSize).reshape(b, heads, n, headDim);
+            o = Ops.attention(q.reshape(b * heads, n, headDim), kT.swapAxes(-1, -2).reshape(b * heads, m, headDim),
+                    v.reshape(b * heads, m, headDim), 1.0, upcast, sliceSize).reshape(b, heads, n, headDim);
         } else {
-            o = Ops.attention(q, k, v, scale, upcast, 0);
+            DataType dt = q.getDataType();
+            NDArray probs;
+            if (upcast && dt != DataType.FLOAT32 && dt != DataType.FLOAT64) {
+                probs = q.toType(DataType.FLOAT32, false).matMul(kT.toType(DataType.FLOAT32, false)).softmax(-1)
+                        .toType(dt, false);
+            } else {
+                probs = q.matMul(kT).softmax(-1);
+            }
+            o = probs.matMul(v);
         }
         return toOut.forward(o.transpose(0, 2, 1, 3).reshape(b, n, heads * headDim));
     }

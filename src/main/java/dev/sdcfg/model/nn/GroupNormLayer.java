@@ -14,13 +14,20 @@ public final class GroupNormLayer {
             throw new dev.sdcfg.model.ModelLoadException(p.prefix() + ": " + channels
                     + " channels are not divisible into " + groups + " GroupNorm groups");
         }
-        this.weight = p.get("weight", channels);
-        this.bias = p.get("bias", channels);
+        // stored as [C, 1, 1] so they broadcast over [N, C, H, W] without a reshape per call
+        this.weight = broadcastable(p.get("weight", channels));
+        this.bias = broadcastable(p.get("bias", channels));
         this.groups = groups;
         this.eps = eps;
     }
 
+    private static NDArray broadcastable(NDArray v) {
+        NDArray r = v.reshape(v.getShape().get(0), 1, 1); // a view: the storage stays alive
+        v.close();
+        return r;
+    }
+
     public NDArray forward(NDArray x) {
-        return Ops.groupNorm(x, groups, weight, bias, eps);
+        return Ops.groupNormBroadcastAffine(x, groups, weight, bias, eps);
     }
 }

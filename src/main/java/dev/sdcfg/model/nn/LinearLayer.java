@@ -12,6 +12,21 @@ public final class LinearLayer {
         this.bias = p.getOptional("bias", out);
     }
 
+    private LinearLayer(NDArray weight, NDArray bias) {
+        this.weight = weight;
+        this.bias = bias;
+    }
+
+    /** The same layer with its output multiplied by {@code factor} (folded into the parameters once, at load). */
+    public LinearLayer scaled(double factor) {
+        LinearLayer s = new LinearLayer(weight.mul(factor), bias == null ? null : bias.mul(factor));
+        weight.close();
+        if (bias != null) {
+            bias.close();
+        }
+        return s;
+    }
+
     public NDArray forward(NDArray x) {
         return Ops.linear(x, weight, bias);
     }

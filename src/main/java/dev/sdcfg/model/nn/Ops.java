@@ -71,6 +71,16 @@ public final class Ops {
         return normed.reshape(s).mul(weight.reshape(affineShape)).add(bias.reshape(affineShape));
     }
 
+    /** {@link #groupNorm} with weight and bias already shaped to broadcast over x ([C, 1, 1] for NCHW). */
+    public static NDArray groupNormBroadcastAffine(NDArray x, int groups, NDArray weight, NDArray bias, double eps) {
+        Shape s = x.getShape();
+        long n = s.get(0);
+        long perGroup = s.size() / (n * groups);
+        NDArray[] id = identityAffine(x.getManager(), perGroup, x.getDataType(), weight);
+        NDArray normed = layerNorm(x.reshape(n, groups, perGroup), new Shape(perGroup), id[0], id[1], eps);
+        return normed.reshape(s).mul(weight).add(bias);
+    }
+
     private static NDArray[] identityAffine(NDManager m, long width, DataType dt, NDArray like) {
         String key = like.getDevice() + "/" + dt + "/" + width;
         return IDENTITY_AFFINE.computeIfAbsent(key, k -> {
@@ -123,12 +133,14 @@ public final class Ops {
     private static NDArray attentionBlock(NDArray q, NDArray k, NDArray v, double scale, boolean upcast) {
         DataType dt = q.getDataType();
         if (upcast && dt != DataType.FLOAT32 && dt != DataType.FLOAT64) {
-            NDArray scores = q.toType(DataType.FLOAT32, false).matMul(k.toType(DataType.FLOAT32, false).swapAxes(-1, -2))
-                    .mul((float) scale);
+            NDArray scores = q.toType(DataType.FLOAT32, false).matMul(k.toType(DataType.FLOAT32, false).swapAxes(-1, -2));
+            if (scale != 1.0) {
+                scores = scores.mul((float) scale);
+            }
             NDArray p = scores.softmax(-1).toType(dt, false);
             return p.matMul(v);
         }
-        NDArray scores = q.mul(scale).matMul(k.swapAxes(-1, -2));
+        NDArray scores = (scale == 1.0 ? q : q.mul(scale)).matMul(k.swapAxes(-1, -2));
         return scores.softmax(-1).matMul(v);
     }
 }

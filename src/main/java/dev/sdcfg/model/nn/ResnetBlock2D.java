@@ -42,7 +42,8 @@ public final class ResnetBlock2D {
     public NDArray forward(NDArray x, NDArray tembAct) {
         NDArray h = conv1.forward(Ops.silu(norm1.forward(x)));
         if (timeEmbProj != null && tembAct != null) {
-            NDArray t = timeEmbProj.forward(tembAct).expandDims(2).expandDims(3);
+            NDArray proj = timeEmbProj.forward(tembAct);
+            NDArray t = proj.reshape(proj.getShape().get(0), proj.getShape().get(1), 1, 1);
             if (scaleShift) {
                 NDArray scale = t.get(":, 0:" + outChannels);
                 NDArray shift = t.get(":, " + outChannels + ":");

@@ -140,7 +140,7 @@ public final class UNet2DConditionModel implements AutoCloseable {
             for (NDArray a : owned) {
                 NDScope.unregister(a);
             }
-            this.parameterCount = owned.size() - 1; // all but the timestep frequencies
+            this.parameterCount = weights.keys().size() - weights.unusedKeys().size();
             int stored = weights.keys().size();
             if (parameterCount != stored) {
                 System.getLogger(UNet2DConditionModel.class.getName()).log(System.Logger.Level.WARNING,

@@ -1,0 +1,146 @@
+package dev.sdcfg.pipeline;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import dev.sdcfg.model.io.Safetensors;
+import dev.sdcfg.runtime.ComputeContext;
+import dev.sdcfg.testutil.Fixtures;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestFactory;
+import org.junit.jupiter.api.TestInstance;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The notebook's ten experiments end to end against {@code pipeline_lms50_f32.safetensors}: the same prompt, seed
+ * 1024, LMS 50 steps, 128×128, each guidance preset. Initial latents exactly equal; latents after steps 0, 1, 24
+ * and at the end within relative L2 1e-4; the decoded 8-bit image within one level per pixel.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class PipelineParityTest {
+
+    private static final double LATENT_TOL = 1e-4;
+
+    private StableDiffusionPipeline pipe;
+    private Safetensors golden;
+    private JsonObject notes;
+    private NDManager manager;
+
+    @BeforeAll
+    void load() throws IOException {
+        Path dir = Fixtures.golden();
+        golden = Safetensors.open(dir.resolve("pipeline_lms50_f32.safetensors"));
+        notes = JsonParser.parseString(Files.readString(dir.resolve("pipeline_notes.json"), StandardCharsets.UTF_8))
+                .getAsJsonObject();
+        pipe = StableDiffusionPipeline.load(Fixtures.model(), ComputeContext.cpu(), PipelineOptions.defaults());
+        manager = NDManager.newBaseManager();
+    }
+
+    @AfterAll
+    void close() throws IOException {
+        manager.close();
+        pipe.close();
+        golden.close();
+    }
+
+    private NDArray ref(String key) throws IOException {
+        return golden.load(key, manager, null);
+    }
+
+    private String prompt() {
+        return notes.get("prompt").getAsString();
+    }
+
+    @Test
+    void embeddingsMatch() throws IOException {
+        NDArray cond = pipe.encodePrompt(prompt(), "prompt", null, manager);
+        NDArray uncond = pipe.encodePrompt(notes.get("negative").getAsString(), "negative_prompt", null, manager);
+        double ec = Fixtures.relL2(cond, ref("text_embeddings"));
+        double eu = Fixtures.relL2(uncond, ref("uncond_embeddings"));
+        System.out.printf("pipeline text_embeddings relL2 %.3e, uncond_embeddings %.3e%n", ec, eu);
+        assertTrue(ec < LATENT_TOL, "text_embeddings " + ec);
+        assertTrue(eu < LATENT_TOL, "uncond_embeddings " + eu);
+    }
+
+    @Test
+    void initialLatentsAreExactlyTorchRandn() throws IOException {
+        NDArray noise = pipe.initialNoise(1024, 128, 128, manager);
+        NDArray r = ref("init_latents");
+        assertEquals(r.getShape(), noise.getShape());
+        assertEquals(0.0, Fixtures.relL2(noise, r), 0.0, "torch.manual_seed(1024); torch.randn(1,4,16,16)");
+    }
+
+    @TestFactory
+    List<DynamicTest> tenExperiments() {
+        List<DynamicTest> tests = new ArrayList<>();
+        JsonArray names = notes.getAsJsonArray("experiments");
+        assertEquals(10, names.size());
+        for (JsonElement e : names) {
+            String name = e.getAsString();
+            tests.add(DynamicTest.dynamicTest(name, () -> runExperiment(name)));
+        }
+        return tests;
+    }
+
+    private void runExperiment(String name) throws IOException {
+        int steps = notes.get("steps").getAsInt();
+        GenerationRequest r = new GenerationRequest(prompt(), notes.get("negative").getAsString(), 128, 128, steps,
+                "lms", null, "{\"preset\":\"" + name + "\"}", 1024, 1);
+        StableDiffusionPipeline.Prepared p = pipe.prepare(r);
+        Map<Integer, NDArray> seen = new HashMap<>();
+        try (NDManager job = manager.newSubManager()) {
+            NDArray cond = pipe.encodePrompt(r.prompt(), "prompt", null, job);
+            NDArray uncond = pipe.encodePrompt(r.negativePrompt(), "negative_prompt", null, job);
+            NDArray latents = pipe.denoise(r, p, r.seed(), 0, cond, uncond, GenerationListener.NONE, job,
+                    (step, x) -> {
+                        if (step == 0 || step == 1 || step == 24) {
+                            NDArray copy = x.duplicate();
+                            copy.attach(job);
+                            seen.put(step, copy);
+                        }
+                    });
+            double worst = 0;
+            for (int s : new int[] {0, 1, 24}) {
+                double err = Fixtures.relL2(seen.get(s), ref(name + ".step" + s + ".latents"));
+                worst = Math.max(worst, err);
+                assertTrue(err < LATENT_TOL, name + " step" + s + " relL2 " + err);
+            }
+            double ef = Fixtures.relL2(latents, ref(name + ".final_latents"));
+            assertTrue(ef < LATENT_TOL, name + " final_latents relL2 " + ef);
+            NDArray image = pipe.decode(latents);
+            image.attach(job);
+            double ei = Fixtures.relL2(image, ref(name + ".image"));
+            byte[] ours = StableDiffusionPipeline.toRgbBytes(image);
+            byte[] theirs = ref(name + ".image_u8").toByteArray();
+            assertEquals(theirs.length, ours.length);
+            int maxDiff = 0;
+            int differing = 0;
+            for (int i = 0; i < ours.length; i++) {
+                int d = Math.abs((ours[i] & 0xFF) - (theirs[i] & 0xFF));
+                maxDiff = Math.max(maxDiff, d);
+                differing += d > 0 ? 1 : 0;
+            }
+            System.out.printf("pipeline %-34s steps(0,1,24) worst %.3e  final %.3e  image %.3e  u8 max diff %d (%d px values differ)%n",
+                    name, worst, ef, ei, maxDiff, differing);
+            assertTrue(maxDiff <= 1, name + ": 8-bit image differs by " + maxDiff + " levels");
+        }
+    }
+}
