@@ -480,6 +480,21 @@ class SamplerBehaviourTest {
     }
 
     @Test
+    void pythonJsonInfinityIsAccepted() {
+        // diffusers writes float('-inf') defaults as bare -Infinity tokens
+        JsonConfig cfg = JsonConfig.parse("scheduler_config.json", "{\"_class_name\":\"DPMSolverMultistepScheduler\","
+                + "\"beta_schedule\":\"scaled_linear\",\"beta_start\":0.00085,\"beta_end\":0.012,"
+                + "\"lambda_min_clipped\":-Infinity,\"variance_type\":null}");
+        try (Sampler s = SamplerFactory.create(null, cfg, null)) {
+            s.setTimesteps(7);
+            assertArrayEquals(new double[] {999, 856, 714, 571, 428, 285, 143}, s.timesteps());
+        }
+        try (Sampler s = SamplerFactory.create("euler", cfg, json("{\"s_tmax\":\"inf\"}"))) {
+            s.setTimesteps(3);
+        }
+    }
+
+    @Test
     void describeListsEveryName() {
         List<SamplerInfo> infos = SamplerFactory.describe();
         Set<String> names = new TreeSet<>();

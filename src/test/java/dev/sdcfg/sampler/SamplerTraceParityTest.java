@@ -44,7 +44,11 @@ class SamplerTraceParityTest {
 
     @TestFactory
     List<DynamicTest> goldenRuns() throws IOException {
-        Path dir = Fixtures.golden().resolve("schedulers");
+        return runsIn(Fixtures.golden().resolve("schedulers"));
+    }
+
+    /** One dynamic test per run of {@code dir/summary.json}. */
+    static List<DynamicTest> runsIn(Path dir) throws IOException {
         JsonObject summary = JsonParser.parseString(Files.readString(dir.resolve("summary.json"), StandardCharsets.UTF_8))
                 .getAsJsonObject();
         JsonObject base = summary.getAsJsonObject("base_config");
