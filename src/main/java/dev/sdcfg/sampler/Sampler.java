@@ -28,7 +28,8 @@ import ai.djl.ndarray.NDArray;
  * <p>Dtypes: any batch size and float dtype. Scalar coefficients are computed in Java (float32 where diffusers
  * uses float32 tensors) and applied with a handful of NDArray ops; the sample math stays in the sample's dtype,
  * except where diffusers upcasts (Euler, Euler ancestral and DPM-Solver compute the step in float32 and return
- * the model output's dtype).
+ * the model output's dtype). Pass the model output in the latents' dtype (e.g. cast an fp16 UNet's output to fp32
+ * when the latents are kept in fp32): like diffusers, the result takes the model output's dtype.
  */
 public interface Sampler extends AutoCloseable {
 
