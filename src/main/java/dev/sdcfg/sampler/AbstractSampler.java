@@ -1,0 +1,347 @@
+package dev.sdcfg.sampler;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/** Shared plumbing: step-order checks, NDScope handling, history ownership, linear combinations, spacings. */
+abstract class AbstractSampler implements Sampler {
+
+    protected final String name;
+    protected final String diffusersClass;
+    protected final SamplerConfig cfg;
+    protected final TrainSchedule train;
+
+    protected double[] timesteps = new double[0];
+    protected float[] sigmas;
+    protected int numInferenceSteps;
+    private int nextIndex = -1;
+
+    AbstractSampler(String name, String diffusersClass, SamplerConfig cfg, TrainSchedule train) {
+        this.name = name;
+        this.diffusersClass = diffusersClass;
+        this.cfg = cfg;
+        this.train = train;
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public String diffusersClass() {
+        return diffusersClass;
+    }
+
+    @Override
+    public int order() {
+        return 1;
+    }
+
+    @Override
+    public int numInferenceSteps() {
+        return numInferenceSteps;
+    }
+
+    @Override
+    public double[] timesteps() {
+        return timesteps.clone();
+    }
+
+    @Override
+    public double[] sigmas() {
+        return sigmas == null ? null : ScheduleMath.toDouble(sigmas);
+    }
+
+    @Override
+    public boolean isStochastic() {
+        return false;
+    }
+
+    @Override
+    public final void setTimesteps(int steps) {
+        if (steps < 1) {
+            throw new IllegalArgumentException("steps must be at least 1, got " + steps);
+        }
+        releaseHistory();
+        nextIndex = -1;
+        computeTimesteps(steps);
+    }
+
+    protected abstract void computeTimesteps(int steps);
+
+    @Override
+    public final NDArray scaleModelInput(NDArray sample, int stepIndex) {
+        checkIndex(stepIndex);
+        return scale(sample, stepIndex);
+    }
+
+    /** Identity unless overridden. */
+    protected NDArray scale(NDArray sample, int stepIndex) {
+        return sample;
+    }
+
+    @Override
+    public final NDArray step(NDArray modelOutput, int stepIndex, NDArray sample, NoiseSource noise) {
+        checkIndex(stepIndex);
+        if (nextIndex >= 0 && stepIndex != nextIndex) {
+            throw new IllegalStateException(name + ": step " + stepIndex + " called out of order (expected " + nextIndex
+                    + "); create a new sampler or call setTimesteps to restart");
+        }
+        if (!modelOutput.getShape().equals(sample.getShape())) {
+            throw new IllegalArgumentException(name + ": model output shape " + modelOutput.getShape()
+                    + " differs from sample shape " + sample.getShape());
+        }
+        NDArray out;
+        try (NDScope scope = new NDScope()) {
+            scope.suppressNotUsedWarning();
+            out = doStep(modelOutput, stepIndex, sample, noise == null ? NoiseSource.NONE : noise);
+            if (out == sample || out == modelOutput) {
+                out = out.duplicate();
+            }
+            NDScope.unregister(out);
+        }
+        NDScope.register(out);
+        nextIndex = stepIndex + 1;
+        return out;
+    }
+
+    protected abstract NDArray doStep(NDArray modelOutput, int i, NDArray sample, NoiseSource noise);
+
+    private void checkIndex(int stepIndex) {
+        if (numInferenceSteps == 0) {
+            throw new IllegalStateException(name + ": call setTimesteps before sampling");
+        }
+        if (stepIndex < 0 || stepIndex >= timesteps.length) {
+            throw new IllegalArgumentException(name + ": step index " + stepIndex + " outside [0, " + timesteps.length + ")");
+        }
+    }
+
+    @Override
+    public void close() {
+        releaseHistory();
+    }
+
+    /** Closes the arrays held between steps. */
+    protected abstract void releaseHistory();
+
+    // ------------------------------------------------------------------ array helpers
+
+    /** Takes ownership of an array created inside a step (removes it from the step's scope). */
+    protected static NDArray keep(NDArray a) {
+        NDScope.unregister(a);
+        return a;
+    }
+
+    /** An owned copy of an array the caller owns. */
+    protected static NDArray keepCopy(NDArray a) {
+        return keep(a.duplicate());
+    }
+
+    protected static void free(NDArray a) {
+        if (a != null && !a.isReleased()) {
+            a.close();
+        }
+    }
+
+    protected static void free(List<NDArray> list) {
+        for (NDArray a : list) {
+            free(a);
+        }
+        list.clear();
+    }
+
+    /**
+     * Σ c_k · a_k as a new array (terms with c_k = 0 are skipped, c_k = 1 costs no multiplication). Results follow
+     * torch promotion: a 0-dim coefficient never changes the dtype of the array it scales.
+     */
+    protected static NDArray lin(double[] coefs, NDArray... arrays) {
+        NDArray acc = null;
+        for (int k = 0; k < arrays.length; k++) {
+            double c = coefs[k];
+            if (c == 0.0 || arrays[k] == null) {
+                continue;
+            }
+            NDArray term = c == 1.0 ? arrays[k] : arrays[k].mul(c);
+            acc = acc == null ? term : acc.add(term);
+        }
+        if (acc == null) {
+            return arrays[0].zerosLike();
+        }
+        for (NDArray a : arrays) {
+            if (acc == a) {
+                return a.duplicate();
+            }
+        }
+        return acc;
+    }
+
+    protected static NDArray lin(double c0, NDArray a0, double c1, NDArray a1) {
+        return lin(new double[] {c0, c1}, a0, a1);
+    }
+
+    /** diffusers' {@code sample.to(torch.float32)} before the step, promoted like torch would with the model output. */
+    protected static NDArray upcast(NDArray sample, NDArray modelOutput) {
+        NDArray x = sample.getDataType() == DataType.FLOAT32 ? sample : sample.toType(DataType.FLOAT32, false);
+        if (modelOutput.getDataType() == DataType.FLOAT64) {
+            x = x.toType(DataType.FLOAT64, false);
+        }
+        return x;
+    }
+
+    /** {@code prev_sample.to(model_output.dtype)}. */
+    protected static NDArray toDtypeOf(NDArray x, NDArray like) {
+        return x.getDataType() == like.getDataType() ? x : x.toType(like.getDataType(), false);
+    }
+
+    /**
+     * diffusers' dynamic thresholding ({@code _threshold_sample}): per sample, s = clamp(quantile(|x|, ratio), 1,
+     * max); x ← clamp(x, −s, s) / s. Linear-interpolated quantile as torch.quantile computes it.
+     */
+    protected static NDArray threshold(NDArray x0, double ratio, double maxValue) {
+        DataType dtype = x0.getDataType();
+        NDArray x = dtype == DataType.FLOAT32 || dtype == DataType.FLOAT64 ? x0 : x0.toType(DataType.FLOAT32, false);
+        Shape shape = x.getShape();
+        long b = shape.get(0);
+        NDArray flat = x.reshape(b, -1);
+        long n = flat.getShape().get(1);
+        NDArray sorted = flat.abs().sort(1);
+        double pos = ratio * (n - 1);
+        long lo = (long) Math.floor(pos);
+        long hi = Math.min(lo + 1, n - 1);
+        double frac = pos - lo;
+        NDArray vlo = sorted.get(new NDIndex(":, {}", lo));
+        NDArray s = vlo;
+        if (frac > 0 && hi != lo) {
+            NDArray vhi = sorted.get(new NDIndex(":, {}", hi));
+            s = vlo.add(vhi.sub(vlo).mul(frac));
+        }
+        s = s.clip(1, maxValue).reshape(b, 1);
+        NDArray out = flat.minimum(s).maximum(s.neg()).div(s).reshape(shape);
+        return out.getDataType() == dtype ? out : out.toType(dtype, false);
+    }
+
+    // ------------------------------------------------------------------ timestep spacings
+
+    /**
+     * Timesteps of the sigma-based samplers (LMS, Euler, Euler ancestral, Heun): float32 values, descending.
+     */
+    static double[] floatSpacing(String spacing, int T, int n, int stepsOffset) {
+        double[] ts;
+        switch (spacing) {
+            case "linspace":
+                ts = ScheduleMath.reverse(ScheduleMath.npLinspace(0, T - 1, n));
+                break;
+            case "leading": {
+                long ratio = T / n;
+                ts = new double[n];
+                for (int i = 0; i < n; i++) {
+                    ts[i] = (double) ((long) (n - 1 - i) * ratio) + stepsOffset;
+                }
+                break;
+            }
+            case "trailing": {
+                double[] a = ScheduleMath.npArange(T, 0, -((double) T / n));
+                ts = new double[a.length];
+                for (int i = 0; i < a.length; i++) {
+                    ts[i] = ScheduleMath.round(a[i]) - 1;
+                }
+                break;
+            }
+            default:
+                throw new IllegalArgumentException("timestep_spacing " + spacing);
+        }
+        for (int i = 0; i < ts.length; i++) {
+            ts[i] = (float) ts[i];
+        }
+        return ts;
+    }
+
+    /** Integer timesteps of DDIM / DDPM: descending. */
+    static double[] intSpacing(String spacing, int T, int n, int stepsOffset) {
+        double[] ts;
+        switch (spacing) {
+            case "linspace": {
+                double[] l = ScheduleMath.npLinspace(0, T - 1, n);
+                ts = new double[n];
+                for (int i = 0; i < n; i++) {
+                    ts[i] = ScheduleMath.round(l[n - 1 - i]);
+                }
+                break;
+            }
+            case "leading": {
+                long ratio = T / n;
+                ts = new double[n];
+                for (int i = 0; i < n; i++) {
+                    ts[i] = (double) ((long) (n - 1 - i) * ratio) + stepsOffset;
+                }
+                break;
+            }
+            case "trailing": {
+                double[] a = ScheduleMath.npArange(T, 0, -((double) T / n));
+                ts = new double[a.length];
+                for (int i = 0; i < a.length; i++) {
+                    ts[i] = (long) ScheduleMath.round(a[i]) - 1;
+                }
+                break;
+            }
+            default:
+                throw new IllegalArgumentException("timestep_spacing " + spacing);
+        }
+        return ts;
+    }
+
+    /**
+     * Integer timesteps of the multistep solvers (DPM-Solver, UniPC): {@code n + 1} points with the last dropped
+     * for linspace/leading.
+     */
+    static double[] multistepSpacing(String spacing, int T, int lastTimestep, int n, int stepsOffset) {
+        double[] ts;
+        switch (spacing) {
+            case "linspace": {
+                double[] l = ScheduleMath.npLinspace(0, lastTimestep - 1, n + 1);
+                ts = new double[n];
+                for (int i = 0; i < n; i++) {
+                    ts[i] = ScheduleMath.round(l[n - i]);
+                }
+                break;
+            }
+            case "leading": {
+                long ratio = lastTimestep / (n + 1);
+                ts = new double[n];
+                for (int i = 0; i < n; i++) {
+                    ts[i] = (double) ((long) (n - i) * ratio) + stepsOffset;
+                }
+                break;
+            }
+            case "trailing": {
+                double[] a = ScheduleMath.npArange(lastTimestep, 0, -((double) T / n));
+                ts = new double[a.length];
+                for (int i = 0; i < a.length; i++) {
+                    ts[i] = (long) ScheduleMath.round(a[i]) - 1;
+                }
+                break;
+            }
+            default:
+                throw new IllegalArgumentException("timestep_spacing " + spacing);
+        }
+        return ts;
+    }
+
+    static final String[] SPACINGS = {"linspace", "leading", "trailing"};
+
+    /** Float32 {@code 1 / (sigma**2 + 1) ** 0.5} (torch's reciprocal for {@code 1 / t}). */
+    static float alphaOfSigma(float sigma) {
+        return 1f / ScheduleMath.sqrtf(sigma * sigma + 1f);
+    }
+
+    static List<NDArray> newList() {
+        return new ArrayList<>();
+    }
+}

@@ -1,0 +1,363 @@
+package dev.sdcfg.sampler;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
+
+/**
+ * diffusers' {@code DPMSolverMultistepScheduler}: DPM-Solver / DPM-Solver++ (and their SDE variants), orders 1–3,
+ * midpoint or Heun second-order updates. The update runs in float32 like diffusers and returns the model output's
+ * dtype; SDE noise is drawn in float32, as diffusers does.
+ */
+final class DpmSolverMultistepSampler extends AbstractSampler {
+
+    static final String CLASS = "DPMSolverMultistepScheduler";
+    static final String[] SCHEDULES = {"linear", "scaled_linear", "squaredcos_cap_v2"};
+
+    private final int solverOrder;
+    private final String predictionType;
+    private final String algorithm;
+    private final String solverType;
+    private final boolean lowerOrderFinal;
+    private final boolean eulerAtFinal;
+    private final SigmaConversion conversion;
+    private final boolean useLuLambdas;
+    private final String finalSigmasType;
+    private final double lambdaMinClipped;
+    private final String spacing;
+    private final int stepsOffset;
+    private final String betaSchedule;
+    private final Double cfgSigmaMin;
+    private final Double cfgSigmaMax;
+    private final boolean thresholding;
+    private final double thresholdRatio;
+    private final double sampleMaxValue;
+
+    private NDArray[] modelOutputs;
+    private int lowerOrderNums;
+
+    DpmSolverMultistepSampler(String name, SamplerConfig c) {
+        super(name, CLASS, c, TrainSchedule.from(c, SCHEDULES, true, true));
+        solverOrder = c.getInt("solver_order", 2);
+        if (solverOrder < 1 || solverOrder > 3) {
+            throw c.bad("solver_order", "1, 2 or 3");
+        }
+        predictionType = c.getEnum("prediction_type", "epsilon", "epsilon", "sample", "v_prediction", "flow_prediction");
+        if (predictionType.equals("flow_prediction")) {
+            throw new IllegalArgumentException("sampler option 'prediction_type' = flow_prediction is not supported (flow-matching models)");
+        }
+        String alg = c.getEnum("algorithm_type", "dpmsolver++", "dpmsolver", "dpmsolver++", "sde-dpmsolver", "sde-dpmsolver++", "deis");
+        algorithm = alg.equals("deis") ? "dpmsolver++" : alg;
+        String st = c.getEnum("solver_type", "midpoint", "midpoint", "heun", "logrho", "bh1", "bh2");
+        solverType = st.equals("heun") ? "heun" : "midpoint";
+        lowerOrderFinal = c.getBool("lower_order_final", true);
+        eulerAtFinal = c.getBool("euler_at_final", false);
+        conversion = SigmaConversion.from(c, true);
+        useLuLambdas = c.getBool("use_lu_lambdas", false);
+        if (useLuLambdas && conversion != SigmaConversion.NONE) {
+            throw new IllegalArgumentException("use_lu_lambdas cannot be combined with use_karras_sigmas / "
+                    + "use_exponential_sigmas / use_beta_sigmas");
+        }
+        c.requireAbsentOr("use_flow_sigmas", "flow-matching sigmas are not supported", SamplerConfig.json(false));
+        c.requireAbsentOr("use_dynamic_shifting", "dynamic shifting is for flow-matching models", SamplerConfig.json(false));
+        c.requireAbsentOr("variance_type", "learned variances are not supported");
+        finalSigmasType = c.getEnum("final_sigmas_type", "zero", "zero", "sigma_min");
+        if (!alg.equals("sde-dpmsolver++") && !alg.equals("dpmsolver++") && finalSigmasType.equals("zero")) {
+            throw new IllegalArgumentException("sampler option 'final_sigmas_type' = zero is not supported with algorithm_type "
+                    + alg + "; use sigma_min");
+        }
+        if (algorithm.equals("sde-dpmsolver") && solverOrder == 3) {
+            throw new IllegalArgumentException("sampler option 'solver_order' = 3 is not defined for algorithm_type sde-dpmsolver");
+        }
+        lambdaMinClipped = c.getDouble("lambda_min_clipped", Double.NEGATIVE_INFINITY);
+        spacing = c.getEnum("timestep_spacing", "linspace", SPACINGS);
+        stepsOffset = c.getInt("steps_offset", 0);
+        betaSchedule = c.getString("beta_schedule", "linear");
+        cfgSigmaMin = c.getDoubleOrNull("sigma_min");
+        cfgSigmaMax = c.getDoubleOrNull("sigma_max");
+        thresholding = c.getBool("thresholding", false);
+        thresholdRatio = c.getDouble("dynamic_thresholding_ratio", 0.995);
+        sampleMaxValue = c.getDouble("sample_max_value", 1.0);
+        modelOutputs = new NDArray[solverOrder];
+    }
+
+    @Override
+    public boolean isStochastic() {
+        return algorithm.startsWith("sde-");
+    }
+
+    @Override
+    protected void computeTimesteps(int n) {
+        int T = train.numTrainTimesteps;
+        float[] ac = train.alphasCumprod;
+        // lambda_t = log(sqrt(ac)) - log(sqrt(1 - ac)) in float32; searchsorted(flip(lambda_t), lambda_min_clipped)
+        int clipped = 0;
+        for (int i = T - 1; i >= 0; i--) {
+            float lambda = ScheduleMath.logf(ScheduleMath.sqrtf(ac[i])) - ScheduleMath.logf(ScheduleMath.sqrtf(1f - ac[i]));
+            if (lambda < lambdaMinClipped) {
+                clipped++;
+            }
+        }
+        int lastTimestep = T - clipped;
+        double[] ts = multistepSpacing(spacing, T, lastTimestep, n, stepsOffset);
+        float[] trainSigmas = train.trainSigmas();
+        float[] logSigmas = ScheduleMath.logf(trainSigmas);
+        double[] sig;
+        boolean roundTs = !"squaredcos_cap_v2".equals(betaSchedule);
+        if (conversion != SigmaConversion.NONE) {
+            double[] flipped = ScheduleMath.reverse(ScheduleMath.toDouble(trainSigmas));
+            sig = conversion.convert(flipped, n, cfgSigmaMin, cfgSigmaMax);
+            ts = SigmaConversion.toTimesteps(sig, logSigmas);
+            if (conversion == SigmaConversion.KARRAS && roundTs) {
+                for (int i = 0; i < ts.length; i++) {
+                    ts[i] = ScheduleMath.round(ts[i]);
+                }
+            }
+        } else if (useLuLambdas) {
+            double lambdaMin = logSigmas[0];
+            double lambdaMax = logSigmas[T - 1];
+            double[] ramp = ScheduleMath.npLinspace(0, 1, n);
+            sig = new double[n];
+            for (int i = 0; i < n; i++) {
+                sig[i] = Math.exp(lambdaMax + ramp[i] * (lambdaMin - lambdaMax));
+            }
+            ts = SigmaConversion.toTimesteps(sig, logSigmas);
+            if (roundTs) {
+                for (int i = 0; i < ts.length; i++) {
+                    ts[i] = ScheduleMath.round(ts[i]);
+                }
+            }
+        } else {
+            sig = ScheduleMath.interp(ts, trainSigmas);
+        }
+        double last = "sigma_min".equals(finalSigmasType) ? ScheduleMath.sigmaFromAlphaCumprod(ac[0]) : 0.0;
+        sigmas = new float[sig.length + 1];
+        for (int i = 0; i < sig.length; i++) {
+            sigmas[i] = (float) sig[i];
+        }
+        sigmas[sig.length] = (float) last;
+        timesteps = new double[ts.length];
+        for (int i = 0; i < ts.length; i++) {
+            timesteps[i] = (long) ts[i]; // .to(torch.int64) truncates
+        }
+        numInferenceSteps = n;
+    }
+
+    @Override
+    public double initNoiseSigma() {
+        return 1.0;
+    }
+
+    /** (alpha_t, sigma_t) of a sigma, float32. */
+    private static float[] alphaSigma(float sigma) {
+        float alpha = alphaOfSigma(sigma);
+        return new float[] {alpha, sigma * alpha};
+    }
+
+    private static float lambda(float[] as) {
+        return ScheduleMath.logf(as[0]) - ScheduleMath.logf(as[1]);
+    }
+
+    private NDArray convertModelOutput(NDArray model, NDArray sample, int i) {
+        float[] as = alphaSigma(sigmas[i]);
+        float alpha = as[0];
+        float sigma = as[1];
+        if (algorithm.endsWith("dpmsolver++")) {
+            NDArray x0 = switch (predictionType) {
+                case "epsilon" -> lin(1.0 / alpha, sample, -(double) sigma / alpha, model);
+                case "sample" -> model.duplicate();
+                default -> lin(alpha, sample, -sigma, model);
+            };
+            return thresholding ? threshold(x0, thresholdRatio, sampleMaxValue) : x0;
+        }
+        NDArray eps = switch (predictionType) {
+            case "epsilon" -> model.duplicate();
+            case "sample" -> lin(1.0 / sigma, sample, -(double) alpha / sigma, model);
+            default -> lin(sigma, sample, alpha, model);
+        };
+        if (thresholding) {
+            NDArray x0 = lin(1.0 / alpha, sample, -(double) sigma / alpha, eps);
+            x0 = threshold(x0, thresholdRatio, sampleMaxValue);
+            eps = lin(1.0 / sigma, sample, -(double) alpha / sigma, x0);
+        }
+        return eps;
+    }
+
+    @Override
+    protected NDArray doStep(NDArray model, int i, NDArray sample, NoiseSource noise) {
+        int len = timesteps.length;
+        boolean lowerFinal = i == len - 1 && (eulerAtFinal || (lowerOrderFinal && len < 15) || finalSigmasType.equals("zero"));
+        boolean lowerSecond = i == len - 2 && lowerOrderFinal && len < 15;
+        NDArray converted = keep(convertModelOutput(model, sample, i));
+        free(modelOutputs[0]);
+        for (int k = 0; k < solverOrder - 1; k++) {
+            modelOutputs[k] = modelOutputs[k + 1];
+        }
+        modelOutputs[solverOrder - 1] = converted;
+        NDArray x = upcast(sample, model);
+        NDArray z = null;
+        if (algorithm.startsWith("sde-")) {
+            z = noise.randn(model.getShape(), DataType.FLOAT32, sample.getManager());
+        }
+        NDArray prev;
+        if (solverOrder == 1 || lowerOrderNums < 1 || lowerFinal) {
+            prev = firstOrder(converted, i, x, z);
+        } else if (solverOrder == 2 || lowerOrderNums < 2 || lowerSecond) {
+            prev = secondOrder(i, x, z);
+        } else {
+            prev = thirdOrder(i, x, z);
+        }
+        if (lowerOrderNums < solverOrder) {
+            lowerOrderNums++;
+        }
+        return toDtypeOf(prev, model);
+    }
+
+    private NDArray firstOrder(NDArray m0, int i, NDArray x, NDArray z) {
+        float[] t = alphaSigma(sigmas[i + 1]);
+        float[] s = alphaSigma(sigmas[i]);
+        float alphaT = t[0];
+        float sigmaT = t[1];
+        float h = lambda(t) - lambda(s);
+        switch (algorithm) {
+            case "dpmsolver++":
+                return lin(sigmaT / s[1], x, -(alphaT * (ScheduleMath.expf(-h) - 1f)), m0);
+            case "dpmsolver":
+                return lin(alphaT / s[0], x, -(sigmaT * (ScheduleMath.expf(h) - 1f)), m0);
+            case "sde-dpmsolver++": {
+                float e2 = ScheduleMath.expf(-2f * h);
+                return lin(new double[] {sigmaT / s[1] * ScheduleMath.expf(-h), alphaT * (1f - e2),
+                    sigmaT * ScheduleMath.sqrtf(1f - e2)}, x, m0, z);
+            }
+            default: { // sde-dpmsolver
+                return lin(new double[] {alphaT / s[0], -(2f * (sigmaT * (ScheduleMath.expf(h) - 1f))),
+                    sigmaT * ScheduleMath.sqrtf(ScheduleMath.expf(2f * h) - 1f)}, x, m0, z);
+            }
+        }
+    }
+
+    private NDArray secondOrder(int i, NDArray x, NDArray z) {
+        float[] t = alphaSigma(sigmas[i + 1]);
+        float[] s0 = alphaSigma(sigmas[i]);
+        float[] s1 = alphaSigma(sigmas[i - 1]);
+        float alphaT = t[0];
+        float sigmaT = t[1];
+        float lt = lambda(t);
+        float l0 = lambda(s0);
+        float l1 = lambda(s1);
+        NDArray m0 = modelOutputs[solverOrder - 1];
+        NDArray m1 = modelOutputs[solverOrder - 2];
+        float h = lt - l0;
+        float h0 = l0 - l1;
+        float r0 = h0 / h;
+        double invR0 = 1f / r0; // D1 = (1 / r0) * (m0 - m1)
+        double cx;
+        double c0;
+        double c1;
+        double cz = 0;
+        float em = ScheduleMath.expf(-h) - 1f;
+        float ep = ScheduleMath.expf(h) - 1f;
+        switch (algorithm) {
+            case "dpmsolver++" -> {
+                cx = sigmaT / s0[1];
+                c0 = -(alphaT * em);
+                c1 = "midpoint".equals(solverType) ? -(0.5f * (alphaT * em)) : alphaT * (em / h + 1f);
+            }
+            case "dpmsolver" -> {
+                cx = alphaT / s0[0];
+                c0 = -(sigmaT * ep);
+                c1 = "midpoint".equals(solverType) ? -(0.5f * (sigmaT * ep)) : -(sigmaT * (ep / h - 1f));
+            }
+            case "sde-dpmsolver++" -> {
+                float e2 = ScheduleMath.expf(-2f * h);
+                cx = sigmaT / s0[1] * ScheduleMath.expf(-h);
+                c0 = alphaT * (1f - e2);
+                c1 = "midpoint".equals(solverType) ? 0.5f * (alphaT * (1f - e2)) : alphaT * ((1f - e2) / (-2f * h) + 1f);
+                cz = sigmaT * ScheduleMath.sqrtf(1f - e2);
+            }
+            default -> { // sde-dpmsolver
+                cx = alphaT / s0[0];
+                c0 = -(2f * (sigmaT * ep));
+                c1 = "midpoint".equals(solverType) ? -(sigmaT * ep) : -(2f * (sigmaT * (ep / h - 1f)));
+                cz = sigmaT * ScheduleMath.sqrtf(ScheduleMath.expf(2f * h) - 1f);
+            }
+        }
+        // x_t = cx*x + c0*D0 + c1*D1 + cz*z with D0 = m0, D1 = invR0*(m0 - m1)
+        return lin(new double[] {cx, c0 + c1 * invR0, -c1 * invR0, cz}, x, m0, m1, z);
+    }
+
+    private NDArray thirdOrder(int i, NDArray x, NDArray z) {
+        float[] t = alphaSigma(sigmas[i + 1]);
+        float[] s0 = alphaSigma(sigmas[i]);
+        float[] s1 = alphaSigma(sigmas[i - 1]);
+        float[] s2 = alphaSigma(sigmas[i - 2]);
+        float alphaT = t[0];
+        float sigmaT = t[1];
+        float lt = lambda(t);
+        float l0 = lambda(s0);
+        float l1 = lambda(s1);
+        float l2 = lambda(s2);
+        NDArray m0 = modelOutputs[solverOrder - 1];
+        NDArray m1 = modelOutputs[solverOrder - 2];
+        NDArray m2 = modelOutputs[solverOrder - 3];
+        float h = lt - l0;
+        float h0 = l0 - l1;
+        float h1 = l1 - l2;
+        float r0 = h0 / h;
+        float r1 = h1 / h;
+        // D1_0 = (1/r0)(m0 - m1), D1_1 = (1/r1)(m1 - m2)
+        // D1 = D1_0 + r0/(r0+r1) (D1_0 - D1_1); D2 = 1/(r0+r1) (D1_0 - D1_1)
+        double a = 1f / r0;
+        double b = 1f / r1;
+        double p = r0 / (r0 + r1);
+        double q = 1f / (r0 + r1);
+        // as combinations of (m0, m1, m2)
+        double[] d10 = {a, -a, 0};
+        double[] d11 = {0, b, -b};
+        double[] diff = {d10[0] - d11[0], d10[1] - d11[1], d10[2] - d11[2]};
+        double[] d1 = {d10[0] + p * diff[0], d10[1] + p * diff[1], d10[2] + p * diff[2]};
+        double[] d2 = {q * diff[0], q * diff[1], q * diff[2]};
+        double cx;
+        double c0;
+        double c1;
+        double c2;
+        double cz = 0;
+        if (algorithm.equals("dpmsolver++")) {
+            float em = ScheduleMath.expf(-h) - 1f;
+            cx = sigmaT / s0[1];
+            c0 = -(alphaT * em);
+            c1 = alphaT * (em / h + 1f);
+            c2 = -(alphaT * ((ScheduleMath.expf(-h) - 1f + h) / (h * h) - 0.5f));
+        } else if (algorithm.equals("dpmsolver")) {
+            float ep = ScheduleMath.expf(h) - 1f;
+            cx = alphaT / s0[0];
+            c0 = -(sigmaT * ep);
+            c1 = -(sigmaT * (ep / h - 1f));
+            c2 = -(sigmaT * ((ScheduleMath.expf(h) - 1f - h) / (h * h) - 0.5f));
+        } else if (algorithm.equals("sde-dpmsolver++")) {
+            float e2 = ScheduleMath.expf(-2f * h);
+            cx = sigmaT / s0[1] * ScheduleMath.expf(-h);
+            c0 = alphaT * (1f - e2);
+            c1 = alphaT * ((1f - e2) / (-2f * h) + 1f);
+            c2 = alphaT * ((1f - e2 - 2f * h) / ((2f * h) * (2f * h)) - 0.5f);
+            cz = sigmaT * ScheduleMath.sqrtf(1f - e2);
+        } else {
+            throw new IllegalStateException("third-order " + algorithm + " is not defined by diffusers");
+        }
+        double[] w = new double[3];
+        for (int k = 0; k < 3; k++) {
+            w[k] = (k == 0 ? c0 : 0) + c1 * d1[k] + c2 * d2[k];
+        }
+        return lin(new double[] {cx, w[0], w[1], w[2], cz}, x, m0, m1, m2, z);
+    }
+
+    @Override
+    protected void releaseHistory() {
+        if (modelOutputs != null) {
+            for (int k = 0; k < modelOutputs.length; k++) {
+                free(modelOutputs[k]);
+                modelOutputs[k] = null;
+            }
+        }
+        lowerOrderNums = 0;
+    }
+}

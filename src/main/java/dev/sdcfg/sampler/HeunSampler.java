@@ -1,0 +1,142 @@
+package dev.sdcfg.sampler;
+
+import ai.djl.ndarray.NDArray;
+
+/**
+ * diffusers' {@code HeunDiscreteScheduler} (Karras et al. Algorithm 1 without churn): two model calls per step —
+ * an Euler predictor then the trapezoidal corrector. {@link #timesteps()} lists every model call
+ * ({@code 2·steps − 1}: the last step has no corrector since it ends at sigma 0).
+ */
+final class HeunSampler extends AbstractSampler {
+
+    static final String CLASS = "HeunDiscreteScheduler";
+    static final String[] SCHEDULES = {"linear", "scaled_linear", "squaredcos_cap_v2", "exp"};
+
+    private final String predictionType;
+    private final String spacing;
+    private final int stepsOffset;
+    private final SigmaConversion conversion;
+    private final Double cfgSigmaMin;
+    private final Double cfgSigmaMax;
+    private final boolean clipSample;
+    private final double clipRange;
+
+    // state between the predictor and the corrector
+    private NDArray prevDerivative;
+    private NDArray heldSample;
+    private Float dt;
+
+    HeunSampler(String name, SamplerConfig c) {
+        super(name, CLASS, c, TrainSchedule.from(c, SCHEDULES, false, false, 0.00085, 0.012));
+        predictionType = c.getEnum("prediction_type", "epsilon", "epsilon", "v_prediction", "sample");
+        spacing = c.getEnum("timestep_spacing", "linspace", SPACINGS);
+        stepsOffset = c.getInt("steps_offset", 0);
+        conversion = SigmaConversion.from(c, true);
+        cfgSigmaMin = c.getDoubleOrNull("sigma_min");
+        cfgSigmaMax = c.getDoubleOrNull("sigma_max");
+        clipSample = c.getBool("clip_sample", false);
+        clipRange = c.getDouble("clip_sample_range", 1.0);
+    }
+
+    @Override
+    public int order() {
+        return 2;
+    }
+
+    @Override
+    protected void computeTimesteps(int n) {
+        int T = train.numTrainTimesteps;
+        double[] ts = floatSpacing(spacing, T, n, stepsOffset);
+        float[] trainSigmas = train.trainSigmas();
+        float[] logSigmas = ScheduleMath.logf(trainSigmas);
+        double[] sig = ScheduleMath.interp(ts, trainSigmas);
+        if (conversion != SigmaConversion.NONE) {
+            sig = conversion.convert(sig, n, cfgSigmaMin, cfgSigmaMax);
+            ts = SigmaConversion.toTimesteps(sig, logSigmas);
+        }
+        // sigmas: [s0, s1, s1, s2, s2, ..., s_{n-1}, s_{n-1}, 0]; timesteps: [t0, t1, t1, ..., t_{n-1}, t_{n-1}]
+        int m = sig.length;
+        sigmas = new float[2 * m];
+        sigmas[0] = (float) sig[0];
+        for (int i = 1; i < m; i++) {
+            sigmas[2 * i - 1] = (float) sig[i];
+            sigmas[2 * i] = (float) sig[i];
+        }
+        sigmas[2 * m - 1] = 0f;
+        timesteps = new double[2 * ts.length - 1];
+        timesteps[0] = (float) ts[0];
+        for (int i = 1; i < ts.length; i++) {
+            timesteps[2 * i - 1] = (float) ts[i];
+            timesteps[2 * i] = (float) ts[i];
+        }
+        numInferenceSteps = n;
+    }
+
+    @Override
+    public double initNoiseSigma() {
+        float max = (float) ScheduleMath.max(sigmas);
+        return "leading".equals(spacing) ? ScheduleMath.sqrtf(max * max + 1f) : max;
+    }
+
+    @Override
+    protected NDArray scale(NDArray sample, int i) {
+        float s = sigmas[i];
+        return sample.div((double) ScheduleMath.sqrtf(s * s + 1f));
+    }
+
+    @Override
+    protected NDArray doStep(NDArray model, int i, NDArray sample, NoiseSource noise) {
+        boolean first = dt == null;
+        float sigma = first ? sigmas[i] : sigmas[i - 1];
+        float sigmaNext = first ? sigmas[i + 1] : sigmas[i];
+        float sigmaHat = sigma; // gamma = 0
+        float sigmaInput = first ? sigmaHat : sigmaNext;
+        double a;
+        double b;
+        switch (predictionType) {
+            case "epsilon" -> {
+                a = -sigmaInput;
+                b = 1;
+            }
+            case "v_prediction" -> {
+                a = -sigmaInput / ScheduleMath.sqrtf(sigmaInput * sigmaInput + 1f);
+                b = 1.0 / (sigmaInput * sigmaInput + 1f);
+            }
+            default -> {
+                a = 1;
+                b = 0;
+            }
+        }
+        float denom = first ? sigmaHat : sigmaNext;
+        NDArray derivative;
+        if (clipSample) {
+            NDArray pred = lin(a, model, b, sample).clip(-clipRange, clipRange);
+            derivative = sample.sub(pred).div((double) denom);
+        } else {
+            // (sample - pred) / denom
+            derivative = lin((1 - b) / denom, sample, -a / denom, model);
+        }
+        if (first) {
+            float step = sigmaNext - sigmaHat;
+            NDArray prev = lin(1.0, sample, step, derivative);
+            prevDerivative = keep(derivative);
+            heldSample = keepCopy(sample);
+            dt = step;
+            return prev;
+        }
+        // trapezoid: held + (prev_derivative + derivative) / 2 * dt
+        float step = dt;
+        NDArray prev = lin(new double[] {1.0, step / 2.0, step / 2.0}, heldSample, prevDerivative, derivative);
+        releaseHistory();
+        return prev;
+    }
+
+    @Override
+    protected void releaseHistory() {
+        free(prevDerivative);
+        free(heldSample);
+        prevDerivative = null;
+        heldSample = null;
+        dt = null;
+    }
+}

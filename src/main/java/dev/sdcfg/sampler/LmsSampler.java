@@ -1,0 +1,129 @@
+package dev.sdcfg.sampler;
+
+import ai.djl.ndarray.NDArray;
+
+import java.util.List;
+
+/** diffusers' {@code LMSDiscreteScheduler}: linear multistep (order 4) on the Karras-style sigma ODE. */
+final class LmsSampler extends AbstractSampler {
+
+    static final String CLASS = "LMSDiscreteScheduler";
+    static final String[] SCHEDULES = {"linear", "scaled_linear", "squaredcos_cap_v2"};
+    /** diffusers' default {@code order} argument of {@code step}. */
+    static final int LMS_ORDER = 4;
+    /** scipy.integrate.quad's tolerance in diffusers. */
+    static final double EPS_REL = 1e-4;
+
+    private final String predictionType;
+    private final String spacing;
+    private final int stepsOffset;
+    private final SigmaConversion conversion;
+    private final Double cfgSigmaMin;
+    private final Double cfgSigmaMax;
+    private final List<NDArray> derivatives = newList();
+
+    LmsSampler(String name, SamplerConfig c) {
+        super(name, CLASS, c, TrainSchedule.from(c, SCHEDULES, false, false));
+        predictionType = c.getEnum("prediction_type", "epsilon", "epsilon", "v_prediction", "sample");
+        spacing = c.getEnum("timestep_spacing", "linspace", SPACINGS);
+        stepsOffset = c.getInt("steps_offset", 0);
+        conversion = SigmaConversion.from(c, true);
+        cfgSigmaMin = c.getDoubleOrNull("sigma_min");
+        cfgSigmaMax = c.getDoubleOrNull("sigma_max");
+    }
+
+    @Override
+    protected void computeTimesteps(int n) {
+        int T = train.numTrainTimesteps;
+        double[] ts = floatSpacing(spacing, T, n, stepsOffset);
+        float[] trainSigmas = train.trainSigmas();
+        float[] logSigmas = ScheduleMath.logf(trainSigmas);
+        double[] sig = ScheduleMath.interp(ts, trainSigmas);
+        if (conversion != SigmaConversion.NONE) {
+            // LMS's _convert_to_karras ignores sigma_min/sigma_max; its exponential/beta variants consult them
+            boolean cfgRange = conversion != SigmaConversion.KARRAS;
+            sig = conversion.convert(sig, n, cfgRange ? cfgSigmaMin : null, cfgRange ? cfgSigmaMax : null);
+            ts = SigmaConversion.toTimesteps(sig, logSigmas);
+        }
+        sigmas = new float[sig.length + 1];
+        for (int i = 0; i < sig.length; i++) {
+            sigmas[i] = (float) sig[i];
+        }
+        timesteps = new double[ts.length];
+        for (int i = 0; i < ts.length; i++) {
+            timesteps[i] = (float) ts[i];
+        }
+        numInferenceSteps = n;
+    }
+
+    @Override
+    public double initNoiseSigma() {
+        float max = (float) ScheduleMath.max(sigmas);
+        return "leading".equals(spacing) ? ScheduleMath.sqrtf(max * max + 1f) : max;
+    }
+
+    @Override
+    protected NDArray scale(NDArray sample, int i) {
+        float s = sigmas[i];
+        return sample.div((double) ScheduleMath.sqrtf(s * s + 1f));
+    }
+
+    @Override
+    protected NDArray doStep(NDArray model, int i, NDArray sample, NoiseSource noise) {
+        float sigma = sigmas[i];
+        // pred_original_sample = a * model + b * sample; derivative = (sample - pred) / sigma
+        double a;
+        double b;
+        switch (predictionType) {
+            case "epsilon" -> {
+                a = -sigma;
+                b = 1;
+            }
+            case "v_prediction" -> {
+                a = -sigma / ScheduleMath.sqrtf(sigma * sigma + 1f);
+                b = 1.0 / (sigma * sigma + 1f);
+            }
+            default -> {
+                a = 1;
+                b = 0;
+            }
+        }
+        NDArray derivative = keep(lin((1 - b) / sigma, sample, -a / sigma, model));
+        derivatives.add(derivative);
+        if (derivatives.size() > LMS_ORDER) {
+            free(derivatives.remove(0));
+        }
+        int order = Math.min(i + 1, LMS_ORDER);
+        int terms = Math.min(order, derivatives.size());
+        double[] coefs = new double[terms + 1];
+        NDArray[] arrays = new NDArray[terms + 1];
+        coefs[0] = 1;
+        arrays[0] = sample;
+        for (int k = 0; k < terms; k++) {
+            coefs[k + 1] = lmsCoefficient(sigmas, order, i, k);
+            arrays[k + 1] = derivatives.get(derivatives.size() - 1 - k);
+        }
+        return lin(coefs, arrays);
+    }
+
+    /**
+     * ∫_{σ_t}^{σ_{t+1}} Π_{k≠j} (τ − σ_{t−k}) / (σ_{t−j} − σ_{t−k}) dτ — diffusers' {@code get_lms_coefficient}.
+     */
+    static double lmsCoefficient(float[] sigmas, int order, int t, int currentOrder) {
+        return Quadrature.integrate(tau -> {
+            double prod = 1.0;
+            for (int k = 0; k < order; k++) {
+                if (k == currentOrder) {
+                    continue;
+                }
+                prod *= (tau - sigmas[t - k]) / ((double) sigmas[t - currentOrder] - sigmas[t - k]);
+            }
+            return prod;
+        }, sigmas[t], sigmas[t + 1], EPS_REL);
+    }
+
+    @Override
+    protected void releaseHistory() {
+        free(derivatives);
+    }
+}

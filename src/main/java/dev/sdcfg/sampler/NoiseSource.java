@@ -1,0 +1,57 @@
+package dev.sdcfg.sampler;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import dev.sdcfg.runtime.DjlRuntime;
+
+/**
+ * Where stochastic samplers (Euler ancestral, DDPM, DDIM with eta &gt; 0, SDE DPM-Solver, Euler with churn) get
+ * their per-step Gaussian noise.
+ */
+@FunctionalInterface
+public interface NoiseSource {
+
+    /**
+     * Standard normal noise of {@code shape} and {@code dtype}, on {@code manager}'s device and attached to it.
+     */
+    NDArray randn(Shape shape, DataType dtype, NDManager manager);
+
+    /**
+     * Draws on the CPU from the engine's global generator, then moves the result to the target device, so that
+     * {@code DjlRuntime.seed(s)} followed by the draws reproduces
+     * {@code g = torch.Generator("cpu").manual_seed(s); torch.randn(shape, generator=g, dtype=dtype)} call after
+     * call, on any device. The generator is global: only the worker thread may draw.
+     */
+    NoiseSource ENGINE_CPU = new NoiseSource() {
+        @Override
+        public NDArray randn(Shape shape, DataType dtype, NDManager manager) {
+            if (!manager.getDevice().isGpu()) {
+                return manager.randomNormal(0f, 1f, shape, dtype);
+            }
+            try (NDManager cpu = DjlRuntime.engine().newBaseManager(Device.cpu())) {
+                NDArray n = cpu.randomNormal(0f, 1f, shape, dtype);
+                NDArray moved = n.toDevice(manager.getDevice(), true);
+                moved.attach(manager);
+                return moved;
+            }
+        }
+
+        @Override
+        public String toString() {
+            return "NoiseSource.ENGINE_CPU";
+        }
+    };
+
+    /** For deterministic samplers: fails if a draw is ever requested. */
+    NoiseSource NONE = (shape, dtype, manager) -> {
+        throw new IllegalStateException("this sampler configuration needs noise but no NoiseSource was given");
+    };
+
+    /** The default source ({@link #ENGINE_CPU}). */
+    static NoiseSource engineCpu() {
+        return ENGINE_CPU;
+    }
+}
