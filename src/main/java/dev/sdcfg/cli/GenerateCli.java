@@ -102,7 +102,8 @@ public final class GenerateCli {
         try (StableDiffusionPipeline pipe = StableDiffusionPipeline.load(modelDir, ctx, PipelineOptions.defaults())) {
             int w = width == null ? pipe.nativeSize() : width;
             int h = height == null ? pipe.nativeSize() : height;
-            Path outPath = Paths.get(out);
+            Path outPath = Paths.get(out).toAbsolutePath();
+            Files.createDirectories(outPath.getParent());
             List<BufferedImage> tiles = new ArrayList<>();
             List<String> titles = new ArrayList<>();
             int specIndex = 0;
