@@ -182,7 +182,7 @@ public class ProblemMappers {
             String where = e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr() + ", column "
                     + e.getLocation().getColumnNr() + ")";
             return new ProblemException(400, "invalid-json", "Invalid JSON", "the body is not valid JSON" + where + ": " + msg,
-                    List.of(new FieldError(field == null ? "" : field, "invalid JSON: " + msg)));
+                    List.of(new FieldError("", "invalid JSON" + where + ": " + msg)));
         }
         if (e instanceof JsonMappingException jme) {
             String field = path(jme);
