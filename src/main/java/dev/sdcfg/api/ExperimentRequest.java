@@ -21,9 +21,10 @@ public record ExperimentRequest(
                 minimum = "0", maximum = "9007199254740991", examples = "1234") Long seed,
         @Schema(description = "Denoising steps (shared)", minimum = "1", maximum = "150", examples = "30") Integer steps,
         @Schema(description = "Sampler name (shared)", examples = "euler") String sampler,
-        @JsonProperty("sampler_options") @Schema(type = SchemaType.OBJECT, description = "Sampler overrides (shared)")
+        @JsonProperty("sampler_options") @Schema(type = SchemaType.OBJECT, implementation = Object.class,
+                additionalProperties = Object.class, description = "Sampler overrides (shared)")
         JsonNode samplerOptions,
-        @Schema(type = SchemaType.ARRAY, required = true, minItems = 1, maxItems = 12,
+        @Schema(type = SchemaType.ARRAY, implementation = GuidanceSpecDoc.class, required = true, minItems = 1, maxItems = 12,
                 description = "The guidance specs to compare, 1..sd.limits.max-experiment-specs (default 12); each is "
                         + "a number, an object or {\"preset\": name} as in ImageGenerationRequest.guidance",
                 examples = "[7.5, {\"normalizer\": \"basenorm\", \"g\": 7.5}, {\"preset\": \"FullNormGuidance_Sched_TCos\"}]")

@@ -58,11 +58,13 @@ public record ImageGenerationRequest(
         String sampler,
 
         @JsonProperty("sampler_options")
-        @Schema(type = SchemaType.OBJECT, description = "Sampler config overrides (see GET /v1/samplers)",
+        @Schema(type = SchemaType.OBJECT, implementation = Object.class, additionalProperties = Object.class,
+                description = "Sampler config overrides (see GET /v1/samplers)",
                 examples = "{\"use_karras_sigmas\": true, \"timestep_spacing\": \"trailing\"}")
         JsonNode samplerOptions,
 
-        @Schema(description = "Guidance spec: a number (plain CFG with a constant scale), an object "
+        @Schema(implementation = Object.class, oneOf = {Double.class, GuidanceSpecDoc.class},
+                description = "Guidance spec: a number (plain CFG with a constant scale), an object "
                 + "({\"normalizer\": ..., \"g\": <number | schedule object | array>, ...}) or {\"preset\": name}. "
                 + "GET /v1/guidance lists normalizers, schedules, parameters and presets. Absent: the engine's default.",
                 examples = {"7.5", "{\"normalizer\": \"fullnorm\", \"g\": {\"schedule\": \"cosine\", \"max\": 0.25, \"min\": 0.05}}",

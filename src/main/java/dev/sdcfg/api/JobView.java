@@ -70,16 +70,23 @@ public record JobView(
     @JsonInclude(JsonInclude.Include.NON_NULL)
     @Schema(name = "JobRequest", description = "The validated request of a job")
     public record RequestEcho(
-            String prompt,
-            @JsonProperty("negative_prompt") String negativePrompt,
-            int width,
-            int height,
-            int steps,
-            int n,
+            @Schema(description = "Prompt", examples = "a watercolor fox in a snowy forest") String prompt,
+            @JsonProperty("negative_prompt") @Schema(description = "Negative prompt (absent when empty)",
+                    examples = "blurry") String negativePrompt,
+            @Schema(description = "Width in pixels", examples = "512") int width,
+            @Schema(description = "Height in pixels", examples = "512") int height,
+            @Schema(description = "Denoising steps (the default filled in)", examples = "25") int steps,
+            @Schema(description = "Images per generation", examples = "1") int n,
+            @Schema(description = "Seed of image 0 (the random one when the request had none)", examples = "1234")
             long seed,
-            String sampler,
-            @JsonProperty("sampler_options") @Schema(type = SchemaType.OBJECT) JsonNode samplerOptions,
-            @Schema(description = "The guidance spec (an array of specs for experiments)") JsonNode guidance,
-            @Schema(description = "Experiment labels") List<String> labels) {
+            @Schema(description = "Sampler (absent: the model's own)", examples = "euler") String sampler,
+            @JsonProperty("sampler_options") @Schema(type = SchemaType.OBJECT, implementation = Object.class,
+                    description = "Sampler overrides", examples = "{\"use_karras_sigmas\": true}")
+            JsonNode samplerOptions,
+            @Schema(implementation = Object.class, description = "The guidance spec (an array of specs for experiments)",
+                    examples = "{\"preset\": \"FullNormGuidance_Sched_TCos\"}")
+            JsonNode guidance,
+            @Schema(description = "Experiment labels, one per spec", examples = "[\"plain CFG 7.5\", \"fullnorm\"]")
+            List<String> labels) {
     }
 }

@@ -60,6 +60,18 @@ class OpenApiTest {
         for (String field : List.of("type", "title", "status", "detail", "errors")) {
             assertTrue(problem.containsKey(field), "Problem." + field);
         }
+        Map<String, Map<String, Object>> schemas = doc.getMap("components.schemas");
+        for (Map.Entry<String, Map<String, Object>> schema : schemas.entrySet()) {
+            Map<String, Map<String, Object>> props = doc.getMap("components.schemas." + schema.getKey() + ".properties");
+            if (props == null) {
+                continue;
+            }
+            for (Map.Entry<String, Map<String, Object>> prop : props.entrySet()) {
+                assertNotNull(prop.getValue().get("description"),
+                        "field " + schema.getKey() + "." + prop.getKey() + " is undocumented");
+            }
+        }
+        assertFalse(schemas.containsKey("JsonNode"), "free JSON fields must not leak Jackson's JsonNode as a schema");
         assertNotNull(doc.get("paths.'/v1/images/generations'.post.responses.'200'.content.'image/png'"));
         assertNotNull(doc.get("paths.'/v1/jobs'.post.responses.'429'.headers.Retry-After"));
     }
