@@ -60,6 +60,11 @@ public class JobServiceProducer {
             throw new IllegalStateException("sd.limits.min-size (" + min + ") and sd.limits.max-size (" + max
                     + ") must be multiples of 8 with min <= max");
         }
+        config.defaults().size().map(String::trim).filter(v -> !v.isEmpty()).ifPresent(v -> {
+            if (!v.matches("[0-9]{1,5}x[0-9]{1,5}")) {
+                throw new IllegalStateException("sd.defaults.size must be WxH, e.g. 512x512: '" + v + "'");
+            }
+        });
         service.start();
     }
 
