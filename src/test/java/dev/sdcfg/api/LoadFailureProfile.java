@@ -8,6 +8,6 @@ import java.util.Map;
 public class LoadFailureProfile implements QuarkusTestProfile {
     @Override
     public Map<String, String> getConfigOverrides() {
-        return Map.of("fake.load", "block-then-fail", "sd.model.loading-retry-after", "3s");
+        return Map.of("sd.generator", "fake", "fake.load", "block-then-fail", "sd.model.loading-retry-after", "3s");
     }
 }
