@@ -1,0 +1,93 @@
+package dev.sdcfg.api;
+
+import dev.sdcfg.jobs.JobService;
+import dev.sdcfg.jobs.ServiceConfig;
+import jakarta.inject.Inject;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.MediaType;
+import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.enums.SchemaType;
+import org.eclipse.microprofile.openapi.annotations.media.Content;
+import org.eclipse.microprofile.openapi.annotations.media.ExampleObject;
+import org.eclipse.microprofile.openapi.annotations.media.Schema;
+import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
+import org.eclipse.microprofile.openapi.annotations.tags.Tag;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/** What the engine offers: guidance catalog, samplers, the model. */
+@Path("/v1")
+@Tag(name = "catalog", description = "What the loaded engine offers")
+@Produces(MediaType.APPLICATION_JSON)
+public class CatalogResource {
+
+    @Inject
+    JobService jobs;
+
+    @Inject
+    ServiceConfig config;
+
+    @GET
+    @Path("/guidance")
+    @Operation(summary = "Guidance options", description = "Normalizers, schedule kinds, parameters with their ranges, "
+            + "and the named presets (the notebook's experiments) accepted in the guidance field.")
+    @APIResponse(responseCode = "200", description = "The guidance catalog",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(type = SchemaType.OBJECT),
+                    examples = @ExampleObject(name = "catalog", value = "{\"normalizers\": [\"none\", \"basenorm\", "
+                            + "\"tnorm\", \"fullnorm\", \"rescale\", \"apg\", \"cfg-zero-star\"], \"schedules\": "
+                            + "[\"constant\", \"cosine\", \"linear\", \"power\", \"step\", \"array\"], \"parameters\": "
+                            + "{\"g\": {\"min\": 0, \"max\": 30, \"default\": 7.5}}, \"presets\": "
+                            + "[\"FullNormGuidance_Sched_TCos\"]}")))
+    @APIResponse(responseCode = "503", description = "The model is not loaded (yet)",
+            content = @Content(mediaType = ProblemMappers.PROBLEM_JSON, schema = @Schema(implementation = Problem.class),
+                    examples = @ExampleObject(name = "loading", value = ApiExamples.PROBLEM_503)))
+    public Map<String, Object> guidance() {
+        return jobs.requireGenerator().guidanceCatalog();
+    }
+
+    @GET
+    @Path("/samplers")
+    @Operation(summary = "Samplers", description = "Sampler names (diffusers schedulers) with their options, for the "
+            + "sampler and sampler_options fields.")
+    @APIResponse(responseCode = "200", description = "The samplers",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON,
+                    schema = @Schema(type = SchemaType.ARRAY, implementation = Object.class),
+                    examples = @ExampleObject(name = "samplers", value = "[{\"name\": \"euler\", \"options\": "
+                            + "[\"use_karras_sigmas\", \"timestep_spacing\"]}, {\"name\": \"dpmpp_2m\"}]")))
+    @APIResponse(responseCode = "503", description = "The model is not loaded (yet)",
+            content = @Content(mediaType = ProblemMappers.PROBLEM_JSON, schema = @Schema(implementation = Problem.class)))
+    public List<Map<String, Object>> samplers() {
+        return jobs.requireGenerator().samplers();
+    }
+
+    @GET
+    @Path("/models")
+    @Operation(summary = "The model", description = "The one model this service serves (OpenAI list shape), with its "
+            + "state (loading, ready, failed, stopping) and, once loaded, the engine's facts (folder, device, dtype, "
+            + "native size…). Answers while loading, too.")
+    @APIResponse(responseCode = "200", description = "The model list",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(type = SchemaType.OBJECT),
+                    examples = @ExampleObject(name = "ready", value = "{\"object\": \"list\", \"data\": [{\"id\": "
+                            + "\"sd-1.5\", \"object\": \"model\", \"status\": \"ready\", \"source\": \"diffusers folder "
+                            + "/models/sd15\", \"device\": \"gpu(0)\", \"dtype\": \"float16\", \"native_size\": 512}]}")))
+    public Map<String, Object> models() {
+        Map<String, Object> model = new LinkedHashMap<>();
+        model.put("id", "stable-diffusion");
+        model.put("object", "model");
+        model.put("status", jobs.state().name().toLowerCase(Locale.ROOT));
+        model.put("source", jobs.modelDescription());
+        jobs.failureReason().ifPresent(r -> model.put("reason", r));
+        jobs.generator().ifPresent(g -> model.putAll(g.modelInfo()));
+        model.put("object", "model");
+        model.put("queue_capacity", jobs.capacity());
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("object", "list");
+        out.put("data", List.of(model));
+        return out;
+    }
+}

@@ -1,0 +1,80 @@
+package dev.sdcfg.api;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.databind.JsonNode;
+import org.eclipse.microprofile.openapi.annotations.enums.SchemaType;
+import org.eclipse.microprofile.openapi.annotations.media.Schema;
+
+/**
+ * Body of POST /v1/images/generations and POST /v1/jobs: OpenAI's image-generation request plus our fields.
+ * Unknown fields are rejected (400). Limits come from {@code sd.limits.*}; the defaults are given below.
+ */
+@Schema(name = "ImageGenerationRequest", description = "An image generation request (OpenAI-shaped, plus Stable "
+        + "Diffusion and guidance fields). Unknown fields are rejected.")
+public record ImageGenerationRequest(
+        @Schema(description = "Text prompt (required, not blank; at most sd.limits.max-prompt-chars, default 2000, "
+                + "characters; CLIP reads the first 77 tokens and a warning says when it was cut)",
+                required = true, maxLength = 2000, examples = "a watercolor fox in a snowy forest")
+        String prompt,
+
+        @JsonProperty("negative_prompt")
+        @Schema(description = "What to steer away from (the unconditional branch of CFG); empty by default",
+                maxLength = 2000, examples = "blurry, low quality")
+        String negativePrompt,
+
+        @Schema(description = "Number of images, 1..sd.limits.max-n (default 4); image i uses seed + i",
+                minimum = "1", maximum = "4", defaultValue = "1", examples = "1")
+        Integer n,
+
+        @Schema(description = "Size as \"WxH\" (OpenAI style). Width and height are multiples of 8 within "
+                + "sd.limits.min-size..max-size (64..1024) and W×H ≤ sd.limits.max-pixels. Default: sd.defaults.size, "
+                + "else the model's native size", pattern = "^[0-9]+x[0-9]+$", examples = "512x512")
+        String size,
+
+        @Schema(description = "Width in pixels (alternative to size; must agree with it when both are given)",
+                minimum = "64", maximum = "1024", examples = "512")
+        Integer width,
+
+        @Schema(description = "Height in pixels (alternative to size; must agree with it when both are given)",
+                minimum = "64", maximum = "1024", examples = "512")
+        Integer height,
+
+        @JsonProperty("response_format")
+        @Schema(description = "b64_json: images inline as base64 PNG; url: links to GET /v1/jobs/{id}/images/{i} "
+                + "(valid for sd.jobs.ttl). Ignored by POST /v1/jobs and when Accept: image/png",
+                enumeration = {"b64_json", "url"}, defaultValue = "b64_json")
+        String responseFormat,
+
+        @Schema(description = "Seed of image 0, 0..2^53-1; absent: random (reported back in the answer)",
+                minimum = "0", maximum = "9007199254740991", examples = "1234")
+        Long seed,
+
+        @Schema(description = "Denoising steps, 1..sd.limits.max-steps (default 150); default sd.defaults.steps (25)",
+                minimum = "1", maximum = "150", examples = "30")
+        Integer steps,
+
+        @Schema(description = "Sampler name from GET /v1/samplers; absent: the model's own scheduler",
+                maxLength = 64, examples = "euler")
+        String sampler,
+
+        @JsonProperty("sampler_options")
+        @Schema(type = SchemaType.OBJECT, implementation = Object.class, additionalProperties = Object.class,
+                description = "Sampler config overrides (see GET /v1/samplers)",
+                examples = "{\"use_karras_sigmas\": true, \"timestep_spacing\": \"trailing\"}")
+        JsonNode samplerOptions,
+
+        @Schema(implementation = Object.class, oneOf = {Double.class, GuidanceSpecDoc.class},
+                description = "Guidance spec: a number (plain CFG with a constant scale), an object "
+                + "({\"normalizer\": ..., \"g\": <number | schedule object | array>, ...}) or {\"preset\": name}. "
+                + "GET /v1/guidance lists normalizers, schedules, parameters and presets. Absent: the engine's default.",
+                examples = {"7.5", "{\"normalizer\": \"fullnorm\", \"g\": {\"schedule\": \"cosine\", \"max\": 0.25, \"min\": 0.05}}",
+                        "{\"preset\": \"FullNormGuidance_Sched_TCos\"}"})
+        JsonNode guidance,
+
+        @Schema(description = "Accepted for OpenAI client compatibility and ignored: the service serves the model "
+                + "of GET /v1/models", maxLength = 200, examples = "sd-1.5")
+        String model,
+
+        @Schema(description = "Accepted for OpenAI client compatibility and ignored", maxLength = 200)
+        String user) {
+}

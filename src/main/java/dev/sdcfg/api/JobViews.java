@@ -1,0 +1,96 @@
+package dev.sdcfg.api;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import dev.sdcfg.jobs.Job;
+import dev.sdcfg.jobs.JobKind;
+import dev.sdcfg.jobs.JobService;
+import dev.sdcfg.jobs.JobStatus;
+import dev.sdcfg.jobs.JobTask;
+import dev.sdcfg.pipeline.GenerationRequest;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.OptionalInt;
+
+/** Builds the JSON views of jobs from consistent snapshots. */
+@ApplicationScoped
+public class JobViews {
+
+    @Inject
+    JobService jobs;
+
+    @Inject
+    ObjectMapper json;
+
+    public static String jobUrl(String id) {
+        return "/v1/jobs/" + id;
+    }
+
+    public static String imageUrl(String id, int index) {
+        return jobUrl(id) + "/images/" + index;
+    }
+
+    public JobView view(Job job) {
+        Job.Snapshot s = job.snapshot();
+        OptionalInt pos = s.status() == JobStatus.QUEUED ? jobs.queuePosition(job) : OptionalInt.empty();
+        double fraction = s.stepsTotal() == 0 ? 0 : Math.round(1000.0 * s.stepsDone() / s.stepsTotal()) / 1000.0;
+        JobView.Progress progress = new JobView.Progress(s.stepsDone(), s.stepsTotal(), fraction, s.tasksDone(),
+                s.tasksTotal());
+        List<JobView.JobImage> images = new ArrayList<>();
+        for (Job.ImageInfo i : s.images()) {
+            images.add(new JobView.JobImage(i.index(), imageUrl(s.id(), i.index()), i.seed(), i.width(), i.height(),
+                    i.label()));
+        }
+        JobView.JobError error = s.errorType() == null && s.errorMessage() == null ? null
+                : new JobView.JobError(s.errorType(), s.errorMessage());
+        return new JobView(s.id(), "job", s.kind().wire(), s.status().wire(), iso(s.createdAtMillis()),
+                iso(s.startedAtMillis()), iso(s.finishedAtMillis()), pos.isPresent() ? pos.getAsInt() : null,
+                progress, s.cancelRequested(), s.seeds(), s.warnings(), s.timings(), error, images,
+                s.hasGrid() ? jobUrl(s.id()) + "/grid" : null, jobUrl(s.id()), echo(job));
+    }
+
+    private JobView.RequestEcho echo(Job job) {
+        List<JobTask> tasks = job.tasks();
+        GenerationRequest r = tasks.get(0).request();
+        JsonNode guidance;
+        List<String> labels = null;
+        if (job.kind() == JobKind.EXPERIMENT) {
+            ArrayNode arr = json.createArrayNode();
+            labels = new ArrayList<>();
+            for (JobTask t : tasks) {
+                arr.add(parse(t.request().guidanceJson()));
+                labels.add(t.label());
+            }
+            guidance = arr;
+        } else {
+            guidance = parse(r.guidanceJson());
+        }
+        return new JobView.RequestEcho(r.prompt(), r.negativePrompt().isEmpty() ? null : r.negativePrompt(),
+                r.width(), r.height(), r.steps(), r.n(), r.seed(), r.sampler(), parse(r.samplerOptions()), guidance,
+                labels);
+    }
+
+    private JsonNode parse(String text) {
+        if (text == null) {
+            return null;
+        }
+        try {
+            return json.readTree(text);
+        } catch (Exception e) {
+            return json.getNodeFactory().textNode(text);
+        }
+    }
+
+    private static String iso(Long millis) {
+        return millis == null ? null : Instant.ofEpochMilli(millis).toString();
+    }
+
+    private static String iso(long millis) {
+        return Instant.ofEpochMilli(millis).toString();
+    }
+}

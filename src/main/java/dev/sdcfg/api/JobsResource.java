@@ -1,0 +1,202 @@
+package dev.sdcfg.api;
+
+import dev.sdcfg.jobs.Job;
+import dev.sdcfg.jobs.JobKind;
+import dev.sdcfg.jobs.JobService;
+import dev.sdcfg.jobs.JobStatus;
+import dev.sdcfg.jobs.JobTask;
+import dev.sdcfg.pipeline.GeneratedImage;
+import dev.sdcfg.pipeline.ImageGenerator;
+import jakarta.inject.Inject;
+import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.DELETE;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.POST;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.PathParam;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.Response;
+import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.enums.SchemaType;
+import org.eclipse.microprofile.openapi.annotations.headers.Header;
+import org.eclipse.microprofile.openapi.annotations.media.Content;
+import org.eclipse.microprofile.openapi.annotations.media.ExampleObject;
+import org.eclipse.microprofile.openapi.annotations.media.Schema;
+import org.eclipse.microprofile.openapi.annotations.parameters.Parameter;
+import org.eclipse.microprofile.openapi.annotations.parameters.RequestBody;
+import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
+import org.eclipse.microprofile.openapi.annotations.tags.Tag;
+
+import java.net.URI;
+import java.util.List;
+import java.util.Optional;
+
+/** Asynchronous jobs: submit, follow, fetch images, cancel. */
+@Path("/v1/jobs")
+@Tag(name = "jobs", description = "Asynchronous generation jobs")
+public class JobsResource {
+
+    @Inject
+    JobService jobs;
+
+    @Inject
+    RequestValidator validator;
+
+    @Inject
+    JobViews views;
+
+    @POST
+    @Consumes(MediaType.APPLICATION_JSON)
+    @Produces(MediaType.APPLICATION_JSON)
+    @Operation(summary = "Queue a generation job",
+            description = "Same body as POST /v1/images/generations (response_format is ignored). Answers at once "
+                    + "with 202, the job in the body and its URL in Location.")
+    @RequestBody(required = true, content = @Content(mediaType = MediaType.APPLICATION_JSON,
+            schema = @Schema(implementation = ImageGenerationRequest.class),
+            examples = {@ExampleObject(name = "full", value = ApiExamples.GENERATION),
+                    @ExampleObject(name = "minimal", value = ApiExamples.GENERATION_MINIMAL)}))
+    @APIResponse(responseCode = "202", description = "Queued",
+            headers = @Header(name = "Location", description = "URL of the job", schema = @Schema(type = SchemaType.STRING)),
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = JobView.class),
+                    examples = @ExampleObject(name = "queued", value = ApiExamples.JOB_QUEUED)))
+    @APIResponse(responseCode = "400", description = "Invalid JSON, wrong type, unknown field or value out of range",
+            content = @Content(mediaType = ProblemMappers.PROBLEM_JSON, schema = @Schema(implementation = Problem.class),
+                    examples = @ExampleObject(name = "invalid", value = ApiExamples.PROBLEM_400)))
+    @APIResponse(responseCode = "415", description = "The body is not application/json",
+            content = @Content(mediaType = ProblemMappers.PROBLEM_JSON, schema = @Schema(implementation = Problem.class),
+                    examples = @ExampleObject(name = "unsupported", value = ApiExamples.PROBLEM_415)))
+    @APIResponse(responseCode = "422", description = "The engine rejects the request",
+            content = @Content(mediaType = ProblemMappers.PROBLEM_JSON, schema = @Schema(implementation = Problem.class),
+                    examples = @ExampleObject(name = "unknown normalizer", value = ApiExamples.PROBLEM_422)))
+    @APIResponse(responseCode = "429", description = "The queue is full",
+            headers = @Header(name = "Retry-After", description = "Seconds", schema = @Schema(type = SchemaType.INTEGER)),
+            content = @Content(mediaType = ProblemMappers.PROBLEM_JSON, schema = @Schema(implementation = Problem.class),
+                    examples = @ExampleObject(name = "queue full", value = ApiExamples.PROBLEM_429)))
+    @APIResponse(responseCode = "503", description = "Model loading, failed to load, or shutting down",
+            headers = @Header(name = "Retry-After", description = "Seconds", schema = @Schema(type = SchemaType.INTEGER)),
+            content = @Content(mediaType = ProblemMappers.PROBLEM_JSON, schema = @Schema(implementation = Problem.class),
+                    examples = @ExampleObject(name = "loading", value = ApiExamples.PROBLEM_503)))
+    public Response submit(ImageGenerationRequest body) {
+        RequestValidator.Generation g = validator.generation(body);
+        ImageGenerator generator = jobs.requireGenerator();
+        validator.engineCheck(generator, g.request(), -1);
+        Job job = jobs.submit(JobKind.GENERATION, List.of(new JobTask(null, g.request())), 1);
+        return Response.accepted(views.view(job)).location(URI.create(JobViews.jobUrl(job.id()))).build();
+    }
+
+    @GET
+    @Path("/{id}")
+    @Produces(MediaType.APPLICATION_JSON)
+    @Operation(summary = "Get a job", description = "Status (queued, running, succeeded, failed, canceled), progress, "
+            + "queue position, timings, seeds, warnings, error and image URLs. Finished jobs are kept for sd.jobs.ttl "
+            + "and at most sd.jobs.max-retained of them.")
+    @APIResponse(responseCode = "200", description = "The job",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = JobView.class),
+                    examples = {@ExampleObject(name = "queued", value = ApiExamples.JOB_QUEUED),
+                            @ExampleObject(name = "succeeded", value = ApiExamples.JOB_SUCCEEDED)}))
+    @APIResponse(responseCode = "404", description = "Unknown or evicted job",
+            content = @Content(mediaType = ProblemMappers.PROBLEM_JSON, schema = @Schema(implementation = Problem.class),
+                    examples = @ExampleObject(name = "unknown", value = ApiExamples.PROBLEM_404)))
+    public JobView get(@PathParam("id") @Parameter(description = "Job id") String id) {
+        return views.view(find(id));
+    }
+
+    @GET
+    @Path("/{id}/images/{index}")
+    @Produces(ImagesResource.PNG)
+    @Operation(summary = "Get one image of a succeeded job", description = "The PNG (with a \"parameters\" tEXt chunk).")
+    @APIResponse(responseCode = "200", description = "The PNG",
+            content = @Content(mediaType = ImagesResource.PNG, schema = @Schema(type = SchemaType.STRING, format = "binary")))
+    @APIResponse(responseCode = "404", description = "Unknown job or no image with that index",
+            content = @Content(mediaType = ProblemMappers.PROBLEM_JSON, schema = @Schema(implementation = Problem.class),
+                    examples = @ExampleObject(name = "unknown", value = ApiExamples.PROBLEM_404)))
+    @APIResponse(responseCode = "409", description = "The job has not succeeded (queued, running, failed or canceled)",
+            content = @Content(mediaType = ProblemMappers.PROBLEM_JSON, schema = @Schema(implementation = Problem.class),
+                    examples = @ExampleObject(name = "running", value = ApiExamples.PROBLEM_409)))
+    public Response image(@PathParam("id") @Parameter(description = "Job id") String id,
+                          @PathParam("index") @Parameter(description = "Image index, 0-based") int index) {
+        Job job = find(id);
+        requireSucceeded(job, "images");
+        Optional<GeneratedImage> img = job.image(index);
+        if (img.isEmpty()) {
+            throw ProblemException.notFound("job " + id + " has " + job.images().size() + " image(s); no index " + index)
+                    .job(id);
+        }
+        return png(img.get().png(), id + "-" + index + ".png");
+    }
+
+    @GET
+    @Path("/{id}/grid")
+    @Produces(ImagesResource.PNG)
+    @Operation(summary = "Get the grid of a succeeded experiment",
+            description = "All images of an experiment side by side, each titled with its spec's label.")
+    @APIResponse(responseCode = "200", description = "The grid PNG",
+            content = @Content(mediaType = ImagesResource.PNG, schema = @Schema(type = SchemaType.STRING, format = "binary")))
+    @APIResponse(responseCode = "404", description = "Unknown job, or not an experiment",
+            content = @Content(mediaType = ProblemMappers.PROBLEM_JSON, schema = @Schema(implementation = Problem.class)))
+    @APIResponse(responseCode = "409", description = "The experiment has not succeeded",
+            content = @Content(mediaType = ProblemMappers.PROBLEM_JSON, schema = @Schema(implementation = Problem.class)))
+    public Response grid(@PathParam("id") @Parameter(description = "Job id") String id) {
+        Job job = find(id);
+        if (job.kind() != JobKind.EXPERIMENT) {
+            throw ProblemException.notFound("job " + id + " is not an experiment: it has no grid").job(id);
+        }
+        requireSucceeded(job, "the grid");
+        return png(job.grid().orElseThrow(), id + "-grid.png");
+    }
+
+    @DELETE
+    @Path("/{id}")
+    @Produces(MediaType.APPLICATION_JSON)
+    @Operation(summary = "Cancel or delete a job",
+            description = "A queued job is canceled at once (200). A running job stops before its next denoising "
+                    + "step, or between the generations of an experiment (202; follow the job to see it canceled). "
+                    + "A finished job is deleted with its images (204).")
+    @APIResponse(responseCode = "200", description = "Was queued: canceled now",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = JobView.class)))
+    @APIResponse(responseCode = "202", description = "Running: cancellation requested",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = JobView.class)))
+    @APIResponse(responseCode = "204", description = "Was finished: deleted")
+    @APIResponse(responseCode = "404", description = "Unknown or evicted job",
+            content = @Content(mediaType = ProblemMappers.PROBLEM_JSON, schema = @Schema(implementation = Problem.class),
+                    examples = @ExampleObject(name = "unknown", value = ApiExamples.PROBLEM_404)))
+    public Response cancel(@PathParam("id") @Parameter(description = "Job id") String id) {
+        Job job = find(id);
+        Job.CancelOutcome outcome = jobs.cancel(id).orElseThrow(() -> unknown(id));
+        switch (outcome) {
+            case CANCELED:
+                return Response.ok(views.view(job)).build();
+            case CANCEL_REQUESTED:
+                return Response.accepted(views.view(job)).build();
+            default:
+                jobs.delete(id);
+                return Response.noContent().build();
+        }
+    }
+
+    private Job find(String id) {
+        return jobs.find(id).orElseThrow(() -> unknown(id));
+    }
+
+    private static ProblemException unknown(String id) {
+        return ProblemException.notFound("no job " + id + " (unknown, or evicted after its retention time)");
+    }
+
+    private static void requireSucceeded(Job job, String what) {
+        JobStatus s = job.status();
+        if (s != JobStatus.SUCCEEDED) {
+            String detail = s.isFinal()
+                    ? "job " + job.id() + " is " + s.wire() + ": it has no " + what
+                    : "job " + job.id() + " is " + s.wire() + "; " + what + " are available once it succeeded";
+            throw new ProblemException(409, "not-finished", "Job not finished", detail, List.of()).job(job.id());
+        }
+    }
+
+    private static Response png(byte[] bytes, String filename) {
+        return Response.ok(bytes, ImagesResource.PNG)
+                .header("Content-Disposition", "inline; filename=\"" + filename + "\"")
+                .header("Cache-Control", "private, max-age=300")
+                .build();
+    }
+}

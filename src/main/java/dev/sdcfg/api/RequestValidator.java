@@ -1,0 +1,352 @@
+package dev.sdcfg.api;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.sdcfg.jobs.JobService;
+import dev.sdcfg.jobs.JobTask;
+import dev.sdcfg.jobs.ServiceConfig;
+import dev.sdcfg.pipeline.GenerationRequest;
+import dev.sdcfg.pipeline.ImageGenerator;
+import dev.sdcfg.pipeline.InvalidRequestException;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Bounds every field of a request (limits from {@code sd.limits.*}), fills in defaults and the seed, and asks the
+ * engine ({@link ImageGenerator#validate}) whether it can run the result. Collects all field errors of a request
+ * into one 400 problem; engine rejections are 422 naming the engine's field. Nothing here touches the queue.
+ */
+@ApplicationScoped
+public class RequestValidator {
+
+    /** Largest seed: 2^53 − 1, so that JavaScript clients see it exactly. */
+    public static final long MAX_SEED = (1L << 53) - 1;
+    private static final Pattern SIZE = Pattern.compile("([0-9]{1,5})x([0-9]{1,5})");
+    private static final Pattern SAMPLER = Pattern.compile("[A-Za-z0-9_+.\\-]{1,64}");
+    private static final int MAX_LABEL = 200;
+    private static final int MAX_META = 200;
+    private final SecureRandom random = new SecureRandom();
+
+    @Inject
+    ServiceConfig config;
+
+    @Inject
+    JobService jobs;
+
+    @Inject
+    ObjectMapper json;
+
+    /** A checked generation request and how to answer it. */
+    public record Generation(GenerationRequest request, String responseFormat) {
+    }
+
+    /** A checked experiment: one task per guidance spec. */
+    public record Experiment(List<JobTask> tasks, int columns) {
+    }
+
+    public Generation generation(ImageGenerationRequest b) {
+        if (b == null) {
+            throw ProblemException.invalid("", "a JSON object body is required");
+        }
+        List<FieldError> errors = new ArrayList<>();
+        String prompt = prompt(b.prompt(), errors);
+        String negative = negative(b.negativePrompt(), errors);
+        int n = b.n() == null ? 1 : b.n();
+        if (n < 1 || n > config.limits().maxN()) {
+            errors.add(new FieldError("n", "must be between 1 and " + config.limits().maxN()));
+        }
+        int[] wh = size(b.size(), b.width(), b.height(), errors);
+        String format = b.responseFormat() == null ? "b64_json" : b.responseFormat();
+        if (!format.equals("b64_json") && !format.equals("url")) {
+            errors.add(new FieldError("response_format", "must be b64_json or url"));
+        }
+        long seed = seed(b.seed(), errors);
+        int steps = steps(b.steps(), errors);
+        String sampler = sampler(b.sampler(), errors);
+        String samplerOptions = samplerOptions(b.samplerOptions(), errors);
+        String guidance = guidanceText(b.guidance(), "guidance", errors);
+        meta("model", b.model(), errors);
+        meta("user", b.user(), errors);
+        if (!errors.isEmpty()) {
+            throw ProblemException.invalid(errors);
+        }
+        return new Generation(new GenerationRequest(prompt, negative, wh[0], wh[1], steps, sampler, samplerOptions,
+                guidance, seed, n), format);
+    }
+
+    public Experiment experiment(ExperimentRequest b) {
+        if (b == null) {
+            throw ProblemException.invalid("", "a JSON object body is required");
+        }
+        List<FieldError> errors = new ArrayList<>();
+        String prompt = prompt(b.prompt(), errors);
+        String negative = negative(b.negativePrompt(), errors);
+        int[] wh = size(b.size(), b.width(), b.height(), errors);
+        long seed = seed(b.seed(), errors);
+        int steps = steps(b.steps(), errors);
+        String sampler = sampler(b.sampler(), errors);
+        String samplerOptions = samplerOptions(b.samplerOptions(), errors);
+        List<JsonNode> specs = b.guidance();
+        int max = config.limits().maxExperimentSpecs();
+        List<String> guidance = new ArrayList<>();
+        if (specs == null) {
+            errors.add(new FieldError("guidance", "required: an array of 1.." + max + " guidance specs"));
+        } else if (specs.isEmpty() || specs.size() > max) {
+            errors.add(new FieldError("guidance", "must hold 1.." + max + " guidance specs, got " + specs.size()));
+        } else {
+            for (int i = 0; i < specs.size(); i++) {
+                JsonNode s = specs.get(i);
+                if (s == null || s.isNull()) {
+                    errors.add(new FieldError("guidance[" + i + "]", "must be a number or an object"));
+                    guidance.add(null);
+                } else {
+                    guidance.add(guidanceText(s, "guidance[" + i + "]", errors));
+                }
+            }
+        }
+        List<String> labels = b.labels();
+        if (labels != null) {
+            if (specs != null && labels.size() != specs.size()) {
+                errors.add(new FieldError("labels", "needs one label per guidance spec (" + specs.size() + "), got "
+                        + labels.size()));
+            }
+            for (int i = 0; i < labels.size(); i++) {
+                String l = labels.get(i);
+                if (l == null || l.isBlank()) {
+                    errors.add(new FieldError("labels[" + i + "]", "must be a non-blank string"));
+                } else if (l.length() > MAX_LABEL) {
+                    errors.add(new FieldError("labels[" + i + "]", "at most " + MAX_LABEL + " characters"));
+                }
+            }
+        }
+        int count = specs == null ? 0 : specs.size();
+        int columns;
+        if (b.columns() != null) {
+            columns = b.columns();
+            if (columns < 1 || columns > max) {
+                errors.add(new FieldError("columns", "must be between 1 and " + max));
+            }
+        } else {
+            columns = count <= 4 ? Math.max(1, count) : (int) Math.ceil(Math.sqrt(count));
+        }
+        if (!errors.isEmpty()) {
+            throw ProblemException.invalid(errors);
+        }
+        List<JobTask> tasks = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            String label = labels != null ? labels.get(i).strip() : defaultLabel(specs.get(i));
+            tasks.add(new JobTask(label, new GenerationRequest(prompt, negative, wh[0], wh[1], steps, sampler,
+                    samplerOptions, guidance.get(i), seed, 1)));
+        }
+        return new Experiment(tasks, columns);
+    }
+
+    /** The engine's own check; its rejection becomes 422 naming the field (prefixed for experiment specs). */
+    public void engineCheck(ImageGenerator generator, GenerationRequest request, int specIndex) {
+        try {
+            generator.validate(request);
+        } catch (InvalidRequestException e) {
+            String field = e.field() == null ? "" : e.field();
+            if (specIndex >= 0 && field.startsWith("guidance")) {
+                field = "guidance[" + specIndex + "]" + field.substring("guidance".length());
+            }
+            throw ProblemException.unprocessable(field, e.getMessage());
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------
+
+    private String prompt(String prompt, List<FieldError> errors) {
+        if (prompt == null || prompt.isBlank()) {
+            errors.add(new FieldError("prompt", "required: a non-blank string"));
+            return null;
+        }
+        if (prompt.length() > config.limits().maxPromptChars()) {
+            errors.add(new FieldError("prompt", "at most " + config.limits().maxPromptChars() + " characters, got "
+                    + prompt.length()));
+        }
+        if (prompt.indexOf('\0') >= 0) {
+            errors.add(new FieldError("prompt", "must not contain NUL characters"));
+        }
+        return prompt;
+    }
+
+    private String negative(String negative, List<FieldError> errors) {
+        if (negative == null) {
+            return "";
+        }
+        if (negative.length() > config.limits().maxPromptChars()) {
+            errors.add(new FieldError("negative_prompt", "at most " + config.limits().maxPromptChars()
+                    + " characters, got " + negative.length()));
+        }
+        if (negative.indexOf('\0') >= 0) {
+            errors.add(new FieldError("negative_prompt", "must not contain NUL characters"));
+        }
+        return negative;
+    }
+
+    private int steps(Integer steps, List<FieldError> errors) {
+        int s = steps == null ? config.defaults().steps() : steps;
+        if (s < 1 || s > config.limits().maxSteps()) {
+            errors.add(new FieldError("steps", "must be between 1 and " + config.limits().maxSteps()));
+        }
+        return s;
+    }
+
+    private long seed(Long seed, List<FieldError> errors) {
+        if (seed == null) {
+            return random.nextLong() & MAX_SEED;
+        }
+        if (seed < 0 || seed > MAX_SEED) {
+            errors.add(new FieldError("seed", "must be between 0 and " + MAX_SEED + " (2^53-1)"));
+        }
+        return seed;
+    }
+
+    private String sampler(String sampler, List<FieldError> errors) {
+        if (sampler == null) {
+            return null;
+        }
+        if (!SAMPLER.matcher(sampler).matches()) {
+            errors.add(new FieldError("sampler", "must be a sampler name from GET /v1/samplers (letters, digits, _ + . -; "
+                    + "at most 64)"));
+        }
+        return sampler;
+    }
+
+    private String samplerOptions(JsonNode options, List<FieldError> errors) {
+        if (options == null || options.isNull()) {
+            return null;
+        }
+        if (!options.isObject()) {
+            errors.add(new FieldError("sampler_options", "must be a JSON object"));
+            return null;
+        }
+        return bounded(options, "sampler_options", errors);
+    }
+
+    private String guidanceText(JsonNode g, String field, List<FieldError> errors) {
+        if (g == null || g.isNull()) {
+            return null;
+        }
+        if (!g.isNumber() && !g.isObject()) {
+            errors.add(new FieldError(field, "must be a number, an object or {\"preset\": name}"));
+            return null;
+        }
+        if (g.isNumber() && !Double.isFinite(g.asDouble())) {
+            errors.add(new FieldError(field, "must be a finite number"));
+            return null;
+        }
+        return bounded(g, field, errors);
+    }
+
+    private String bounded(JsonNode node, String field, List<FieldError> errors) {
+        String text;
+        try {
+            text = json.writeValueAsString(node);
+        } catch (JsonProcessingException e) {
+            errors.add(new FieldError(field, "cannot be serialized"));
+            return null;
+        }
+        if (text.length() > config.limits().maxSpecChars()) {
+            errors.add(new FieldError(field, "at most " + config.limits().maxSpecChars() + " characters of JSON"));
+            return null;
+        }
+        return text;
+    }
+
+    private void meta(String field, String value, List<FieldError> errors) {
+        if (value != null && value.length() > MAX_META) {
+            errors.add(new FieldError(field, "at most " + MAX_META + " characters"));
+        }
+    }
+
+    private int[] size(String size, Integer width, Integer height, List<FieldError> errors) {
+        int[] def = defaultSize();
+        int w = def[0];
+        int h = def[1];
+        if (size != null) {
+            Matcher m = SIZE.matcher(size);
+            if (!m.matches()) {
+                errors.add(new FieldError("size", "must be WxH, e.g. 512x512"));
+                return new int[] {w, h};
+            }
+            w = Integer.parseInt(m.group(1));
+            h = Integer.parseInt(m.group(2));
+            if (width != null && width != w) {
+                errors.add(new FieldError("width", "disagrees with size " + size));
+            }
+            if (height != null && height != h) {
+                errors.add(new FieldError("height", "disagrees with size " + size));
+            }
+            if (!dimOk(w) || !dimOk(h)) {
+                errors.add(new FieldError("size", "width and height must each be " + dimRule() + ", got " + size));
+                return new int[] {w, h};
+            }
+        } else {
+            boolean ok = true;
+            if (width != null) {
+                w = width;
+                if (!dimOk(w)) {
+                    errors.add(new FieldError("width", "must be " + dimRule() + ", got " + w));
+                    ok = false;
+                }
+            }
+            if (height != null) {
+                h = height;
+                if (!dimOk(h)) {
+                    errors.add(new FieldError("height", "must be " + dimRule() + ", got " + h));
+                    ok = false;
+                }
+            }
+            if (!ok) {
+                return new int[] {w, h};
+            }
+        }
+        if ((long) w * h > config.limits().maxPixels()) {
+            errors.add(new FieldError(size != null ? "size" : "width", w + "x" + h + " exceeds "
+                    + config.limits().maxPixels() + " pixels (sd.limits.max-pixels)"));
+        }
+        return new int[] {w, h};
+    }
+
+    private boolean dimOk(int v) {
+        return v >= config.limits().minSize() && v <= config.limits().maxSize() && v % 8 == 0;
+    }
+
+    private String dimRule() {
+        return "a multiple of 8 within " + config.limits().minSize() + ".." + config.limits().maxSize();
+    }
+
+    private int[] defaultSize() {
+        if (config.defaults().size().isPresent()) {
+            Matcher m = SIZE.matcher(config.defaults().size().get().trim());
+            if (m.matches()) {
+                return new int[] {Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2))};
+            }
+        }
+        Object nativeSize = jobs.generator().map(g -> g.modelInfo().get("native_size")).orElse(null);
+        if (nativeSize instanceof Number num && num.intValue() > 0) {
+            int v = Math.max(config.limits().minSize(), Math.min(config.limits().maxSize(), num.intValue() / 8 * 8));
+            return new int[] {v, v};
+        }
+        return new int[] {512, 512};
+    }
+
+    private static String defaultLabel(JsonNode spec) {
+        if (spec.isNumber()) {
+            return "g=" + spec.asText();
+        }
+        if (spec.isObject() && spec.size() == 1 && spec.path("preset").isTextual()) {
+            return spec.get("preset").asText();
+        }
+        return spec.toString();
+    }
+}

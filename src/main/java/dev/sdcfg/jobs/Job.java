@@ -1,0 +1,304 @@
+package dev.sdcfg.jobs;
+
+import dev.sdcfg.pipeline.GeneratedImage;
+import dev.sdcfg.pipeline.GenerationRequest;
+import dev.sdcfg.pipeline.GenerationResult;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * One job: its tasks, state, progress and results. State changes happen under the job's monitor; the worker
+ * thread writes, HTTP threads read {@link #snapshot()}. Images are PNG bytes (no NDArrays ever live here).
+ */
+public final class Job {
+
+    /** What a cancel request did. */
+    public enum CancelOutcome {
+        /** The job was waiting: it is canceled now. */
+        CANCELED,
+        /** The job is running: it stops before its next denoising step. */
+        CANCEL_REQUESTED,
+        /** The job had already finished: nothing to cancel. */
+        ALREADY_FINISHED
+    }
+
+    /** A finished image as listed in job views. */
+    public record ImageInfo(int index, long seed, int width, int height, String label) {
+    }
+
+    /** An immutable, consistent view of a job for the HTTP layer. */
+    public record Snapshot(String id, JobKind kind, JobStatus status, long createdAtMillis, Long startedAtMillis,
+                           Long finishedAtMillis, int stepsDone, int stepsTotal, int tasksDone, int tasksTotal,
+                           boolean cancelRequested, List<Long> seeds, List<String> warnings,
+                           Map<String, Double> timings, String errorType, String errorMessage,
+                           List<ImageInfo> images, boolean hasGrid) {
+    }
+
+    private final String id;
+    private final JobKind kind;
+    private final List<JobTask> tasks;
+    private final int gridColumns;
+    private final long createdAtMillis;
+    private final long enqueuedNanos;
+    private final CompletableFuture<Job> done = new CompletableFuture<>();
+    private volatile boolean cancelRequested;
+
+    // guarded by this
+    private JobStatus status = JobStatus.QUEUED;
+    private long startedAtMillis;
+    private long finishedAtMillis;
+    private final int[] taskTotals;
+    private int stepsInFinishedTasks;
+    private int currentTask = -1;
+    private int[] currentImageSteps = new int[0];
+    private int tasksDone;
+    private final List<GeneratedImage> images = new ArrayList<>();
+    private final List<String> imageLabels = new ArrayList<>();
+    private byte[] grid;
+    private final List<String> warnings = new ArrayList<>();
+    private final Map<String, Double> timings = new LinkedHashMap<>();
+    private String errorType;
+    private String errorMessage;
+
+    Job(String id, JobKind kind, List<JobTask> tasks, int gridColumns, long createdAtMillis, long enqueuedNanos) {
+        if (tasks.isEmpty()) {
+            throw new IllegalArgumentException("a job needs at least one task");
+        }
+        this.id = id;
+        this.kind = kind;
+        this.tasks = List.copyOf(tasks);
+        this.gridColumns = gridColumns;
+        this.createdAtMillis = createdAtMillis;
+        this.enqueuedNanos = enqueuedNanos;
+        this.taskTotals = new int[tasks.size()];
+        for (int i = 0; i < tasks.size(); i++) {
+            GenerationRequest r = tasks.get(i).request();
+            taskTotals[i] = r.n() * r.steps();
+        }
+    }
+
+    public String id() {
+        return id;
+    }
+
+    public JobKind kind() {
+        return kind;
+    }
+
+    public List<JobTask> tasks() {
+        return tasks;
+    }
+
+    public int gridColumns() {
+        return gridColumns;
+    }
+
+    long enqueuedNanos() {
+        return enqueuedNanos;
+    }
+
+    public boolean cancelRequested() {
+        return cancelRequested;
+    }
+
+    public synchronized JobStatus status() {
+        return status;
+    }
+
+    /** Completes when the job reaches a final status. */
+    public CompletableFuture<Job> completion() {
+        return done.copy();
+    }
+
+    /** Waits up to {@code timeout} for the job to finish; true when it did. */
+    public boolean await(Duration timeout) throws InterruptedException {
+        try {
+            done.get(Math.max(0, timeout.toMillis()), TimeUnit.MILLISECONDS);
+            return true;
+        } catch (TimeoutException e) {
+            return false;
+        } catch (ExecutionException e) {
+            return true;
+        }
+    }
+
+    /** Seeds the job uses: seed + i for the n images of a generation, one (shared) seed per experiment spec. */
+    public List<Long> plannedSeeds() {
+        List<Long> seeds = new ArrayList<>();
+        for (JobTask t : tasks) {
+            for (int i = 0; i < t.request().n(); i++) {
+                seeds.add(t.request().seed() + i);
+            }
+        }
+        return seeds;
+    }
+
+    /** Image {@code index} once the job has succeeded. */
+    public synchronized Optional<GeneratedImage> image(int index) {
+        if (status != JobStatus.SUCCEEDED || index < 0 || index >= images.size()) {
+            return Optional.empty();
+        }
+        return Optional.of(images.get(index));
+    }
+
+    public synchronized List<GeneratedImage> images() {
+        return status == JobStatus.SUCCEEDED ? List.copyOf(images) : List.of();
+    }
+
+    /** The titled grid PNG of a succeeded experiment. */
+    public synchronized Optional<byte[]> grid() {
+        return status == JobStatus.SUCCEEDED ? Optional.ofNullable(grid) : Optional.empty();
+    }
+
+    public synchronized Snapshot snapshot() {
+        int current = 0;
+        for (int s : currentImageSteps) {
+            current += s;
+        }
+        int total = 0;
+        for (int t : taskTotals) {
+            total += t;
+        }
+        int stepsDone = status == JobStatus.SUCCEEDED ? total : Math.min(total, stepsInFinishedTasks + current);
+        List<ImageInfo> infos = new ArrayList<>();
+        if (status == JobStatus.SUCCEEDED) {
+            for (int i = 0; i < images.size(); i++) {
+                GeneratedImage g = images.get(i);
+                infos.add(new ImageInfo(i, g.seed(), g.width(), g.height(), imageLabels.get(i)));
+            }
+        }
+        return new Snapshot(id, kind, status, createdAtMillis, startedAtMillis == 0 ? null : startedAtMillis,
+                finishedAtMillis == 0 ? null : finishedAtMillis, stepsDone, total, tasksDone, tasks.size(),
+                cancelRequested, plannedSeeds(), List.copyOf(warnings),
+                Collections.unmodifiableMap(new LinkedHashMap<>(timings)), errorType, errorMessage, infos,
+                status == JobStatus.SUCCEEDED && grid != null);
+    }
+
+    synchronized long finishedAtMillis() {
+        return finishedAtMillis;
+    }
+
+    synchronized boolean isFinal() {
+        return status.isFinal();
+    }
+
+    // ---- transitions (worker thread, or the service for queued jobs) ----
+
+    /** queued → running; false when the job was canceled while it waited. */
+    synchronized boolean start(long nowMillis) {
+        if (status != JobStatus.QUEUED) {
+            return false;
+        }
+        status = JobStatus.RUNNING;
+        startedAtMillis = nowMillis;
+        timings.put("queue_wait_ms", (double) (nowMillis - createdAtMillis));
+        return true;
+    }
+
+    /** Cancel from the API: queued jobs end now, running jobs are flagged for the worker. */
+    synchronized CancelOutcome requestCancel(long nowMillis) {
+        switch (status) {
+            case QUEUED:
+                cancelRequested = true;
+                finish(JobStatus.CANCELED, "canceled", "canceled before it started", nowMillis);
+                return CancelOutcome.CANCELED;
+            case RUNNING:
+                cancelRequested = true;
+                return CancelOutcome.CANCEL_REQUESTED;
+            default:
+                return CancelOutcome.ALREADY_FINISHED;
+        }
+    }
+
+    synchronized void onStep(int task, int image, int step, int totalSteps) {
+        if (task != currentTask) {
+            return;
+        }
+        int n = currentImageSteps.length;
+        if (image < 0 || image >= n) {
+            return;
+        }
+        if (totalSteps > 0 && totalSteps * n != taskTotals[task]) {
+            taskTotals[task] = totalSteps * n; // the sampler's own count (e.g. steps + warm-up) wins
+        }
+        currentImageSteps[image] = Math.max(currentImageSteps[image], Math.min(step + 1, Math.max(totalSteps, 1)));
+    }
+
+    synchronized void beginTask(int task) {
+        currentTask = task;
+        currentImageSteps = new int[tasks.get(task).request().n()];
+    }
+
+    synchronized void addResult(int task, GenerationResult result) {
+        String label = tasks.get(task).label();
+        for (GeneratedImage g : result.images()) {
+            images.add(g);
+            imageLabels.add(label);
+        }
+        if (result.warnings() != null) {
+            for (String w : result.warnings()) {
+                String text = tasks.size() > 1 && label != null ? "[" + label + "] " + w : w;
+                if (!warnings.contains(text)) {
+                    warnings.add(text);
+                }
+            }
+        }
+        if (result.timings() != null) {
+            result.timings().forEach((k, v) -> {
+                if (v != null) {
+                    timings.merge(k + "_ms", v, Double::sum);
+                }
+            });
+        }
+        stepsInFinishedTasks += taskTotals[task];
+        currentImageSteps = new int[0];
+        currentTask = -1;
+        tasksDone++;
+    }
+
+    /** Images produced so far (the worker composes the grid from them before the job succeeds). */
+    synchronized List<GeneratedImage> imagesForGrid() {
+        return List.copyOf(images);
+    }
+
+    synchronized String labelOf(int imageIndex) {
+        return imageLabels.get(imageIndex);
+    }
+
+    synchronized void setGrid(byte[] png) {
+        grid = png;
+    }
+
+    synchronized void addWarning(String warning) {
+        warnings.add(warning);
+    }
+
+    /** Ends the job (idempotent: the first final status wins) and completes {@link #completion()}. */
+    synchronized boolean finish(JobStatus finalStatus, String type, String message, long nowMillis) {
+        if (status.isFinal()) {
+            return false;
+        }
+        if (!finalStatus.isFinal()) {
+            throw new IllegalArgumentException("not a final status: " + finalStatus);
+        }
+        status = finalStatus;
+        errorType = type;
+        errorMessage = message;
+        finishedAtMillis = nowMillis;
+        if (startedAtMillis != 0) {
+            timings.put("run_ms", (double) (nowMillis - startedAtMillis));
+        }
+        done.complete(this);
+        return true;
+    }
+}

@@ -1,0 +1,53 @@
+package dev.sdcfg.jobs;
+
+import dev.sdcfg.pipeline.ImageGenerator;
+import dev.sdcfg.pipeline.PipelineOptions;
+import dev.sdcfg.pipeline.StableDiffusionPipeline;
+import dev.sdcfg.runtime.ComputeContext;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import org.jboss.logging.Logger;
+
+import java.nio.file.Path;
+import java.util.Optional;
+
+/**
+ * The real engine: {@link StableDiffusionPipeline#load} on the folder named by {@code sd.model.path}
+ * ({@code SD_MODEL_PATH}), or on the extracted {@link DemoModel} when none is configured. {@code sd.device},
+ * {@code sd.dtype} → {@link ComputeContext#resolve}; {@code sd.model.variant}, {@code sd.attention.slice-size},
+ * {@code sd.clip-skip}, {@code sd.limits.max-pixels} → {@link PipelineOptions}.
+ */
+@ApplicationScoped
+public class PipelineGeneratorProvider implements GeneratorProvider {
+
+    public static final String NAME = "pipeline";
+    private static final Logger LOG = Logger.getLogger(PipelineGeneratorProvider.class);
+
+    @Inject
+    ServiceConfig config;
+
+    @Override
+    public String name() {
+        return NAME;
+    }
+
+    @Override
+    public String describe() {
+        return configuredFolder().map(p -> "diffusers folder " + p)
+                .orElse("embedded demo model (random weights: images are noise)");
+    }
+
+    @Override
+    public ImageGenerator create() {
+        Path folder = configuredFolder().map(Path::of).orElseGet(DemoModel::extract);
+        ComputeContext ctx = ComputeContext.resolve(config.device(), config.dtype());
+        PipelineOptions options = new PipelineOptions(config.model().variant().filter(s -> !s.isBlank()).orElse(null),
+                config.attention().sliceSize(), config.clipSkip(), config.limits().maxPixels());
+        LOG.infof("Loading %s on %s (%s)", folder, ctx, options);
+        return StableDiffusionPipeline.load(folder, ctx, options);
+    }
+
+    private Optional<String> configuredFolder() {
+        return config.model().path().map(String::trim).filter(s -> !s.isEmpty());
+    }
+}

@@ -1,0 +1,142 @@
+package dev.sdcfg.jobs;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+import jakarta.validation.constraints.Max;
+import jakarta.validation.constraints.Min;
+
+import java.time.Duration;
+import java.util.Optional;
+
+/**
+ * The service's {@code sd.*} configuration (application.properties or environment: {@code sd.model.path} is
+ * {@code SD_MODEL_PATH}). Method names map to kebab-case keys ({@code maxPromptChars} → {@code max-prompt-chars}).
+ */
+@ConfigMapping(prefix = "sd")
+public interface ServiceConfig {
+
+    /** Which {@link GeneratorProvider} builds the engine: "pipeline" (Stable Diffusion) unless a test says else. */
+    @WithDefault("pipeline")
+    String generator();
+
+    Model model();
+
+    /** auto | cpu | gpu | gpu:N. */
+    @WithDefault("auto")
+    String device();
+
+    /** auto | float32 | float16 | float64. */
+    @WithDefault("auto")
+    String dtype();
+
+    Attention attention();
+
+    /** 1 = last CLIP layer, 2 = penultimate. */
+    @WithDefault("1")
+    @Min(1)
+    @Max(4)
+    int clipSkip();
+
+    Queue queue();
+
+    Sync sync();
+
+    Jobs jobs();
+
+    Limits limits();
+
+    Defaults defaults();
+
+    interface Model {
+        /** A diffusers folder; empty: the embedded demo model (random weights, noise images). */
+        Optional<String> path();
+
+        /** Weight variant to prefer, e.g. fp16; empty: the plain files. */
+        Optional<String> variant();
+
+        /** Retry-After (503) while the model loads. */
+        @WithDefault("10s")
+        Duration loadingRetryAfter();
+    }
+
+    interface Attention {
+        /** Rows per attention slice (0 = no slicing). */
+        @WithDefault("0")
+        @Min(0)
+        int sliceSize();
+    }
+
+    interface Queue {
+        /** Jobs that may wait for the worker (the running one not counted). */
+        @WithDefault("16")
+        @Min(1)
+        int capacity();
+
+        /** Retry-After for 429 before any job has finished (later it is estimated from job durations). */
+        @WithDefault("10s")
+        Duration retryAfter();
+    }
+
+    interface Sync {
+        /** How long POST /v1/images/generations waits before answering 202 with the job's URL. */
+        @WithDefault("300s")
+        Duration timeout();
+    }
+
+    interface Jobs {
+        /** How long a finished job and its images are kept. */
+        @WithDefault("30m")
+        Duration ttl();
+
+        /** How many finished jobs are kept at most (oldest evicted first). */
+        @WithDefault("100")
+        @Min(1)
+        int maxRetained();
+    }
+
+    interface Limits {
+        @WithDefault("2000")
+        @Min(1)
+        int maxPromptChars();
+
+        @WithDefault("4")
+        @Min(1)
+        int maxN();
+
+        @WithDefault("150")
+        @Min(1)
+        int maxSteps();
+
+        @WithDefault("64")
+        @Min(8)
+        int minSize();
+
+        @WithDefault("1024")
+        @Min(8)
+        int maxSize();
+
+        /** Largest width × height. */
+        @WithDefault("1048576")
+        @Min(64)
+        long maxPixels();
+
+        /** Most guidance specs in one experiment. */
+        @WithDefault("12")
+        @Min(1)
+        int maxExperimentSpecs();
+
+        /** Largest serialized guidance or sampler_options value, in characters. */
+        @WithDefault("16384")
+        @Min(64)
+        int maxSpecChars();
+    }
+
+    interface Defaults {
+        @WithDefault("25")
+        @Min(1)
+        int steps();
+
+        /** "WxH" used when a request names no size; empty: the model's native size (modelInfo "native_size"), else 512. */
+        Optional<String> size();
+    }
+}

@@ -1,0 +1,225 @@
+package dev.sdcfg.api;
+
+import dev.sdcfg.jobs.JobService;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.path.json.JsonPath;
+import io.restassured.response.Response;
+import io.restassured.specification.RequestSpecification;
+import jakarta.inject.Inject;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+
+import static io.restassured.RestAssured.given;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Malformed and out-of-range requests: each is answered 4xx with an RFC 9457 problem naming the field, and
+ * nothing is enqueued (the service's accepted/held/queued counts do not move).
+ */
+@QuarkusTest
+class BadInputCorpusTest {
+
+    static final String GEN = "/v1/images/generations";
+    static final String JOBS = "/v1/jobs";
+    static final String EXP = "/v1/experiments";
+    static final String JSON = "application/json";
+
+    @Inject
+    JobService jobs;
+
+    @BeforeEach
+    void ready() {
+        ApiTestSupport.awaitReady(jobs);
+        ApiTestSupport.awaitIdle(jobs);
+    }
+
+    /** name, path, content type (null: none), Accept (null: default), body, status, field expected in errors (null: any). */
+    static Stream<Arguments> corpus() {
+        List<Arguments> c = new ArrayList<>();
+        // --- syntax and shape
+        c.add(a("invalid JSON (unterminated)", GEN, JSON, null, "{\"prompt\": \"x\",", 400, ""));
+        c.add(a("not JSON at all", GEN, JSON, null, "hello", 400, ""));
+        c.add(a("empty body", GEN, JSON, null, "", 400, ""));
+        c.add(a("JSON array body", GEN, JSON, null, "[]", 400, ""));
+        c.add(a("JSON string body", GEN, JSON, null, "\"a cat\"", 400, ""));
+        c.add(a("JSON null body", GEN, JSON, null, "null", 400, ""));
+        c.add(a("trailing garbage", GEN, JSON, null, "{\"prompt\": \"a\"} x", 400, ""));
+        c.add(a("duplicate key", GEN, JSON, null, "{\"prompt\": \"a\", \"prompt\": \"b\"}", 400, null));
+        c.add(a("unknown top-level field", GEN, JSON, null, "{\"prompt\": \"a\", \"foo\": 1}", 400, "foo"));
+        c.add(a("dall-e-3 field", GEN, JSON, null, "{\"prompt\": \"a\", \"quality\": \"hd\"}", 400, "quality"));
+        c.add(a("wrong content type", GEN, "text/plain", null, "{\"prompt\": \"a\"}", 415, "Content-Type"));
+        c.add(a("form content type", JOBS, "application/x-www-form-urlencoded", null, "prompt=a", 415, "Content-Type"));
+        c.add(a("no or wildcard content type", JOBS, null, null, "{\"prompt\": \"a\"}", 415, "Content-Type"));
+        // --- prompt
+        c.add(a("missing prompt", GEN, JSON, null, "{}", 400, "prompt"));
+        c.add(a("blank prompt", GEN, JSON, null, "{\"prompt\": \"   \"}", 400, "prompt"));
+        c.add(a("prompt is a number", GEN, JSON, null, "{\"prompt\": 42}", 400, "prompt"));
+        c.add(a("prompt is null", GEN, JSON, null, "{\"prompt\": null}", 400, "prompt"));
+        c.add(a("prompt too long", GEN, JSON, null, "{\"prompt\": \"" + "a".repeat(2001) + "\"}", 400, "prompt"));
+        c.add(a("prompt with NUL", GEN, JSON, null, "{\"prompt\": \"a\\u0000b\"}", 400, "prompt"));
+        c.add(a("negative prompt is an array", GEN, JSON, null, "{\"prompt\": \"a\", \"negative_prompt\": [\"x\"]}", 400,
+                "negative_prompt"));
+        c.add(a("negative prompt too long", GEN, JSON, null,
+                "{\"prompt\": \"a\", \"negative_prompt\": \"" + "b".repeat(2001) + "\"}", 400, "negative_prompt"));
+        // --- n
+        c.add(a("n = 0", GEN, JSON, null, "{\"prompt\": \"a\", \"n\": 0}", 400, "n"));
+        c.add(a("n above max", GEN, JSON, null, "{\"prompt\": \"a\", \"n\": 5}", 400, "n"));
+        c.add(a("n as string", GEN, JSON, null, "{\"prompt\": \"a\", \"n\": \"2\"}", 400, "n"));
+        c.add(a("n fractional", GEN, JSON, null, "{\"prompt\": \"a\", \"n\": 1.5}", 400, "n"));
+        c.add(a("n = 2 with Accept image/png", GEN, JSON, "image/png", "{\"prompt\": \"a\", \"n\": 2}", 406, "n"));
+        // --- size
+        c.add(a("size without x", GEN, JSON, null, "{\"prompt\": \"a\", \"size\": \"512\"}", 400, "size"));
+        c.add(a("size not numeric", GEN, JSON, null, "{\"prompt\": \"a\", \"size\": \"abcxdef\"}", 400, "size"));
+        c.add(a("size not a multiple of 8", GEN, JSON, null, "{\"prompt\": \"a\", \"size\": \"500x512\"}", 400, "size"));
+        c.add(a("size huge", GEN, JSON, null, "{\"prompt\": \"a\", \"size\": \"4096x4096\"}", 400, "size"));
+        c.add(a("size too small", GEN, JSON, null, "{\"prompt\": \"a\", \"size\": \"32x32\"}", 400, "size"));
+        c.add(a("size as number", GEN, JSON, null, "{\"prompt\": \"a\", \"size\": 512}", 400, "size"));
+        c.add(a("width not a multiple of 8", GEN, JSON, null, "{\"prompt\": \"a\", \"width\": 100}", 400, "width"));
+        c.add(a("width disagrees with size", GEN, JSON, null,
+                "{\"prompt\": \"a\", \"size\": \"128x128\", \"width\": 64}", 400, "width"));
+        c.add(a("negative height", GEN, JSON, null, "{\"prompt\": \"a\", \"height\": -8}", 400, "height"));
+        c.add(a("width overflows int", GEN, JSON, null, "{\"prompt\": \"a\", \"width\": 99999999999}", 400, "width"));
+        c.add(a("too many pixels", GEN, JSON, null, "{\"prompt\": \"a\", \"width\": 1024, \"height\": 1032}", 400, "height"));
+        // --- steps, seed, format
+        c.add(a("steps = 0", GEN, JSON, null, "{\"prompt\": \"a\", \"steps\": 0}", 400, "steps"));
+        c.add(a("steps above max", GEN, JSON, null, "{\"prompt\": \"a\", \"steps\": 1000}", 400, "steps"));
+        c.add(a("steps as word", GEN, JSON, null, "{\"prompt\": \"a\", \"steps\": \"ten\"}", 400, "steps"));
+        c.add(a("steps boolean", GEN, JSON, null, "{\"prompt\": \"a\", \"steps\": true}", 400, "steps"));
+        c.add(a("negative seed", GEN, JSON, null, "{\"prompt\": \"a\", \"seed\": -1}", 400, "seed"));
+        c.add(a("seed 2^53", GEN, JSON, null, "{\"prompt\": \"a\", \"seed\": 9007199254740992}", 400, "seed"));
+        c.add(a("seed as float", GEN, JSON, null, "{\"prompt\": \"a\", \"seed\": 1e30}", 400, "seed"));
+        c.add(a("seed beyond long", GEN, JSON, null, "{\"prompt\": \"a\", \"seed\": 123456789012345678901234567890}",
+                400, "seed"));
+        c.add(a("unknown response_format", GEN, JSON, null, "{\"prompt\": \"a\", \"response_format\": \"png\"}", 400,
+                "response_format"));
+        c.add(a("model name too long", GEN, JSON, null, "{\"prompt\": \"a\", \"model\": \"" + "m".repeat(201) + "\"}",
+                400, "model"));
+        c.add(a("several errors at once", GEN, JSON, null, "{\"prompt\": \"\", \"n\": 9, \"steps\": 0}", 400, "steps"));
+        // --- sampler
+        c.add(a("unknown sampler", GEN, JSON, null, "{\"prompt\": \"a\", \"sampler\": \"nope\"}", 422, "sampler"));
+        c.add(a("sampler with odd characters", GEN, JSON, null, "{\"prompt\": \"a\", \"sampler\": \"eu ler!\"}", 400,
+                "sampler"));
+        c.add(a("sampler_options not an object", GEN, JSON, null, "{\"prompt\": \"a\", \"sampler_options\": [1, 2]}",
+                400, "sampler_options"));
+        c.add(a("unknown sampler option", GEN, JSON, null, "{\"prompt\": \"a\", \"sampler_options\": {\"bogus\": 1}}",
+                422, "sampler_options.bogus"));
+        // --- guidance
+        c.add(a("guidance as string", GEN, JSON, null, "{\"prompt\": \"a\", \"guidance\": \"high\"}", 400, "guidance"));
+        c.add(a("guidance as array", GEN, JSON, null, "{\"prompt\": \"a\", \"guidance\": [1, 2]}", 400, "guidance"));
+        c.add(a("guidance boolean", GEN, JSON, null, "{\"prompt\": \"a\", \"guidance\": true}", 400, "guidance"));
+        c.add(a("negative guidance scale", GEN, JSON, null, "{\"prompt\": \"a\", \"guidance\": -1}", 422, "guidance"));
+        c.add(a("unknown normalizer", GEN, JSON, null, "{\"prompt\": \"a\", \"guidance\": {\"normalizer\": \"bogus\"}}",
+                422, "guidance.normalizer"));
+        c.add(a("unknown schedule", GEN, JSON, null,
+                "{\"prompt\": \"a\", \"guidance\": {\"g\": {\"schedule\": \"zigzag\"}}}", 422, "guidance.g.schedule"));
+        c.add(a("schedule array of wrong length", GEN, JSON, null,
+                "{\"prompt\": \"a\", \"steps\": 2, \"guidance\": {\"g\": [7, 7, 7]}}", 422, "guidance.g"));
+        c.add(a("schedule array with a string", GEN, JSON, null,
+                "{\"prompt\": \"a\", \"steps\": 2, \"guidance\": {\"g\": [\"a\", 7]}}", 422, "guidance.g[0]"));
+        c.add(a("schedule max not a number", GEN, JSON, null,
+                "{\"prompt\": \"a\", \"guidance\": {\"g\": {\"schedule\": \"cosine\", \"max\": \"big\"}}}", 422,
+                "guidance.g.max"));
+        c.add(a("unknown preset", GEN, JSON, null, "{\"prompt\": \"a\", \"guidance\": {\"preset\": \"Nope\"}}", 422,
+                "guidance.preset"));
+        c.add(a("reversed interval", GEN, JSON, null,
+                "{\"prompt\": \"a\", \"guidance\": {\"interval\": [0.8, 0.2]}}", 422, "guidance.interval"));
+        c.add(a("unknown guidance parameter", GEN, JSON, null, "{\"prompt\": \"a\", \"guidance\": {\"zeta\": 1}}", 422,
+                "guidance.zeta"));
+        c.add(a("huge guidance spec", GEN, JSON, null,
+                "{\"prompt\": \"a\", \"guidance\": {\"g\": [" + "7,".repeat(9000) + "7]}}", 400, "guidance"));
+        // --- /v1/jobs
+        c.add(a("jobs: invalid JSON", JOBS, JSON, null, "{", 400, ""));
+        c.add(a("jobs: unknown normalizer", JOBS, JSON, null,
+                "{\"prompt\": \"a\", \"guidance\": {\"normalizer\": \"bogus\"}}", 422, "guidance.normalizer"));
+        c.add(a("jobs: missing prompt", JOBS, JSON, null, "{\"n\": 1}", 400, "prompt"));
+        // --- /v1/experiments
+        c.add(a("experiment: guidance missing", EXP, JSON, null, "{\"prompt\": \"a\"}", 400, "guidance"));
+        c.add(a("experiment: guidance empty", EXP, JSON, null, "{\"prompt\": \"a\", \"guidance\": []}", 400, "guidance"));
+        c.add(a("experiment: guidance not an array", EXP, JSON, null, "{\"prompt\": \"a\", \"guidance\": 7.5}", 400,
+                "guidance"));
+        c.add(a("experiment: too many specs", EXP, JSON, null,
+                "{\"prompt\": \"a\", \"guidance\": [1,2,3,4,5,6,7,8,9,10,11,12,13]}", 400, "guidance"));
+        c.add(a("experiment: null spec", EXP, JSON, null, "{\"prompt\": \"a\", \"guidance\": [1, null]}", 400,
+                "guidance[1]"));
+        c.add(a("experiment: labels count mismatch", EXP, JSON, null,
+                "{\"prompt\": \"a\", \"guidance\": [1, 2], \"labels\": [\"one\"]}", 400, "labels"));
+        c.add(a("experiment: blank label", EXP, JSON, null,
+                "{\"prompt\": \"a\", \"guidance\": [1], \"labels\": [\" \"]}", 400, "labels[0]"));
+        c.add(a("experiment: columns 0", EXP, JSON, null, "{\"prompt\": \"a\", \"guidance\": [1], \"columns\": 0}", 400,
+                "columns"));
+        c.add(a("experiment: n is not a field", EXP, JSON, null, "{\"prompt\": \"a\", \"guidance\": [1], \"n\": 2}", 400,
+                "n"));
+        c.add(a("experiment: second spec unknown preset", EXP, JSON, null,
+                "{\"prompt\": \"a\", \"guidance\": [1, {\"preset\": \"Nope\"}]}", 422, "guidance[1].preset"));
+        c.add(a("experiment: wrong content type", EXP, "text/csv", null, "a,b", 415, "Content-Type"));
+        return c.stream();
+    }
+
+    static Arguments a(String name, String path, String contentType, String accept, String body, int status,
+                       String field) {
+        return Arguments.of(name, path, contentType, accept, body, status, field);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("corpus")
+    void answeredWithAProblemAndNothingEnqueued(String name, String path, String contentType, String accept,
+                                                String body, int status, String field) {
+        long accepted = jobs.acceptedTotal();
+        int held = jobs.retainedJobs();
+        int queued = jobs.queueDepth();
+
+        RequestSpecification req = contentType != null ? given().contentType(contentType).body(body)
+                : given().noContentType().body(body.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        if (accept != null) {
+            req = req.accept(accept);
+        }
+        Response r = req.post(path);
+        String text = r.asString();
+        assertEquals(status, r.statusCode(), name + " → " + text);
+        assertTrue(r.contentType().startsWith("application/problem+json"), name + " content type " + r.contentType());
+        JsonPath p = JsonPath.from(text);
+        assertTrue(p.getString("type").startsWith("urn:sdcfg:problem:"), text);
+        assertFalse(p.getString("title").isBlank(), text);
+        assertEquals(status, p.getInt("status"), text);
+        assertNotNull(p.getString("detail"), text);
+        assertEquals(path, p.getString("instance"), text);
+        List<Map<String, String>> errors = p.getList("errors");
+        assertNotNull(errors, text);
+        if (field != null) {
+            assertTrue(errors.stream().anyMatch(e -> field.equals(e.get("field"))),
+                    name + ": expected an error for field '" + field + "' in " + text);
+        }
+        for (Map<String, String> e : errors) {
+            assertNotNull(e.get("field"), text);
+            assertFalse(e.get("message") == null || e.get("message").isBlank(), text);
+        }
+
+        assertEquals(accepted, jobs.acceptedTotal(), name + ": a job was enqueued");
+        assertEquals(held, jobs.retainedJobs(), name + ": a job was stored");
+        assertEquals(queued, jobs.queueDepth(), name + ": the queue changed");
+    }
+
+    @Test
+    void corpusIsLargeEnough() {
+        assertTrue(corpus().count() >= 40, "at least 40 bad requests");
+    }
+
+    @Test
+    void aValidRequestDoesEnqueueSoTheCountersAreLive() {
+        long accepted = jobs.acceptedTotal();
+        given().contentType(JSON).body("{\"prompt\": \"a\", \"size\": \"64x64\", \"steps\": 1}").post(JOBS)
+                .then().statusCode(202);
+        assertEquals(accepted + 1, jobs.acceptedTotal());
+    }
+}
