@@ -117,7 +117,8 @@ public final class GuidanceSpec {
         }
         for (Map.Entry<String, Schedule> e : params.entrySet()) {
             if (e.getValue() instanceof Schedule.ArraySchedule a && a.values().length != steps) {
-                throw new InvalidRequestException(path + "." + e.getKey() + ".values", "the array schedule has "
+                // names the parameter: it may have been given as a bare array (no "values" field)
+                throw new InvalidRequestException(path + "." + e.getKey(), "the array schedule has "
                         + a.values().length + " values but the run has " + steps + " steps");
             }
         }

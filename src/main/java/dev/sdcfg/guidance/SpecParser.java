@@ -98,12 +98,30 @@ final class SpecParser {
 
     // ------------------------------------------------------------------------------------------------ schedules
 
+    /** One in-range number per step; {@code elementPath}[i] names a bad element. */
+    private static double[] arrayValues(JsonArray a, String path, String elementPath, Param p) {
+        if (a.isEmpty() || a.size() > GuidanceSpec.MAX_STEPS) {
+            throw error(path, "the array must hold one number per step (1 to " + GuidanceSpec.MAX_STEPS
+                    + "), got " + a.size());
+        }
+        double[] vals = new double[a.size()];
+        for (int i = 0; i < vals.length; i++) {
+            String ep = elementPath + "[" + i + "]";
+            vals[i] = inRange(number(a.get(i), ep), ep, p);
+        }
+        return vals;
+    }
+
     static Schedule schedule(JsonElement e, String path, Param p) {
         if (e.isJsonPrimitive() && e.getAsJsonPrimitive().isNumber()) {
             return constant(e.getAsJsonPrimitive(), path, p);
         }
+        if (e.isJsonArray() && p.schedulable()) {
+            // a bare array is the explicit per-step schedule: shorthand for {"schedule":"array","values":[...]}
+            return Schedule.array(arrayValues(e.getAsJsonArray(), path, path, p));
+        }
         if (!e.isJsonObject()) {
-            throw error(path, p.name() + " must be a number" + (p.schedulable() ? " or a schedule object" : "")
+            throw error(path, p.name() + " must be a number" + (p.schedulable() ? ", an array or a schedule object" : "")
                     + ", got " + describe(e));
         }
         if (!p.schedulable()) {
@@ -158,16 +176,7 @@ final class SpecParser {
                 if (!v.isJsonArray()) {
                     throw error(path + ".values", "values must be an array of numbers, got " + describe(v));
                 }
-                JsonArray a = v.getAsJsonArray();
-                if (a.isEmpty() || a.size() > GuidanceSpec.MAX_STEPS) {
-                    throw error(path + ".values", "values must hold one number per step (1 to " + GuidanceSpec.MAX_STEPS
-                            + "), got " + a.size());
-                }
-                double[] vals = new double[a.size()];
-                for (int i = 0; i < vals.length; i++) {
-                    vals[i] = inRange(number(a.get(i), path + ".values[" + i + "]"), path + ".values[" + i + "]", p);
-                }
-                return Schedule.array(vals);
+                return Schedule.array(arrayValues(v.getAsJsonArray(), path + ".values", path + ".values", p));
             }
             default:
                 throw new IllegalStateException(kind);

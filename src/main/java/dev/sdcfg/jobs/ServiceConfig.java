@@ -31,9 +31,9 @@ public interface ServiceConfig {
 
     Attention attention();
 
-    /** 1 = last CLIP layer, 2 = penultimate. */
-    @WithDefault("1")
-    @Min(1)
+    /** diffusers' clip_skip: 0 = last CLIP layer, 1 = penultimate, ... */
+    @WithDefault("0")
+    @Min(0)
     @Max(4)
     int clipSkip();
 

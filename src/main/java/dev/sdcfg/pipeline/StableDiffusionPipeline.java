@@ -237,14 +237,31 @@ public final class StableDiffusionPipeline implements ImageGenerator {
             probe.setTimesteps(r.steps());
             calls = probe.timesteps().length;
         } catch (IllegalArgumentException e) {
-            String field = r.sampler() != null && e.getMessage() != null && e.getMessage().contains(r.sampler())
-                    ? "sampler" : "sampler_options";
-            throw new InvalidRequestException(field, e.getMessage());
+            throw new InvalidRequestException(samplerField(r.sampler(), overrides), e.getMessage());
         }
         GuidanceSpec spec = r.guidanceJson() == null || r.guidanceJson().isBlank()
                 ? GuidanceSpec.DEFAULT : GuidanceSpec.parse(r.guidanceJson());
         spec.validateFor(r.steps());
         return new Prepared(spec, overrides, calls);
+    }
+
+    /** Which field made the sampler fail: the name itself, or the first option that fails on its own. */
+    private String samplerField(String sampler, JsonObject overrides) {
+        try {
+            SamplerFactory.create(sampler, schedulerConfig, new JsonObject()).close();
+        } catch (IllegalArgumentException e) {
+            return "sampler";
+        }
+        for (String key : overrides.keySet()) {
+            JsonObject one = new JsonObject();
+            one.add(key, overrides.get(key));
+            try {
+                SamplerFactory.create(sampler, schedulerConfig, one).close();
+            } catch (IllegalArgumentException e) {
+                return "sampler_options." + key;
+            }
+        }
+        return "sampler_options";
     }
 
     private void checkSide(String field, int v) {
@@ -357,11 +374,11 @@ public final class StableDiffusionPipeline implements ImageGenerator {
             NDArray pair = NDArrays.concat(new NDList(uncond, cond), 0);
             NDArray ts = work.create(timesteps).toType(DataType.FLOAT32, false);
             NoiseSource noise = NoiseSource.ENGINE_CPU;
+            long s0 = System.nanoTime();
             for (int c = 0; c < calls; c++) {
                 if (listener.isCanceled()) {
-                    throw new GenerationCanceledException("canceled before step " + (c + 1) + " of " + calls);
+                    throw new GenerationCanceledException("canceled at model call " + (c + 1) + " of " + calls);
                 }
-                long s0 = System.nanoTime();
                 // schedules are defined over the requested steps; samplers with extra model calls (Heun, PNDM)
                 // map each call to the step it belongs to
                 int step = (int) ((long) c * r.steps() / calls);
@@ -393,7 +410,13 @@ public final class StableDiffusionPipeline implements ImageGenerator {
                 if (observer != null) {
                     observer.afterStep(c, latents);
                 }
-                listener.onStep(imageIndex, c, calls, System.nanoTime() - s0);
+                // progress counts the requested steps; a step may take several model calls (Heun, PNDM's first)
+                boolean stepDone = c == calls - 1 || (int) ((long) (c + 1) * r.steps() / calls) != step;
+                if (stepDone) {
+                    long now = System.nanoTime();
+                    listener.onStep(imageIndex, step, r.steps(), now - s0);
+                    s0 = now;
+                }
             }
             latents.attach(into);
             return latents;

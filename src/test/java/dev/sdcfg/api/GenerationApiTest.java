@@ -182,15 +182,15 @@ class GenerationApiTest {
     @Test
     void catalogEndpointsDescribeTheEngine() {
         given().get("/v1/guidance").then().statusCode(200).contentType(JSON)
-                .body("normalizers", hasItem("fullnorm"))
-                .body("presets", hasItem("FullNormGuidance_Sched_TCos"));
+                .body("normalizers.name", hasItem("fullnorm"))
+                .body("presets.name", hasItem("FullNormGuidance_Sched_TCos"));
         given().get("/v1/samplers").then().statusCode(200).contentType(JSON)
                 .body("name", hasItem("euler"));
         given().get("/v1/models").then().statusCode(200).contentType(JSON)
                 .body("object", equalTo("list"))
                 .body("data[0].status", equalTo("ready"))
                 .body("data[0].object", equalTo("model"))
-                .body("data[0].native_size", equalTo(64));
+                .body("data[0].native_size", equalTo(128));
     }
 
     @Test

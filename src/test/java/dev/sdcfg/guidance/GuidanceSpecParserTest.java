@@ -38,7 +38,9 @@ class GuidanceSpecParserTest {
                 Arguments.of("{\"normalizer\":\"tnorm\",\"zero_init_steps\":1}", "guidance.zero_init_steps"),
                 Arguments.of("{\"g\":\"7.5\"}", "guidance.g"),
                 Arguments.of("{\"g\":true}", "guidance.g"),
-                Arguments.of("{\"g\":[7.5]}", "guidance.g"),
+                Arguments.of("{\"g\":[]}", "guidance.g"),
+                Arguments.of("{\"g\":[7.5,\"x\"]}", "guidance.g[1]"),
+                Arguments.of("{\"zero_init_steps\":[1]}", "guidance.zero_init_steps"),
                 Arguments.of("{\"g\":null}", "guidance.g"),
                 Arguments.of("{\"g\":-1}", "guidance.g"),
                 Arguments.of("{\"g\":1e400}", "guidance.g"),
@@ -116,9 +118,10 @@ class GuidanceSpecParserTest {
     /** Invalid only for a given step count: spec, steps, field. */
     static Stream<Arguments> invalidForSteps() {
         return Stream.of(
-                Arguments.of("{\"g\":{\"schedule\":\"array\",\"values\":[7.5,5,2]}}", 4, "guidance.g.values"),
-                Arguments.of("{\"g\":{\"schedule\":\"array\",\"values\":[7.5,5,2]}}", 2, "guidance.g.values"),
-                Arguments.of("{\"normalizer\":\"rescale\",\"phi\":{\"schedule\":\"array\",\"values\":[0.5]}}", 3, "guidance.phi.values"),
+                Arguments.of("{\"g\":{\"schedule\":\"array\",\"values\":[7.5,5,2]}}", 4, "guidance.g"),
+                Arguments.of("{\"g\":{\"schedule\":\"array\",\"values\":[7.5,5,2]}}", 2, "guidance.g"),
+                Arguments.of("{\"g\":[7.5,5,2]}", 2, "guidance.g"),
+                Arguments.of("{\"normalizer\":\"rescale\",\"phi\":{\"schedule\":\"array\",\"values\":[0.5]}}", 3, "guidance.phi"),
                 Arguments.of("{\"normalizer\":\"cfg-zero-star\",\"zero_init_steps\":5}", 4, "guidance.zero_init_steps"),
                 Arguments.of("7.5", 0, "steps"),
                 Arguments.of("7.5", 1001, "steps"));
