@@ -1,5 +1,6 @@
 package dev.sdcfg.jobs;
 
+import dev.sdcfg.model.EmbeddedDemoModel;
 import dev.sdcfg.pipeline.ImageGenerator;
 import dev.sdcfg.pipeline.PipelineOptions;
 import dev.sdcfg.pipeline.StableDiffusionPipeline;
@@ -13,7 +14,7 @@ import java.util.Optional;
 
 /**
  * The real engine: {@link StableDiffusionPipeline#load} on the folder named by {@code sd.model.path}
- * ({@code SD_MODEL_PATH}), or on the extracted {@link DemoModel} when none is configured. {@code sd.device},
+ * ({@code SD_MODEL_PATH}), or on the extracted {@link EmbeddedDemoModel} when none is configured. {@code sd.device},
  * {@code sd.dtype} → {@link ComputeContext#resolve}; {@code sd.model.variant}, {@code sd.attention.slice-size},
  * {@code sd.clip-skip}, {@code sd.limits.max-pixels} → {@link PipelineOptions}.
  */
@@ -39,7 +40,13 @@ public class PipelineGeneratorProvider implements GeneratorProvider {
 
     @Override
     public ImageGenerator create() {
-        Path folder = configuredFolder().map(Path::of).orElseGet(DemoModel::extract);
+        Path folder = configuredFolder().map(Path::of).orElseGet(() -> {
+            Path dir = EmbeddedDemoModel.extract();
+            LOG.warnf("No model folder configured (sd.model.path / SD_MODEL_PATH): using the EMBEDDED DEMO MODEL, "
+                    + "a tiny Stable Diffusion with RANDOM WEIGHTS. It exercises the API but every image is noise. "
+                    + "Extracted to %s. Set SD_MODEL_PATH to a diffusers SD 1.x/2.x folder for real images.", dir);
+            return dir;
+        });
         ComputeContext ctx = ComputeContext.resolve(config.device(), config.dtype());
         PipelineOptions options = new PipelineOptions(config.model().variant().filter(s -> !s.isBlank()).orElse(null),
                 config.attention().sliceSize(), config.clipSkip(), config.limits().maxPixels());

@@ -1,26 +1,25 @@
 package dev.sdcfg.model;
 
+
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
-import java.net.URISyntaxException;
-import java.net.URL;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.nio.file.StandardCopyOption;
 import java.util.List;
 
 /**
- * The tiny Stable Diffusion shipped in the classpath under {@code demo-model/}: real CLIP vocabulary, RANDOM
- * weights (it produces noise; it exists so the API and tools work without a download). Served from the build
- * tree as a folder, or extracted from the jar to a temporary folder (weights must be files to be mapped).
+ * The embedded demo model: a tiny Stable Diffusion (diffusers layout) with RANDOM weights, shipped in the
+ * classpath resources {@code demo-model/} so that the service starts on a fresh machine with nothing configured.
+ * It exercises the whole API and produces noise, not pictures. Inside a jar the resources cannot be opened as a
+ * folder, so {@link #extract()} copies them to a temporary folder first.
  */
 public final class EmbeddedDemoModel {
 
     public static final String RESOURCE_ROOT = "demo-model";
 
-    /** Every file of the demo model, relative to its root. */
+    /** Every file of the demo model (resources cannot be listed inside a jar); a test keeps this in sync. */
     public static final List<String> FILES = List.of(
             "model_index.json",
             "scheduler/scheduler_config.json",
@@ -35,45 +34,62 @@ public final class EmbeddedDemoModel {
             "vae/config.json",
             "vae/diffusion_pytorch_model.safetensors");
 
-    private static Path extracted;
-
     private EmbeddedDemoModel() {
     }
 
-    /** A folder holding the demo model (the build tree's, or a one-time extraction of the jar's). */
-    public static synchronized Path folder() {
-        ClassLoader cl = EmbeddedDemoModel.class.getClassLoader();
-        URL index = cl.getResource(RESOURCE_ROOT + "/model_index.json");
-        if (index == null) {
-            throw new ModelLoadException("the embedded demo model is missing from the classpath");
-        }
-        if ("file".equals(index.getProtocol())) {
+    /**
+     * A folder holding the demo model: the build tree's own resources folder when running from it (tools, tests),
+     * else a fresh extraction.
+     */
+    public static Path folder() {
+        java.net.URL index = EmbeddedDemoModel.class.getClassLoader().getResource(RESOURCE_ROOT + "/model_index.json");
+        if (index != null && "file".equals(index.getProtocol())) {
             try {
-                return Paths.get(index.toURI()).getParent();
-            } catch (URISyntaxException e) {
+                return Path.of(index.toURI()).getParent();
+            } catch (java.net.URISyntaxException e) {
                 throw new ModelLoadException("cannot locate the embedded demo model: " + e.getMessage(), e);
             }
         }
-        if (extracted != null && Files.isRegularFile(extracted.resolve("model_index.json"))) {
-            return extracted;
-        }
+        return extract();
+    }
+
+    /** Copies the demo model to a new temporary folder (deleted when the JVM exits) and returns it. */
+    public static Path extract() {
         try {
             Path dir = Files.createTempDirectory("sd-demo-model-");
-            for (String f : FILES) {
-                try (InputStream in = cl.getResourceAsStream(RESOURCE_ROOT + "/" + f)) {
-                    if (in == null) {
-                        throw new ModelLoadException("embedded demo model file " + f + " is missing");
-                    }
-                    Path target = dir.resolve(f);
-                    Files.createDirectories(target.getParent());
-                    Files.copy(in, target, StandardCopyOption.REPLACE_EXISTING);
-                }
-            }
             dir.toFile().deleteOnExit();
-            extracted = dir;
+            extractTo(dir);
             return dir;
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot extract the embedded demo model", e);
+            throw new UncheckedIOException("cannot extract the demo model", e);
         }
+    }
+
+    /** Copies the demo model into {@code dir} (which must exist). */
+    public static void extractTo(Path dir) throws IOException {
+        ClassLoader cl = Thread.currentThread().getContextClassLoader();
+        if (cl == null) {
+            cl = EmbeddedDemoModel.class.getClassLoader();
+        }
+        for (String f : FILES) {
+            Path target = dir.resolve(f);
+            Files.createDirectories(target.getParent());
+            target.getParent().toFile().deleteOnExit();
+            try (InputStream in = open(cl, RESOURCE_ROOT + "/" + f)) {
+                Files.copy(in, target, StandardCopyOption.REPLACE_EXISTING);
+            }
+            target.toFile().deleteOnExit();
+        }
+    }
+
+    private static InputStream open(ClassLoader cl, String resource) {
+        InputStream in = cl.getResourceAsStream(resource);
+        if (in == null) {
+            in = EmbeddedDemoModel.class.getClassLoader().getResourceAsStream(resource);
+        }
+        if (in == null) {
+            throw new ModelLoadException("the embedded demo model is incomplete: resource " + resource + " is missing");
+        }
+        return in;
     }
 }

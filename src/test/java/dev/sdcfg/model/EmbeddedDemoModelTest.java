@@ -1,6 +1,5 @@
-package dev.sdcfg.jobs;
+package dev.sdcfg.model;
 
-import dev.sdcfg.model.ModelFolder;
 import dev.sdcfg.testutil.Fixtures;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -16,24 +15,24 @@ import java.util.stream.Stream;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-class DemoModelTest {
+class EmbeddedDemoModelTest {
 
     @Test
     void fileListMatchesTheResources() throws IOException {
-        Path root = Fixtures.resource(DemoModel.RESOURCE_ROOT);
+        Path root = Fixtures.resource(EmbeddedDemoModel.RESOURCE_ROOT);
         TreeSet<String> onDisk;
         try (Stream<Path> s = Files.walk(root)) {
             onDisk = s.filter(Files::isRegularFile).map(p -> root.relativize(p).toString().replace('\\', '/'))
                     .collect(Collectors.toCollection(TreeSet::new));
         }
-        assertEquals(onDisk, new TreeSet<>(DemoModel.FILES), "DemoModel.FILES must list every demo-model resource");
+        assertEquals(onDisk, new TreeSet<>(EmbeddedDemoModel.FILES), "EmbeddedDemoModel.FILES must list every demo-model resource");
     }
 
     @Test
     void extractsAnOpenableDiffusersFolder(@TempDir Path dir) throws IOException {
-        DemoModel.extractTo(dir);
-        Path root = Fixtures.resource(DemoModel.RESOURCE_ROOT);
-        for (String f : DemoModel.FILES) {
+        EmbeddedDemoModel.extractTo(dir);
+        Path root = Fixtures.resource(EmbeddedDemoModel.RESOURCE_ROOT);
+        for (String f : EmbeddedDemoModel.FILES) {
             assertArrayEquals(Files.readAllBytes(root.resolve(f)), Files.readAllBytes(dir.resolve(f)), f);
         }
         ModelFolder folder = ModelFolder.open(dir);
@@ -43,8 +42,8 @@ class DemoModelTest {
 
     @Test
     void extractMakesAFreshTemporaryFolder() {
-        Path a = DemoModel.extract();
-        Path b = DemoModel.extract();
+        Path a = EmbeddedDemoModel.extract();
+        Path b = EmbeddedDemoModel.extract();
         assertEquals(List.of(true, true), List.of(Files.isRegularFile(a.resolve("model_index.json")),
                 Files.isRegularFile(b.resolve("unet/config.json"))));
         assertEquals(false, a.equals(b));
