@@ -426,10 +426,11 @@ public final class JobService {
             if (outcome == JobStatus.FAILED) {
                 LOG.errorf("Job %s failed (%s): %s", job.id(), errorType, error);
             }
-            job.finish(outcome, errorType, error, clock.getAsLong());
-            running = null;
+            // metrics first: whoever sees the job final also sees it counted
             metrics.record(metrics.jobDuration, runNanos);
             metrics.finished(outcome);
+            job.finish(outcome, errorType, error, clock.getAsLong());
+            running = null;
         }
     }
 
