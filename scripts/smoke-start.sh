@@ -38,7 +38,8 @@ done
 [ "$status" = succeeded ] || { echo "smoke: job still $status"; exit 1; }
 curl -fsS -o "$tmp/job.png" "$url/images/0"
 echo "smoke: async job succeeded ($url)"
-curl -fsS "$base/q/metrics" | grep -q '^sd_denoise_step_seconds_count' || { echo "smoke: step metric missing"; exit 1; }
+curl -fsS -o "$tmp/metrics.txt" "$base/q/metrics"
+grep -q '^sd_denoise_step_seconds_count' "$tmp/metrics.txt" || { echo "smoke: step metric missing"; exit 1; }
 echo "smoke: metrics present"
 kill -TERM "$pid"
 wait "$pid" 2>/dev/null || true
