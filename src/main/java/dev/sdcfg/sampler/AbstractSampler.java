@@ -64,6 +64,12 @@ abstract class AbstractSampler implements Sampler {
         return false;
     }
 
+    /** 1 (the alpha/sigma samplers start from unit noise) unless overridden. */
+    @Override
+    public double initNoiseSigma() {
+        return 1.0;
+    }
+
     @Override
     public final void setTimesteps(int steps) {
         if (steps < 1) {
@@ -75,6 +81,16 @@ abstract class AbstractSampler implements Sampler {
     }
 
     protected abstract void computeTimesteps(int steps);
+
+    /** DDIM / DDPM: integer timesteps ({@link #intSpacing}), no sigmas, at most num_train_timesteps steps. */
+    protected final void setIntTimesteps(int n, String spacing, int stepsOffset) {
+        if (n > train.numTrainTimesteps) {
+            throw new IllegalArgumentException("steps (" + n + ") cannot exceed num_train_timesteps (" + train.numTrainTimesteps + ")");
+        }
+        timesteps = intSpacing(spacing, train.numTrainTimesteps, n, stepsOffset);
+        sigmas = null;
+        numInferenceSteps = n;
+    }
 
     @Override
     public final NDArray scaleModelInput(NDArray sample, int stepIndex) {
@@ -157,6 +173,31 @@ abstract class AbstractSampler implements Sampler {
         list.clear();
     }
 
+    /** Closes every array of a history and empties its slots. */
+    protected static void free(NDArray[] history) {
+        if (history != null) {
+            for (int k = 0; k < history.length; k++) {
+                free(history[k]);
+                history[k] = null;
+            }
+        }
+    }
+
+    /** Closes the oldest entry of a fixed-size history (index 0), shifts the others down and appends {@code a}. */
+    protected static void push(NDArray[] history, NDArray a) {
+        free(history[0]);
+        for (int k = 0; k < history.length - 1; k++) {
+            history[k] = history[k + 1];
+        }
+        history[history.length - 1] = a;
+    }
+
+    /** Standard normal noise from {@code noise} in the model output's shape and dtype, times {@code std}, added to {@code x}. */
+    protected static NDArray addNoise(NDArray x, float std, NoiseSource noise, NDArray model, NDArray sample) {
+        NDArray z = noise.randn(model.getShape(), model.getDataType(), sample.getManager());
+        return x.add(z.mul((double) std));
+    }
+
     /**
      * Σ c_k · a_k as a new array (terms with c_k = 0 are skipped, c_k = 1 costs no multiplication). Results follow
      * torch promotion: a 0-dim coefficient never changes the dtype of the array it scales.
@@ -233,68 +274,23 @@ abstract class AbstractSampler implements Sampler {
      * Timesteps of the sigma-based samplers (LMS, Euler, Euler ancestral, Heun): float32 values, descending.
      */
     static double[] floatSpacing(String spacing, int T, int n, int stepsOffset) {
-        double[] ts;
-        switch (spacing) {
-            case "linspace":
-                ts = ScheduleMath.reverse(ScheduleMath.npLinspace(0, T - 1, n));
-                break;
-            case "leading": {
-                long ratio = T / n;
-                ts = new double[n];
-                for (int i = 0; i < n; i++) {
-                    ts[i] = (double) ((long) (n - 1 - i) * ratio) + stepsOffset;
-                }
-                break;
-            }
-            case "trailing": {
-                double[] a = ScheduleMath.npArange(T, 0, -((double) T / n));
-                ts = new double[a.length];
-                for (int i = 0; i < a.length; i++) {
-                    ts[i] = ScheduleMath.round(a[i]) - 1;
-                }
-                break;
-            }
-            default:
-                throw new IllegalArgumentException("timestep_spacing " + spacing);
-        }
-        for (int i = 0; i < ts.length; i++) {
-            ts[i] = (float) ts[i];
-        }
-        return ts;
+        double[] ts = switch (spacing) {
+            case "linspace" -> ScheduleMath.reverse(ScheduleMath.npLinspace(0, T - 1, n));
+            case "leading" -> leading(T / n, n - 1, n, stepsOffset);
+            case "trailing" -> trailing(T, T, n);
+            default -> throw new IllegalArgumentException("timestep_spacing " + spacing);
+        };
+        return float32(ts);
     }
 
-    /** Integer timesteps of DDIM / DDPM: descending. */
+    /** Integer timesteps of DDIM / DDPM (and, reversed, PNDM): descending. */
     static double[] intSpacing(String spacing, int T, int n, int stepsOffset) {
-        double[] ts;
-        switch (spacing) {
-            case "linspace": {
-                double[] l = ScheduleMath.npLinspace(0, T - 1, n);
-                ts = new double[n];
-                for (int i = 0; i < n; i++) {
-                    ts[i] = ScheduleMath.round(l[n - 1 - i]);
-                }
-                break;
-            }
-            case "leading": {
-                long ratio = T / n;
-                ts = new double[n];
-                for (int i = 0; i < n; i++) {
-                    ts[i] = (double) ((long) (n - 1 - i) * ratio) + stepsOffset;
-                }
-                break;
-            }
-            case "trailing": {
-                double[] a = ScheduleMath.npArange(T, 0, -((double) T / n));
-                ts = new double[a.length];
-                for (int i = 0; i < a.length; i++) {
-                    ts[i] = (long) ScheduleMath.round(a[i]) - 1;
-                }
-                break;
-            }
-            default:
-                throw new IllegalArgumentException("timestep_spacing " + spacing);
-        }
-        return ts;
+        return switch (spacing) {
+            case "linspace" -> roundedReverse(ScheduleMath.npLinspace(0, T - 1, n), n);
+            case "leading" -> leading(T / n, n - 1, n, stepsOffset);
+            case "trailing" -> trailing(T, T, n);
+            default -> throw new IllegalArgumentException("timestep_spacing " + spacing);
+        };
     }
 
     /**
@@ -302,36 +298,75 @@ abstract class AbstractSampler implements Sampler {
      * for linspace/leading.
      */
     static double[] multistepSpacing(String spacing, int T, int lastTimestep, int n, int stepsOffset) {
-        double[] ts;
-        switch (spacing) {
-            case "linspace": {
-                double[] l = ScheduleMath.npLinspace(0, lastTimestep - 1, n + 1);
-                ts = new double[n];
-                for (int i = 0; i < n; i++) {
-                    ts[i] = ScheduleMath.round(l[n - i]);
-                }
-                break;
-            }
-            case "leading": {
-                long ratio = lastTimestep / (n + 1);
-                ts = new double[n];
-                for (int i = 0; i < n; i++) {
-                    ts[i] = (double) ((long) (n - i) * ratio) + stepsOffset;
-                }
-                break;
-            }
-            case "trailing": {
-                double[] a = ScheduleMath.npArange(lastTimestep, 0, -((double) T / n));
-                ts = new double[a.length];
-                for (int i = 0; i < a.length; i++) {
-                    ts[i] = (long) ScheduleMath.round(a[i]) - 1;
-                }
-                break;
-            }
-            default:
-                throw new IllegalArgumentException("timestep_spacing " + spacing);
+        return switch (spacing) {
+            case "linspace" -> roundedReverse(ScheduleMath.npLinspace(0, lastTimestep - 1, n + 1), n);
+            case "leading" -> leading(lastTimestep / (n + 1), n, n, stepsOffset);
+            case "trailing" -> trailing(lastTimestep, T, n);
+            default -> throw new IllegalArgumentException("timestep_spacing " + spacing);
+        };
+    }
+
+    /** {@code round(l[::-1][:n])}. */
+    private static double[] roundedReverse(double[] l, int n) {
+        double[] ts = new double[n];
+        for (int i = 0; i < n; i++) {
+            ts[i] = ScheduleMath.round(l[l.length - 1 - i]);
         }
         return ts;
+    }
+
+    /** "leading": {@code (top - i) * ratio + steps_offset} for i in [0, n), integer products. */
+    private static double[] leading(long ratio, int top, int n, int stepsOffset) {
+        double[] ts = new double[n];
+        for (int i = 0; i < n; i++) {
+            ts[i] = (double) ((long) (top - i) * ratio) + stepsOffset;
+        }
+        return ts;
+    }
+
+    /** "trailing": {@code round(np.arange(start, 0, -T / n)) - 1}. */
+    private static double[] trailing(int start, int T, int n) {
+        double[] a = ScheduleMath.npArange(start, 0, -((double) T / n));
+        double[] ts = new double[a.length];
+        for (int i = 0; i < a.length; i++) {
+            ts[i] = (long) ScheduleMath.round(a[i]) - 1;
+        }
+        return ts;
+    }
+
+    /** Each value rounded to float32 (a new array). */
+    static double[] float32(double[] a) {
+        double[] out = new double[a.length];
+        for (int i = 0; i < a.length; i++) {
+            out[i] = (float) a[i];
+        }
+        return out;
+    }
+
+    /** Each value truncated like {@code .to(torch.int64)} (a new array). */
+    static double[] int64(double[] a) {
+        double[] out = new double[a.length];
+        for (int i = 0; i < a.length; i++) {
+            out[i] = (long) a[i];
+        }
+        return out;
+    }
+
+    /** Rounds each value in place (numpy's round half to even). */
+    static void roundInPlace(double[] a) {
+        for (int i = 0; i < a.length; i++) {
+            a[i] = ScheduleMath.round(a[i]);
+        }
+    }
+
+    /** The float32 sigmas {@code sig} followed by {@code last}. */
+    static float[] withFinalSigma(double[] sig, float last) {
+        float[] out = new float[sig.length + 1];
+        for (int i = 0; i < sig.length; i++) {
+            out[i] = (float) sig[i];
+        }
+        out[sig.length] = last;
+        return out;
     }
 
     static final String[] SPACINGS = {"linspace", "leading", "trailing"};
@@ -339,6 +374,41 @@ abstract class AbstractSampler implements Sampler {
     /** Float32 {@code 1 / (sigma**2 + 1) ** 0.5} (torch's reciprocal for {@code 1 / t}). */
     static float alphaOfSigma(float sigma) {
         return 1f / ScheduleMath.sqrtf(sigma * sigma + 1f);
+    }
+
+    /** (alpha_t, sigma_t) of a sigma, float32 (the multistep solvers' {@code _sigma_to_alpha_sigma_t}). */
+    static float[] alphaSigma(float sigma) {
+        float alpha = alphaOfSigma(sigma);
+        return new float[] {alpha, sigma * alpha};
+    }
+
+    /** lambda_t = log(alpha_t) − log(sigma_t), float32. */
+    static float lambda(float[] alphaSigma) {
+        return ScheduleMath.logf(alphaSigma[0]) - ScheduleMath.logf(alphaSigma[1]);
+    }
+
+    /** solver_order of the multistep solvers: 1, 2 or 3 (default 2). */
+    static int solverOrder(SamplerConfig c) {
+        int order = c.getInt("solver_order", 2);
+        if (order < 1 || order > 3) {
+            throw c.bad("solver_order", "1, 2 or 3");
+        }
+        return order;
+    }
+
+    /** prediction_type of the multistep solvers: epsilon, sample or v_prediction (flow_prediction is refused). */
+    static String multistepPredictionType(SamplerConfig c) {
+        String p = c.getEnum("prediction_type", "epsilon", "epsilon", "sample", "v_prediction", "flow_prediction");
+        if (p.equals("flow_prediction")) {
+            throw new IllegalArgumentException("sampler option 'prediction_type' = flow_prediction is not supported (flow-matching models)");
+        }
+        return p;
+    }
+
+    /** Refuses the flow-matching switches use_flow_sigmas and use_dynamic_shifting (absent or false only). */
+    static void refuseFlowMatching(SamplerConfig c) {
+        c.requireAbsentOr("use_flow_sigmas", "flow-matching sigmas are not supported", SamplerConfig.json(false));
+        c.requireAbsentOr("use_dynamic_shifting", "dynamic shifting is for flow-matching models", SamplerConfig.json(false));
     }
 
     static List<NDArray> newList() {

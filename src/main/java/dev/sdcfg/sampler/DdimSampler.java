@@ -11,11 +11,7 @@ final class DdimSampler extends AbstractSampler {
     private final String predictionType;
     private final String spacing;
     private final int stepsOffset;
-    private final boolean clipSample;
-    private final double clipRange;
-    private final boolean thresholding;
-    private final double thresholdRatio;
-    private final double sampleMaxValue;
+    private final X0Clamp clamp;
     private final float finalAlphaCumprod;
     private final double eta;
     private final boolean useClippedModelOutput;
@@ -25,11 +21,7 @@ final class DdimSampler extends AbstractSampler {
         predictionType = c.getEnum("prediction_type", "epsilon", "epsilon", "sample", "v_prediction");
         spacing = c.getEnum("timestep_spacing", "leading", SPACINGS);
         stepsOffset = c.getInt("steps_offset", 0);
-        clipSample = c.getBool("clip_sample", true);
-        clipRange = c.getDouble("clip_sample_range", 1.0);
-        thresholding = c.getBool("thresholding", false);
-        thresholdRatio = c.getDouble("dynamic_thresholding_ratio", 0.995);
-        sampleMaxValue = c.getDouble("sample_max_value", 1.0);
+        clamp = X0Clamp.clipOrThreshold(c);
         finalAlphaCumprod = c.getBool("set_alpha_to_one", true) ? 1f : train.alphasCumprod[0];
         eta = c.getDouble("eta", 0.0);
         useClippedModelOutput = c.getBool("use_clipped_model_output", false);
@@ -45,17 +37,7 @@ final class DdimSampler extends AbstractSampler {
 
     @Override
     protected void computeTimesteps(int n) {
-        if (n > train.numTrainTimesteps) {
-            throw new IllegalArgumentException("steps (" + n + ") cannot exceed num_train_timesteps (" + train.numTrainTimesteps + ")");
-        }
-        timesteps = intSpacing(spacing, train.numTrainTimesteps, n, stepsOffset);
-        sigmas = null;
-        numInferenceSteps = n;
-    }
-
-    @Override
-    public double initNoiseSigma() {
-        return 1.0;
+        setIntTimesteps(n, spacing, stepsOffset);
     }
 
     @Override
@@ -67,50 +49,24 @@ final class DdimSampler extends AbstractSampler {
         float bp = 1f - ap;
         float sap = ScheduleMath.sqrtf(ap);
         float sbp = ScheduleMath.sqrtf(bp);
-        // x0 = x0s * sample + x0m * model ; eps = es * sample + em * model
-        double x0s;
-        double x0m;
-        double es;
-        double em;
-        switch (predictionType) {
-            case "epsilon" -> {
-                x0s = 1.0 / sap;
-                x0m = -(double) sbp / sap;
-                es = 0;
-                em = 1;
-            }
-            case "sample" -> {
-                x0s = 0;
-                x0m = 1;
-                es = 1.0 / sbp;
-                em = -(double) sap / sbp;
-            }
-            default -> {
-                x0s = sap;
-                x0m = -sbp;
-                es = sbp;
-                em = sap;
-            }
-        }
+        Prediction.AlphaSigma p = Prediction.AlphaSigma.of(predictionType, sap, sbp);
         float variance = (1f - app) / bp * (1f - ap / app);
         float std = (float) eta * ScheduleMath.sqrtf(variance);
         float dirCoef = ScheduleMath.sqrtf(1f - app - std * std);
         float sapp = ScheduleMath.sqrtf(app);
         NDArray prev;
-        if (clipSample || thresholding) {
-            NDArray x0 = lin(x0s, sample, x0m, model);
-            x0 = thresholding ? threshold(x0, thresholdRatio, sampleMaxValue) : x0.clip(-clipRange, clipRange);
+        if (clamp.active()) {
+            NDArray x0 = clamp.apply(p.x0(sample, model));
             NDArray eps = useClippedModelOutput
-                    ? lin(1.0 / sbp, sample, -(double) sap / sbp, x0)
-                    : lin(es, sample, em, model);
+                    ? Prediction.AlphaSigma.epsFromX0(sample, x0, sap, sbp)
+                    : p.eps(sample, model);
             prev = lin(sapp, x0, dirCoef, eps);
         } else {
             // prev = sqrt(a_prev) * x0 + dir * eps, both linear in (sample, model)
-            prev = lin(sapp * x0s + dirCoef * es, sample, sapp * x0m + dirCoef * em, model);
+            prev = lin(sapp * p.x0Sample() + dirCoef * p.epsSample(), sample, sapp * p.x0Model() + dirCoef * p.epsModel(), model);
         }
         if (eta > 0) {
-            NDArray z = noise.randn(model.getShape(), model.getDataType(), sample.getManager());
-            prev = prev.add(z.mul((double) std));
+            prev = addNoise(prev, std, noise, model, sample);
         }
         return prev;
     }

@@ -12,11 +12,7 @@ final class DdpmSampler extends AbstractSampler {
     private final String varianceType;
     private final String spacing;
     private final int stepsOffset;
-    private final boolean clipSample;
-    private final double clipRange;
-    private final boolean thresholding;
-    private final double thresholdRatio;
-    private final double sampleMaxValue;
+    private final X0Clamp clamp;
 
     DdpmSampler(String name, SamplerConfig c) {
         super(name, CLASS, c, TrainSchedule.from(c, SCHEDULES, true, false));
@@ -30,11 +26,7 @@ final class DdpmSampler extends AbstractSampler {
         }
         spacing = c.getEnum("timestep_spacing", "leading", SPACINGS);
         stepsOffset = c.getInt("steps_offset", 0);
-        clipSample = c.getBool("clip_sample", true);
-        clipRange = c.getDouble("clip_sample_range", 1.0);
-        thresholding = c.getBool("thresholding", false);
-        thresholdRatio = c.getDouble("dynamic_thresholding_ratio", 0.995);
-        sampleMaxValue = c.getDouble("sample_max_value", 1.0);
+        clamp = X0Clamp.clipOrThreshold(c);
     }
 
     @Override
@@ -44,17 +36,7 @@ final class DdpmSampler extends AbstractSampler {
 
     @Override
     protected void computeTimesteps(int n) {
-        if (n > train.numTrainTimesteps) {
-            throw new IllegalArgumentException("steps (" + n + ") cannot exceed num_train_timesteps (" + train.numTrainTimesteps + ")");
-        }
-        timesteps = intSpacing(spacing, train.numTrainTimesteps, n, stepsOffset);
-        sigmas = null;
-        numInferenceSteps = n;
-    }
-
-    @Override
-    public double initNoiseSigma() {
-        return 1.0;
+        setIntTimesteps(n, spacing, stepsOffset);
     }
 
     @Override
@@ -67,42 +49,24 @@ final class DdpmSampler extends AbstractSampler {
         float bpp = 1f - app;
         float curAlpha = ap / app;
         float curBeta = 1f - curAlpha;
-        double x0s;
-        double x0m;
-        switch (predictionType) {
-            case "epsilon" -> {
-                float sap = ScheduleMath.sqrtf(ap);
-                x0s = 1.0 / sap;
-                x0m = -(double) ScheduleMath.sqrtf(bp) / sap;
-            }
-            case "sample" -> {
-                x0s = 0;
-                x0m = 1;
-            }
-            default -> {
-                x0s = ScheduleMath.sqrtf(ap);
-                x0m = -ScheduleMath.sqrtf(bp);
-            }
-        }
+        Prediction.AlphaSigma p = Prediction.AlphaSigma.of(predictionType, ScheduleMath.sqrtf(ap), ScheduleMath.sqrtf(bp));
         float x0Coef = ScheduleMath.sqrtf(app) * curBeta / bp;
         float curCoef = ScheduleMath.sqrtf(curAlpha) * bpp / bp;
         NDArray prev;
-        if (clipSample || thresholding) {
-            NDArray x0 = lin(x0s, sample, x0m, model);
-            x0 = thresholding ? threshold(x0, thresholdRatio, sampleMaxValue) : x0.clip(-clipRange, clipRange);
+        if (clamp.active()) {
+            NDArray x0 = clamp.apply(p.x0(sample, model));
             prev = lin(x0Coef, x0, curCoef, sample);
         } else {
-            prev = lin(x0Coef * x0s + curCoef, sample, x0Coef * x0m, model);
+            prev = lin(x0Coef * p.x0Sample() + curCoef, sample, x0Coef * p.x0Model(), model);
         }
         if (t > 0) {
-            NDArray z = noise.randn(model.getShape(), model.getDataType(), sample.getManager());
             float variance = Math.max((1f - app) / (1f - ap) * curBeta, 1e-20f);
             float std = switch (varianceType) {
                 case "fixed_small_log" -> ScheduleMath.expf(0.5f * ScheduleMath.logf(variance));
                 case "fixed_large" -> ScheduleMath.sqrtf(curBeta);
                 default -> ScheduleMath.sqrtf(variance);
             };
-            prev = prev.add(z.mul((double) std));
+            prev = addNoise(prev, std, noise, model, sample);
         }
         return prev;
     }

@@ -28,23 +28,15 @@ final class DpmSolverMultistepSampler extends AbstractSampler {
     private final String betaSchedule;
     private final Double cfgSigmaMin;
     private final Double cfgSigmaMax;
-    private final boolean thresholding;
-    private final double thresholdRatio;
-    private final double sampleMaxValue;
+    private final X0Clamp clamp;
 
     private NDArray[] modelOutputs;
     private int lowerOrderNums;
 
     DpmSolverMultistepSampler(String name, SamplerConfig c) {
         super(name, CLASS, c, TrainSchedule.from(c, SCHEDULES, true, true));
-        solverOrder = c.getInt("solver_order", 2);
-        if (solverOrder < 1 || solverOrder > 3) {
-            throw c.bad("solver_order", "1, 2 or 3");
-        }
-        predictionType = c.getEnum("prediction_type", "epsilon", "epsilon", "sample", "v_prediction", "flow_prediction");
-        if (predictionType.equals("flow_prediction")) {
-            throw new IllegalArgumentException("sampler option 'prediction_type' = flow_prediction is not supported (flow-matching models)");
-        }
+        solverOrder = solverOrder(c);
+        predictionType = multistepPredictionType(c);
         String alg = c.getEnum("algorithm_type", "dpmsolver++", "dpmsolver", "dpmsolver++", "sde-dpmsolver", "sde-dpmsolver++", "deis");
         algorithm = alg.equals("deis") ? "dpmsolver++" : alg;
         String st = c.getEnum("solver_type", "midpoint", "midpoint", "heun", "logrho", "bh1", "bh2");
@@ -57,8 +49,7 @@ final class DpmSolverMultistepSampler extends AbstractSampler {
             throw new IllegalArgumentException("use_lu_lambdas cannot be combined with use_karras_sigmas / "
                     + "use_exponential_sigmas / use_beta_sigmas");
         }
-        c.requireAbsentOr("use_flow_sigmas", "flow-matching sigmas are not supported", SamplerConfig.json(false));
-        c.requireAbsentOr("use_dynamic_shifting", "dynamic shifting is for flow-matching models", SamplerConfig.json(false));
+        refuseFlowMatching(c);
         c.requireAbsentOr("variance_type", "learned variances are not supported");
         finalSigmasType = c.getEnum("final_sigmas_type", "zero", "zero", "sigma_min");
         if (!alg.equals("sde-dpmsolver++") && !alg.equals("dpmsolver++") && finalSigmasType.equals("zero")) {
@@ -74,9 +65,7 @@ final class DpmSolverMultistepSampler extends AbstractSampler {
         betaSchedule = c.getString("beta_schedule", "linear");
         cfgSigmaMin = c.getDoubleOrNull("sigma_min");
         cfgSigmaMax = c.getDoubleOrNull("sigma_max");
-        thresholding = c.getBool("thresholding", false);
-        thresholdRatio = c.getDouble("dynamic_thresholding_ratio", 0.995);
-        sampleMaxValue = c.getDouble("sample_max_value", 1.0);
+        clamp = X0Clamp.thresholdOnly(c);
         modelOutputs = new NDArray[solverOrder];
     }
 
@@ -108,9 +97,7 @@ final class DpmSolverMultistepSampler extends AbstractSampler {
             sig = conversion.convert(flipped, n, cfgSigmaMin, cfgSigmaMax);
             ts = SigmaConversion.toTimesteps(sig, logSigmas);
             if (conversion == SigmaConversion.KARRAS && roundTs) {
-                for (int i = 0; i < ts.length; i++) {
-                    ts[i] = ScheduleMath.round(ts[i]);
-                }
+                roundInPlace(ts);
             }
         } else if (useLuLambdas) {
             double lambdaMin = logSigmas[0];
@@ -122,62 +109,27 @@ final class DpmSolverMultistepSampler extends AbstractSampler {
             }
             ts = SigmaConversion.toTimesteps(sig, logSigmas);
             if (roundTs) {
-                for (int i = 0; i < ts.length; i++) {
-                    ts[i] = ScheduleMath.round(ts[i]);
-                }
+                roundInPlace(ts);
             }
         } else {
             sig = ScheduleMath.interp(ts, trainSigmas);
         }
         double last = "sigma_min".equals(finalSigmasType) ? ScheduleMath.sigmaFromAlphaCumprod(ac[0]) : 0.0;
-        sigmas = new float[sig.length + 1];
-        for (int i = 0; i < sig.length; i++) {
-            sigmas[i] = (float) sig[i];
-        }
-        sigmas[sig.length] = (float) last;
-        timesteps = new double[ts.length];
-        for (int i = 0; i < ts.length; i++) {
-            timesteps[i] = (long) ts[i]; // .to(torch.int64) truncates
-        }
+        sigmas = withFinalSigma(sig, (float) last);
+        timesteps = int64(ts);
         numInferenceSteps = n;
-    }
-
-    @Override
-    public double initNoiseSigma() {
-        return 1.0;
-    }
-
-    /** (alpha_t, sigma_t) of a sigma, float32. */
-    private static float[] alphaSigma(float sigma) {
-        float alpha = alphaOfSigma(sigma);
-        return new float[] {alpha, sigma * alpha};
-    }
-
-    private static float lambda(float[] as) {
-        return ScheduleMath.logf(as[0]) - ScheduleMath.logf(as[1]);
     }
 
     private NDArray convertModelOutput(NDArray model, NDArray sample, int i) {
         float[] as = alphaSigma(sigmas[i]);
-        float alpha = as[0];
-        float sigma = as[1];
+        Prediction.AlphaSigma p = Prediction.AlphaSigma.of(predictionType, as[0], as[1]);
         if (algorithm.endsWith("dpmsolver++")) {
-            NDArray x0 = switch (predictionType) {
-                case "epsilon" -> lin(1.0 / alpha, sample, -(double) sigma / alpha, model);
-                case "sample" -> model.duplicate();
-                default -> lin(alpha, sample, -sigma, model);
-            };
-            return thresholding ? threshold(x0, thresholdRatio, sampleMaxValue) : x0;
+            return clamp.apply(p.x0(sample, model));
         }
-        NDArray eps = switch (predictionType) {
-            case "epsilon" -> model.duplicate();
-            case "sample" -> lin(1.0 / sigma, sample, -(double) alpha / sigma, model);
-            default -> lin(sigma, sample, alpha, model);
-        };
-        if (thresholding) {
-            NDArray x0 = lin(1.0 / alpha, sample, -(double) sigma / alpha, eps);
-            x0 = threshold(x0, thresholdRatio, sampleMaxValue);
-            eps = lin(1.0 / sigma, sample, -(double) alpha / sigma, x0);
+        NDArray eps = p.eps(sample, model);
+        if (clamp.thresholding()) {
+            NDArray x0 = clamp.apply(Prediction.AlphaSigma.x0FromEps(sample, eps, as[0], as[1]));
+            eps = Prediction.AlphaSigma.epsFromX0(sample, x0, as[0], as[1]);
         }
         return eps;
     }
@@ -188,11 +140,7 @@ final class DpmSolverMultistepSampler extends AbstractSampler {
         boolean lowerFinal = i == len - 1 && (eulerAtFinal || (lowerOrderFinal && len < 15) || finalSigmasType.equals("zero"));
         boolean lowerSecond = i == len - 2 && lowerOrderFinal && len < 15;
         NDArray converted = keep(convertModelOutput(model, sample, i));
-        free(modelOutputs[0]);
-        for (int k = 0; k < solverOrder - 1; k++) {
-            modelOutputs[k] = modelOutputs[k + 1];
-        }
-        modelOutputs[solverOrder - 1] = converted;
+        push(modelOutputs, converted);
         NDArray x = upcast(sample, model);
         NDArray z = null;
         if (algorithm.startsWith("sde-")) {
@@ -352,12 +300,7 @@ final class DpmSolverMultistepSampler extends AbstractSampler {
 
     @Override
     protected void releaseHistory() {
-        if (modelOutputs != null) {
-            for (int k = 0; k < modelOutputs.length; k++) {
-                free(modelOutputs[k]);
-                modelOutputs[k] = null;
-            }
-        }
+        free(modelOutputs);
         lowerOrderNums = 0;
     }
 }

@@ -6,14 +6,12 @@ import ai.djl.ndarray.NDArray;
  * diffusers' {@code EulerDiscreteScheduler} (Karras et al. Algorithm 2, with optional churn). The step runs in
  * float32 like diffusers ({@code sample.to(torch.float32)}) and returns the model output's dtype.
  */
-final class EulerSampler extends AbstractSampler {
+final class EulerSampler extends SigmaSampler {
 
     static final String CLASS = "EulerDiscreteScheduler";
     static final String[] SCHEDULES = {"linear", "scaled_linear", "squaredcos_cap_v2"};
 
-    private final String predictionType;
     private final String interpolationType;
-    private final String spacing;
     private final String timestepType;
     private final String finalSigmasType;
     private final int stepsOffset;
@@ -26,10 +24,16 @@ final class EulerSampler extends AbstractSampler {
     private final double sNoise;
 
     EulerSampler(String name, SamplerConfig c) {
-        super(name, CLASS, c, TrainSchedule.from(c, SCHEDULES, true, true));
-        predictionType = c.getEnum("prediction_type", "epsilon", "epsilon", "v_prediction", "sample", "original_sample");
-        interpolationType = c.getEnum("interpolation_type", "linear", "linear", "log_linear");
-        spacing = c.getEnum("timestep_spacing", "linspace", SPACINGS);
+        // options are read in their long-standing order (interpolation_type before timestep_spacing): a config with
+        // several bad options keeps naming the same one
+        this(name, c, TrainSchedule.from(c, SCHEDULES, true, true),
+                c.getEnum("prediction_type", "epsilon", "epsilon", "v_prediction", "sample", "original_sample"),
+                c.getEnum("interpolation_type", "linear", "linear", "log_linear"));
+    }
+
+    private EulerSampler(String name, SamplerConfig c, TrainSchedule train, String predictionType, String interpolationType) {
+        super(name, CLASS, c, train, predictionType);
+        this.interpolationType = interpolationType;
         timestepType = c.getEnum("timestep_type", "discrete", "discrete", "continuous");
         finalSigmasType = c.getEnum("final_sigmas_type", "zero", "zero", "sigma_min");
         stepsOffset = c.getInt("steps_offset", 0);
@@ -73,35 +77,16 @@ final class EulerSampler extends AbstractSampler {
         }
         double last = "sigma_min".equals(finalSigmasType)
                 ? ScheduleMath.sigmaFromAlphaCumprod(train.alphasCumprod[0]) : 0.0;
-        sigmas = new float[sig.length + 1];
-        for (int i = 0; i < sig.length; i++) {
-            sigmas[i] = (float) sig[i];
-        }
-        sigmas[sig.length] = (float) last;
+        sigmas = withFinalSigma(sig, (float) last);
         if ("continuous".equals(timestepType) && "v_prediction".equals(predictionType)) {
             timesteps = new double[sigmas.length - 1];
             for (int i = 0; i < timesteps.length; i++) {
                 timesteps[i] = 0.25f * ScheduleMath.logf(sigmas[i]);
             }
         } else {
-            timesteps = new double[ts.length];
-            for (int i = 0; i < ts.length; i++) {
-                timesteps[i] = (float) ts[i];
-            }
+            timesteps = float32(ts);
         }
         numInferenceSteps = n;
-    }
-
-    @Override
-    public double initNoiseSigma() {
-        float max = (float) ScheduleMath.max(sigmas);
-        return "leading".equals(spacing) ? ScheduleMath.sqrtf(max * max + 1f) : max;
-    }
-
-    @Override
-    protected NDArray scale(NDArray sample, int i) {
-        float s = sigmas[i];
-        return sample.div((double) ScheduleMath.sqrtf(s * s + 1f));
     }
 
     @Override
@@ -115,28 +100,9 @@ final class EulerSampler extends AbstractSampler {
             float churn = ScheduleMath.sqrtf(sigmaHat * sigmaHat - sigma * sigma);
             x = x.add(eps.mul(sNoise).mul((double) churn));
         }
-        // pred_original_sample = a * model + b * x
-        double a;
-        double b;
-        switch (predictionType) {
-            case "epsilon" -> {
-                a = -sigmaHat;
-                b = 1;
-            }
-            case "v_prediction" -> {
-                a = -sigma / ScheduleMath.sqrtf(sigma * sigma + 1f);
-                b = 1.0 / (sigma * sigma + 1f);
-            }
-            default -> {
-                a = 1;
-                b = 0;
-            }
-        }
-        float dt = sigmas[i + 1] - sigmaHat;
-        // prev = x + (x - pred) / sigma_hat * dt
-        double cx = b == 1 ? 1.0 : 1.0 + (1 - b) / sigmaHat * dt;
-        double cm = (-a / sigmaHat) * dt;
-        return toDtypeOf(lin(cx, x, cm, model), model);
+        // pred_original_sample uses sigma_hat for epsilon but sigma for v_prediction, as in diffusers
+        Prediction.Sigma p = Prediction.Sigma.of(predictionType, sigmaHat, sigma);
+        return toDtypeOf(p.eulerStep(x, model, sigmaHat, sigmas[i + 1] - sigmaHat), model);
     }
 
     @Override

@@ -7,13 +7,11 @@ import ai.djl.ndarray.NDArray;
  * an Euler predictor then the trapezoidal corrector. {@link #timesteps()} lists every model call
  * ({@code 2·steps − 1}: the last step has no corrector since it ends at sigma 0).
  */
-final class HeunSampler extends AbstractSampler {
+final class HeunSampler extends SigmaSampler {
 
     static final String CLASS = "HeunDiscreteScheduler";
     static final String[] SCHEDULES = {"linear", "scaled_linear", "squaredcos_cap_v2", "exp"};
 
-    private final String predictionType;
-    private final String spacing;
     private final int stepsOffset;
     private final SigmaConversion conversion;
     private final Double cfgSigmaMin;
@@ -27,9 +25,8 @@ final class HeunSampler extends AbstractSampler {
     private Float dt;
 
     HeunSampler(String name, SamplerConfig c) {
-        super(name, CLASS, c, TrainSchedule.from(c, SCHEDULES, false, false, 0.00085, 0.012));
-        predictionType = c.getEnum("prediction_type", "epsilon", "epsilon", "v_prediction", "sample");
-        spacing = c.getEnum("timestep_spacing", "linspace", SPACINGS);
+        super(name, CLASS, c, TrainSchedule.from(c, SCHEDULES, false, false, 0.00085, 0.012),
+                c.getEnum("prediction_type", "epsilon", "epsilon", "v_prediction", "sample"));
         stepsOffset = c.getInt("steps_offset", 0);
         conversion = SigmaConversion.from(c, true);
         cfgSigmaMin = c.getDoubleOrNull("sigma_min");
@@ -73,48 +70,20 @@ final class HeunSampler extends AbstractSampler {
     }
 
     @Override
-    public double initNoiseSigma() {
-        float max = (float) ScheduleMath.max(sigmas);
-        return "leading".equals(spacing) ? ScheduleMath.sqrtf(max * max + 1f) : max;
-    }
-
-    @Override
-    protected NDArray scale(NDArray sample, int i) {
-        float s = sigmas[i];
-        return sample.div((double) ScheduleMath.sqrtf(s * s + 1f));
-    }
-
-    @Override
     protected NDArray doStep(NDArray model, int i, NDArray sample, NoiseSource noise) {
         boolean first = dt == null;
         float sigma = first ? sigmas[i] : sigmas[i - 1];
         float sigmaNext = first ? sigmas[i + 1] : sigmas[i];
         float sigmaHat = sigma; // gamma = 0
         float sigmaInput = first ? sigmaHat : sigmaNext;
-        double a;
-        double b;
-        switch (predictionType) {
-            case "epsilon" -> {
-                a = -sigmaInput;
-                b = 1;
-            }
-            case "v_prediction" -> {
-                a = -sigmaInput / ScheduleMath.sqrtf(sigmaInput * sigmaInput + 1f);
-                b = 1.0 / (sigmaInput * sigmaInput + 1f);
-            }
-            default -> {
-                a = 1;
-                b = 0;
-            }
-        }
+        Prediction.Sigma p = prediction(sigmaInput);
         float denom = first ? sigmaHat : sigmaNext;
         NDArray derivative;
         if (clipSample) {
-            NDArray pred = lin(a, model, b, sample).clip(-clipRange, clipRange);
+            NDArray pred = p.x0(sample, model).clip(-clipRange, clipRange);
             derivative = sample.sub(pred).div((double) denom);
         } else {
-            // (sample - pred) / denom
-            derivative = lin((1 - b) / denom, sample, -a / denom, model);
+            derivative = p.derivative(sample, model, denom);
         }
         if (first) {
             float step = sigmaNext - sigmaHat;

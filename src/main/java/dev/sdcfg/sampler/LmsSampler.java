@@ -5,7 +5,7 @@ import ai.djl.ndarray.NDArray;
 import java.util.List;
 
 /** diffusers' {@code LMSDiscreteScheduler}: linear multistep (order 4) on the Karras-style sigma ODE. */
-final class LmsSampler extends AbstractSampler {
+final class LmsSampler extends SigmaSampler {
 
     static final String CLASS = "LMSDiscreteScheduler";
     static final String[] SCHEDULES = {"linear", "scaled_linear", "squaredcos_cap_v2"};
@@ -14,8 +14,6 @@ final class LmsSampler extends AbstractSampler {
     /** scipy.integrate.quad's tolerance in diffusers. */
     static final double EPS_REL = 1e-4;
 
-    private final String predictionType;
-    private final String spacing;
     private final int stepsOffset;
     private final SigmaConversion conversion;
     private final Double cfgSigmaMin;
@@ -23,9 +21,8 @@ final class LmsSampler extends AbstractSampler {
     private final List<NDArray> derivatives = newList();
 
     LmsSampler(String name, SamplerConfig c) {
-        super(name, CLASS, c, TrainSchedule.from(c, SCHEDULES, false, false));
-        predictionType = c.getEnum("prediction_type", "epsilon", "epsilon", "v_prediction", "sample");
-        spacing = c.getEnum("timestep_spacing", "linspace", SPACINGS);
+        super(name, CLASS, c, TrainSchedule.from(c, SCHEDULES, false, false),
+                c.getEnum("prediction_type", "epsilon", "epsilon", "v_prediction", "sample"));
         stepsOffset = c.getInt("steps_offset", 0);
         conversion = SigmaConversion.from(c, true);
         cfgSigmaMin = c.getDoubleOrNull("sigma_min");
@@ -45,50 +42,15 @@ final class LmsSampler extends AbstractSampler {
             sig = conversion.convert(sig, n, cfgRange ? cfgSigmaMin : null, cfgRange ? cfgSigmaMax : null);
             ts = SigmaConversion.toTimesteps(sig, logSigmas);
         }
-        sigmas = new float[sig.length + 1];
-        for (int i = 0; i < sig.length; i++) {
-            sigmas[i] = (float) sig[i];
-        }
-        timesteps = new double[ts.length];
-        for (int i = 0; i < ts.length; i++) {
-            timesteps[i] = (float) ts[i];
-        }
+        sigmas = withFinalSigma(sig, 0f);
+        timesteps = float32(ts);
         numInferenceSteps = n;
-    }
-
-    @Override
-    public double initNoiseSigma() {
-        float max = (float) ScheduleMath.max(sigmas);
-        return "leading".equals(spacing) ? ScheduleMath.sqrtf(max * max + 1f) : max;
-    }
-
-    @Override
-    protected NDArray scale(NDArray sample, int i) {
-        float s = sigmas[i];
-        return sample.div((double) ScheduleMath.sqrtf(s * s + 1f));
     }
 
     @Override
     protected NDArray doStep(NDArray model, int i, NDArray sample, NoiseSource noise) {
         float sigma = sigmas[i];
-        // pred_original_sample = a * model + b * sample; derivative = (sample - pred) / sigma
-        double a;
-        double b;
-        switch (predictionType) {
-            case "epsilon" -> {
-                a = -sigma;
-                b = 1;
-            }
-            case "v_prediction" -> {
-                a = -sigma / ScheduleMath.sqrtf(sigma * sigma + 1f);
-                b = 1.0 / (sigma * sigma + 1f);
-            }
-            default -> {
-                a = 1;
-                b = 0;
-            }
-        }
-        NDArray derivative = keep(lin((1 - b) / sigma, sample, -a / sigma, model));
+        NDArray derivative = keep(prediction(sigma).derivative(sample, model, sigma));
         derivatives.add(derivative);
         if (derivatives.size() > LMS_ORDER) {
             free(derivatives.remove(0));

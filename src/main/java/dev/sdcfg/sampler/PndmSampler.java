@@ -40,32 +40,11 @@ final class PndmSampler extends AbstractSampler {
     @Override
     protected void computeTimesteps(int n) {
         int T = train.numTrainTimesteps;
-        // ascending base timesteps
-        long[] base;
-        switch (spacing) {
-            case "linspace": {
-                double[] l = ScheduleMath.npLinspace(0, T - 1, n);
-                base = new long[n];
-                for (int i = 0; i < n; i++) {
-                    base[i] = (long) ScheduleMath.round(l[i]);
-                }
-                break;
-            }
-            case "leading": {
-                long ratio = T / n;
-                base = new long[n];
-                for (int i = 0; i < n; i++) {
-                    base[i] = i * ratio + stepsOffset;
-                }
-                break;
-            }
-            default: {
-                double[] a = ScheduleMath.npArange(T, 0, -((double) T / n));
-                base = new long[a.length];
-                for (int i = 0; i < a.length; i++) {
-                    base[i] = (long) ScheduleMath.round(a[a.length - 1 - i]) - 1;
-                }
-            }
+        // ascending base timesteps: DDIM's integer spacing, reversed
+        double[] descending = intSpacing(spacing, T, n, stepsOffset);
+        long[] base = new long[descending.length];
+        for (int i = 0; i < base.length; i++) {
+            base[i] = (long) descending[base.length - 1 - i];
         }
         int m = base.length;
         List<Long> all = new ArrayList<>();
@@ -117,11 +96,6 @@ final class PndmSampler extends AbstractSampler {
         sigmas = null;
         numInferenceSteps = n;
         counter = 0;
-    }
-
-    @Override
-    public double initNoiseSigma() {
-        return 1.0;
     }
 
     @Override

@@ -25,9 +25,7 @@ final class UniPcSampler extends AbstractSampler {
     private final String finalSigmasType;
     private final Double cfgSigmaMin;
     private final Double cfgSigmaMax;
-    private final boolean thresholding;
-    private final double thresholdRatio;
-    private final double sampleMaxValue;
+    private final X0Clamp clamp;
 
     private NDArray[] modelOutputs;
     private int lowerOrderNums;
@@ -36,22 +34,15 @@ final class UniPcSampler extends AbstractSampler {
 
     UniPcSampler(String name, SamplerConfig c) {
         super(name, CLASS, c, TrainSchedule.from(c, SCHEDULES, true, true));
-        solverOrder = c.getInt("solver_order", 2);
-        if (solverOrder < 1 || solverOrder > 3) {
-            throw c.bad("solver_order", "1, 2 or 3");
-        }
-        predictionType = c.getEnum("prediction_type", "epsilon", "epsilon", "sample", "v_prediction", "flow_prediction");
-        if (predictionType.equals("flow_prediction")) {
-            throw new IllegalArgumentException("sampler option 'prediction_type' = flow_prediction is not supported (flow-matching models)");
-        }
+        solverOrder = solverOrder(c);
+        predictionType = multistepPredictionType(c);
         predictX0 = c.getBool("predict_x0", true);
         String st = c.getEnum("solver_type", "bh2", "bh1", "bh2", "midpoint", "heun", "logrho");
         solverType = st.equals("bh1") ? "bh1" : "bh2";
         lowerOrderFinal = c.getBool("lower_order_final", true);
         disableCorrector = c.getIntList("disable_corrector");
         c.requireAbsentOr("solver_p", "a separate predictor scheduler is not supported");
-        c.requireAbsentOr("use_flow_sigmas", "flow-matching sigmas are not supported", SamplerConfig.json(false));
-        c.requireAbsentOr("use_dynamic_shifting", "dynamic shifting is for flow-matching models", SamplerConfig.json(false));
+        refuseFlowMatching(c);
         c.requireAbsentOr("shift_terminal", "shift_terminal is for flow-matching models");
         conversion = SigmaConversion.from(c, true);
         spacing = c.getEnum("timestep_spacing", "linspace", SPACINGS);
@@ -59,9 +50,7 @@ final class UniPcSampler extends AbstractSampler {
         finalSigmasType = c.getEnum("final_sigmas_type", "zero", "zero", "sigma_min");
         cfgSigmaMin = c.getDoubleOrNull("sigma_min");
         cfgSigmaMax = c.getDoubleOrNull("sigma_max");
-        thresholding = c.getBool("thresholding", false);
-        thresholdRatio = c.getDouble("dynamic_thresholding_ratio", 0.995);
-        sampleMaxValue = c.getDouble("sample_max_value", 1.0);
+        clamp = X0Clamp.thresholdOnly(c);
         modelOutputs = new NDArray[solverOrder];
     }
 
@@ -78,58 +67,22 @@ final class UniPcSampler extends AbstractSampler {
             sig = conversion.convert(flipped, n, cfgSigmaMin, cfgSigmaMax);
             ts = SigmaConversion.toTimesteps(sig, logSigmas);
             if (conversion == SigmaConversion.KARRAS) {
-                for (int i = 0; i < ts.length; i++) {
-                    ts[i] = ScheduleMath.round(ts[i]);
-                }
+                roundInPlace(ts);
             }
             last = "sigma_min".equals(finalSigmasType) ? sig[sig.length - 1] : 0.0;
         } else {
             sig = ScheduleMath.interp(ts, trainSigmas);
             last = "sigma_min".equals(finalSigmasType) ? ScheduleMath.sigmaFromAlphaCumprod(train.alphasCumprod[0]) : 0.0;
         }
-        sigmas = new float[sig.length + 1];
-        for (int i = 0; i < sig.length; i++) {
-            sigmas[i] = (float) sig[i];
-        }
-        sigmas[sig.length] = (float) last;
-        timesteps = new double[ts.length];
-        for (int i = 0; i < ts.length; i++) {
-            timesteps[i] = (long) ts[i];
-        }
+        sigmas = withFinalSigma(sig, (float) last);
+        timesteps = int64(ts);
         numInferenceSteps = n;
-    }
-
-    @Override
-    public double initNoiseSigma() {
-        return 1.0;
-    }
-
-    private static float[] alphaSigma(float sigma) {
-        float alpha = alphaOfSigma(sigma);
-        return new float[] {alpha, sigma * alpha};
-    }
-
-    private static float lambda(float[] as) {
-        return ScheduleMath.logf(as[0]) - ScheduleMath.logf(as[1]);
     }
 
     private NDArray convertModelOutput(NDArray model, NDArray sample, int i) {
         float[] as = alphaSigma(sigmas[i]);
-        float alpha = as[0];
-        float sigma = as[1];
-        if (predictX0) {
-            NDArray x0 = switch (predictionType) {
-                case "epsilon" -> lin(1.0 / alpha, sample, -(double) sigma / alpha, model);
-                case "sample" -> model.duplicate();
-                default -> lin(alpha, sample, -sigma, model);
-            };
-            return thresholding ? threshold(x0, thresholdRatio, sampleMaxValue) : x0;
-        }
-        return switch (predictionType) {
-            case "epsilon" -> model.duplicate();
-            case "sample" -> lin(1.0 / sigma, sample, -(double) alpha / sigma, model);
-            default -> lin(sigma, sample, alpha, model);
-        };
+        Prediction.AlphaSigma p = Prediction.AlphaSigma.of(predictionType, as[0], as[1]);
+        return predictX0 ? clamp.apply(p.x0(sample, model)) : p.eps(sample, model);
     }
 
     @Override
@@ -140,11 +93,7 @@ final class UniPcSampler extends AbstractSampler {
         if (useCorrector) {
             x = corrector(converted, i, lastSample, thisOrder);
         }
-        free(modelOutputs[0]);
-        for (int k = 0; k < solverOrder - 1; k++) {
-            modelOutputs[k] = modelOutputs[k + 1];
-        }
-        modelOutputs[solverOrder - 1] = converted;
+        push(modelOutputs, converted);
         int order = lowerOrderFinal ? Math.min(solverOrder, timesteps.length - i) : solverOrder;
         thisOrder = Math.min(order, lowerOrderNums + 1);
         free(lastSample);
@@ -190,36 +139,37 @@ final class UniPcSampler extends AbstractSampler {
         return r;
     }
 
+    /** UniP: x_t = cx·x − cm·m0 − cr·Σ rho_k (m_k − m0) / r_k, from sigmas[i] to sigmas[i + 1]. */
     private NDArray predictor(int i, NDArray x, int order) {
+        return update(i, x, order, null);
+    }
+
+    /** UniC: the predictor's update from sigmas[i − 1] to sigmas[i] plus rho_last·(modelT − m0) inside the sum. */
+    private NDArray corrector(NDArray modelT, int i, NDArray x, int order) {
+        return update(i - 1, x, order, modelT);
+    }
+
+    /**
+     * The update of x from sigmas[j] to sigmas[j + 1] with the newest outputs m0, m1, ...:
+     * x_t = cx·x − cm·m0 − cr·(Σ_{k<order−1} rho_k (m_k − m0) / r_k + rho_last·(modelT − m0)), the last term only
+     * for the corrector ({@code modelT != null}), whose rhos solve the full system.
+     */
+    private NDArray update(int j, NDArray x, int order, NDArray modelT) {
+        boolean correct = modelT != null;
         NDArray m0 = modelOutputs[solverOrder - 1];
-        float[] t = alphaSigma(sigmas[i + 1]);
-        float[] s0 = alphaSigma(sigmas[i]);
+        float[] t = alphaSigma(sigmas[j + 1]);
+        float[] s0 = alphaSigma(sigmas[j]);
         float l0 = lambda(s0);
         float h = lambda(t) - l0;
         float[] rks = new float[order - 1];
         NDArray[] mis = new NDArray[order - 1];
         for (int k = 1; k < order; k++) {
-            float li = lambda(alphaSigma(sigmas[i - k]));
+            float li = lambda(alphaSigma(sigmas[j - k]));
             rks[k - 1] = (li - l0) / h;
             mis[k - 1] = modelOutputs[solverOrder - 1 - k];
         }
         Phi p = phi(h, rks, order);
-        double[] rhos = null;
-        if (order >= 2) {
-            if (order == 2) {
-                rhos = new double[] {0.5};
-            } else {
-                float[][] r = vandermonde(p.rks, order);
-                float[][] sub = new float[order - 1][order - 1];
-                for (int a = 0; a < order - 1; a++) {
-                    System.arraycopy(r[a], 0, sub[a], 0, order - 1);
-                }
-                float[] bb = new float[order - 1];
-                System.arraycopy(p.b, 0, bb, 0, order - 1);
-                rhos = ScheduleMath.toDouble(ScheduleMath.solveF32(sub, bb));
-            }
-        }
-        // x_t = cx*x - cm*m0 - cr * Σ rho_k (m_k - m0) / rk
+        double[] rhos = correct ? correctorRhos(p, order) : predictorRhos(p, order);
         double cx;
         double cm;
         double cr;
@@ -232,82 +182,58 @@ final class UniPcSampler extends AbstractSampler {
             cm = t[1] * p.hPhi1;
             cr = t[1] * p.bH;
         }
-        double[] coefs = new double[order + 1];
-        NDArray[] arrays = new NDArray[order + 1];
+        // arrays: x, m0, [modelT,] m_1 ... m_{order-1}
+        int first = correct ? 3 : 2;
+        double[] coefs = new double[order + first - 1];
+        NDArray[] arrays = new NDArray[order + first - 1];
         coefs[0] = cx;
         arrays[0] = x;
-        double m0Coef = -cm;
+        double rhoLast = correct ? rhos[rhos.length - 1] : 0;
+        double m0Coef = correct ? -cm + cr * rhoLast : -cm;
         for (int k = 0; k < order - 1; k++) {
             double w = cr * rhos[k] / rks[k];
-            coefs[k + 2] = -w;
-            arrays[k + 2] = mis[k];
+            coefs[k + first] = -w;
+            arrays[k + first] = mis[k];
             m0Coef += w;
         }
         coefs[1] = m0Coef;
         arrays[1] = m0;
+        if (correct) {
+            coefs[2] = -cr * rhoLast;
+            arrays[2] = modelT;
+        }
         return lin(coefs, arrays);
     }
 
-    private NDArray corrector(NDArray modelT, int i, NDArray x, int order) {
-        NDArray m0 = modelOutputs[solverOrder - 1];
-        float[] t = alphaSigma(sigmas[i]);
-        float[] s0 = alphaSigma(sigmas[i - 1]);
-        float l0 = lambda(s0);
-        float h = lambda(t) - l0;
-        float[] rks = new float[order - 1];
-        NDArray[] mis = new NDArray[order - 1];
-        for (int k = 1; k < order; k++) {
-            float li = lambda(alphaSigma(sigmas[i - (k + 1)]));
-            rks[k - 1] = (li - l0) / h;
-            mis[k - 1] = modelOutputs[solverOrder - 1 - k];
+    /** The predictor's rhos: none for order 1, 0.5 for order 2, else the leading (order − 1)-system. */
+    private static double[] predictorRhos(Phi p, int order) {
+        if (order < 2) {
+            return null;
         }
-        Phi p = phi(h, rks, order);
-        double[] rhos;
+        if (order == 2) {
+            return new double[] {0.5};
+        }
+        float[][] r = vandermonde(p.rks, order);
+        float[][] sub = new float[order - 1][order - 1];
+        for (int a = 0; a < order - 1; a++) {
+            System.arraycopy(r[a], 0, sub[a], 0, order - 1);
+        }
+        float[] bb = new float[order - 1];
+        System.arraycopy(p.b, 0, bb, 0, order - 1);
+        return ScheduleMath.toDouble(ScheduleMath.solveF32(sub, bb));
+    }
+
+    /** The corrector's rhos: 0.5 for order 1, else the full system. */
+    private static double[] correctorRhos(Phi p, int order) {
         if (order == 1) {
-            rhos = new double[] {0.5};
-        } else {
-            rhos = ScheduleMath.toDouble(ScheduleMath.solveF32(vandermonde(p.rks, order), p.b));
+            return new double[] {0.5};
         }
-        double cx;
-        double cm;
-        double cr;
-        if (predictX0) {
-            cx = t[1] / s0[1];
-            cm = t[0] * p.hPhi1;
-            cr = t[0] * p.bH;
-        } else {
-            cx = t[0] / s0[0];
-            cm = t[1] * p.hPhi1;
-            cr = t[1] * p.bH;
-        }
-        // x_t = cx*x - cm*m0 - cr*(Σ_{k<order-1} rho_k (m_k - m0)/rk + rho_last (modelT - m0))
-        double rhoLast = rhos[rhos.length - 1];
-        double[] coefs = new double[order + 2];
-        NDArray[] arrays = new NDArray[order + 2];
-        coefs[0] = cx;
-        arrays[0] = x;
-        double m0Coef = -cm + cr * rhoLast;
-        for (int k = 0; k < order - 1; k++) {
-            double w = cr * rhos[k] / rks[k];
-            coefs[k + 3] = -w;
-            arrays[k + 3] = mis[k];
-            m0Coef += w;
-        }
-        coefs[1] = m0Coef;
-        arrays[1] = m0;
-        coefs[2] = -cr * rhoLast;
-        arrays[2] = modelT;
-        return lin(coefs, arrays);
+        return ScheduleMath.toDouble(ScheduleMath.solveF32(vandermonde(p.rks, order), p.b));
     }
 
     @Override
     protected void releaseHistory() {
-        if (modelOutputs != null) {
-            for (int k = 0; k < modelOutputs.length; k++) {
-                free(modelOutputs[k]);
-                modelOutputs[k] = null;
-            }
-        }
+        free(modelOutputs);
         free(lastSample);
         lastSample = null;
         lowerOrderNums = 0;

@@ -1,5 +1,7 @@
 package dev.sdcfg.testutil;
 
+import dev.sdcfg.model.io.Safetensors;
+
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
@@ -22,6 +24,14 @@ public final class SafetensorsWriter {
     public SafetensorsWriter add(String key, String dtype, long[] shape, byte[] data) {
         entries.add(new Entry(key, dtype, shape.clone(), data.clone()));
         return this;
+    }
+
+    /** Copies tensor {@code key} of {@code source} (its dtype and raw bytes) as {@code newKey} with {@code shape}. */
+    public SafetensorsWriter copy(Safetensors source, String key, String newKey, long[] shape) throws IOException {
+        ByteBuffer raw = source.raw(key);
+        byte[] data = new byte[raw.remaining()];
+        raw.get(data);
+        return add(newKey, source.info(key).dtype(), shape, data);
     }
 
     public SafetensorsWriter addInt64(String key, long[] shape, long[] values) {

@@ -17,7 +17,6 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -148,11 +147,7 @@ class ClipTextModelParityTest {
             }
             w.addInt64("text_model.embeddings.position_ids", new long[] {1, positions}, pos);
             for (String key : st.keys()) {
-                Safetensors.TensorInfo info = st.info(key);
-                ByteBuffer raw = st.raw(key);
-                byte[] bytes = new byte[raw.remaining()];
-                raw.get(bytes);
-                w.add("text_model." + key, info.dtype(), info.shape(), bytes);
+                w.copy(st, key, "text_model." + key, st.info(key).shape());
             }
             w.write(legacy.resolve("model.safetensors"));
         }

@@ -11,14 +11,13 @@ import dev.sdcfg.model.io.Safetensors;
 import dev.sdcfg.runtime.ComputeContext;
 import dev.sdcfg.runtime.DjlRuntime;
 import dev.sdcfg.testutil.Fixtures;
+import dev.sdcfg.testutil.SafetensorsWriter;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -116,18 +115,18 @@ class VaeConfigVariantsTest {
         Path vae = Files.createDirectories(dir.resolve("vae"));
         Files.writeString(vae.resolve("config.json"), config.toString(), StandardCharsets.UTF_8);
         Random r = new Random(42);
-        TestSafetensorsWriter w = new TestSafetensorsWriter();
+        SafetensorsWriter w = new SafetensorsWriter();
         for (Map.Entry<String, long[]> e : keys.entrySet()) {
             long numel = 1;
             for (long d : e.getValue()) {
                 numel *= d;
             }
             boolean normWeight = e.getKey().contains("norm") && e.getKey().endsWith(".weight");
-            ByteBuffer b = ByteBuffer.allocate((int) numel * 4).order(ByteOrder.LITTLE_ENDIAN);
-            for (long i = 0; i < numel; i++) {
-                b.putFloat((normWeight ? 1f : 0f) + 0.1f * (float) r.nextGaussian());
+            float[] values = new float[(int) numel];
+            for (int i = 0; i < values.length; i++) {
+                values[i] = (normWeight ? 1f : 0f) + 0.1f * (float) r.nextGaussian();
             }
-            w.put(e.getKey(), "F32", e.getValue(), b.array());
+            w.put(e.getKey(), e.getValue(), values);
         }
         w.write(vae.resolve("diffusion_pytorch_model.safetensors"));
         return vae;
@@ -199,14 +198,11 @@ class VaeConfigVariantsTest {
         cfg.addProperty("use_post_quant_conv", false);
         Path dir = Files.createDirectories(tmp.resolve("vae"));
         Files.writeString(dir.resolve("config.json"), cfg.toString(), StandardCharsets.UTF_8);
-        TestSafetensorsWriter w = new TestSafetensorsWriter();
+        SafetensorsWriter w = new SafetensorsWriter();
         try (Safetensors st = Safetensors.open(src.resolve("diffusion_pytorch_model.safetensors"))) {
             for (String k : st.keys()) {
                 if (!k.startsWith("quant_conv.") && !k.startsWith("post_quant_conv.")) {
-                    ByteBuffer raw = st.raw(k);
-                    byte[] data = new byte[raw.remaining()];
-                    raw.get(data);
-                    w.put(k, st.info(k).dtype(), st.info(k).shape(), data);
+                    w.copy(st, k, k, st.info(k).shape());
                 }
             }
         }

@@ -12,11 +12,11 @@ import dev.sdcfg.model.io.Safetensors;
 import dev.sdcfg.runtime.ComputeContext;
 import dev.sdcfg.runtime.DjlRuntime;
 import dev.sdcfg.testutil.Fixtures;
+import dev.sdcfg.testutil.SafetensorsWriter;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -43,12 +43,6 @@ class VaeLoadingTest {
         }
     }
 
-    private static byte[] bytes(ByteBuffer b) {
-        byte[] out = new byte[b.remaining()];
-        b.duplicate().get(out);
-        return out;
-    }
-
     /**
      * Copies the VAE into {@code dir}, with the config edited by {@code editConfig} and each tensor renamed /
      * reshaped by {@code rename} (return null to drop a key).
@@ -58,13 +52,12 @@ class VaeLoadingTest {
         JsonObject cfg = JsonParser.parseString(Files.readString(vaeDir().resolve("config.json"))).getAsJsonObject();
         editConfig.accept(cfg);
         Files.writeString(out.resolve("config.json"), cfg.toString(), StandardCharsets.UTF_8);
-        TestSafetensorsWriter w = new TestSafetensorsWriter();
+        SafetensorsWriter w = new SafetensorsWriter();
         try (Safetensors st = Safetensors.open(weightsFile())) {
             for (String k : st.keys()) {
-                Safetensors.TensorInfo info = st.info(k);
-                Object[] renamed = rename.apply(k, info.shape());
+                Object[] renamed = rename.apply(k, st.info(k).shape());
                 if (renamed != null) {
-                    w.put((String) renamed[0], info.dtype(), (long[]) renamed[1], bytes(st.raw(k)));
+                    w.copy(st, k, (String) renamed[0], (long[]) renamed[1]);
                 }
             }
         }

@@ -1,0 +1,40 @@
+package dev.sdcfg.sampler;
+
+import ai.djl.ndarray.NDArray;
+
+/**
+ * The Karras-style samplers on the sigma ODE (Euler, Euler ancestral, Heun, LMS): they share prediction_type,
+ * timestep_spacing (default linspace), the model-input scaling 1 / sqrt(sigma² + 1) and init_noise_sigma.
+ */
+abstract class SigmaSampler extends AbstractSampler {
+
+    protected final String predictionType;
+    protected final String spacing;
+
+    /**
+     * Reads timestep_spacing; the subclass reads prediction_type (its own allowed values) before it, and its other
+     * options after it, in the order that decides which bad option a config with several is reported for.
+     */
+    SigmaSampler(String name, String diffusersClass, SamplerConfig c, TrainSchedule train, String predictionType) {
+        super(name, diffusersClass, c, train);
+        this.predictionType = predictionType;
+        spacing = c.getEnum("timestep_spacing", "linspace", SPACINGS);
+    }
+
+    @Override
+    public double initNoiseSigma() {
+        float max = (float) ScheduleMath.max(sigmas);
+        return "leading".equals(spacing) ? ScheduleMath.sqrtf(max * max + 1f) : max;
+    }
+
+    @Override
+    protected NDArray scale(NDArray sample, int i) {
+        float s = sigmas[i];
+        return sample.div((double) ScheduleMath.sqrtf(s * s + 1f));
+    }
+
+    /** x0 = a·model + b·sample at sigma {@code s} for this sampler's prediction_type. */
+    protected final Prediction.Sigma prediction(float s) {
+        return Prediction.Sigma.of(predictionType, s);
+    }
+}
