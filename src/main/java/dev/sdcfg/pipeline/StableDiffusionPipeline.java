@@ -286,7 +286,7 @@ public final class StableDiffusionPipeline implements ImageGenerator {
                     ? emptyPromptEmbedding() : encodePrompt(r.negativePrompt(), "negative_prompt", warnings, job);
             long te = System.nanoTime() - te0;
             listener.onTextEncoded(te);
-            timings.put("text_encode_ms", te / 1e6);
+            timings.put("text_encode", te / 1e6);
             double denoise = 0;
             double decode = 0;
             for (int i = 0; i < r.n(); i++) {
@@ -305,10 +305,10 @@ public final class StableDiffusionPipeline implements ImageGenerator {
                 latents.close();
                 image.close();
             }
-            timings.put("denoise_ms", denoise);
-            timings.put("vae_decode_ms", decode);
+            timings.put("denoise", denoise);
+            timings.put("vae_decode", decode);
         }
-        timings.put("total_ms", (System.nanoTime() - t0) / 1e6);
+        timings.put("total", (System.nanoTime() - t0) / 1e6);
         return new GenerationResult(images, warnings, timings);
     }
 
