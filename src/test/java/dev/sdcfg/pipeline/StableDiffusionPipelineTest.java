@@ -1,0 +1,142 @@
+package dev.sdcfg.pipeline;
+
+import dev.sdcfg.pipeline.image.PngEncoder;
+import dev.sdcfg.runtime.ComputeContext;
+import dev.sdcfg.sampler.SamplerFactory;
+import dev.sdcfg.testutil.Fixtures;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+import java.awt.image.BufferedImage;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Pipeline behaviour beyond the goldens: every sampler, non-square sizes, seeds per image, skipped passes. */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class StableDiffusionPipelineTest {
+
+    private StableDiffusionPipeline pipe;
+
+    @BeforeAll
+    void load() {
+        pipe = StableDiffusionPipeline.load(Fixtures.model(), ComputeContext.cpu(), PipelineOptions.defaults());
+    }
+
+    @AfterAll
+    void close() {
+        pipe.close();
+    }
+
+    private static GenerationRequest req(String sampler, int w, int h, int steps, String guidance, long seed, int n) {
+        return new GenerationRequest("a lighthouse", "", w, h, steps, sampler, null, guidance, seed, n);
+    }
+
+    @Test
+    void everySamplerRunsOnANonSquareImage() {
+        for (String name : SamplerFactory.names()) {
+            GenerationResult r = pipe.generate(req(name, 64, 96, 3, null, 5, 1), GenerationListener.NONE);
+            BufferedImage img = PngEncoder.decode(r.images().get(0).png());
+            assertEquals(64, img.getWidth(), name);
+            assertEquals(96, img.getHeight(), name);
+            Map<String, String> text = PngEncoder.readText(r.images().get(0).png());
+            assertEquals(name, text.get("sampler"), name);
+            assertEquals("5", text.get("seed"), name);
+        }
+    }
+
+    @Test
+    void imageIOfNIsTheImageOfSeedPlusI() {
+        GenerationResult both = pipe.generate(req("euler", 64, 64, 4, "7.5", 100, 2), GenerationListener.NONE);
+        GenerationResult second = pipe.generate(req("euler", 64, 64, 4, "7.5", 101, 1), GenerationListener.NONE);
+        assertEquals(List.of(100L, 101L), List.of(both.images().get(0).seed(), both.images().get(1).seed()));
+        assertArrayEquals(pixels(second.images().get(0).png()), pixels(both.images().get(1).png()));
+        assertFalse(java.util.Arrays.equals(pixels(both.images().get(0).png()), pixels(both.images().get(1).png())));
+    }
+
+    @Test
+    void stepsOutsideTheGuidanceIntervalSkipTheUnconditionalPass() {
+        List<Integer> unetCalls = new ArrayList<>();
+        AtomicInteger steps = new AtomicInteger();
+        GenerationListener counting = new GenerationListener() {
+            @Override
+            public void onUnetForward(long nanos) {
+                unetCalls.add(1);
+            }
+
+            @Override
+            public void onStep(int image, int step, int total, long nanos) {
+                steps.incrementAndGet();
+                assertEquals(10, total);
+            }
+        };
+        GenerationResult full = pipe.generate(req("euler", 64, 64, 10, "7.5", 1, 1), counting);
+        assertEquals(10, steps.get());
+        assertEquals(10, unetCalls.size());
+        // Interval [0, 0.5): 5 guided steps (batch-2 pass) + 5 conditional-only passes; still one UNet call per step,
+        // and the images differ because the second half is unguided.
+        unetCalls.clear();
+        GenerationResult half = pipe.generate(req("euler", 64, 64, 10,
+                "{\"g\":7.5,\"interval\":{\"start\":0,\"end\":0.5}}", 1, 1), GenerationListener.NONE);
+        assertFalse(java.util.Arrays.equals(pixels(full.images().get(0).png()), pixels(half.images().get(0).png())));
+        // g = 1 everywhere equals the conditional prediction alone: plain CFG at g=1 vs interval that is never on
+        GenerationResult g1 = pipe.generate(req("euler", 64, 64, 6, "1.0", 3, 1), GenerationListener.NONE);
+        GenerationResult off = pipe.generate(req("euler", 64, 64, 6,
+                "{\"g\":7.5,\"interval\":{\"start\":0,\"end\":0.1}}", 3, 1), GenerationListener.NONE);
+        int[] a = pixels(g1.images().get(0).png());
+        int[] b = pixels(off.images().get(0).png());
+        int maxDiff = 0;
+        for (int i = 0; i < a.length; i++) {
+            for (int sh = 0; sh < 24; sh += 8) {
+                maxDiff = Math.max(maxDiff, Math.abs(((a[i] >> sh) & 0xFF) - ((b[i] >> sh) & 0xFF)));
+            }
+        }
+        assertTrue(maxDiff <= 1, "u + 1·(t − u) and t alone differ by " + maxDiff + " levels");
+    }
+
+    @Test
+    void cancellationStopsBetweenSteps() {
+        AtomicInteger done = new AtomicInteger();
+        GenerationListener cancelAfterTwo = new GenerationListener() {
+            @Override
+            public boolean isCanceled() {
+                return done.get() >= 2;
+            }
+
+            @Override
+            public void onStep(int image, int step, int total, long nanos) {
+                done.incrementAndGet();
+            }
+        };
+        assertThrows(GenerationCanceledException.class,
+                () -> pipe.generate(req("euler", 64, 64, 20, null, 1, 1), cancelAfterTwo));
+        assertEquals(2, done.get());
+    }
+
+    @Test
+    void invalidRequestsNameTheField() {
+        assertEquals("sampler", assertThrows(InvalidRequestException.class,
+                () -> pipe.validate(req("nope", 64, 64, 2, null, 1, 1))).field());
+        assertEquals("width", assertThrows(InvalidRequestException.class,
+                () -> pipe.validate(req(null, 60, 64, 2, null, 1, 1))).field());
+        assertEquals("sampler_options.bogus", assertThrows(InvalidRequestException.class,
+                () -> pipe.validate(new GenerationRequest("a", "", 64, 64, 2, "euler", "{\"bogus\":1}", null, 1, 1)))
+                .field());
+        assertEquals("guidance.g", assertThrows(InvalidRequestException.class,
+                () -> pipe.validate(req("euler", 64, 64, 2, "{\"g\":[1,2,3]}", 1, 1))).field());
+    }
+
+    private static int[] pixels(byte[] png) {
+        BufferedImage img = PngEncoder.decode(png);
+        return img.getRGB(0, 0, img.getWidth(), img.getHeight(), null, 0, img.getWidth());
+    }
+}
