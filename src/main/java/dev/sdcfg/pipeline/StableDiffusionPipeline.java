@@ -371,7 +371,10 @@ public final class StableDiffusionPipeline implements ImageGenerator {
             int calls = timesteps.length;
             NDArray latents = initialNoise(seed, r.width(), r.height(), work);
             latents = latents.mul(sampler.initNoiseSigma());
+            // concat attaches to its first operand's manager, which is the pipeline's own for the cached empty
+            // prompt: move the pair to this job's manager or every job would leak one array
             NDArray pair = NDArrays.concat(new NDList(uncond, cond), 0);
+            pair.attach(work);
             NDArray ts = work.create(timesteps).toType(DataType.FLOAT32, false);
             NoiseSource noise = NoiseSource.ENGINE_CPU;
             long s0 = System.nanoTime();

@@ -135,6 +135,34 @@ class StableDiffusionPipelineTest {
                 () -> pipe.validate(req("euler", 64, 64, 2, "{\"g\":[1,2,3]}", 1, 1))).field());
     }
 
+    @Test
+    void repeatedJobsLeaveNoLiveArrays() {
+        // the first job caches the empty-prompt embedding; count from there
+        pipe.generate(req("euler_ancestral", 64, 64, 3, null, 1, 1), GenerationListener.NONE);
+        int before = liveArrays();
+        for (String sampler : List.of("euler_ancestral", "dpmpp_2m", "unipc", "pndm", "lms")) {
+            for (String g : List.of("7.5", "{\"preset\":\"FullNormGuidance_Sched_TCos\"}",
+                    "{\"normalizer\":\"apg\",\"g\":5,\"momentum\":-0.5}", "{\"g\":3,\"interval\":{\"start\":0.5}}")) {
+                pipe.generate(req(sampler, 64, 64, 4, g, 2, 2), GenerationListener.NONE);
+            }
+        }
+        assertThrows(GenerationCanceledException.class, () -> pipe.generate(req("lms", 64, 64, 4, null, 1, 1),
+                new GenerationListener() {
+                    @Override
+                    public boolean isCanceled() {
+                        return true;
+                    }
+                }));
+        assertEquals(before, liveArrays(), "NDArrays alive across all managers of the engine");
+    }
+
+    /** Arrays attached to any manager of the engine (every manager descends from the system manager). */
+    private static int liveArrays() {
+        try (ai.djl.ndarray.NDManager probe = ai.djl.ndarray.NDManager.newBaseManager()) {
+            return probe.getParentManager().getManagedArrays().size();
+        }
+    }
+
     private static int[] pixels(byte[] png) {
         BufferedImage img = PngEncoder.decode(png);
         return img.getRGB(0, 0, img.getWidth(), img.getHeight(), null, 0, img.getWidth());
