@@ -430,7 +430,13 @@ public final class StableDiffusionPipeline implements ImageGenerator {
 
     /** VAE decode of final latents → image in [−1, 1], [1, 3, H, W]. */
     public NDArray decode(NDArray latents) {
+        // diffusers: latents / scaling_factor + shift_factor (the shift is 0 unless the VAE config sets one)
         NDArray scaled = latents.div(vae.scalingFactor());
+        if (vae.shiftFactor() != 0.0) {
+            NDArray shifted = scaled.add(vae.shiftFactor());
+            scaled.close();
+            scaled = shifted;
+        }
         NDArray image = vae.decode(scaled);
         scaled.close();
         return image;
