@@ -90,7 +90,7 @@ public final class Benchmark {
             int hidden = pipe.textEncoder().hiddenSize();
             try (NDManager m = NDManager.newBaseManager(ctx.device())) {
                 NDArray ids = m.arange(0, 77, 1, DataType.INT64).add(320).reshape(1, 77);
-                report.put("text_encode_ms", time(warmup, iters, () -> pipe.textEncoder().encode(ids, 0), ctx));
+                report.put("text_encode_ms", time(warmup, iters, () -> pipe.textEncoder().encode(ids, 0)));
 
                 Map<String, Object> unetReport = new LinkedHashMap<>();
                 for (String b : arg("batches", "2,8").split(",")) {
@@ -99,7 +99,7 @@ public final class Benchmark {
                     NDArray ehs = m.randomNormal(new Shape(batch, 77, hidden), ctx.dtype());
                     NDArray t = m.create(999f);
                     Map<String, Object> r = new LinkedHashMap<>(time(warmup, iters,
-                            () -> pipe.unet().forward(x, t, ehs), ctx));
+                            () -> pipe.unet().forward(x, t, ehs)));
                     // ops and host issue time of one forward, without waiting for the device
                     OpCounter.start();
                     long h0 = System.nanoTime();
@@ -115,7 +115,7 @@ public final class Benchmark {
                 report.put("unet_step", unetReport);
 
                 NDArray lat = m.randomNormal(new Shape(1, channels, latent, latent), ctx.dtype());
-                report.put("vae_decode_ms", time(warmup, Math.max(1, iters / 2), () -> pipe.vae().decode(lat), ctx));
+                report.put("vae_decode_ms", time(warmup, Math.max(1, iters / 2), () -> pipe.vae().decode(lat)));
             }
             if (Boolean.parseBoolean(arg("full", "true"))) {
                 int steps = Integer.parseInt(arg("steps", "50"));
@@ -174,7 +174,7 @@ public final class Benchmark {
     }
 
     /** Median and min wall time of {@code f}, each run waited for (the result is read back to sync the device). */
-    private static Map<String, Object> time(int warmup, int iters, Supplier<NDArray> f, ComputeContext ctx) {
+    private static Map<String, Object> time(int warmup, int iters, Supplier<NDArray> f) {
         for (int i = 0; i < warmup; i++) {
             try (NDScope s = new NDScope()) {
                 sync(f.get());

@@ -292,7 +292,7 @@ public final class StableDiffusionPipeline implements ImageGenerator {
             for (int i = 0; i < r.n(); i++) {
                 long seed = r.seed() + i;
                 long d0 = System.nanoTime();
-                NDArray latents = denoise(r, p, seed, i, cond, uncond, listener, job);
+                NDArray latents = denoise(r, p, seed, i, cond, uncond, listener, job, null);
                 long d1 = System.nanoTime();
                 NDArray image = decode(latents);
                 byte[] rgb = toRgbBytes(image);
@@ -347,20 +347,15 @@ public final class StableDiffusionPipeline implements ImageGenerator {
         }
     }
 
-    /**
-     * Runs the denoising loop of one image and returns its final latents (attached to {@code into}). {@code
-     * observer} (may be null) sees the latents after each step; tests use it to compare trajectories.
-     */
-    NDArray denoise(GenerationRequest r, Prepared p, long seed, int imageIndex, NDArray cond, NDArray uncond,
-                    GenerationListener listener, NDManager into) {
-        return denoise(r, p, seed, imageIndex, cond, uncond, listener, into, null);
-    }
-
     /** Observer of intermediate latents (tests). */
     public interface StepObserver {
         void afterStep(int step, NDArray latents);
     }
 
+    /**
+     * Runs the denoising loop of one image and returns its final latents (attached to {@code into}). {@code
+     * observer} (may be null) sees the latents after each step; tests use it to compare trajectories.
+     */
     NDArray denoise(GenerationRequest r, Prepared p, long seed, int imageIndex, NDArray cond, NDArray uncond,
                     GenerationListener listener, NDManager into, StepObserver observer) {
         NDManager work = into.newSubManager();

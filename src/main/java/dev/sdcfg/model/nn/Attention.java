@@ -3,7 +3,6 @@ package dev.sdcfg.model.nn;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
 /**
@@ -81,18 +80,11 @@ public final class Attention {
         }
         NDArray o;
         if (sliceSize > 0 && sliceSize < b * heads) {
-            o = Ops.attention(q.reshape(b * heads, n, headDim), kT.swapAxes(-1, -2).reshape(b * heads, m, headDim),
-                    v.reshape(b * heads, m, headDim), 1.0, upcast, sliceSize).reshape(b, heads, n, headDim);
+            // slice over batch·heads rows, as diffusers' sliced attention does
+            o = Ops.scaledAttention(q.reshape(b * heads, n, headDim), kT.reshape(b * heads, headDim, m),
+                    v.reshape(b * heads, m, headDim), upcast, sliceSize).reshape(b, heads, n, headDim);
         } else {
-            DataType dt = q.getDataType();
-            NDArray probs;
-            if (upcast && dt != DataType.FLOAT32 && dt != DataType.FLOAT64) {
-                probs = q.toType(DataType.FLOAT32, false).matMul(kT.toType(DataType.FLOAT32, false)).softmax(-1)
-                        .toType(dt, false);
-            } else {
-                probs = q.matMul(kT).softmax(-1);
-            }
-            o = probs.matMul(v);
+            o = Ops.scaledAttention(q, kT, v, upcast, 0);
         }
         return toOut.forward(o.transpose(0, 2, 1, 3).reshape(b, n, heads * headDim));
     }

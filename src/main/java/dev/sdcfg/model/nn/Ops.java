@@ -55,20 +55,10 @@ public final class Ops {
      * per-channel affine. Done as reshape → layer_norm over the last axis (identity affine) → reshape → affine.
      */
     public static NDArray groupNorm(NDArray x, int groups, NDArray weight, NDArray bias, double eps) {
-        Shape s = x.getShape();
-        long n = s.get(0);
-        long c = s.get(1);
-        long perGroup = s.size() / (n * groups);
-        NDArray[] id = identityAffine(x.getManager(), perGroup, x.getDataType(), weight);
-        NDArray g = x.reshape(n, groups, perGroup);
-        NDArray normed = layerNorm(g, new Shape(perGroup), id[0], id[1], eps);
-        long[] affineShape = new long[s.dimension()];
-        affineShape[0] = 1;
-        affineShape[1] = c;
-        for (int i = 2; i < affineShape.length; i++) {
-            affineShape[i] = 1;
-        }
-        return normed.reshape(s).mul(weight.reshape(affineShape)).add(bias.reshape(affineShape));
+        long[] affineShape = new long[x.getShape().dimension() - 1];
+        affineShape[0] = weight.getShape().get(0);
+        java.util.Arrays.fill(affineShape, 1, affineShape.length, 1);
+        return groupNormBroadcastAffine(x, groups, weight.reshape(affineShape), bias.reshape(affineShape), eps);
     }
 
     /** {@link #groupNorm} with weight and bias already shaped to broadcast over x ([C, 1, 1] for NCHW). */
@@ -112,35 +102,40 @@ public final class Ops {
 
     /**
      * Scaled dot-product attention over [batch·heads, tokens, headDim] (or [batch, heads, tokens, headDim])
-     * tensors: softmax(q·kᵀ·scale)·v. When
-     * {@code upcast} the scores and softmax run in fp32 (diffusers' upcast_attention / upcast_softmax).
-     * {@code sliceSize} &gt; 0 processes that many batch·head rows at a time to bound the score matrix's memory.
+     * tensors: softmax(q·kᵀ·scale)·v; see {@link #scaledAttention}.
      */
     public static NDArray attention(NDArray q, NDArray k, NDArray v, double scale, boolean upcast, int sliceSize) {
-        long bh = q.getShape().get(0);
-        if (sliceSize <= 0 || sliceSize >= bh) {
-            return attentionBlock(q, k, v, scale, upcast);
+        return scaledAttention(scale == 1.0 ? q : q.mul(scale), k.swapAxes(-1, -2), v, upcast, sliceSize);
+    }
+
+    /**
+     * softmax(q·kT)·v with the 1/√d scale already in q and the keys already transposed (kT: [..., headDim, M]).
+     * When {@code upcast} the scores and softmax of fp16 inputs run in fp32 (diffusers' upcast_attention).
+     * {@code sliceSize} &gt; 0 processes that many rows of the leading axis at a time to bound the score
+     * matrix's memory.
+     */
+    public static NDArray scaledAttention(NDArray q, NDArray kT, NDArray v, boolean upcast, int sliceSize) {
+        long rows = q.getShape().get(0);
+        if (sliceSize <= 0 || sliceSize >= rows) {
+            return attentionBlock(q, kT, v, upcast);
         }
         ai.djl.ndarray.NDList parts = new ai.djl.ndarray.NDList();
-        for (long i = 0; i < bh; i += sliceSize) {
-            long end = Math.min(bh, i + sliceSize);
-            String idx = i + ":" + end;
-            parts.add(attentionBlock(q.get(idx), k.get(idx), v.get(idx), scale, upcast));
+        for (long i = 0; i < rows; i += sliceSize) {
+            String idx = i + ":" + Math.min(rows, i + sliceSize);
+            parts.add(attentionBlock(q.get(idx), kT.get(idx), v.get(idx), upcast));
         }
         return ai.djl.ndarray.NDArrays.concat(parts, 0);
     }
 
-    private static NDArray attentionBlock(NDArray q, NDArray k, NDArray v, double scale, boolean upcast) {
+    private static NDArray attentionBlock(NDArray q, NDArray kT, NDArray v, boolean upcast) {
         DataType dt = q.getDataType();
+        NDArray probs;
         if (upcast && dt != DataType.FLOAT32 && dt != DataType.FLOAT64) {
-            NDArray scores = q.toType(DataType.FLOAT32, false).matMul(k.toType(DataType.FLOAT32, false).swapAxes(-1, -2));
-            if (scale != 1.0) {
-                scores = scores.mul((float) scale);
-            }
-            NDArray p = scores.softmax(-1).toType(dt, false);
-            return p.matMul(v);
+            probs = q.toType(DataType.FLOAT32, false).matMul(kT.toType(DataType.FLOAT32, false)).softmax(-1)
+                    .toType(dt, false);
+        } else {
+            probs = q.matMul(kT).softmax(-1);
         }
-        NDArray scores = (scale == 1.0 ? q : q.mul(scale)).matMul(k.swapAxes(-1, -2));
-        return scores.softmax(-1).matMul(v);
+        return probs.matMul(v);
     }
 }
