@@ -22,7 +22,7 @@ import dev.sdcfg.model.vae.AutoencoderKL;
 import dev.sdcfg.pipeline.image.PngEncoder;
 import dev.sdcfg.runtime.ComputeContext;
 import dev.sdcfg.runtime.DjlRuntime;
-import dev.sdcfg.sampler.NoiseSource;
+import dev.sdcfg.sampler.PrefetchedNoise;
 import dev.sdcfg.sampler.Sampler;
 import dev.sdcfg.sampler.SamplerFactory;
 import dev.sdcfg.sampler.SamplerInfo;
@@ -32,6 +32,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import dev.sdcfg.runtime.HostScalars;
 
 /**
  * Stable Diffusion text-to-image: prompt → CLIP embeddings → denoising loop (UNet on the CFG pair, guidance
@@ -360,18 +361,18 @@ public final class StableDiffusionPipeline implements ImageGenerator {
                     GenerationListener listener, NDManager into, StepObserver observer) {
         NDManager work = into.newSubManager();
         try (GuidancePlan plan = p.guidance().plan(r.steps());
-             Sampler sampler = SamplerFactory.create(r.sampler(), schedulerConfig, p.samplerOverrides())) {
-            sampler.setTimesteps(r.steps());
+             Sampler sampler = newSampler(r, p);
+             // noise for stochastic samplers, drawn ahead and moved once: at most one draw per model call
+             PrefetchedNoise noise = new PrefetchedNoise(sampler.timesteps().length)) {
             double[] timesteps = sampler.timesteps();
             int calls = timesteps.length;
             NDArray latents = initialNoise(seed, r.width(), r.height(), work);
-            latents = latents.mul(sampler.initNoiseSigma());
+            latents = HostScalars.mul(latents, sampler.initNoiseSigma());
             // concat attaches to its first operand's manager, which is the pipeline's own for the cached empty
             // prompt: move the pair to this job's manager or every job would leak one array
             NDArray pair = NDArrays.concat(new NDList(uncond, cond), 0);
             pair.attach(work);
-            NDArray ts = work.create(timesteps).toType(DataType.FLOAT32, false);
-            NoiseSource noise = NoiseSource.ENGINE_CPU;
+            NDArray ts = timestepTensor(timesteps, work);
             long s0 = System.nanoTime();
             for (int c = 0; c < calls; c++) {
                 if (listener.isCanceled()) {
@@ -423,12 +424,29 @@ public final class StableDiffusionPipeline implements ImageGenerator {
         }
     }
 
+    /** The job's timesteps as one float32 device tensor (one upload per image; each step takes a view). */
+    private static NDArray timestepTensor(double[] timesteps, NDManager work) {
+        return work.create(timesteps).toType(DataType.FLOAT32, false);
+    }
+
+    /** A sampler for the request with its timesteps set. */
+    private Sampler newSampler(GenerationRequest r, Prepared p) {
+        Sampler sampler = SamplerFactory.create(r.sampler(), schedulerConfig, p.samplerOverrides());
+        try {
+            sampler.setTimesteps(r.steps());
+            return sampler;
+        } catch (RuntimeException e) {
+            sampler.close();
+            throw e;
+        }
+    }
+
     /** VAE decode of final latents → image in [−1, 1], [1, 3, H, W]. */
     public NDArray decode(NDArray latents) {
         // diffusers: latents / scaling_factor + shift_factor (the shift is 0 unless the VAE config sets one)
-        NDArray scaled = latents.div(vae.scalingFactor());
+        NDArray scaled = HostScalars.div(latents, vae.scalingFactor());
         if (vae.shiftFactor() != 0.0) {
-            NDArray shifted = scaled.add(vae.shiftFactor());
+            NDArray shifted = HostScalars.add(scaled, vae.shiftFactor());
             scaled.close();
             scaled = shifted;
         }
@@ -441,7 +459,7 @@ public final class StableDiffusionPipeline implements ImageGenerator {
     public static byte[] toRgbBytes(NDArray image) {
         try (ai.djl.ndarray.NDScope scope = new ai.djl.ndarray.NDScope()) {
             NDArray x = image.getDataType() == DataType.FLOAT32 ? image : image.toType(DataType.FLOAT32, false);
-            NDArray u8 = x.div(2).add(0.5).clip(0, 1).mul(255).round().toType(DataType.UINT8, false)
+            NDArray u8 = HostScalars.mul(HostScalars.add(HostScalars.div(x, 2), 0.5).clip(0, 1), 255).round().toType(DataType.UINT8, false)
                     .squeeze(0).transpose(1, 2, 0);
             return u8.toByteArray();
         }

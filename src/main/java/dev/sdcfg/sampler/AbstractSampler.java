@@ -8,6 +8,7 @@ import ai.djl.ndarray.types.Shape;
 
 import java.util.ArrayList;
 import java.util.List;
+import dev.sdcfg.runtime.HostScalars;
 
 /** Shared plumbing: step-order checks, NDScope handling, history ownership, linear combinations, spacings. */
 abstract class AbstractSampler implements Sampler {
@@ -195,7 +196,7 @@ abstract class AbstractSampler implements Sampler {
     /** Standard normal noise from {@code noise} in the model output's shape and dtype, times {@code std}, added to {@code x}. */
     protected static NDArray addNoise(NDArray x, float std, NoiseSource noise, NDArray model, NDArray sample) {
         NDArray z = noise.randn(model.getShape(), model.getDataType(), sample.getManager());
-        return x.add(z.mul((double) std));
+        return x.add(HostScalars.mul(z, std));
     }
 
     /**
@@ -209,7 +210,7 @@ abstract class AbstractSampler implements Sampler {
             if (c == 0.0 || arrays[k] == null) {
                 continue;
             }
-            NDArray term = c == 1.0 ? arrays[k] : arrays[k].mul(c);
+            NDArray term = c == 1.0 ? arrays[k] : HostScalars.mul(arrays[k], c);
             acc = acc == null ? term : acc.add(term);
         }
         if (acc == null) {
@@ -261,7 +262,7 @@ abstract class AbstractSampler implements Sampler {
         NDArray s = vlo;
         if (frac > 0 && hi != lo) {
             NDArray vhi = sorted.get(new NDIndex(":, {}", hi));
-            s = vlo.add(vhi.sub(vlo).mul(frac));
+            s = vlo.add(HostScalars.mul(vhi.sub(vlo), frac));
         }
         s = s.clip(1, maxValue).reshape(b, 1);
         NDArray out = flat.minimum(s).maximum(s.neg()).div(s).reshape(shape);

@@ -1,6 +1,7 @@
 package dev.sdcfg.sampler;
 
 import ai.djl.ndarray.NDArray;
+import dev.sdcfg.runtime.HostScalars;
 
 /**
  * diffusers' {@code EulerDiscreteScheduler} (Karras et al. Algorithm 2, with optional churn). The step runs in
@@ -98,7 +99,7 @@ final class EulerSampler extends SigmaSampler {
         if (gamma > 0) {
             NDArray eps = noise.randn(model.getShape(), model.getDataType(), sample.getManager());
             float churn = ScheduleMath.sqrtf(sigmaHat * sigmaHat - sigma * sigma);
-            x = x.add(eps.mul(sNoise).mul((double) churn));
+            x = x.add(HostScalars.mul(HostScalars.mul(eps, sNoise), churn));
         }
         // pred_original_sample uses sigma_hat for epsilon but sigma for v_prediction, as in diffusers
         Prediction.Sigma p = Prediction.Sigma.of(predictionType, sigmaHat, sigma);

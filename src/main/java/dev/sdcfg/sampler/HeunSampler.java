@@ -1,6 +1,7 @@
 package dev.sdcfg.sampler;
 
 import ai.djl.ndarray.NDArray;
+import dev.sdcfg.runtime.HostScalars;
 
 /**
  * diffusers' {@code HeunDiscreteScheduler} (Karras et al. Algorithm 1 without churn): two model calls per step —
@@ -81,7 +82,7 @@ final class HeunSampler extends SigmaSampler {
         NDArray derivative;
         if (clipSample) {
             NDArray pred = p.x0(sample, model).clip(-clipRange, clipRange);
-            derivative = sample.sub(pred).div((double) denom);
+            derivative = HostScalars.div(sample.sub(pred), denom);
         } else {
             derivative = p.derivative(sample, model, denom);
         }

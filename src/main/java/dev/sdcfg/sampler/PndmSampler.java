@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 
 import java.util.ArrayList;
 import java.util.List;
+import dev.sdcfg.runtime.HostScalars;
 
 /**
  * diffusers' {@code PNDMScheduler}: pseudo Runge–Kutta warm-up (unless {@code skip_prk_steps}) then pseudo linear
@@ -132,7 +133,8 @@ final class PndmSampler extends AbstractSampler {
     }
 
     private static NDArray accumulate(NDArray acc, double c, NDArray model) {
-        return acc == null ? model.mul(c) : acc.add(model.mul(c));
+        NDArray term = HostScalars.mul(model, c);
+        return acc == null ? term : acc.add(term);
     }
 
     private void setCurModelOutput(NDArray v) {

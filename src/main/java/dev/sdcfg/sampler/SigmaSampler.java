@@ -1,6 +1,7 @@
 package dev.sdcfg.sampler;
 
 import ai.djl.ndarray.NDArray;
+import dev.sdcfg.runtime.HostScalars;
 
 /**
  * The Karras-style samplers on the sigma ODE (Euler, Euler ancestral, Heun, LMS): they share prediction_type,
@@ -30,7 +31,7 @@ abstract class SigmaSampler extends AbstractSampler {
     @Override
     protected NDArray scale(NDArray sample, int i) {
         float s = sigmas[i];
-        return sample.div((double) ScheduleMath.sqrtf(s * s + 1f));
+        return HostScalars.div(sample, ScheduleMath.sqrtf(s * s + 1f));
     }
 
     /** x0 = a·model + b·sample at sigma {@code s} for this sampler's prediction_type. */

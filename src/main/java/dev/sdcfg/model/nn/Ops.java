@@ -12,6 +12,7 @@ import ai.djl.pytorch.jni.JniUtils;
 
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import dev.sdcfg.runtime.HostScalars;
 
 /**
  * Functional building blocks that DJL's PyTorch engine lacks natively (GroupNorm, SiLU, quick_gelu, attention)
@@ -92,7 +93,7 @@ public final class Ops {
      * fp32/fp16 see 1.702f as before, while fp64 gets 1.702 exactly (1.702f alone cost ~3e-9 in fp64).
      */
     public static NDArray quickGelu(NDArray x) {
-        return x.mul(x.mul(1.702).getNDArrayInternal().sigmoid());
+        return x.mul(HostScalars.mul(x, 1.702).getNDArrayInternal().sigmoid());
     }
 
     /** Exact (erf) GELU, as torch.nn.functional.gelu with approximate='none'. */
@@ -105,7 +106,7 @@ public final class Ops {
      * tensors: softmax(q·kᵀ·scale)·v; see {@link #scaledAttention}.
      */
     public static NDArray attention(NDArray q, NDArray k, NDArray v, double scale, boolean upcast, int sliceSize) {
-        return scaledAttention(scale == 1.0 ? q : q.mul(scale), k.swapAxes(-1, -2), v, upcast, sliceSize);
+        return scaledAttention(scale == 1.0 ? q : HostScalars.mul(q, scale), k.swapAxes(-1, -2), v, upcast, sliceSize);
     }
 
     /**

@@ -2,6 +2,7 @@ package dev.sdcfg.model.nn;
 
 import ai.djl.ndarray.NDArray;
 import dev.sdcfg.model.ModelLoadException;
+import dev.sdcfg.runtime.HostScalars;
 
 /**
  * diffusers ResnetBlock2D: norm1 → SiLU → conv1 (+ time embedding) → norm2 → SiLU → conv2, plus the
@@ -47,7 +48,7 @@ public final class ResnetBlock2D {
             if (scaleShift) {
                 NDArray scale = t.get(":, 0:" + outChannels);
                 NDArray shift = t.get(":, " + outChannels + ":");
-                h = norm2.forward(h).mul(scale.add(1)).add(shift);
+                h = norm2.forward(h).mul(HostScalars.add(scale, 1)).add(shift);
             } else {
                 h = norm2.forward(h.add(t));
             }
@@ -57,7 +58,7 @@ public final class ResnetBlock2D {
         h = conv2.forward(Ops.silu(h));
         NDArray shortcut = convShortcut != null ? convShortcut.forward(x) : x;
         NDArray out = shortcut.add(h);
-        return outputScaleFactor == 1.0 ? out : out.div(outputScaleFactor);
+        return outputScaleFactor == 1.0 ? out : HostScalars.div(out, outputScaleFactor);
     }
 
     public long outChannels() {

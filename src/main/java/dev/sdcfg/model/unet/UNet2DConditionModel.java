@@ -20,6 +20,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import dev.sdcfg.runtime.HostScalars;
 
 /**
  * diffusers' {@code UNet2DConditionModel} with the semantics SD 1.x and 2.x configs use (see {@link UNetConfig}):
@@ -218,7 +219,7 @@ public final class UNet2DConditionModel implements AutoCloseable {
             NDArray x = toModel(sample);
             NDArray context = toModel(encoderHiddenStates);
             if (config.centerInputSample()) {
-                x = x.mul(2).sub(1);
+                x = HostScalars.sub(HostScalars.mul(x, 2), 1);
             }
 
             // 1. time: diffusers expands the timestep to the batch, embeds in fp32, then casts to the model dtype

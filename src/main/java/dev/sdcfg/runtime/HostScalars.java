@@ -1,0 +1,61 @@
+package dev.sdcfg.runtime;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+
+/**
+ * Arithmetic with a Java number that never copies the number to the GPU.
+ *
+ * <p>DJL's {@code Number} overloads ({@code x.mul(0.5)}) create the number as a tensor on {@code x}'s device: on
+ * CUDA that is a pageable host→device copy, which PyTorch follows with a stream synchronisation, so every such call
+ * stalls the host until the GPU has drained its queue. A 0-dim <em>CPU</em> tensor as the second operand is what
+ * PyTorch calls a CPU scalar: TensorIterator reads it on the host and passes it to the kernel as an argument, at the
+ * kernel's math precision (float for fp16/fp32 tensors) — exactly what a Python float gives in diffusers. On the
+ * CPU nothing changes: DJL's overloads make the same float64 0-dim CPU tensor.
+ *
+ * <p>The scalar is always the second operand (results attach to the first operand's manager) and is closed as
+ * soon as the operation is issued: the kernel launch has already read its value.
+ */
+public final class HostScalars {
+
+    private HostScalars() {
+    }
+
+    private static final class Cpu {
+        static final NDManager MANAGER = DjlRuntime.engine().newBaseManager(Device.cpu());
+    }
+
+    /** A float64 0-dim CPU tensor holding {@code v}; the caller closes it. */
+    public static NDArray of(double v) {
+        return Cpu.MANAGER.create(v);
+    }
+
+    /** {@code x * c}. */
+    public static NDArray mul(NDArray x, double c) {
+        try (NDArray s = of(c)) {
+            return x.mul(s);
+        }
+    }
+
+    /** {@code x / c}. */
+    public static NDArray div(NDArray x, double c) {
+        try (NDArray s = of(c)) {
+            return x.div(s);
+        }
+    }
+
+    /** {@code x + c}. */
+    public static NDArray add(NDArray x, double c) {
+        try (NDArray s = of(c)) {
+            return x.add(s);
+        }
+    }
+
+    /** {@code x - c}. */
+    public static NDArray sub(NDArray x, double c) {
+        try (NDArray s = of(c)) {
+            return x.sub(s);
+        }
+    }
+}
