@@ -18,6 +18,7 @@ import dev.sdcfg.pipeline.PipelineOptions;
 import dev.sdcfg.pipeline.StableDiffusionPipeline;
 import dev.sdcfg.runtime.ComputeContext;
 import dev.sdcfg.runtime.DjlRuntime;
+import dev.sdcfg.runtime.HostScalars;
 import dev.sdcfg.runtime.OpCounter;
 
 import java.io.IOException;
@@ -222,6 +223,7 @@ public final class Benchmark {
             NDArray y = m.ones(new Shape(64), ctx.dtype());
             r.put("add_tensor", perOp(n, y, x -> x.add(y)));
             r.put("add_java_scalar", perOp(n, y, x -> x.add(1f)));
+            r.put("add_host_scalar", perOp(n, y, x -> HostScalars.add(x, 1)));
             r.put("reshape_view", perOp(n, y, x -> x.reshape(8, 8).reshape(64)) / 2);
         }
         return r;
