@@ -4,6 +4,8 @@ import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 
+import java.util.function.BinaryOperator;
+
 /**
  * Arithmetic with a Java number that never copies the number to the GPU.
  *
@@ -33,29 +35,27 @@ public final class HostScalars {
 
     /** {@code x * c}. */
     public static NDArray mul(NDArray x, double c) {
-        try (NDArray s = of(c)) {
-            return x.mul(s);
-        }
+        return withScalar(x, c, NDArray::mul);
     }
 
     /** {@code x / c}. */
     public static NDArray div(NDArray x, double c) {
-        try (NDArray s = of(c)) {
-            return x.div(s);
-        }
+        return withScalar(x, c, NDArray::div);
     }
 
     /** {@code x + c}. */
     public static NDArray add(NDArray x, double c) {
-        try (NDArray s = of(c)) {
-            return x.add(s);
-        }
+        return withScalar(x, c, NDArray::add);
     }
 
     /** {@code x - c}. */
     public static NDArray sub(NDArray x, double c) {
+        return withScalar(x, c, NDArray::sub);
+    }
+
+    private static NDArray withScalar(NDArray x, double c, BinaryOperator<NDArray> op) {
         try (NDArray s = of(c)) {
-            return x.sub(s);
+            return op.apply(x, s);
         }
     }
 }

@@ -30,16 +30,8 @@ class PrefetchedNoiseTest {
         manager.close();
     }
 
-    /** SamplerBehaviourTest's 8-step run on this class's manager. */
     static double[] run(Sampler s, NoiseSource noise) {
-        s.setTimesteps(8);
-        NDArray x = manager.ones(new Shape(1, 2, 2, 2), DataType.FLOAT64);
-        double[] ts = s.timesteps();
-        for (int i = 0; i < ts.length; i++) {
-            NDArray eps = x.mul(0.3).add(ts[i] / 1000);
-            x = s.step(eps, i, x, noise);
-        }
-        return x.toDoubleArray();
+        return SamplerBehaviourTest.run(s, noise, manager);
     }
 
     /** One draw per step of an 8-step run, [1,2,2,2] float64: 64 bytes. */

@@ -413,6 +413,11 @@ class SamplerBehaviourTest {
     }
 
     static double[] run(Sampler s, NoiseSource noise) {
+        return run(s, noise, manager);
+    }
+
+    /** 8 steps of a fake model on [1,2,2,2] float64 ones, the final sample's values. */
+    static double[] run(Sampler s, NoiseSource noise, NDManager manager) {
         s.setTimesteps(8);
         NDArray x = manager.ones(new Shape(1, 2, 2, 2), DataType.FLOAT64);
         double[] ts = s.timesteps();
