@@ -251,9 +251,11 @@ class BadInputCorpusTest {
         int queued = jobs.queueDepth();
         double finished = jobCounters();
 
+        // rest-assured encodes a String by its content type and knows no encoder for wildcards: send those as bytes
         byte[] bytes = body.getBytes(java.nio.charset.StandardCharsets.UTF_8);
-        RequestSpecification req = contentType != null ? given().contentType(contentType).body(bytes)
-                : given().noContentType().body(bytes);
+        RequestSpecification req = contentType == null ? given().noContentType().body(bytes)
+                : contentType.contains("*") ? given().contentType(contentType).body(bytes)
+                : given().contentType(contentType).body(body);
         if (accept != null) {
             req = req.accept(accept);
         }
