@@ -2,28 +2,51 @@ package dev.sdcfg.api;
 
 import jakarta.ws.rs.container.ContainerRequestContext;
 import jakarta.ws.rs.core.HttpHeaders;
+import jakarta.ws.rs.core.Response;
 import org.jboss.resteasy.reactive.server.ServerRequestFilter;
 
 import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
 
 /**
- * POST bodies must say they are JSON: a missing or wildcard Content-Type (e.g. {@code *}{@code /*}) is answered
- * 415 like a wrong one; JAX-RS would otherwise match it to {@code application/json} and parse the body anyway.
+ * Request checks before routing, for the API's paths ({@code /v1/...}):
+ * <ul>
+ * <li>POST bodies must say they are JSON: a missing, wildcard (e.g. {@code *}{@code /*}) or other Content-Type is
+ * answered 415 naming what was sent; JAX-RS would otherwise match a wildcard to {@code application/json} and parse
+ * the body anyway. A POST to a path that takes no POST is left to routing (405 with {@code Allow}).</li>
+ * <li>OPTIONS is answered 204 with the path's own {@code Allow} header (404 for an unknown path); Quarkus REST
+ * would list every method of the resource class, whatever the path.</li>
+ * </ul>
  */
 public class ContentTypeFilter {
 
     @ServerRequestFilter(preMatching = true)
-    public void requireContentType(ContainerRequestContext ctx) {
-        if (!"POST".equals(ctx.getMethod()) || !ctx.getUriInfo().getPath().startsWith("/v1/")) {
-            return;
+    public Optional<Response> checkRequest(ContainerRequestContext ctx) {
+        String path = ctx.getUriInfo().getPath();
+        if (!path.startsWith("/v1/")) {
+            return Optional.empty();
         }
-        String ct = ctx.getHeaderString(HttpHeaders.CONTENT_TYPE);
-        String type = ct == null ? "" : ct.split(";", 2)[0].trim();
-        if (type.isEmpty() || type.startsWith("*") || type.endsWith("/*")) {
-            throw new ProblemException(415, "unsupported-media-type", "Unsupported media type",
-                    "send the request body as application/json (Content-Type is "
-                            + (type.isEmpty() ? "missing" : "'" + type + "'") + ")",
-                    List.of(new FieldError("Content-Type", "must be application/json")));
+        String method = ctx.getMethod();
+        if ("OPTIONS".equals(method)) {
+            Routes.Route route = Routes.API.match(path).orElseThrow(() -> ProblemException.notFound(
+                    "no resource at " + Routes.normalize(path)));
+            return Optional.of(Response.noContent().header(HttpHeaders.ALLOW, route.allowHeader()).build());
         }
+        if ("POST".equals(method) && Routes.API.match(path).map(r -> r.allows("POST")).orElse(false)) {
+            String ct = ctx.getHeaderString(HttpHeaders.CONTENT_TYPE);
+            String type = ct == null ? "" : ct.split(";", 2)[0].trim();
+            if (!type.toLowerCase(Locale.ROOT).equals("application/json")) {
+                throw unsupported(type);
+            }
+        }
+        return Optional.empty();
+    }
+
+    static ProblemException unsupported(String type) {
+        return new ProblemException(415, "unsupported-media-type", "Unsupported media type",
+                "send the request body as application/json (Content-Type is "
+                        + (type == null || type.isEmpty() ? "missing" : "'" + type + "'") + ")",
+                List.of(new FieldError("Content-Type", "must be application/json")));
     }
 }

@@ -13,7 +13,7 @@ import java.util.List;
 public record Problem(
         @Schema(description = "Problem type URI: urn:sdcfg:problem:<kind> (invalid-request, invalid-json, "
                 + "unprocessable-request, not-found, not-finished, method-not-allowed, not-acceptable, "
-                + "unsupported-media-type, queue-full, service-unavailable, generation-failed, canceled, "
+                + "unsupported-media-type, payload-too-large, queue-full, service-unavailable, generation-failed, canceled, "
                 + "internal-error)", examples = "urn:sdcfg:problem:invalid-request", required = true) String type,
         @Schema(description = "Short summary of the problem type", examples = "Invalid request", required = true)
         String title,

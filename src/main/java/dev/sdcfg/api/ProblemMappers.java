@@ -3,6 +3,7 @@ package dev.sdcfg.api;
 import com.fasterxml.jackson.core.JsonParseException;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonStreamContext;
 import com.fasterxml.jackson.core.exc.InputCoercionException;
 import com.fasterxml.jackson.core.io.JsonEOFException;
 import com.fasterxml.jackson.databind.JsonMappingException;
@@ -20,6 +21,7 @@ import jakarta.validation.ConstraintViolation;
 import jakarta.validation.ConstraintViolationException;
 import jakarta.ws.rs.WebApplicationException;
 import jakarta.ws.rs.core.HttpHeaders;
+import jakarta.ws.rs.core.Request;
 import jakarta.ws.rs.core.Response;
 import jakarta.ws.rs.core.UriInfo;
 import org.jboss.logging.Logger;
@@ -30,7 +32,11 @@ import java.util.Collection;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeSet;
+import java.util.function.Function;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * Renders every error as RFC 9457 problem+json: our own {@link ProblemException}s, the engine's
@@ -44,6 +50,9 @@ public class ProblemMappers {
 
     @Inject
     ObjectMapper json;
+
+    @Inject
+    RequestValidator validator;
 
     @ServerExceptionMapper
     public Response problem(ProblemException e, UriInfo uri) {
@@ -91,7 +100,7 @@ public class ProblemMappers {
     }
 
     @ServerExceptionMapper
-    public Response webApplication(WebApplicationException e, UriInfo uri) {
+    public Response webApplication(WebApplicationException e, UriInfo uri, Request request, HttpHeaders headers) {
         Throwable cause = e.getCause();
         if (cause instanceof JsonProcessingException jpe) {
             return render(fromJackson(jpe), uri);
@@ -104,23 +113,36 @@ public class ProblemMappers {
                 p = new ProblemException(400, "invalid-request", "Bad request", message(e, "the request is malformed"), List.of());
                 break;
             case 404:
-                p = ProblemException.notFound("no resource at " + (uri == null ? "this path" : "/" + uri.getPath().replaceFirst("^/", "")));
+                p = ProblemException.notFound("no resource at " + path(uri));
                 break;
-            case 405:
+            case 405: {
+                Optional<Routes.Route> route = uri == null ? Optional.empty() : Routes.API.match(uri.getPath());
+                String allow = route.map(Routes.Route::allowHeader).orElse(allowed(original));
                 p = new ProblemException(405, "method-not-allowed", "Method not allowed",
-                        "this resource does not support the method; allowed: " + allowed(original), List.of());
+                        (request == null ? "the method" : request.getMethod()) + " is not supported on "
+                                + path(uri) + "; allowed: " + allow, List.of());
+                if (route.isPresent()) {
+                    p.header(HttpHeaders.ALLOW, allow);
+                }
                 break;
-            case 406:
+            }
+            case 406: {
+                String accept = headers == null ? null : headers.getHeaderString(HttpHeaders.ACCEPT);
+                List<String> produces = uri == null || request == null ? List.of()
+                        : Routes.API.match(uri.getPath()).map(r -> r.producesFor(request.getMethod())).orElse(List.of());
                 p = new ProblemException(406, "not-acceptable", "Not acceptable",
-                        "no representation matches the Accept header (JSON, or image/png where documented)", List.of());
+                        "no representation matches Accept: " + (accept == null ? "(none)" : accept)
+                                + (produces.isEmpty() ? " (the API answers JSON, or image/png where documented)"
+                                : "; " + request.getMethod() + " " + path(uri) + " produces " + String.join(", ", produces)),
+                        List.of(new FieldError("Accept", produces.isEmpty() ? "not acceptable"
+                                : "must accept " + String.join(" or ", produces))));
                 break;
+            }
             case 413:
                 p = new ProblemException(413, "payload-too-large", "Payload too large", message(e, "the body is too large"), List.of());
                 break;
             case 415:
-                p = new ProblemException(415, "unsupported-media-type", "Unsupported media type",
-                        "send the request body as application/json", List.of(new FieldError("Content-Type",
-                        "must be application/json")));
+                p = ContentTypeFilter.unsupported(headers == null ? null : headers.getHeaderString(HttpHeaders.CONTENT_TYPE));
                 break;
             default:
                 if (status >= 500) {
@@ -133,7 +155,7 @@ public class ProblemMappers {
         if (original != null) {
             for (String h : List.of(HttpHeaders.ALLOW, HttpHeaders.RETRY_AFTER)) {
                 String v = original.getHeaderString(h);
-                if (v != null) {
+                if (v != null && !p.headers().containsKey(h)) {
                     p.header(h, v);
                 }
             }
@@ -168,24 +190,43 @@ public class ProblemMappers {
         return rb.build();
     }
 
-    static ProblemException fromJackson(JsonProcessingException e) {
+    /** Jackson's failure as a 400 naming the field, with the field's integer range where one applies. */
+    ProblemException fromJackson(JsonProcessingException e) {
+        return fromJackson(e, validator == null ? f -> Optional.empty() : validator::integerRule);
+    }
+
+    static ProblemException fromJackson(JsonProcessingException e, Function<String, Optional<String>> integerRule) {
         if (e instanceof JsonEOFException) {
             return new ProblemException(400, "invalid-json", "Invalid JSON",
                     "the JSON body ends early (empty or truncated)", List.of(new FieldError("", "truncated JSON")));
         }
-        if (e instanceof JsonParseException || e instanceof InputCoercionException && !(e instanceof JsonMappingException)) {
-            String field = currentName(e);
-            String msg = firstLine(e.getOriginalMessage());
-            if (e instanceof InputCoercionException) {
-                return ProblemException.invalid(field == null ? "" : field, "number out of range: " + msg);
+        String original = firstLine(e.getOriginalMessage());
+        String field = e instanceof JsonMappingException jme ? path(jme) : null;
+        Matcher dup = original == null ? null : DUPLICATE.matcher(original);
+        if (dup != null && dup.find()) {
+            String at = parserPath(e);
+            if (at == null || at.isEmpty()) {
+                at = field == null || field.isEmpty() ? dup.group(1) : field + "." + dup.group(1);
             }
+            return ProblemException.invalid(at, "duplicate key: a key may appear only once in a JSON object");
+        }
+        String raw = e.getOriginalMessage();
+        Matcher range = raw == null ? null : OUT_OF_RANGE.matcher(raw);
+        if (range != null && range.find()) {
+            if (field == null || field.isEmpty()) {
+                field = parserPath(e);
+            }
+            field = field == null ? "" : field;
+            return ProblemException.invalid(field, "must be " + integerRule.apply(field).orElse("a smaller integer")
+                    + ", got " + abbreviate(range.group(1)));
+        }
+        if (e instanceof JsonParseException || e instanceof InputCoercionException && !(e instanceof JsonMappingException)) {
             String where = e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr() + ", column "
                     + e.getLocation().getColumnNr() + ")";
-            return new ProblemException(400, "invalid-json", "Invalid JSON", "the body is not valid JSON" + where + ": " + msg,
-                    List.of(new FieldError("", "invalid JSON" + where + ": " + msg)));
+            return new ProblemException(400, "invalid-json", "Invalid JSON", "the body is not valid JSON" + where + ": "
+                    + original, List.of(new FieldError("", "invalid JSON" + where + ": " + original)));
         }
         if (e instanceof JsonMappingException jme) {
-            String field = path(jme);
             if (e instanceof UnrecognizedPropertyException upe) {
                 return ProblemException.invalid(field, "unknown field; accepted fields: " + names(upe.getKnownPropertyIds()));
             }
@@ -195,21 +236,48 @@ public class ProblemMappers {
             if (e instanceof InvalidNullException) {
                 return ProblemException.invalid(field, "must not be null");
             }
-            String msg = firstLine(jme.getOriginalMessage());
-            if (msg != null && msg.contains("Duplicate field")) {
-                return ProblemException.invalid(field, "duplicate field");
-            }
-            if (msg != null && msg.contains("Trailing token")) {
+            if (original != null && original.contains("Trailing token")) {
                 return new ProblemException(400, "invalid-json", "Invalid JSON", "unexpected content after the JSON value",
                         List.of(new FieldError("", "trailing content after the JSON value")));
             }
             if (e instanceof MismatchedInputException mie && mie.getTargetType() != null) {
-                return ProblemException.invalid(field, "expected " + describe(mie.getTargetType()));
+                Optional<String> rule = isInteger(mie.getTargetType()) ? integerRule.apply(field) : Optional.empty();
+                return ProblemException.invalid(field, rule.map(r -> "must be " + r)
+                        .orElse("expected " + describe(mie.getTargetType())));
             }
-            return ProblemException.invalid(field, msg == null ? "cannot be read" : msg);
+            return ProblemException.invalid(field, original == null ? "cannot be read" : original);
         }
-        return new ProblemException(400, "invalid-json", "Invalid JSON", firstLine(e.getOriginalMessage()),
+        return new ProblemException(400, "invalid-json", "Invalid JSON", original,
                 List.of(new FieldError("", "invalid JSON")));
+    }
+
+    private static final Pattern DUPLICATE = Pattern.compile("Duplicate field '(.*?)'");
+    private static final Pattern OUT_OF_RANGE = Pattern.compile("Numeric value \\((.*?)\\) out of range");
+
+    private static boolean isInteger(Class<?> t) {
+        return t == Integer.class || t == int.class || t == Long.class || t == long.class || t == Short.class;
+    }
+
+    private static String abbreviate(String number) {
+        return number.length() <= 40 ? number : number.substring(0, 20) + "… (" + number.length() + " characters)";
+    }
+
+    /** Where the parser stood, as a field path (a.b[2].c), from the first parser found in the cause chain. */
+    static String parserPath(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof JsonProcessingException jpe && jpe.getProcessor() instanceof JsonParser p) {
+                StringBuilder sb = new StringBuilder();
+                for (JsonStreamContext c = p.getParsingContext(); c != null && !c.inRoot(); c = c.getParent()) {
+                    if (c.inObject() && c.getCurrentName() != null) {
+                        sb.insert(0, "." + c.getCurrentName());
+                    } else if (c.inArray()) {
+                        sb.insert(0, "[" + Math.max(0, c.getCurrentIndex()) + "]");
+                    }
+                }
+                return sb.length() > 0 && sb.charAt(0) == '.' ? sb.substring(1) : sb.toString();
+            }
+        }
+        return null;
     }
 
     static String path(JsonMappingException e) {
@@ -249,18 +317,6 @@ public class ProblemMappers {
         return "a JSON object";
     }
 
-    private static String currentName(JsonProcessingException e) {
-        Object proc = e.getProcessor();
-        if (proc instanceof JsonParser p) {
-            try {
-                return p.currentName();
-            } catch (Exception ignored) {
-                return null;
-            }
-        }
-        return null;
-    }
-
     private static String names(Collection<Object> ids) {
         TreeSet<String> s = new TreeSet<>();
         if (ids != null) {
@@ -269,6 +325,10 @@ public class ProblemMappers {
             }
         }
         return String.join(", ", s);
+    }
+
+    private static String path(UriInfo uri) {
+        return uri == null ? "this path" : "/" + uri.getPath().replaceFirst("^/", "");
     }
 
     private static String allowed(Response r) {

@@ -14,7 +14,10 @@ import jakarta.inject.Inject;
 
 import java.security.SecureRandom;
 import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -148,6 +151,22 @@ public class RequestValidator {
         return new Experiment(tasks, columns);
     }
 
+    /**
+     * The rule of an integer field of the request bodies, e.g. {@code "an integer between 1 and 150"} for steps, for
+     * messages about values that do not even parse as the field's type (fractions, numbers beyond 64 bits).
+     */
+    public Optional<String> integerRule(String field) {
+        ServiceConfig.Limits l = config.limits();
+        return Optional.ofNullable(switch (field == null ? "" : field) {
+            case "n" -> "an integer between 1 and " + l.maxN();
+            case "steps" -> "an integer between 1 and " + l.maxSteps();
+            case "seed" -> "an integer between 0 and " + MAX_SEED + " (2^53-1)";
+            case "width", "height" -> "an integer, " + dimRule();
+            case "columns" -> "an integer between 1 and " + l.maxExperimentSpecs();
+            default -> null;
+        });
+    }
+
     /** The engine's own check; its rejection becomes 422 naming the field (prefixed for experiment specs). */
     public void engineCheck(ImageGenerator generator, GenerationRequest request, int specIndex) {
         try {
@@ -229,6 +248,9 @@ public class RequestValidator {
             errors.add(new FieldError("sampler_options", "must be a JSON object"));
             return null;
         }
+        if (!finite(options, "sampler_options", errors)) {
+            return null;
+        }
         return bounded(options, "sampler_options", errors);
     }
 
@@ -240,11 +262,36 @@ public class RequestValidator {
             errors.add(new FieldError(field, "must be a number, an object or {\"preset\": name}"));
             return null;
         }
-        if (g.isNumber() && !Double.isFinite(g.asDouble())) {
-            errors.add(new FieldError(field, "must be a finite number"));
+        if (!finite(g, field, errors)) {
             return null;
         }
         return bounded(g, field, errors);
+    }
+
+    /**
+     * False (with an error naming the path) when {@code node} holds a number that a double cannot represent, such as
+     * 1e400: Jackson reads it as infinity, which JSON cannot carry on to the engine.
+     */
+    private static boolean finite(JsonNode node, String path, List<FieldError> errors) {
+        if (node.isNumber()) {
+            if (!Double.isFinite(node.asDouble())) {
+                errors.add(new FieldError(path, "must be a finite number (a double's range is about ±1.8e308)"));
+                return false;
+            }
+            return true;
+        }
+        boolean ok = true;
+        if (node.isObject()) {
+            for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
+                Map.Entry<String, JsonNode> e = it.next();
+                ok &= finite(e.getValue(), path + "." + e.getKey(), errors);
+            }
+        } else if (node.isArray()) {
+            for (int i = 0; i < node.size(); i++) {
+                ok &= finite(node.get(i), path + "[" + i + "]", errors);
+            }
+        }
+        return ok;
     }
 
     private String bounded(JsonNode node, String field, List<FieldError> errors) {

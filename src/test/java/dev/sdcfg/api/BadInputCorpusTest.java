@@ -1,6 +1,9 @@
 package dev.sdcfg.api;
 
 import dev.sdcfg.jobs.JobService;
+import dev.sdcfg.jobs.MetricNames;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.path.json.JsonPath;
 import io.restassured.response.Response;
@@ -38,6 +41,9 @@ class BadInputCorpusTest {
     @Inject
     JobService jobs;
 
+    @Inject
+    MeterRegistry registry;
+
     @BeforeEach
     void ready() {
         ApiTestSupport.awaitReady(jobs);
@@ -55,12 +61,35 @@ class BadInputCorpusTest {
         c.add(a("JSON string body", GEN, JSON, null, "\"a cat\"", 400, ""));
         c.add(a("JSON null body", GEN, JSON, null, "null", 400, ""));
         c.add(a("trailing garbage", GEN, JSON, null, "{\"prompt\": \"a\"} x", 400, ""));
-        c.add(a("duplicate key", GEN, JSON, null, "{\"prompt\": \"a\", \"prompt\": \"b\"}", 400, null));
+        c.add(a("duplicate key", GEN, JSON, null, "{\"prompt\": \"a\", \"prompt\": \"b\"}", 400, "prompt"));
+        c.add(a("duplicate key in guidance", GEN, JSON, null, "{\"prompt\": \"a\", \"guidance\": {\"g\": 1, \"g\": 2}}",
+                400, "guidance.g"));
+        c.add(a("duplicate key in a schedule", GEN, JSON, null,
+                "{\"prompt\": \"a\", \"guidance\": {\"g\": {\"schedule\": \"cosine\", \"max\": 1, \"max\": 2}}}", 400,
+                "guidance.g.max"));
+        c.add(a("duplicate key in sampler_options", GEN, JSON, null, "{\"prompt\": \"a\", \"sampler_options\": "
+                + "{\"use_karras_sigmas\": true, \"use_karras_sigmas\": false}}", 400, "sampler_options.use_karras_sigmas"));
+        c.add(a("whitespace body", JOBS, JSON, null, "  \n ", 400, ""));
+        c.add(a("JSON number body", JOBS, JSON, null, "42", 400, ""));
+        c.add(a("NaN literal", GEN, JSON, null, "{\"prompt\": \"a\", \"guidance\": NaN}", 400, ""));
+        c.add(a("unknown field with null value", GEN, JSON, null, "{\"prompt\": \"a\", \"foo\": null}", 400, "foo"));
+        c.add(a("field name in the wrong case", GEN, JSON, null, "{\"prompt\": \"a\", \"Steps\": 2}", 400, "Steps"));
         c.add(a("unknown top-level field", GEN, JSON, null, "{\"prompt\": \"a\", \"foo\": 1}", 400, "foo"));
         c.add(a("dall-e-3 field", GEN, JSON, null, "{\"prompt\": \"a\", \"quality\": \"hd\"}", 400, "quality"));
         c.add(a("wrong content type", GEN, "text/plain", null, "{\"prompt\": \"a\"}", 415, "Content-Type"));
         c.add(a("form content type", JOBS, "application/x-www-form-urlencoded", null, "prompt=a", 415, "Content-Type"));
         c.add(a("no or wildcard content type", JOBS, null, null, "{\"prompt\": \"a\"}", 415, "Content-Type"));
+        c.add(a("text/json content type", JOBS, "text/json", null, "{\"prompt\": \"a\"}", 415, "Content-Type"));
+        c.add(a("vendor +json content type", GEN, "application/vnd.example+json", null, "{\"prompt\": \"a\"}", 415,
+                "Content-Type"));
+        c.add(a("application/* content type", EXP, "application/*", null, "{\"prompt\": \"a\"}", 415, "Content-Type"));
+        c.add(a("Accept the service cannot produce (jobs)", JOBS, JSON, "application/xml", "{\"prompt\": \"a\"}", 406,
+                "Accept"));
+        c.add(a("Accept the service cannot produce (generations)", GEN, JSON, "text/html", "{\"prompt\": \"a\"}", 406,
+                "Accept"));
+        c.add(a("POST to a read-only path", "/v1/samplers", JSON, null, "{\"prompt\": \"a\"}", 405, null));
+        c.add(a("POST to a job", "/v1/jobs/3f1c0b7e-8d54-4c55-9f0e-7a6b2c1d0e9f", JSON, null, "{\"prompt\": \"a\"}", 405,
+                null));
         // --- prompt
         c.add(a("missing prompt", GEN, JSON, null, "{}", 400, "prompt"));
         c.add(a("blank prompt", GEN, JSON, null, "{\"prompt\": \"   \"}", 400, "prompt"));
@@ -77,6 +106,7 @@ class BadInputCorpusTest {
         c.add(a("n above max", GEN, JSON, null, "{\"prompt\": \"a\", \"n\": 5}", 400, "n"));
         c.add(a("n as string", GEN, JSON, null, "{\"prompt\": \"a\", \"n\": \"2\"}", 400, "n"));
         c.add(a("n fractional", GEN, JSON, null, "{\"prompt\": \"a\", \"n\": 1.5}", 400, "n"));
+        c.add(a("n overflows int", GEN, JSON, null, "{\"prompt\": \"a\", \"n\": 99999999999}", 400, "n"));
         c.add(a("n = 2 with Accept image/png", GEN, JSON, "image/png", "{\"prompt\": \"a\", \"n\": 2}", 406, "n"));
         // --- size
         c.add(a("size without x", GEN, JSON, null, "{\"prompt\": \"a\", \"size\": \"512\"}", 400, "size"));
@@ -90,17 +120,29 @@ class BadInputCorpusTest {
                 "{\"prompt\": \"a\", \"size\": \"128x128\", \"width\": 64}", 400, "width"));
         c.add(a("negative height", GEN, JSON, null, "{\"prompt\": \"a\", \"height\": -8}", 400, "height"));
         c.add(a("width overflows int", GEN, JSON, null, "{\"prompt\": \"a\", \"width\": 99999999999}", 400, "width"));
-        c.add(a("too many pixels", GEN, JSON, null, "{\"prompt\": \"a\", \"width\": 1024, \"height\": 1032}", 400, "height"));
+        c.add(a("height above max size", GEN, JSON, null, "{\"prompt\": \"a\", \"width\": 1024, \"height\": 1032}", 400,
+                "height"));
+        c.add(a("width as a fraction", GEN, JSON, null, "{\"prompt\": \"a\", \"width\": 64.5}", 400, "width"));
         // --- steps, seed, format
         c.add(a("steps = 0", GEN, JSON, null, "{\"prompt\": \"a\", \"steps\": 0}", 400, "steps"));
         c.add(a("steps above max", GEN, JSON, null, "{\"prompt\": \"a\", \"steps\": 1000}", 400, "steps"));
         c.add(a("steps as word", GEN, JSON, null, "{\"prompt\": \"a\", \"steps\": \"ten\"}", 400, "steps"));
         c.add(a("steps boolean", GEN, JSON, null, "{\"prompt\": \"a\", \"steps\": true}", 400, "steps"));
+        c.add(a("steps 2.5", GEN, JSON, null, "{\"prompt\": \"a\", \"steps\": 2.5}", 400, "steps"));
+        c.add(a("steps 2.0 (integers have no fraction part)", GEN, JSON, null, "{\"prompt\": \"a\", \"steps\": 2.0}", 400,
+                "steps"));
+        c.add(a("steps 1e400", GEN, JSON, null, "{\"prompt\": \"a\", \"steps\": 1e400}", 400, "steps"));
         c.add(a("negative seed", GEN, JSON, null, "{\"prompt\": \"a\", \"seed\": -1}", 400, "seed"));
         c.add(a("seed 2^53", GEN, JSON, null, "{\"prompt\": \"a\", \"seed\": 9007199254740992}", 400, "seed"));
         c.add(a("seed as float", GEN, JSON, null, "{\"prompt\": \"a\", \"seed\": 1e30}", 400, "seed"));
         c.add(a("seed beyond long", GEN, JSON, null, "{\"prompt\": \"a\", \"seed\": 123456789012345678901234567890}",
                 400, "seed"));
+        c.add(a("seed 2^64", GEN, JSON, null, "{\"prompt\": \"a\", \"seed\": 18446744073709551616}", 400, "seed"));
+        c.add(a("seed far below long", JOBS, JSON, null, "{\"prompt\": \"a\", \"seed\": -99999999999999999999999}", 400,
+                "seed"));
+        c.add(a("seed with 500 digits", JOBS, JSON, null, "{\"prompt\": \"a\", \"seed\": " + "9".repeat(500) + "}", 400,
+                "seed"));
+        c.add(a("seed as string", GEN, JSON, null, "{\"prompt\": \"a\", \"seed\": \"42\"}", 400, "seed"));
         c.add(a("unknown response_format", GEN, JSON, null, "{\"prompt\": \"a\", \"response_format\": \"png\"}", 400,
                 "response_format"));
         c.add(a("model name too long", GEN, JSON, null, "{\"prompt\": \"a\", \"model\": \"" + "m".repeat(201) + "\"}",
@@ -119,6 +161,27 @@ class BadInputCorpusTest {
         c.add(a("guidance as array", GEN, JSON, null, "{\"prompt\": \"a\", \"guidance\": [1, 2]}", 400, "guidance"));
         c.add(a("guidance boolean", GEN, JSON, null, "{\"prompt\": \"a\", \"guidance\": true}", 400, "guidance"));
         c.add(a("negative guidance scale", GEN, JSON, null, "{\"prompt\": \"a\", \"guidance\": -1}", 422, "guidance"));
+        c.add(a("guidance \"NaN\" as a string", GEN, JSON, null, "{\"prompt\": \"a\", \"guidance\": \"NaN\"}", 400,
+                "guidance"));
+        c.add(a("guidance \"Infinity\" as a string", GEN, JSON, null, "{\"prompt\": \"a\", \"guidance\": \"Infinity\"}",
+                400, "guidance"));
+        c.add(a("guidance 1e400", GEN, JSON, null, "{\"prompt\": \"a\", \"guidance\": 1e400}", 400, "guidance"));
+        c.add(a("guidance -1e400", GEN, JSON, null, "{\"prompt\": \"a\", \"guidance\": -1e400}", 400, "guidance"));
+        c.add(a("guidance scale 1e30", GEN, JSON, null, "{\"prompt\": \"a\", \"guidance\": 1e30}", 422, "guidance"));
+        c.add(a("g 1e400 in a spec", GEN, JSON, null, "{\"prompt\": \"a\", \"guidance\": {\"g\": 1e400}}", 400,
+                "guidance.g"));
+        c.add(a("g as \"NaN\" string in a spec", GEN, JSON, null, "{\"prompt\": \"a\", \"guidance\": {\"g\": \"NaN\"}}",
+                422, "guidance.g"));
+        c.add(a("schedule max 1e400", GEN, JSON, null,
+                "{\"prompt\": \"a\", \"guidance\": {\"g\": {\"schedule\": \"cosine\", \"max\": 1e400}}}", 400,
+                "guidance.g.max"));
+        c.add(a("schedule array with -1e400", GEN, JSON, null,
+                "{\"prompt\": \"a\", \"steps\": 2, \"guidance\": {\"g\": [7, -1e400]}}", 400, "guidance.g[1]"));
+        c.add(a("integer beyond a double in a spec", GEN, JSON, null,
+                "{\"prompt\": \"a\", \"guidance\": {\"g\": 1" + "0".repeat(400) + "}}", 400, "guidance.g"));
+        c.add(a("sampler option 1e400", GEN, JSON, null,
+                "{\"prompt\": \"a\", \"sampler\": \"euler\", \"sampler_options\": {\"beta_start\": 1e400}}", 400,
+                "sampler_options.beta_start"));
         c.add(a("unknown normalizer", GEN, JSON, null, "{\"prompt\": \"a\", \"guidance\": {\"normalizer\": \"bogus\"}}",
                 422, "guidance.normalizer"));
         c.add(a("unknown schedule", GEN, JSON, null,
@@ -158,6 +221,14 @@ class BadInputCorpusTest {
                 "{\"prompt\": \"a\", \"guidance\": [1], \"labels\": [\" \"]}", 400, "labels[0]"));
         c.add(a("experiment: columns 0", EXP, JSON, null, "{\"prompt\": \"a\", \"guidance\": [1], \"columns\": 0}", 400,
                 "columns"));
+        c.add(a("experiment: columns overflow int", EXP, JSON, null,
+                "{\"prompt\": \"a\", \"guidance\": [1], \"columns\": 99999999999}", 400, "columns"));
+        c.add(a("experiment: duplicate key in a spec", EXP, JSON, null,
+                "{\"prompt\": \"a\", \"guidance\": [1, {\"g\": 1, \"g\": 2}]}", 400, "guidance[1].g"));
+        c.add(a("experiment: spec with 1e400", EXP, JSON, null,
+                "{\"prompt\": \"a\", \"guidance\": [1, {\"normalizer\": \"basenorm\", \"g\": 1e400}]}", 400,
+                "guidance[1].g"));
+        c.add(a("experiment: empty body", EXP, JSON, null, "", 400, ""));
         c.add(a("experiment: n is not a field", EXP, JSON, null, "{\"prompt\": \"a\", \"guidance\": [1], \"n\": 2}", 400,
                 "n"));
         c.add(a("experiment: second spec unknown preset", EXP, JSON, null,
@@ -178,9 +249,13 @@ class BadInputCorpusTest {
         long accepted = jobs.acceptedTotal();
         int held = jobs.retainedJobs();
         int queued = jobs.queueDepth();
+        double finished = jobCounters();
 
-        RequestSpecification req = contentType != null ? given().contentType(contentType).body(body)
-                : given().noContentType().body(body.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        // rest-assured encodes a String by its content type and knows no encoder for wildcards: send those as bytes
+        byte[] bytes = body.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        RequestSpecification req = contentType == null ? given().noContentType().body(bytes)
+                : contentType.contains("*") ? given().contentType(contentType).body(bytes)
+                : given().contentType(contentType).body(body);
         if (accept != null) {
             req = req.accept(accept);
         }
@@ -194,6 +269,9 @@ class BadInputCorpusTest {
         assertEquals(status, p.getInt("status"), text);
         assertNotNull(p.getString("detail"), text);
         assertEquals(path, p.getString("instance"), text);
+        if (status == 405) {
+            assertNotNull(r.header("Allow"), name + ": 405 without Allow");
+        }
         List<Map<String, String>> errors = p.getList("errors");
         assertNotNull(errors, text);
         if (field != null) {
@@ -208,11 +286,25 @@ class BadInputCorpusTest {
         assertEquals(accepted, jobs.acceptedTotal(), name + ": a job was enqueued");
         assertEquals(held, jobs.retainedJobs(), name + ": a job was stored");
         assertEquals(queued, jobs.queueDepth(), name + ": the queue changed");
+        assertEquals(finished, jobCounters(), name + ": the job counters (" + MetricNames.JOBS + ", "
+                + MetricNames.IMAGES + ") moved");
+    }
+
+    /** Sum of sd.jobs{status=...} (rejected included) and sd.images. */
+    private double jobCounters() {
+        double sum = 0;
+        for (Counter c : registry.find(MetricNames.JOBS).counters()) {
+            sum += c.count();
+        }
+        for (Counter c : registry.find(MetricNames.IMAGES).counters()) {
+            sum += c.count();
+        }
+        return sum;
     }
 
     @Test
     void corpusIsLargeEnough() {
-        assertTrue(corpus().count() >= 40, "at least 40 bad requests");
+        assertTrue(corpus().count() >= 100, "at least 100 bad requests");
     }
 
     @Test
