@@ -1,10 +1,13 @@
 package dev.sdcfg.model;
 
+import com.google.gson.JsonElement;
 import dev.sdcfg.model.config.JsonConfig;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 
 /**
  * A diffusers pipeline folder as it comes from the hub: {@code model_index.json} plus one sub-folder per
@@ -31,11 +34,88 @@ public final class ModelFolder {
             throw new ModelLoadException("model folder " + root + " does not exist or is not a folder");
         }
         JsonConfig index = JsonConfig.read(root.resolve("model_index.json"));
+        checkIndex(index);
         ModelFolder f = new ModelFolder(root, index);
         for (String c : List.of(TEXT_ENCODER, TOKENIZER, UNET, VAE, SCHEDULER)) {
             f.component(c);
         }
         return f;
+    }
+
+    /** The pipeline classes whose text-to-image computation this runtime implements. */
+    static final Set<String> PIPELINE_CLASSES = Set.of("StableDiffusionPipeline");
+
+    /** Classes diffusers would load for each required component, for a StableDiffusionPipeline to work as here. */
+    static final Map<String, Set<String>> COMPONENT_CLASSES = Map.of(
+            TEXT_ENCODER, Set.of("CLIPTextModel"),
+            TOKENIZER, Set.of("CLIPTokenizer", "CLIPTokenizerFast"),
+            UNET, Set.of("UNet2DConditionModel"),
+            VAE, Set.of("AutoencoderKL"));
+
+    /**
+     * StableDiffusionPipeline's optional components. None of them takes part in text-to-image denoising here:
+     * image_encoder only serves IP-Adapter inputs; a declared safety_checker (with its feature_extractor) would
+     * post-filter images in diffusers but is not run by this runtime (logged at load).
+     */
+    static final Set<String> OPTIONAL_COMPONENTS = Set.of("safety_checker", "feature_extractor", "image_encoder");
+
+    /**
+     * model_index.json: the pipeline class (other pipelines, e.g. StableDiffusionXLPipeline, compute something
+     * else) and the declared classes of the required components. Keys StableDiffusionPipeline does not take are
+     * ignored with a warning, as diffusers does. Failures name model_index.json and the key.
+     */
+    static void checkIndex(JsonConfig index) {
+        String src = index.source();
+        String cls = index.getString("_class_name", null);
+        if (cls != null && !PIPELINE_CLASSES.contains(cls)) {
+            throw new ModelLoadException(src + ": unsupported value '" + cls + "' for '_class_name' (supported: "
+                    + String.join(", ", PIPELINE_CLASSES) + ")");
+        }
+        for (Map.Entry<String, JsonElement> e : index.json().entrySet()) {
+            String key = e.getKey();
+            if (key.startsWith("_") || "requires_safety_checker".equals(key)) {
+                continue; // requires_safety_checker only decides whether diffusers logs a warning
+            }
+            List<String> decl = declaration(index, key, e.getValue());
+            boolean declared = decl != null && decl.stream().anyMatch(x -> x != null);
+            Set<String> allowed = COMPONENT_CLASSES.get(key);
+            if (allowed != null) {
+                String c = decl == null || decl.size() < 2 ? null : decl.get(1);
+                if (c != null && !allowed.contains(c)) {
+                    throw new ModelLoadException(src + ": unsupported class '" + c + "' for component '" + key
+                            + "' (supported: " + String.join(", ", new java.util.TreeSet<>(allowed)) + ")");
+                }
+            } else if (SCHEDULER.equals(key)) {
+                continue; // the sampler factory checks the scheduler class against scheduler_config.json
+            } else if (OPTIONAL_COMPONENTS.contains(key)) {
+                if (declared && "safety_checker".equals(key)) {
+                    System.getLogger(ModelFolder.class.getName()).log(System.Logger.Level.WARNING,
+                            "{0}: declares a safety_checker {1}; it is not run (images are not filtered)", src, decl);
+                }
+            } else {
+                // diffusers ignores what StableDiffusionPipeline.__init__ does not take, with a warning; so here
+                System.getLogger(ModelFolder.class.getName()).log(System.Logger.Level.WARNING,
+                        "{0}: ''{1}'' is not a StableDiffusionPipeline component or option and is ignored", src, key);
+            }
+        }
+    }
+
+    /** A component entry ["library", "Class"] (entries may be null), or null when the value is not one. */
+    private static List<String> declaration(JsonConfig index, String key, JsonElement v) {
+        if (v == null || !v.isJsonArray()) {
+            return null;
+        }
+        List<String> out = new java.util.ArrayList<>();
+        for (JsonElement x : v.getAsJsonArray()) {
+            if (x.isJsonNull()) {
+                out.add(null);
+            } else if (x.isJsonPrimitive() && x.getAsJsonPrimitive().isString()) {
+                out.add(x.getAsString());
+            } else {
+                return null;
+            }
+        }
+        return out;
     }
 
     public Path root() {

@@ -60,6 +60,12 @@ public final class StableDiffusionPipeline implements ImageGenerator {
     private StableDiffusionPipeline(String modelId, Path root, ClipTokenizer tokenizer, JsonConfig schedulerConfig,
                                     ClipTextModel textEncoder, UNet2DConditionModel unet, AutoencoderKL vae,
                                     ComputeContext ctx, PipelineOptions options) {
+        checkComponentsFit(tokenizer, textEncoder, unet, vae);
+        try {
+            SamplerFactory.create(null, schedulerConfig, new JsonObject()).close(); // the model's own sampler must be usable
+        } catch (IllegalArgumentException e) {
+            throw new dev.sdcfg.model.ModelLoadException(schedulerConfig.source() + ": " + e.getMessage(), e);
+        }
         this.modelId = modelId;
         this.root = root;
         this.ctx = ctx;
@@ -71,7 +77,36 @@ public final class StableDiffusionPipeline implements ImageGenerator {
         this.vae = vae;
         this.manager = NDManager.newBaseManager(ctx.device());
         this.vaeScaleFactor = vae.downscaleFactor();
-        SamplerFactory.create(null, schedulerConfig, new JsonObject()).close(); // the model's own sampler must be usable
+    }
+
+    /**
+     * The components must fit together the way StableDiffusionPipeline uses them (diffusers only finds out with a
+     * shape error mid-generation): latents of unet in_channels are decoded by the VAE and updated with the UNet's
+     * output; the UNet attends to text embeddings of the text encoder's width; the tokenizer's ids fit the position
+     * table. Fails naming the config file and key.
+     */
+    static void checkComponentsFit(ClipTokenizer tokenizer, ClipTextModel textEncoder, UNet2DConditionModel unet,
+                                   AutoencoderKL vae) {
+        dev.sdcfg.model.unet.UNetConfig u = unet.config();
+        if (u.inChannels() != vae.latentChannels()) {
+            throw new dev.sdcfg.model.ModelLoadException(u.source() + ": 'in_channels' " + u.inChannels()
+                    + " does not match the VAE's 'latent_channels' " + vae.latentChannels() + " ("
+                    + vae.config().source() + "; inpainting/depth UNets need other pipelines)");
+        }
+        if (u.outChannels() != u.inChannels()) {
+            throw new dev.sdcfg.model.ModelLoadException(u.source() + ": 'out_channels' " + u.outChannels()
+                    + " differs from 'in_channels' " + u.inChannels() + " (learned-variance UNets are not supported)");
+        }
+        if (u.contextDim() != textEncoder.hiddenSize()) {
+            throw new dev.sdcfg.model.ModelLoadException(u.source() + ": '"
+                    + (u.encoderHidDim() > 0 ? "encoder_hid_dim" : "cross_attention_dim") + "' " + u.contextDim()
+                    + " does not match the text encoder's 'hidden_size' " + textEncoder.hiddenSize());
+        }
+        if (tokenizer.maxLength() > textEncoder.maxPositionEmbeddings()) {
+            throw new dev.sdcfg.model.ModelLoadException(tokenizer.source() + ": the tokenizer's length "
+                    + tokenizer.maxLength() + " exceeds the text encoder's 'max_position_embeddings' "
+                    + textEncoder.maxPositionEmbeddings());
+        }
     }
 
     /** Loads a diffusers folder onto {@code ctx}. */

@@ -106,6 +106,7 @@ public final class ClipTextModel implements AutoCloseable {
         if (dt != DataType.FLOAT32 && dt != DataType.FLOAT64 && dt != DataType.FLOAT16) {
             throw new IllegalArgumentException("unsupported compute dtype " + dt);
         }
+        checkConfigKeys(config);
         hiddenSize = config.requireInt("hidden_size");
         numHeads = config.requireInt("num_attention_heads");
         numLayers = config.requireInt("num_hidden_layers");
@@ -157,6 +158,27 @@ public final class ClipTextModel implements AutoCloseable {
         } catch (RuntimeException e) {
             manager.close();
             throw e;
+        }
+    }
+
+    /**
+     * transformers reads explicit nulls as None: fatal for these sizes and constants, so refused. A full CLIPConfig
+     * (model_type "clip", a nested text_config) is not a text-encoder config. Keys that only shape outputs SD does
+     * not read (eos_token_id → pooler_output, projection_dim → CLIPTextModelWithProjection) or that do nothing at
+     * inference (dropouts, initializers, attention implementation, dtype) are accepted.
+     */
+    private static void checkConfigKeys(JsonConfig config) {
+        for (String k : List.of("hidden_size", "num_attention_heads", "num_hidden_layers", "intermediate_size",
+                "max_position_embeddings", "vocab_size", "layer_norm_eps", "hidden_act")) {
+            if (config.isNull(k)) {
+                throw new ModelLoadException(config.source() + ": unsupported value null for '" + k + "'");
+            }
+        }
+        String modelType = config.getString("model_type", "clip_text_model");
+        if (!"clip_text_model".equals(modelType) || config.has("text_config")) {
+            throw new ModelLoadException(config.source() + ": unsupported value '" + modelType + "' for 'model_type'"
+                    + (config.has("text_config") ? " with a nested 'text_config'" : "")
+                    + " (supported: clip_text_model, a CLIPTextConfig)");
         }
     }
 

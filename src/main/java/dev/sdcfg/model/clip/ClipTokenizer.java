@@ -116,6 +116,7 @@ public final class ClipTokenizer implements AutoCloseable {
             throw new ModelLoadException("missing tokenizer folder " + tokenizerDir);
         }
         SpecialTokens special = SpecialTokens.read(tokenizerDir);
+        checkSides(tokenizerDir.resolve("tokenizer_config.json"));
         int length = maxLength > 0 ? maxLength : resolveMaxLength(tokenizerDir);
         if (length < 2) {
             throw new ModelLoadException(tokenizerDir + ": max length " + length + " leaves no room for BOS and EOS");
@@ -254,6 +255,24 @@ public final class ClipTokenizer implements AutoCloseable {
                 return e.getAsJsonObject().get("content").getAsString();
             }
             throw new ModelLoadException(file + ": '" + key + "' must be a string or {\"content\": …}, got " + e);
+        }
+    }
+
+    /**
+     * transformers pads and truncates on the side {@code padding_side} / {@code truncation_side} name; this class
+     * implements the default "right" only, so "left" (which would change the ids the text encoder sees) is refused.
+     */
+    static void checkSides(Path tokenizerConfig) {
+        if (!Files.isRegularFile(tokenizerConfig)) {
+            return;
+        }
+        JsonObject o = readJson(tokenizerConfig).getAsJsonObject();
+        for (String key : new String[] {"padding_side", "truncation_side"}) {
+            JsonElement e = o.get(key);
+            if (e != null && !e.isJsonNull() && !(e.isJsonPrimitive() && "right".equals(e.getAsString()))) {
+                throw new ModelLoadException(tokenizerConfig + ": unsupported value " + e + " for '" + key
+                        + "' (supported: right)");
+            }
         }
     }
 

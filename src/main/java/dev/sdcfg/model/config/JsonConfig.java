@@ -110,6 +110,24 @@ public final class JsonConfig {
         return e.getAsBoolean();
     }
 
+    /**
+     * A boolean as diffusers/transformers see it: absent gives {@code dflt}, but an explicit JSON null is passed to
+     * the Python constructor as {@code None}, which every {@code if flag:} test reads as false.
+     */
+    public boolean getPyBool(String key, boolean dflt) {
+        JsonElement e = json.get(key);
+        if (e == null) {
+            return dflt;
+        }
+        return !e.isJsonNull() && getBool(key, dflt);
+    }
+
+    /** True when the key is present with an explicit JSON null. */
+    public boolean isNull(String key) {
+        JsonElement e = json.get(key);
+        return e != null && e.isJsonNull();
+    }
+
     public String getString(String key, String dflt) {
         JsonElement e = get(key);
         if (e == null) {

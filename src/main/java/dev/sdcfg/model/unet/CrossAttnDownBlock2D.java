@@ -17,16 +17,18 @@ public final class CrossAttnDownBlock2D implements DownBlock {
     private final Transformer2DModel[] attentions;
     private final Downsample2D downsampler;
 
-    CrossAttnDownBlock2D(ParamLoader p, long in, long out, int numLayers, int transformerLayers, int heads,
-                         long crossAttentionDim, boolean addDownsample, int downsamplePadding, BlockSettings s) {
+    /** @param transformerLayers transformer depth of each layer's attention ({@code numLayers} entries) */
+    CrossAttnDownBlock2D(ParamLoader p, long in, long out, int numLayers, int[] transformerLayers, int heads,
+                         long crossAttentionDim, boolean onlyCrossAttention, boolean addDownsample,
+                         int downsamplePadding, BlockSettings s) {
         this.resnets = new ResnetBlock2D[numLayers];
         this.attentions = new Transformer2DModel[numLayers];
         for (int i = 0; i < numLayers; i++) {
             resnets[i] = new ResnetBlock2D(p.child("resnets." + i), i == 0 ? in : out, out, s.tembChannels(),
                     s.groups(), s.eps(), s.resnetTimeScaleShift(), 1.0);
             attentions[i] = new Transformer2DModel(p.child("attentions." + i), heads, out / heads, out,
-                    transformerLayers, crossAttentionDim, s.groups(), s.useLinearProjection(), s.upcastAttention(),
-                    s.attentionSliceSize());
+                    transformerLayers[i], crossAttentionDim, s.groups(), s.useLinearProjection(),
+                    onlyCrossAttention, s.upcastAttention(), s.attentionSliceSize());
         }
         this.downsampler = addDownsample ? new Downsample2D(p.child("downsamplers.0"), out, out, downsamplePadding) : null;
     }

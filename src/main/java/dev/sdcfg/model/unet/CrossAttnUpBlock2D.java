@@ -19,8 +19,10 @@ public final class CrossAttnUpBlock2D implements UpBlock {
     private final Transformer2DModel[] attentions;
     private final Upsample2D upsampler;
 
-    CrossAttnUpBlock2D(ParamLoader p, long in, long prevOut, long out, int numLayers, int transformerLayers, int heads,
-                       long crossAttentionDim, boolean addUpsample, BlockSettings s) {
+    /** @param transformerLayers transformer depth of each layer's attention ({@code numLayers} entries) */
+    CrossAttnUpBlock2D(ParamLoader p, long in, long prevOut, long out, int numLayers, int[] transformerLayers,
+                       int heads, long crossAttentionDim, boolean onlyCrossAttention, boolean addUpsample,
+                       BlockSettings s) {
         this.resnets = new ResnetBlock2D[numLayers];
         this.attentions = new Transformer2DModel[numLayers];
         for (int i = 0; i < numLayers; i++) {
@@ -29,8 +31,8 @@ public final class CrossAttnUpBlock2D implements UpBlock {
             resnets[i] = new ResnetBlock2D(p.child("resnets." + i), resIn + resSkip, out, s.tembChannels(), s.groups(),
                     s.eps(), s.resnetTimeScaleShift(), 1.0);
             attentions[i] = new Transformer2DModel(p.child("attentions." + i), heads, out / heads, out,
-                    transformerLayers, crossAttentionDim, s.groups(), s.useLinearProjection(), s.upcastAttention(),
-                    s.attentionSliceSize());
+                    transformerLayers[i], crossAttentionDim, s.groups(), s.useLinearProjection(),
+                    onlyCrossAttention, s.upcastAttention(), s.attentionSliceSize());
         }
         this.upsampler = addUpsample ? new Upsample2D(p.child("upsamplers.0"), out, out) : null;
     }

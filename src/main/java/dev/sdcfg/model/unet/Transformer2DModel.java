@@ -27,6 +27,14 @@ public final class Transformer2DModel {
     public Transformer2DModel(ParamLoader p, int heads, long headDim, long inChannels, int numLayers,
                               long crossAttentionDim, int normGroups, boolean useLinearProjection,
                               boolean upcastAttention, int attentionSliceSize) {
+        this(p, heads, headDim, inChannels, numLayers, crossAttentionDim, normGroups, useLinearProjection, false,
+                upcastAttention, attentionSliceSize);
+    }
+
+    /** @param onlyCrossAttention diffusers' only_cross_attention: attn1 attends to the context too */
+    public Transformer2DModel(ParamLoader p, int heads, long headDim, long inChannels, int numLayers,
+                              long crossAttentionDim, int normGroups, boolean useLinearProjection,
+                              boolean onlyCrossAttention, boolean upcastAttention, int attentionSliceSize) {
         this.inner = heads * headDim;
         this.norm = new GroupNormLayer(p.child("norm"), normGroups, inChannels, GROUP_NORM_EPS);
         if (useLinearProjection) {
@@ -43,7 +51,7 @@ public final class Transformer2DModel {
         this.blocks = new BasicTransformerBlock[numLayers];
         for (int i = 0; i < numLayers; i++) {
             blocks[i] = new BasicTransformerBlock(p.child("transformer_blocks." + i), inner, heads, headDim,
-                    crossAttentionDim, upcastAttention, attentionSliceSize);
+                    crossAttentionDim, onlyCrossAttention, upcastAttention, attentionSliceSize);
         }
     }
 

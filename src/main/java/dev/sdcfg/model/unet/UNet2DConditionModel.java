@@ -11,6 +11,7 @@ import dev.sdcfg.model.config.JsonConfig;
 import dev.sdcfg.model.io.Weights;
 import dev.sdcfg.model.nn.Conv2dLayer;
 import dev.sdcfg.model.nn.GroupNormLayer;
+import dev.sdcfg.model.nn.LinearLayer;
 import dev.sdcfg.model.nn.Ops;
 import dev.sdcfg.model.nn.ParamLoader;
 import dev.sdcfg.runtime.ComputeContext;
@@ -44,7 +45,9 @@ public final class UNet2DConditionModel implements AutoCloseable {
     private final TimestepEmbedding timeEmbedding;
     private final Conv2dLayer convIn;
     private final DownBlock[] downBlocks;
-    private final UNetMidBlock2DCrossAttn midBlock;
+    private final MidBlock midBlock;
+    /** diffusers' encoder_hid_proj ("text_proj"), or null. */
+    private final LinearLayer encoderHidProj;
     private final UpBlock[] upBlocks;
     private final GroupNormLayer convNormOut;
     private final Conv2dLayer convOut;
@@ -90,7 +93,10 @@ public final class UNet2DConditionModel implements AutoCloseable {
             this.convIn = new Conv2dLayer(p.child("conv_in"), c.inChannels(), c0, c.convInKernel(), 1,
                     (c.convInKernel() - 1) / 2);
             this.timeProj = new Timesteps(manager, c0, c.flipSinToCos(), c.freqShift());
-            this.timeEmbedding = new TimestepEmbedding(p.child("time_embedding"), c0, c.timeEmbedDim());
+            this.timeEmbedding = new TimestepEmbedding(p.child("time_embedding"), c0, c.timeEmbedDim(),
+                    c.timestepPostAct());
+            this.encoderHidProj = c.encoderHidDim() > 0
+                    ? new LinearLayer(p.child("encoder_hid_proj"), c.encoderHidDim(), c.crossAttentionDim()) : null;
 
             this.downBlocks = new DownBlock[n];
             int outCh = c0;
@@ -100,8 +106,12 @@ public final class UNet2DConditionModel implements AutoCloseable {
                 boolean last = i == n - 1;
                 ParamLoader bp = p.child("down_blocks." + i);
                 if (UNetConfig.CROSS_ATTN_DOWN.equals(c.downBlockTypes().get(i))) {
-                    downBlocks[i] = new CrossAttnDownBlock2D(bp, inCh, outCh, c.layersPerBlock(i),
-                            c.transformerLayersPerBlock(i), c.numAttentionHeads(i), c.crossAttentionDim(i), !last,
+                    int[] depths = new int[c.layersPerBlock(i)];
+                    for (int j = 0; j < depths.length; j++) {
+                        depths[j] = c.downTransformerLayers(i, j);
+                    }
+                    downBlocks[i] = new CrossAttnDownBlock2D(bp, inCh, outCh, c.layersPerBlock(i), depths,
+                            c.numAttentionHeads(i), c.crossAttentionDim(i), c.onlyCrossAttention(i), !last,
                             c.downsamplePadding(), s);
                 } else {
                     downBlocks[i] = new DownBlock2D(bp, inCh, outCh, c.layersPerBlock(i), !last,
@@ -109,10 +119,16 @@ public final class UNet2DConditionModel implements AutoCloseable {
                 }
             }
 
-            this.midBlock = c.midBlockType() == null ? null
-                    : new UNetMidBlock2DCrossAttn(p.child("mid_block"), c.blockOutChannels(n - 1),
-                    c.transformerLayersPerBlock(n - 1), c.numAttentionHeads(n - 1), c.crossAttentionDim(n - 1),
-                    c.midBlockScaleFactor(), s);
+            if (c.midBlockType() == null) {
+                this.midBlock = null;
+            } else if (UNetConfig.MID_PLAIN.equals(c.midBlockType())) {
+                this.midBlock = new UNetMidBlock2D(p.child("mid_block"), c.blockOutChannels(n - 1),
+                        c.midBlockScaleFactor(), s);
+            } else {
+                this.midBlock = new UNetMidBlock2DCrossAttn(p.child("mid_block"), c.blockOutChannels(n - 1),
+                        c.midTransformerLayers(), c.numAttentionHeads(n - 1), c.crossAttentionDim(n - 1),
+                        c.midBlockScaleFactor(), s);
+            }
 
             this.upBlocks = new UpBlock[n];
             outCh = c.blockOutChannels(n - 1);
@@ -125,8 +141,12 @@ public final class UNet2DConditionModel implements AutoCloseable {
                 int layers = c.layersPerBlock(r) + 1;
                 ParamLoader bp = p.child("up_blocks." + i);
                 if (UNetConfig.CROSS_ATTN_UP.equals(c.upBlockTypes().get(i))) {
-                    upBlocks[i] = new CrossAttnUpBlock2D(bp, inCh, prevOut, outCh, layers,
-                            c.transformerLayersPerBlock(r), c.numAttentionHeads(r), c.crossAttentionDim(r), !last, s);
+                    int[] depths = new int[layers];
+                    for (int j = 0; j < layers; j++) {
+                        depths[j] = c.upTransformerLayers(i, j);
+                    }
+                    upBlocks[i] = new CrossAttnUpBlock2D(bp, inCh, prevOut, outCh, layers, depths,
+                            c.numAttentionHeads(r), c.crossAttentionDim(r), c.onlyCrossAttention(r), !last, s);
                 } else {
                     upBlocks[i] = new UpBlock2D(bp, inCh, prevOut, outCh, layers, !last, s);
                 }
@@ -205,8 +225,9 @@ public final class UNet2DConditionModel implements AutoCloseable {
         }
         long b = ss.get(0);
         Shape es = encoderHiddenStates.getShape();
-        if (es.dimension() != 3 || es.get(0) != b) {
-            throw new IllegalArgumentException("encoder_hidden_states must be [" + b + ", tokens, dim], got " + es);
+        if (es.dimension() != 3 || es.get(0) != b || es.get(2) != config.contextDim()) {
+            throw new IllegalArgumentException("encoder_hidden_states must be [" + b + ", tokens, "
+                    + config.contextDim() + "], got " + es);
         }
         long tn = timestep.getShape().size();
         if (timestep.getShape().dimension() > 1 || (tn != 1 && tn != b)) {
@@ -234,6 +255,12 @@ public final class UNet2DConditionModel implements AutoCloseable {
             keep(record, recorded, "time_proj", tEmb);
             NDArray emb = timeEmbedding.forward(tEmb);
             keep(record, recorded, "time_embedding", emb);
+            if (config.timeEmbeddingActFn() != null) {
+                emb = Activations.apply(config.timeEmbeddingActFn(), emb); // diffusers' time_embed_act
+            }
+            if (encoderHidProj != null) {
+                context = encoderHidProj.forward(context); // diffusers' encoder_hid_proj ("text_proj")
+            }
             NDArray tembAct = Ops.silu(emb); // every resnet applies SiLU to temb first: do it once
 
             // 2. pre-process

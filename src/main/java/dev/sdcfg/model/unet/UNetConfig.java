@@ -23,6 +23,8 @@ public final class UNetConfig {
     public static final String CROSS_ATTN_UP = "CrossAttnUpBlock2D";
     public static final String UP = "UpBlock2D";
     public static final String MID_CROSS_ATTN = "UNetMidBlock2DCrossAttn";
+    /** diffusers' {@code get_mid_block("UNetMidBlock2D")}: num_layers 0, no attention, i.e. one resnet. */
+    public static final String MID_PLAIN = "UNetMidBlock2D";
 
     private final String source;
     private final int inChannels;
@@ -37,9 +39,15 @@ public final class UNetConfig {
     private final String midBlockType;
     private final int[] blockOutChannels;
     private final int[] layersPerBlock;
-    private final int[] transformerLayersPerBlock;
+    /** Transformer depth of each attention of down block i: [i][layer]. */
+    private final int[][] downTransformerLayers;
+    private final int midTransformerLayers;
+    /** Transformer depth of each attention of up block i (diffusers' index, deepest first): [i][layer]. */
+    private final int[][] upTransformerLayers;
+    private final boolean[] onlyCrossAttention;
     private final int[] numAttentionHeads;
     private final int[] crossAttentionDim;
+    private final int encoderHidDim;
     private final int downsamplePadding;
     private final double midBlockScaleFactor;
     private final int normNumGroups;
@@ -50,6 +58,8 @@ public final class UNetConfig {
     private final int convInKernel;
     private final int convOutKernel;
     private final int timeEmbedDim;
+    private final String timeEmbeddingActFn;
+    private final String timestepPostAct;
 
     public UNetConfig(JsonConfig c) {
         this.source = c.source();
@@ -57,12 +67,19 @@ public final class UNetConfig {
         if (!"UNet2DConditionModel".equals(cls)) {
             throw unsupported(c, "_class_name", "'" + cls + "' (only UNet2DConditionModel is supported)");
         }
-        // Features SD 1.x/2.x do not use: they must be absent, null or their neutral value.
-        for (String k : List.of("class_embed_type", "num_class_embeds", "addition_embed_type", "time_cond_proj_dim",
-                "encoder_hid_dim", "encoder_hid_dim_type", "timestep_post_act", "time_embedding_act_fn",
-                "reverse_transformer_layers_per_block")) {
+        warnUnknownKeys(c);
+        // diffusers passes an explicit null to __init__ as None; for these keys that fails in diffusers or means
+        // something other than the default, so it is refused rather than read as the default.
+        for (String k : NULL_REFUSED) {
+            if (c.isNull(k)) {
+                throw unsupported(c, k, "null (diffusers cannot build a UNet with " + k + "=None)");
+            }
+        }
+        // Features Stable Diffusion pipelines cannot drive: they must be absent or null.
+        for (String k : List.of("class_embed_type", "num_class_embeds", "addition_embed_type", "time_cond_proj_dim")) {
             if (c.has(k)) {
-                throw unsupported(c, k, c.json().get(k) + " (only null is supported)");
+                throw unsupported(c, k, c.json().get(k) + " (only null is supported: "
+                        + ABSENT_REASONS.get(k) + ")");
             }
         }
         if (c.has("num_attention_heads")) {
@@ -70,22 +87,18 @@ public final class UNetConfig {
             throw unsupported(c, "num_attention_heads", c.json().get("num_attention_heads")
                     + " (diffusers rejects it too; SD configs give the head count as attention_head_dim)");
         }
-        c.requireAbsentOr("dual_cross_attention", Set.of(false));
-        c.requireAbsentOr("class_embeddings_concat", Set.of(false));
+        if (c.getPyBool("dual_cross_attention", false)) {
+            throw unsupported(c, "dual_cross_attention", "true (only false is supported)");
+        }
+        if (c.getPyBool("class_embeddings_concat", false)) {
+            throw unsupported(c, "class_embeddings_concat", "true (only false is supported)");
+        }
         c.getEnum("attention_type", "default", "default");
         c.getEnum("time_embedding_type", "positional", "positional");
         c.getEnum("act_fn", "silu", "silu", "swish");
         this.resnetTimeScaleShift = c.getEnum("resnet_time_scale_shift", "default", "default", "scale_shift");
-        if (c.isArray("only_cross_attention")) {
-            for (JsonElement e : c.json().getAsJsonArray("only_cross_attention")) {
-                if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isBoolean() || e.getAsBoolean()) {
-                    throw unsupported(c, "only_cross_attention", c.json().get("only_cross_attention")
-                            + " (only false is supported)");
-                }
-            }
-        } else if (c.getBool("only_cross_attention", false)) {
-            throw unsupported(c, "only_cross_attention", "true (only false is supported)");
-        }
+        this.timeEmbeddingActFn = c.getEnum("time_embedding_act_fn", null, ACTIVATIONS);
+        this.timestepPostAct = c.getEnum("timestep_post_act", null, ACTIVATIONS);
 
         this.inChannels = c.getInt("in_channels", 4);
         this.outChannels = c.getInt("out_channels", 4);
@@ -100,8 +113,8 @@ public final class UNetConfig {
             this.sampleHeight = c.getInt("sample_size", 0);
             this.sampleWidth = sampleHeight;
         }
-        this.centerInputSample = c.getBool("center_input_sample", false);
-        this.flipSinToCos = c.getBool("flip_sin_to_cos", true);
+        this.centerInputSample = c.getPyBool("center_input_sample", false);
+        this.flipSinToCos = c.getPyBool("flip_sin_to_cos", true);
         this.freqShift = c.getDouble("freq_shift", 0);
 
         this.downBlockTypes = stripUNetRes(stringList(c, "down_block_types",
@@ -122,7 +135,7 @@ public final class UNetConfig {
         if (j.has("mid_block_type") && j.get("mid_block_type").isJsonNull()) {
             this.midBlockType = null; // diffusers: no mid block
         } else {
-            this.midBlockType = c.getEnum("mid_block_type", MID_CROSS_ATTN, MID_CROSS_ATTN);
+            this.midBlockType = c.getEnum("mid_block_type", MID_CROSS_ATTN, MID_CROSS_ATTN, MID_PLAIN);
         }
         int n = downBlockTypes.size();
         if (n == 0) {
@@ -138,11 +151,18 @@ public final class UNetConfig {
                     + " entries but 'down_block_types' has " + n);
         }
         this.layersPerBlock = c.getIntOrArray("layers_per_block", n, 2);
-        this.transformerLayersPerBlock = intOrFlatList(c, "transformer_layers_per_block", n, 1);
+        for (int i = 0; i < n; i++) {
+            check(c, "layers_per_block", layersPerBlock[i] > 0, "entries must be positive");
+        }
+        this.onlyCrossAttention = boolOrList(c, "only_cross_attention", n);
+        this.downTransformerLayers = new int[n][];
+        this.upTransformerLayers = new int[n][];
+        this.midTransformerLayers = transformerLayers(c, n);
         // Legacy naming (diffusers issue #2011): num_attention_heads = num_attention_heads or attention_head_dim,
         // so in these configs attention_head_dim is the number of heads of each block.
         this.numAttentionHeads = intOrFlatList(c, "attention_head_dim", n, 8);
         this.crossAttentionDim = c.getIntOrArray("cross_attention_dim", n, 1280);
+        this.encoderHidDim = encoderHidDim(c);
         this.downsamplePadding = c.getInt("downsample_padding", 1);
         this.midBlockScaleFactor = c.getDouble("mid_block_scale_factor", 1.0);
         if (j.has("norm_num_groups") && j.get("norm_num_groups").isJsonNull()) {
@@ -150,8 +170,8 @@ public final class UNetConfig {
         }
         this.normNumGroups = c.getInt("norm_num_groups", 32);
         this.normEps = c.getDouble("norm_eps", 1e-5);
-        this.useLinearProjection = c.getBool("use_linear_projection", false);
-        this.upcastAttention = c.getBool("upcast_attention", false);
+        this.useLinearProjection = c.getPyBool("use_linear_projection", false);
+        this.upcastAttention = c.getPyBool("upcast_attention", false);
         this.convInKernel = c.getInt("conv_in_kernel", 3);
         this.convOutKernel = c.getInt("conv_out_kernel", 3);
         for (String k : List.of("conv_in_kernel", "conv_out_kernel")) {
@@ -165,8 +185,6 @@ public final class UNetConfig {
         for (int i = 0; i < n; i++) {
             check(c, "block_out_channels", blockOutChannels[i] > 0 && blockOutChannels[i] % normNumGroups == 0,
                     "entry " + blockOutChannels[i] + " is not a positive multiple of norm_num_groups " + normNumGroups);
-            check(c, "layers_per_block", layersPerBlock[i] > 0, "entries must be positive");
-            check(c, "transformer_layers_per_block", transformerLayersPerBlock[i] > 0, "entries must be positive");
             check(c, "cross_attention_dim", crossAttentionDim[i] > 0, "entries must be positive");
             check(c, "attention_head_dim", numAttentionHeads[i] > 0, "entries must be positive");
         }
@@ -180,9 +198,184 @@ public final class UNetConfig {
                 checkHeads(c, blockOutChannels[n - 1 - i], numAttentionHeads[n - 1 - i], "up_blocks." + i);
             }
         }
-        if (midBlockType != null) {
+        if (MID_CROSS_ATTN.equals(midBlockType)) {
             checkHeads(c, blockOutChannels[n - 1], numAttentionHeads[n - 1], "mid_block");
         }
+    }
+
+    /** diffusers' {@code get_activation} names this runtime implements exactly ("mish" is not among them). */
+    private static final String[] ACTIVATIONS = {"silu", "swish", "gelu", "relu"};
+
+    /** Keys whose explicit null diffusers cannot build with (or reads differently from the default). */
+    private static final List<String> NULL_REFUSED = List.of("in_channels", "out_channels", "block_out_channels",
+            "down_block_types", "up_block_types", "layers_per_block", "attention_head_dim", "cross_attention_dim",
+            "transformer_layers_per_block", "only_cross_attention", "downsample_padding", "mid_block_scale_factor",
+            "norm_eps", "act_fn", "freq_shift", "conv_in_kernel", "conv_out_kernel", "resnet_time_scale_shift",
+            "time_embedding_type", "attention_type");
+
+    private static final java.util.Map<String, String> ABSENT_REASONS = java.util.Map.of(
+            "class_embed_type", "class embeddings need class labels the pipeline does not pass",
+            "num_class_embeds", "class embeddings need class labels the pipeline does not pass",
+            "addition_embed_type", "added conditioning (e.g. SDXL text_time) is not implemented",
+            "time_cond_proj_dim", "guidance-embedding (LCM) UNets change the pipeline's guidance");
+
+    /**
+     * Every key of diffusers' UNet2DConditionModel.__init__. Keys outside it are ignored by diffusers with a
+     * warning; so are they here.
+     */
+    static final Set<String> KNOWN_KEYS = Set.of("sample_size", "in_channels", "out_channels", "center_input_sample",
+            "flip_sin_to_cos", "freq_shift", "down_block_types", "mid_block_type", "up_block_types",
+            "only_cross_attention", "block_out_channels", "layers_per_block", "downsample_padding",
+            "mid_block_scale_factor", "dropout", "act_fn", "norm_num_groups", "norm_eps", "cross_attention_dim",
+            "transformer_layers_per_block", "reverse_transformer_layers_per_block", "encoder_hid_dim",
+            "encoder_hid_dim_type", "attention_head_dim", "num_attention_heads", "dual_cross_attention",
+            "use_linear_projection", "class_embed_type", "addition_embed_type", "addition_time_embed_dim",
+            "num_class_embeds", "upcast_attention", "resnet_time_scale_shift", "resnet_skip_time_act",
+            "resnet_out_scale_factor", "time_embedding_type", "time_embedding_dim", "time_embedding_act_fn",
+            "timestep_post_act", "time_cond_proj_dim", "conv_in_kernel", "conv_out_kernel",
+            "projection_class_embeddings_input_dim", "attention_type", "class_embeddings_concat",
+            "mid_block_only_cross_attention", "cross_attention_norm", "addition_embed_type_num_heads");
+
+    /** Logs (as diffusers does) the keys UNet2DConditionModel does not know; they do not change the model. */
+    private static void warnUnknownKeys(JsonConfig c) {
+        List<String> unknown = new ArrayList<>();
+        for (String k : c.json().keySet()) {
+            if (!k.startsWith("_") && !KNOWN_KEYS.contains(k)) {
+                unknown.add(k);
+            }
+        }
+        if (!unknown.isEmpty()) {
+            System.getLogger(UNetConfig.class.getName()).log(System.Logger.Level.WARNING,
+                    "{0}: config keys {1} are not UNet2DConditionModel parameters and are ignored (as diffusers"
+                            + " ignores them)", c.source(), unknown);
+        }
+    }
+
+    /** {@code only_cross_attention}: one boolean for every block or a list with one per down block. */
+    private static boolean[] boolOrList(JsonConfig c, String key, int n) {
+        boolean[] out = new boolean[n];
+        if (c.isArray(key)) {
+            JsonArray a = c.json().getAsJsonArray(key);
+            if (a.size() != n) {
+                throw new ModelLoadException(c.source() + ": '" + key + "' has " + a.size() + " entries, expected "
+                        + n + " (one per down block)");
+            }
+            for (int i = 0; i < n; i++) {
+                JsonElement e = a.get(i);
+                if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isBoolean()) {
+                    throw new ModelLoadException(c.source() + ": '" + key + "' entries must be true or false, got "
+                            + a);
+                }
+                out[i] = e.getAsBoolean();
+            }
+        } else {
+            Arrays.fill(out, c.getBool(key, false));
+        }
+        return out;
+    }
+
+    /**
+     * Resolves {@code transformer_layers_per_block} and {@code reverse_transformer_layers_per_block} into the
+     * per-attention depths of every block, as diffusers does: an int applies everywhere; a list has one entry per
+     * down block, each an int (every attention of that block) or a list (one per attention; nested lists need
+     * {@code reverse_transformer_layers_per_block}, diffusers raises otherwise). The mid block takes the last entry
+     * (its first element when it is a list). Up block i takes {@code reverse_transformer_layers_per_block[i]} when
+     * given, else the entry of down block n−1−i. Fills the down/up tables; returns the mid block's depth.
+     */
+    private int transformerLayers(JsonConfig c, int n) {
+        String key = "transformer_layers_per_block";
+        String revKey = "reverse_transformer_layers_per_block";
+        JsonElement tl = c.json().get(key);
+        JsonElement rev = c.has(revKey) ? c.json().get(revKey) : null;
+        if (tl != null && tl.isJsonNull()) {
+            tl = null;
+        }
+        if (rev != null && (!rev.isJsonArray() || rev.getAsJsonArray().size() != n)) {
+            throw new ModelLoadException(source + ": '" + revKey + "' must be a list with one entry per up block ("
+                    + n + "), got " + rev);
+        }
+        JsonElement[] perBlock = new JsonElement[n];
+        if (tl == null || tl.isJsonPrimitive()) {
+            int v = tl == null ? 1 : depth(c, key, tl);
+            Arrays.fill(perBlock, new com.google.gson.JsonPrimitive(v));
+        } else if (tl.isJsonArray()) {
+            JsonArray a = tl.getAsJsonArray();
+            if (a.size() != n) {
+                throw new ModelLoadException(source + ": '" + key + "' has " + a.size() + " entries, expected " + n);
+            }
+            for (int i = 0; i < n; i++) {
+                perBlock[i] = a.get(i);
+                if (perBlock[i].isJsonArray() && rev == null) {
+                    throw new ModelLoadException(source + ": '" + key + "' " + a + " has per-layer lists (an"
+                            + " asymmetric UNet), which need '" + revKey + "' (diffusers raises the same)");
+                }
+            }
+        } else {
+            throw new ModelLoadException(source + ": '" + key + "' must be an integer or a list, got " + tl);
+        }
+        for (int i = 0; i < n; i++) {
+            downTransformerLayers[i] = depths(c, key, perBlock[i], layersPerBlock[i], "down block " + i);
+            JsonElement up = rev != null ? rev.getAsJsonArray().get(i) : perBlock[n - 1 - i];
+            upTransformerLayers[i] = depths(c, rev != null ? revKey : key, up, layersPerBlock[n - 1 - i] + 1,
+                    "up block " + i);
+        }
+        JsonElement last = perBlock[n - 1];
+        return last.isJsonArray() ? depths(c, key, last, 1, "the mid block")[0] : depth(c, key, last);
+    }
+
+    private int[] depths(JsonConfig c, String key, JsonElement e, int layers, String where) {
+        int[] out = new int[layers];
+        if (e.isJsonArray()) {
+            JsonArray a = e.getAsJsonArray();
+            if (a.size() < layers) {
+                throw new ModelLoadException(source + ": '" + key + "' gives " + where + " " + a.size()
+                        + " transformer depths but it has " + layers + " attentions");
+            }
+            for (int j = 0; j < layers; j++) {
+                out[j] = depth(c, key, a.get(j));
+            }
+        } else {
+            Arrays.fill(out, depth(c, key, e));
+        }
+        return out;
+    }
+
+    private int depth(JsonConfig c, String key, JsonElement e) {
+        if (e.isJsonPrimitive() && e.getAsJsonPrimitive().isNumber()) {
+            double d = e.getAsDouble();
+            if (d == Math.rint(d) && d >= 0 && d <= 1000) {
+                return (int) d;
+            }
+        }
+        throw new ModelLoadException(source + ": '" + key + "' entries must be non-negative integers, got " + e);
+    }
+
+    /**
+     * {@code encoder_hid_dim} / {@code encoder_hid_dim_type}: diffusers' "text_proj" (a Linear from encoder_hid_dim
+     * to cross_attention_dim applied to the text embeddings; the default type when only the dim is set) is
+     * implemented; the image projections need inputs the pipeline does not have. Returns 0 when there is none.
+     */
+    private int encoderHidDim(JsonConfig c) {
+        String type = c.getString("encoder_hid_dim_type", null);
+        boolean hasDim = c.has("encoder_hid_dim");
+        if (type == null && !hasDim) {
+            return 0;
+        }
+        if (!hasDim) {
+            throw unsupported(c, "encoder_hid_dim_type", "'" + type + "' without 'encoder_hid_dim' (diffusers"
+                    + " raises the same)");
+        }
+        if (type != null && !"text_proj".equals(type)) {
+            throw unsupported(c, "encoder_hid_dim_type", "'" + type + "' (supported: text_proj, or null with"
+                    + " 'encoder_hid_dim' set)");
+        }
+        if (c.isArray("cross_attention_dim")) {
+            throw unsupported(c, "encoder_hid_dim", c.json().get("encoder_hid_dim") + " with a list-valued"
+                    + " 'cross_attention_dim' (diffusers' text_proj needs one width)");
+        }
+        int d = c.getInt("encoder_hid_dim", 0);
+        check(c, "encoder_hid_dim", d > 0, "must be positive");
+        return d;
     }
 
     private static void checkHeads(JsonConfig c, int channels, int heads, String where) {
@@ -278,7 +471,7 @@ public final class UNetConfig {
         return upBlockTypes;
     }
 
-    /** {@code UNetMidBlock2DCrossAttn}, or null when the config has no mid block. */
+    /** {@code UNetMidBlock2DCrossAttn}, {@code UNetMidBlock2D} (one resnet), or null when there is no mid block. */
     public String midBlockType() {
         return midBlockType;
     }
@@ -299,8 +492,44 @@ public final class UNetConfig {
         return layersPerBlock[i];
     }
 
-    public int transformerLayersPerBlock(int i) {
-        return transformerLayersPerBlock[i];
+    /** Transformer depth of attention {@code layer} of down block {@code i}. */
+    public int downTransformerLayers(int i, int layer) {
+        return downTransformerLayers[i][layer];
+    }
+
+    /** Transformer depth of the mid block's attention. */
+    public int midTransformerLayers() {
+        return midTransformerLayers;
+    }
+
+    /** Transformer depth of attention {@code layer} of up block {@code i} (diffusers' index: deepest first). */
+    public int upTransformerLayers(int i, int layer) {
+        return upTransformerLayers[i][layer];
+    }
+
+    /** {@code only_cross_attention} of down block {@code i} (up block i uses entry n−1−i). */
+    public boolean onlyCrossAttention(int i) {
+        return onlyCrossAttention[i];
+    }
+
+    /** {@code encoder_hid_dim} when the UNet projects its text input ("text_proj"), else 0. */
+    public int encoderHidDim() {
+        return encoderHidDim;
+    }
+
+    /** The text-embedding width the UNet takes as encoder_hidden_states: encoder_hid_dim or cross_attention_dim. */
+    public int contextDim() {
+        return encoderHidDim > 0 ? encoderHidDim : crossAttentionDim[0];
+    }
+
+    /** diffusers' {@code time_embedding_act_fn} (applied to the time embedding before the blocks), or null. */
+    public String timeEmbeddingActFn() {
+        return timeEmbeddingActFn;
+    }
+
+    /** diffusers' {@code timestep_post_act} (the TimestepEmbedding's post activation), or null. */
+    public String timestepPostAct() {
+        return timestepPostAct;
     }
 
     /** Attention heads of down block {@code i} (config {@code attention_head_dim}, legacy meaning). */

@@ -47,6 +47,13 @@ public record VaeConfig(String source, int inChannels, int outChannels, int late
             throw new ModelLoadException(src + ": unsupported value '" + cls + "' for '_class_name'"
                     + " (supported: AutoencoderKL)");
         }
+        warnUnknownKeys(c);
+        for (String k : NULL_REFUSED) {
+            if (c.isNull(k)) {
+                throw new ModelLoadException(src + ": unsupported value null for '" + k + "' (diffusers cannot build"
+                        + " an AutoencoderKL with " + k + "=None)");
+            }
+        }
         int[] blocks = c.getIntArray("block_out_channels", new int[] {64});
         if (blocks.length == 0) {
             throw new ModelLoadException(src + ": 'block_out_channels' must not be empty");
@@ -86,9 +93,31 @@ public record VaeConfig(String source, int inChannels, int outChannels, int late
                         + latent + " ('latent_channels')");
             }
         }
+        // An explicit null reaches diffusers as None, which its `if flag:` tests read as false.
         return new VaeConfig(src, in, out, latent, blocks, layers, groups, scaling, shift, hasShift, mean, std,
-                c.getBool("force_upcast", true), c.getBool("use_quant_conv", true),
-                c.getBool("use_post_quant_conv", true), c.getBool("mid_block_add_attention", true));
+                c.getPyBool("force_upcast", true), c.getPyBool("use_quant_conv", true),
+                c.getPyBool("use_post_quant_conv", true), c.getPyBool("mid_block_add_attention", true));
+    }
+
+    /** Keys whose explicit null diffusers cannot build (or decode) with. */
+    private static final List<String> NULL_REFUSED = List.of("in_channels", "out_channels", "down_block_types",
+            "up_block_types", "block_out_channels", "layers_per_block", "act_fn", "latent_channels",
+            "norm_num_groups", "scaling_factor");
+
+    /** Every key of diffusers' AutoencoderKL.__init__; others are ignored by diffusers with a warning, and here. */
+    static final java.util.Set<String> KNOWN_KEYS = java.util.Set.of("in_channels", "out_channels",
+            "down_block_types", "up_block_types", "block_out_channels", "layers_per_block", "act_fn",
+            "latent_channels", "norm_num_groups", "sample_size", "scaling_factor", "shift_factor", "latents_mean",
+            "latents_std", "force_upcast", "use_quant_conv", "use_post_quant_conv", "mid_block_add_attention");
+
+    private static void warnUnknownKeys(JsonConfig c) {
+        List<String> unknown = c.json().keySet().stream().filter(k -> !k.startsWith("_") && !KNOWN_KEYS.contains(k))
+                .toList();
+        if (!unknown.isEmpty()) {
+            System.getLogger(VaeConfig.class.getName()).log(System.Logger.Level.WARNING,
+                    "{0}: config keys {1} are not AutoencoderKL parameters and are ignored (as diffusers ignores"
+                            + " them)", c.source(), unknown);
+        }
     }
 
     private static void requireBlockTypes(JsonConfig c, String key, String supported, int n) {

@@ -40,6 +40,18 @@ final class TinyUNetFolder {
     int sampleSize = 16;
     /** resnet_time_scale_shift "scale_shift": time_emb_proj gives scale and shift (twice the channels). */
     boolean scaleShift = false;
+    /**
+     * Per-attention transformer depths of each down block ([block][layer], written as nested lists) and of each
+     * up block (written as reverse_transformer_layers_per_block); both or neither.
+     */
+    int[][] transformerLayersNested;
+    int[][] reverseTransformerLayers;
+    /** only_cross_attention per down block (written as a list); up block i uses entry n−1−i. */
+    boolean[] onlyCrossAttention;
+    /** "UNetMidBlock2DCrossAttn", "UNetMidBlock2D", or null for no mid block. */
+    String midBlockType = "UNetMidBlock2DCrossAttn";
+    /** encoder_hid_dim (text_proj) when > 0. */
+    int encoderHidDim = 0;
     /** Extra or overriding config entries. */
     final Map<String, Object> extra = new LinkedHashMap<>();
 
@@ -70,11 +82,18 @@ final class TinyUNetFolder {
         c.put("norm_eps", 1e-5);
         c.put("norm_num_groups", normNumGroups);
         c.put("num_class_embeds", null);
-        c.put("only_cross_attention", false);
+        c.put("only_cross_attention", onlyCrossAttention != null ? onlyCrossAttention : false);
+        c.put("mid_block_type", midBlockType);
+        if (encoderHidDim > 0) {
+            c.put("encoder_hid_dim", encoderHidDim);
+        }
+        if (reverseTransformerLayers != null) {
+            c.put("reverse_transformer_layers_per_block", reverseTransformerLayers);
+        }
         c.put("out_channels", outChannels);
         c.put("sample_size", sampleSize);
-        c.put("transformer_layers_per_block", transformerLayersList != null ? transformerLayersList
-                : transformerLayersPerBlock);
+        c.put("transformer_layers_per_block", transformerLayersNested != null ? transformerLayersNested
+                : transformerLayersList != null ? transformerLayersList : transformerLayersPerBlock);
         c.put("up_block_types", upTypes);
         c.put("upcast_attention", upcastAttention);
         c.put("use_linear_projection", useLinearProjection);
@@ -92,6 +111,9 @@ final class TinyUNetFolder {
         conv(m, "conv_in", inChannels, c0, convInKernel);
         linear(m, "time_embedding.linear_1", c0, temb);
         linear(m, "time_embedding.linear_2", temb, temb);
+        if (encoderHidDim > 0) {
+            linear(m, "encoder_hid_proj", encoderHidDim, crossAttentionDim);
+        }
         long out = c0;
         for (int i = 0; i < n; i++) {
             long in = out;
@@ -100,7 +122,8 @@ final class TinyUNetFolder {
             for (int j = 0; j < layers(i); j++) {
                 resnet(m, p + "resnets." + j, j == 0 ? in : out, out, temb);
                 if (downTypes[i].startsWith("CrossAttn")) {
-                    transformer(m, p + "attentions." + j, out, tLayers(i));
+                    transformer(m, p + "attentions." + j, out,
+                            transformerLayersNested != null ? transformerLayersNested[i][j] : tLayers(i), onlyCross(i));
                 }
             }
             if (i < n - 1) {
@@ -108,9 +131,16 @@ final class TinyUNetFolder {
             }
         }
         long mid = blockOutChannels[n - 1];
-        resnet(m, "mid_block.resnets.0", mid, mid, temb);
-        transformer(m, "mid_block.attentions.0", mid, tLayers(n - 1));
-        resnet(m, "mid_block.resnets.1", mid, mid, temb);
+        if (midBlockType != null) {
+            // get_mid_block: UNetMidBlock2DCrossAttn has resnet, attention, resnet; UNetMidBlock2D (num_layers=0)
+            // only its first resnet. The cross-attn mid block never uses only_cross_attention.
+            resnet(m, "mid_block.resnets.0", mid, mid, temb);
+            if (midBlockType.equals("UNetMidBlock2DCrossAttn")) {
+                transformer(m, "mid_block.attentions.0", mid,
+                        transformerLayersNested != null ? transformerLayersNested[n - 1][0] : tLayers(n - 1), false);
+                resnet(m, "mid_block.resnets.1", mid, mid, temb);
+            }
+        }
         out = mid;
         for (int i = 0; i < n; i++) {
             long prev = out;
@@ -122,7 +152,9 @@ final class TinyUNetFolder {
                 long skip = j == layers - 1 ? in : out;
                 resnet(m, p + "resnets." + j, (j == 0 ? prev : out) + skip, out, temb);
                 if (upTypes[i].startsWith("CrossAttn")) {
-                    transformer(m, p + "attentions." + j, out, tLayers(n - 1 - i));
+                    transformer(m, p + "attentions." + j, out,
+                            reverseTransformerLayers != null ? reverseTransformerLayers[i][j] : tLayers(n - 1 - i),
+                            onlyCross(n - 1 - i));
                 }
             }
             if (i < n - 1) {
@@ -142,7 +174,16 @@ final class TinyUNetFolder {
         return transformerLayersList != null ? transformerLayersList[block] : transformerLayersPerBlock;
     }
 
+    private boolean onlyCross(int block) {
+        return onlyCrossAttention != null && onlyCrossAttention[block];
+    }
+
     void transformer(Map<String, long[]> m, String p, long ch, int transformerLayers) {
+        transformer(m, p, ch, transformerLayers, false);
+    }
+
+    /** @param onlyCross diffusers' only_cross_attention: attn1's k/v project from the context width */
+    void transformer(Map<String, long[]> m, String p, long ch, int transformerLayers, boolean onlyCross) {
         norm(m, p + ".norm", ch);
         if (useLinearProjection) {
             linear(m, p + ".proj_in", ch, ch);
@@ -152,7 +193,7 @@ final class TinyUNetFolder {
         for (int k = 0; k < transformerLayers; k++) {
             String b = p + ".transformer_blocks." + k + ".";
             norm(m, b + "norm1", ch);
-            attention(m, b + "attn1", ch, ch);
+            attention(m, b + "attn1", ch, onlyCross ? crossAttentionDim : ch);
             norm(m, b + "norm2", ch);
             attention(m, b + "attn2", ch, crossAttentionDim);
             norm(m, b + "norm3", ch);

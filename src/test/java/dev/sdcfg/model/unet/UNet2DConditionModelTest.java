@@ -242,7 +242,6 @@ class UNet2DConditionModelTest {
             {"class_embed_type", "timestep"},
             {"addition_embed_type", "text_time"},
             {"time_cond_proj_dim", 256},
-            {"only_cross_attention", true},
             {"dual_cross_attention", true},
             {"num_attention_heads", 8},
             {"resnet_time_scale_shift", "ada_group"},
