@@ -61,6 +61,12 @@ public final class StableDiffusionPipeline implements ImageGenerator {
                                     ClipTextModel textEncoder, UNet2DConditionModel unet, AutoencoderKL vae,
                                     ComputeContext ctx, PipelineOptions options) {
         checkComponentsFit(tokenizer, textEncoder, unet, vae);
+        if (vae.shiftFactor() != 0.0) {
+            System.getLogger(StableDiffusionPipeline.class.getName()).log(System.Logger.Level.WARNING,
+                    vae.config().source() + ": 'shift_factor' " + vae.shiftFactor() + " is ignored, as diffusers'"
+                            + " StableDiffusionPipeline ignores it (latents are decoded as latents / scaling_factor)");
+        }
+        schedulerConfig = asStableDiffusionPipelineSees(schedulerConfig);
         try {
             SamplerFactory.create(null, schedulerConfig, new JsonObject()).close(); // the model's own sampler must be usable
         } catch (IllegalArgumentException e) {
@@ -77,6 +83,41 @@ public final class StableDiffusionPipeline implements ImageGenerator {
         this.vae = vae;
         this.manager = NDManager.newBaseManager(ctx.device());
         this.vaeScaleFactor = vae.downscaleFactor();
+    }
+
+    /**
+     * The model's scheduler config as diffusers' {@code StableDiffusionPipeline.__init__} leaves it: a
+     * {@code steps_offset} other than 1 becomes 1 and a true {@code clip_sample} becomes false (both with a
+     * deprecation warning there). The values are those of {@code scheduler.config}, i.e. the class defaults where
+     * the file is silent: {@code steps_offset} 0 for every scheduler class, {@code clip_sample} true for DDIM and
+     * DDPM and absent for the others. Samplers a request names are built from this adjusted config, as
+     * {@code XScheduler.from_config(pipe.scheduler.config)} would be.
+     */
+    static JsonConfig asStableDiffusionPipelineSees(JsonConfig config) {
+        JsonObject json = config.json().deepCopy();
+        List<String> changed = new ArrayList<>();
+        JsonElement offset = json.get("steps_offset");
+        boolean offsetIsOne = offset != null && offset.isJsonPrimitive() && offset.getAsJsonPrimitive().isNumber()
+                && offset.getAsDouble() == 1.0;
+        if (!offsetIsOne) {
+            json.addProperty("steps_offset", 1);
+            changed.add("steps_offset " + (offset == null ? "0 (default)" : offset) + " -> 1");
+        }
+        String cls = config.getString("_class_name", "");
+        JsonElement clip = json.get("clip_sample");
+        boolean clipDefault = cls.equals("DDIMScheduler") || cls.equals("DDPMScheduler");
+        boolean clipOn = clip == null ? clipDefault
+                : clip.isJsonPrimitive() && clip.getAsJsonPrimitive().isBoolean() && clip.getAsBoolean();
+        if (clipOn) {
+            json.addProperty("clip_sample", false);
+            changed.add("clip_sample " + (clip == null ? "true (default)" : clip) + " -> false");
+        }
+        if (changed.isEmpty()) {
+            return config;
+        }
+        System.getLogger(StableDiffusionPipeline.class.getName()).log(System.Logger.Level.WARNING,
+                config.source() + ": " + String.join(", ", changed) + ", as diffusers' StableDiffusionPipeline does");
+        return new JsonConfig(config.source(), json);
     }
 
     /**
@@ -478,13 +519,9 @@ public final class StableDiffusionPipeline implements ImageGenerator {
 
     /** VAE decode of final latents → image in [−1, 1], [1, 3, H, W]. */
     public NDArray decode(NDArray latents) {
-        // diffusers: latents / scaling_factor + shift_factor (the shift is 0 unless the VAE config sets one)
+        // diffusers' StableDiffusionPipeline: vae.decode(latents / scaling_factor); it never applies shift_factor
+        // (SD3/Flux pipelines do), so neither does this pipeline: the constructor warns when a VAE sets one
         NDArray scaled = HostScalars.div(latents, vae.scalingFactor());
-        if (vae.shiftFactor() != 0.0) {
-            NDArray shifted = HostScalars.add(scaled, vae.shiftFactor());
-            scaled.close();
-            scaled = shifted;
-        }
         NDArray image = vae.decode(scaled);
         scaled.close();
         return image;

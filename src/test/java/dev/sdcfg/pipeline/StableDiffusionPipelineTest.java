@@ -163,6 +163,32 @@ class StableDiffusionPipelineTest {
         }
     }
 
+    @Test
+    void aVaeShiftFactorIsIgnoredAsInDiffusersStableDiffusionPipeline() throws Exception {
+        java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("sd-shift-");
+        try (java.util.stream.Stream<java.nio.file.Path> files = java.nio.file.Files.walk(Fixtures.model())) {
+            for (java.nio.file.Path f : (Iterable<java.nio.file.Path>) files::iterator) {
+                java.nio.file.Path to = dir.resolve(Fixtures.model().relativize(f).toString());
+                if (java.nio.file.Files.isDirectory(f)) {
+                    java.nio.file.Files.createDirectories(to);
+                } else {
+                    java.nio.file.Files.copy(f, to);
+                }
+            }
+        }
+        java.nio.file.Path vaeConfig = dir.resolve("vae/config.json");
+        com.google.gson.JsonObject c = com.google.gson.JsonParser.parseString(java.nio.file.Files.readString(vaeConfig))
+                .getAsJsonObject();
+        c.addProperty("shift_factor", 0.5);
+        java.nio.file.Files.writeString(vaeConfig, c.toString());
+        try (StableDiffusionPipeline shifted = StableDiffusionPipeline.load(dir, ComputeContext.cpu(), PipelineOptions.defaults())) {
+            assertEquals(0.5, shifted.vae().shiftFactor(), 0.0);
+            GenerationRequest r = req("lms", 64, 64, 2, "7.5", 3, 1);
+            assertArrayEquals(pixels(pipe.generate(r, GenerationListener.NONE).images().get(0).png()),
+                    pixels(shifted.generate(r, GenerationListener.NONE).images().get(0).png()));
+        }
+    }
+
     private static int[] pixels(byte[] png) {
         BufferedImage img = PngEncoder.decode(png);
         return img.getRGB(0, 0, img.getWidth(), img.getHeight(), null, 0, img.getWidth());
