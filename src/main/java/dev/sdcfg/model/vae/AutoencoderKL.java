@@ -24,7 +24,8 @@ import java.util.function.BiConsumer;
  * images to the stacked mean and logvar of the latent distribution.
  *
  * <p>Both are raw: no {@code scaling_factor}/{@code shift_factor} is applied; the pipeline decodes
- * {@code latents / scalingFactor()} (diffusers' StableDiffusionPipeline never applies {@code shift_factor}). Weights live in this model's own {@link NDManager} in the
+ * {@code latents / scalingFactor()} (diffusers' StableDiffusionPipeline never applies {@code shift_factor}).
+ * Weights live in this model's own {@link NDManager} in the
  * {@link ComputeContext} it was loaded with, which may differ from the UNet's: diffusers runs a
  * {@link #forceUpcast()} VAE in float32 when the pipeline is float16 ({@link #contextFor}). Inputs of another
  * float type or device are converted to the model's. Each call runs in an {@link NDScope}: only the result
