@@ -3,6 +3,7 @@ package dev.sdcfg.runtime;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 
 import java.util.function.BinaryOperator;
 
@@ -33,6 +34,16 @@ public final class HostScalars {
         return Cpu.MANAGER.create(v);
     }
 
+    /**
+     * {@code v} as a 0-dim CPU tensor for an operation with {@code x}: float32 for float32/float16 tensors, float64
+     * otherwise. PyTorch reads a CPU scalar for such tensors as a float (their math type), so a float32 scalar gives
+     * the same result as a float64 one, without the cast of the scalar that a dtype mismatch costs per call.
+     */
+    static NDArray like(NDArray x, double v) {
+        DataType t = x.getDataType();
+        return t == DataType.FLOAT32 || t == DataType.FLOAT16 ? Cpu.MANAGER.create((float) v) : of(v);
+    }
+
     /** {@code x * c}. */
     public static NDArray mul(NDArray x, double c) {
         return withScalar(x, c, NDArray::mul);
@@ -54,7 +65,7 @@ public final class HostScalars {
     }
 
     private static NDArray withScalar(NDArray x, double c, BinaryOperator<NDArray> op) {
-        try (NDArray s = of(c)) {
+        try (NDArray s = like(x, c)) {
             return op.apply(x, s);
         }
     }
