@@ -26,13 +26,13 @@ import dev.sdcfg.sampler.PrefetchedNoise;
 import dev.sdcfg.sampler.Sampler;
 import dev.sdcfg.sampler.SamplerFactory;
 import dev.sdcfg.sampler.SamplerInfo;
+import dev.sdcfg.runtime.HostScalars;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import dev.sdcfg.runtime.HostScalars;
 
 /**
  * Stable Diffusion text-to-image: prompt → CLIP embeddings → denoising loop (UNet on the CFG pair, guidance

@@ -5,10 +5,10 @@ import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import dev.sdcfg.runtime.HostScalars;
 
 import java.util.ArrayList;
 import java.util.List;
-import dev.sdcfg.runtime.HostScalars;
 
 /** Shared plumbing: step-order checks, NDScope handling, history ownership, linear combinations, spacings. */
 abstract class AbstractSampler implements Sampler {

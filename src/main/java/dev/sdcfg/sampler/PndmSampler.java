@@ -1,10 +1,10 @@
 package dev.sdcfg.sampler;
 
 import ai.djl.ndarray.NDArray;
+import dev.sdcfg.runtime.HostScalars;
 
 import java.util.ArrayList;
 import java.util.List;
-import dev.sdcfg.runtime.HostScalars;
 
 /**
  * diffusers' {@code PNDMScheduler}: pseudo Runge–Kutta warm-up (unless {@code skip_prk_steps}) then pseudo linear

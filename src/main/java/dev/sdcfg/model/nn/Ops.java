@@ -9,10 +9,10 @@ import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.LayerNorm;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
+import dev.sdcfg.runtime.HostScalars;
 
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import dev.sdcfg.runtime.HostScalars;
 
 /**
  * Functional building blocks that DJL's PyTorch engine lacks natively (GroupNorm, SiLU, quick_gelu, attention)

@@ -16,12 +16,12 @@ import dev.sdcfg.model.nn.Ops;
 import dev.sdcfg.model.nn.ParamLoader;
 import dev.sdcfg.runtime.ComputeContext;
 import dev.sdcfg.runtime.DjlRuntime;
+import dev.sdcfg.runtime.HostScalars;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import dev.sdcfg.runtime.HostScalars;
 
 /**
  * diffusers' {@code UNet2DConditionModel} with the semantics SD 1.x and 2.x configs use (see {@link UNetConfig}):
