@@ -184,6 +184,42 @@ class UNet2DConditionModelTest {
         }
     }
 
+    /**
+     * Cross-attention keys/values are computed once per context tensor: a second forward on the same context gives
+     * the same numbers with fewer ops; another context, or one whose manager has closed, is computed afresh.
+     */
+    @Test
+    void crossAttentionKeysAndValuesAreComputedOncePerContext() {
+        try (NDManager m = cpu();
+             UNet2DConditionModel unet = UNet2DConditionModel.load(demoUnet(), ComputeContext.cpu(), null, 0);
+             UNet2DConditionModel fresh = UNet2DConditionModel.load(demoUnet(), ComputeContext.cpu(), null, 0)) {
+            DjlRuntime.seed(2);
+            NDArray x = m.randomNormal(new Shape(2, 4, 16, 16));
+            NDArray ctxA = m.randomNormal(new Shape(2, 77, 32));
+            NDArray ctxB = m.randomNormal(new Shape(2, 77, 32));
+            NDArray t = m.create(500L);
+            dev.sdcfg.runtime.OpCounter.start();
+            float[] first = unet.forward(x, t, ctxA).toFloatArray();
+            long opsFirst = dev.sdcfg.runtime.OpCounter.stop();
+            dev.sdcfg.runtime.OpCounter.start();
+            float[] second = unet.forward(x, t, ctxA).toFloatArray();
+            long opsSecond = dev.sdcfg.runtime.OpCounter.stop();
+            assertArrayEquals(first, second, 0f);
+            assertTrue(opsSecond < opsFirst, opsSecond + " ops with cached keys/values vs " + opsFirst);
+
+            float[] withB = unet.forward(x, t, ctxB).toFloatArray();
+            assertArrayEquals(fresh.forward(x, t, ctxB).toFloatArray(), withB, 0f);
+            assertFalse(java.util.Arrays.equals(first, withB));
+
+            try (NDManager job = cpu()) {
+                NDArray ctxCopy = ctxA.duplicate();
+                ctxCopy.attach(job);
+                assertArrayEquals(first, unet.forward(x, t, ctxCopy).toFloatArray(), 0f);
+            } // the cache of ctxCopy is freed with its manager
+            assertArrayEquals(first, unet.forward(x, t, ctxA).toFloatArray(), 0f);
+        }
+    }
+
     /** Live arrays in every manager of the engine (the system manager's tree). */
     private static int liveArrays() {
         try (NDManager probe = NDManager.newBaseManager(DjlRuntime.engine().defaultDevice())) {
