@@ -81,16 +81,16 @@ public final class PrefetchedNoise implements NoiseSource, AutoCloseable {
 
     private void refill(Device device) {
         close();
-        long bytes = Math.max(1, shape.size() * dtype.getNumOfBytes());
+        long bytes = Math.max(1, shape.size() * NoiseSource.drawType(dtype).getNumOfBytes());
         int remaining = Math.max(1, maxDraws - drawn);
         int n = (int) Math.max(1, Math.min(remaining, maxBatchBytes / bytes));
         try (NDManager cpu = DjlRuntime.engine().newBaseManager(Device.cpu())) {
             NDList draws = new NDList(n);
             for (int k = 0; k < n; k++) {
-                draws.add(cpu.randomNormal(0f, 1f, shape, dtype));
+                draws.add(cpu.randomNormal(0f, 1f, shape, NoiseSource.drawType(dtype)));
             }
             NDArray stacked = draws.size() == 1 ? draws.get(0).expandDims(0) : NDArrays.stack(draws);
-            batch = stacked.toDevice(device, true);
+            batch = stacked.toDevice(device, true).toType(dtype, false);
             // the batch outlives this step (out of its NDScope) and the CPU manager (a manager of its own)
             NDScope.unregister(batch);
             batch.attach(DjlRuntime.engine().newBaseManager(device));

@@ -14,9 +14,7 @@ import org.junit.jupiter.api.TestInstance;
 import java.awt.image.BufferedImage;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -28,16 +26,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  *
  * <p>Bounds come from measurement on the tiny model (64×64, 6 steps): the CFG-family normalizers differ from fp32
  * by ≤ 0.16 levels on average and 2 levels at most; tnorm by ≤ 0.6 and 6, because it divides by ‖t − u‖, a
- * small difference of two fp16 predictions. The bounds (0.3 / 4 levels, tnorm 1.2 / 12) leave about 2× headroom, far below what a wrong dtype or a
- * skipped upcast produces (tens of levels, or NaN). Euler ancestral and DDPM draw their noise in the model's dtype,
- * as diffusers does ({@code randn_tensor(..., dtype=model_output.dtype)}), and torch's CPU half normals use other
- * bits of each random word than float ones, so their fp16 images are another noise realisation: for them only
- * validity and reproducibility are checked.
+ * small difference of two fp16 predictions. The bounds (0.3 / 4 levels, tnorm 1.2 / 12) leave about 2×
+ * headroom, far below what a wrong dtype or a skipped upcast produces (tens of levels, or NaN). The stochastic
+ * samplers are included: their fp16 noise is drawn in float32 and cast (NoiseSource.drawType), so an fp16 run
+ * is the same image as the fp32 run of its seed; drawn in fp16 it would be another noise realisation (tens of
+ * levels apart), which is what this test would then report.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class HalfPrecisionPathTest {
-
-    private static final Set<String> NOISE_IN_MODEL_DTYPE = Set.of("euler_ancestral", "ddpm");
 
     private StableDiffusionPipeline fp32;
     private StableDiffusionPipeline fp16;
@@ -67,11 +63,6 @@ class HalfPrecisionPathTest {
         for (String sampler : SamplerFactory.names()) {
             int[] a = pixels(fp32, req(sampler, "7.5"));
             int[] b = pixels(fp16, req(sampler, "7.5"));
-            if (NOISE_IN_MODEL_DTYPE.contains(sampler)) {
-                assertTrue(std(b) > 20, sampler + ": fp16 image is degenerate (std " + std(b) + ")");
-                assertArrayEquals(b, pixels(fp16, req(sampler, "7.5")), sampler + ": fp16 run is not reproducible");
-                continue;
-            }
             double[] d = diff(a, b);
             report.add(String.format("%s mean %.3f max %.0f", sampler, d[0], d[1]));
             assertTrue(d[0] <= 0.3 && d[1] <= 4, sampler + ": fp16 differs from fp32 by mean " + d[0] + ", max " + d[1]);
@@ -131,19 +122,5 @@ class HalfPrecisionPathTest {
             }
         }
         return new double[] {sum / (a.length * 3.0), max};
-    }
-
-    private static double std(int[] a) {
-        double s = 0;
-        double s2 = 0;
-        for (int v : a) {
-            for (int shift = 0; shift < 24; shift += 8) {
-                int c = (v >> shift) & 255;
-                s += c;
-                s2 += (double) c * c;
-            }
-        }
-        double n = a.length * 3.0;
-        return Math.sqrt(s2 / n - (s / n) * (s / n));
     }
 }

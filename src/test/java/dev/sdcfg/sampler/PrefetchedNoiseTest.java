@@ -85,6 +85,23 @@ class PrefetchedNoiseTest {
     }
 
     @Test
+    void halfPrecisionNoiseIsTheFloat32DrawRounded() {
+        DjlRuntime.seed(11);
+        float[] f32 = NoiseSource.ENGINE_CPU.randn(new Shape(64), DataType.FLOAT32, manager).toFloatArray();
+        DjlRuntime.seed(11);
+        NDArray direct = NoiseSource.ENGINE_CPU.randn(new Shape(64), DataType.FLOAT16, manager);
+        DjlRuntime.seed(11);
+        NDArray ahead;
+        try (PrefetchedNoise noise = new PrefetchedNoise(3, true)) {
+            ahead = noise.randn(new Shape(64), DataType.FLOAT16, manager).duplicate();
+        }
+        assertEquals(DataType.FLOAT16, direct.getDataType());
+        float[] rounded = manager.create(f32).toType(DataType.FLOAT16, false).toType(DataType.FLOAT32, false).toFloatArray();
+        assertArrayEquals(rounded, direct.toType(DataType.FLOAT32, false).toFloatArray(), 0f);
+        assertArrayEquals(rounded, ahead.toType(DataType.FLOAT32, false).toFloatArray(), 0f);
+    }
+
+    @Test
     void aChangedShapeIsRefused() {
         try (PrefetchedNoise noise = new PrefetchedNoise(4, true)) {
             noise.randn(new Shape(1, 4), DataType.FLOAT32, manager);
