@@ -18,6 +18,7 @@ import java.util.function.BiFunction;
  * {@code dpmpp_2m}, {@code dpmpp_2m_karras}, {@code dpmpp_2m_sde}, {@code dpmpp_2m_sde_karras}, {@code ddpm},
  * {@code heun}, {@code unipc}) or diffusers class name ({@code LMSDiscreteScheduler}, ...); {@code null},
  * {@code ""} or {@code "default"} pick the model's own {@code _class_name}.
+ * KDPM2: {@code dpm2}, {@code dpm2_karras}, {@code dpm2_ancestral}, {@code dpm2_ancestral_karras}.
  *
  * <p>The effective config is the model's scheduler_config.json, then the name's preset, then the request's
  * overrides. Model-file keys the chosen class does not know are ignored (they may belong to the class the model
@@ -126,6 +127,11 @@ public final class SamplerFactory {
                         opt("use_dynamic_shifting", "boolean", false, null, "only false"),
                         opt("time_shift_type", "string", "exponential", List.of("exponential"), "unused"),
                         opt("shift_terminal", "number", null, null, "only null")));
+        // KDPM2 (k-diffusion's DPM2 and DPM2 ancestral)
+        kind(KDpm2Sampler.CLASS, KDpm2Sampler::discrete, "DPM-Solver-2 step via a log-interpolated sigma (2 model calls per step)",
+                common(schedules3, List.of("epsilon", "v_prediction"), "linspace", 0.00085, 0.012), sigmaOptions(true));
+        kind(KDpm2Sampler.ANCESTRAL_CLASS, KDpm2Sampler::ancestral, "DPM2 with ancestral noise each step (2 model calls per step)",
+                common(schedules3, List.of("epsilon", "v_prediction"), "linspace", 0.00085, 0.012), sigmaOptions(true));
 
         entry("lms", LmsSampler.CLASS, Map.of(), "LMS (k-diffusion's lms)");
         entry("euler", EulerSampler.CLASS, Map.of(), "Euler");
@@ -143,6 +149,11 @@ public final class SamplerFactory {
         entry("ddpm", DdpmSampler.CLASS, Map.of(), "DDPM (stochastic)");
         entry("heun", HeunSampler.CLASS, Map.of(), "Heun (2 model calls per step)");
         entry("unipc", UniPcSampler.CLASS, Map.of(), "UniPC");
+        // KDPM2
+        entry("dpm2", KDpm2Sampler.CLASS, ordered("use_karras_sigmas", false), "DPM2 (k-diffusion's sample_dpm_2)");
+        entry("dpm2_karras", KDpm2Sampler.CLASS, ordered("use_karras_sigmas", true), "DPM2 Karras");
+        entry("dpm2_ancestral", KDpm2Sampler.ANCESTRAL_CLASS, ordered("use_karras_sigmas", false), "DPM2 ancestral (stochastic)");
+        entry("dpm2_ancestral_karras", KDpm2Sampler.ANCESTRAL_CLASS, ordered("use_karras_sigmas", true), "DPM2 ancestral Karras (stochastic)");
     }
 
     private SamplerFactory() {

@@ -201,6 +201,35 @@ final class ScheduleMath {
         return (1 - w) * low + w * high;
     }
 
+    /**
+     * diffusers' {@code _sigma_to_t} called with torch float32 tensors (KDPM2's interpolated sigmas and its torch
+     * {@code log_sigmas}): the same bracketing as {@link #sigmaToT}, but every value ({@code log(max(sigma, 1e-10))},
+     * the weight and the blend of the two indices) is computed in float32. NaN stays NaN.
+     */
+    static float sigmaToTf32(float sigma, float[] logSigmas) {
+        float logSigma = logf(Float.isNaN(sigma) ? sigma : Math.max(sigma, 1e-10f));
+        int n = logSigmas.length;
+        int low = 0;
+        for (int i = 0; i < n; i++) {
+            if (logSigma - logSigmas[i] >= 0) {
+                low = i;
+            }
+        }
+        if (low > n - 2) {
+            low = n - 2;
+        }
+        int high = low + 1;
+        float lo = logSigmas[low];
+        float hi = logSigmas[high];
+        float w = (lo - logSigma) / (lo - hi);
+        if (w < 0) {
+            w = 0;
+        } else if (w > 1) {
+            w = 1;
+        }
+        return (1f - w) * (float) low + w * (float) high;
+    }
+
     /** Karras et al. (2022) rho=7 schedule from {@code sigmaMax} down to {@code sigmaMin}, float64. */
     static double[] karras(double sigmaMin, double sigmaMax, int n) {
         double rho = 7.0;
