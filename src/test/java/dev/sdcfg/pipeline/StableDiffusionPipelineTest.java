@@ -104,6 +104,30 @@ class StableDiffusionPipelineTest {
     }
 
     @Test
+    void twoCallSamplersReportEachRequestedStepOnce() {
+        // Heun and DPM2 make 2·steps − 1 model calls; progress still counts the requested steps, in order
+        for (String sampler : List.of("heun", "dpm2", "dpm2_karras", "dpm2_ancestral", "dpm2_ancestral_karras")) {
+            List<Integer> unetCalls = new ArrayList<>();
+            List<Integer> steps = new ArrayList<>();
+            GenerationListener counting = new GenerationListener() {
+                @Override
+                public void onUnetForward(long nanos) {
+                    unetCalls.add(1);
+                }
+
+                @Override
+                public void onStep(int image, int step, int total, long nanos) {
+                    steps.add(step);
+                    assertEquals(4, total, sampler);
+                }
+            };
+            pipe.generate(req(sampler, 64, 64, 4, "7.5", 1, 1), counting);
+            assertEquals(7, unetCalls.size(), sampler + ": model calls");
+            assertEquals(List.of(0, 1, 2, 3), steps, sampler + ": progress");
+        }
+    }
+
+    @Test
     void cancellationStopsBetweenSteps() {
         AtomicInteger done = new AtomicInteger();
         GenerationListener cancelAfterTwo = new GenerationListener() {
@@ -140,7 +164,7 @@ class StableDiffusionPipelineTest {
         // the first job caches the empty-prompt embedding; count from there
         pipe.generate(req("euler_ancestral", 64, 64, 3, null, 1, 1), GenerationListener.NONE);
         int before = liveArrays();
-        for (String sampler : List.of("euler_ancestral", "dpmpp_2m", "unipc", "pndm", "lms")) {
+        for (String sampler : List.of("euler_ancestral", "dpmpp_2m", "unipc", "pndm", "lms", "dpm2_ancestral")) {
             for (String g : List.of("7.5", "{\"preset\":\"FullNormGuidance_Sched_TCos\"}",
                     "{\"normalizer\":\"apg\",\"g\":5,\"momentum\":-0.5}", "{\"g\":3,\"interval\":{\"start\":0.5}}")) {
                 pipe.generate(req(sampler, 64, 64, 4, g, 2, 2), GenerationListener.NONE);

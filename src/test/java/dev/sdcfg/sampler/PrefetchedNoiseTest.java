@@ -40,7 +40,7 @@ class PrefetchedNoiseTest {
     @Test
     void stochasticSamplersGetIdenticalDrawsInOneBatchOrMany() {
         String[][] cases = {{"euler_ancestral", null}, {"ddpm", null}, {"dpmpp_2m_sde", null}, {"dpmpp_2m_sde_karras", null},
-                {"ddim", "{\"eta\":1.0}"}, {"euler", "{\"s_churn\":1.0}"}};
+                {"ddim", "{\"eta\":1.0}"}, {"euler", "{\"s_churn\":1.0}"}, {"dpm2_ancestral", null}};
         for (String[] c : cases) {
             String name = c[0] + (c[1] == null ? "" : " " + c[1]);
             try (Sampler s = SamplerBehaviourTest.make(c[0], c[1])) {

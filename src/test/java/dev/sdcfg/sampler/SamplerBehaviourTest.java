@@ -165,6 +165,12 @@ class SamplerBehaviourTest {
             cases.add(new Case("unipc", "{" + p + ",\"solver_order\":3,\"solver_type\":\"bh1\"}"));
             // noise-prediction form needs a non-zero last sigma (diffusers yields 0·inf = NaN at sigma 0)
             cases.add(new Case("unipc", "{" + p + ",\"predict_x0\":false,\"use_karras_sigmas\":true,\"final_sigmas_type\":\"sigma_min\"}"));
+            if (!pred.equals("sample")) { // KDPM2 refuses sample prediction, like diffusers
+                cases.add(new Case("dpm2", "{" + p + "}"));
+                cases.add(new Case("dpm2_karras", "{" + p + ",\"timestep_spacing\":\"trailing\"}"));
+                cases.add(new Case("dpm2_ancestral", "{" + p + "}"));
+                cases.add(new Case("dpm2_ancestral_karras", "{" + p + ",\"timestep_spacing\":\"leading\"}"));
+            }
             if (pred.equals("epsilon")) {
                 // (PNDM combines raw v outputs of different steps before converting, so with v-prediction it is
                 // only approximately consistent, in diffusers as here; the v path is covered by the goldens)
@@ -198,7 +204,8 @@ class SamplerBehaviourTest {
             double[] ts = s.timesteps();
             double[] sig = s.sigmas();
             float[] ac = ((AbstractSampler) s).train.alphasCumprod;
-            boolean ve = s instanceof LmsSampler || s instanceof EulerSampler || s instanceof HeunSampler;
+            boolean ve = s instanceof LmsSampler || s instanceof EulerSampler || s instanceof HeunSampler
+                    || s instanceof KDpm2Sampler;
             NDArray x;
             if (ve) {
                 x = x0.add(eps.mul(sig[0]));
@@ -210,7 +217,9 @@ class SamplerBehaviourTest {
                 try (NDScope scope = new NDScope()) {
                     scope.suppressNotUsedWarning();
                     NDArray in = s.scaleModelInput(x, i);
-                    double abar = sig != null ? 1 / (1 + sig[i] * sig[i]) : ac[(int) ts[i]];
+                    // KDPM2's second calls see the sample at the interpolated sigma
+                    double sigI = s instanceof KDpm2Sampler k ? k.modelSigma(i) : sig != null ? sig[i] : Double.NaN;
+                    double abar = sig != null ? 1 / (1 + sigI * sigI) : ac[(int) ts[i]];
                     double a = Math.sqrt(abar);
                     double b = Math.sqrt(1 - abar);
                     NDArray epsHat = in.sub(x0.mul(a)).div(b);
@@ -219,7 +228,9 @@ class SamplerBehaviourTest {
                         case "v_prediction" -> epsHat.mul(a).sub(x0.mul(b));
                         default -> x0.duplicate();
                     };
-                    NDArray next = s.step(out, i, x, NoiseSource.NONE);
+                    // (ancestral noise moves the sample off x0 + σ·ε; the oracle's ε̂ = (x − x0) / σ follows it and
+                    // the last step, to σ = 0, is noise-free)
+                    NDArray next = s.step(out, i, x, s.isStochastic() ? NoiseSource.ENGINE_CPU : NoiseSource.NONE);
                     NDScope.unregister(next);
                     x.close();
                     x = next;
@@ -242,7 +253,8 @@ class SamplerBehaviourTest {
 
     @Test
     void vPredictionDiffersFromEpsilon() {
-        for (String name : new String[] {"lms", "euler", "euler_ancestral", "heun", "ddim", "ddpm", "pndm", "dpmpp_2m", "unipc"}) {
+        for (String name : new String[] {"lms", "euler", "euler_ancestral", "heun", "ddim", "ddpm", "pndm", "dpmpp_2m", "unipc",
+            "dpm2", "dpm2_ancestral"}) {
             NDArray a = oneStep(name, "{}");
             NDArray b = oneStep(name, "{\"prediction_type\":\"v_prediction\"}");
             double d = Fixtures.relL2(a, b);
@@ -341,11 +353,92 @@ class SamplerBehaviourTest {
         }
     }
 
+    /** {@code (timesteps, sigmas, the sigma each model call sees)} of a 4-step run, as diffusers printed them. */
+    static final double[][][] KDPM2_4 = {
+        // dpm2: sigmas_interpol between consecutive sigmas; timesteps [t0, ti1, t1, ti2, t2, ti3, t3]
+        {{999.0, 851.75927734375, 666.0, 505.71856689453125, 333.0, 28.21884536743164, 0.0},
+         {14.614646911621094, 2.9183084964752197, 2.9183084964752197, 0.9323583245277405, 0.9323583245277405,
+          0.029167532920837402, 0.029167532920837402, 0, 0, 0},
+         {14.614646911621094, 6.530700206756592, 2.9183084964752197, 1.6495178937911987, 0.9323583245277405,
+          0.16490784287452698, 0.029167532920837402}},
+        // dpm2_karras: Karras sigmas, rounded timesteps
+        {{999.0, 860.0864868164062, 687.0, 406.63824462890625, 146.0, 13.676666259765625, 0.0},
+         {14.614646911621094, 3.1686110496520996, 3.1686110496520996, 0.44692090153694153, 0.44692090153694153,
+          0.029167532920837402, 0.029167532920837402, 0, 0, 0},
+         {14.614646911621094, 6.8050079345703125, 3.1686110496520996, 1.1900078058242798, 0.44692090153694153,
+          0.11417347192764282, 0.029167532920837402}},
+        // dpm2_ancestral: sigmas_interpol between sigma and sigma_down; timesteps [t0, ti0, t1, ti1, t2, ti2, t3]
+        {{999.0, 666.0001220703125, 666.0, 332.9999694824219, 333.0, 5.752341166953556e-05, 0.0},
+         {14.614646911621094, 2.9183084964752197, 2.9183084964752197, 0.9323583245277405, 0.9323583245277405,
+          0.029167532920837402, 0.029167532920837402, 0, 0, 0},
+         {14.614646911621094, 2.9183096885681152, 2.9183084964752197, 0.9323582053184509, 0.9323583245277405,
+          0.02916811965405941, 0.029167532920837402}},
+        // dpm2_ancestral_karras
+        {{999.0, 687.1532592773438, 687.0, 145.939208984375, 146.0, 1.5750458260299638e-05, 0.0},
+         {14.614646911621094, 3.1686110496520996, 3.1686110496520996, 0.44692090153694153, 0.44692090153694153,
+          0.029167532920837402, 0.029167532920837402, 0, 0, 0},
+         {14.614646911621094, 3.1686110496520996, 3.1686110496520996, 0.4469212591648102, 0.44692090153694153,
+          0.029167696833610535, 0.029167532920837402}}};
+
+    @Test
+    void kdpm2SchedulesFollowDiffusers() {
+        String[] names = {"dpm2", "dpm2_karras", "dpm2_ancestral", "dpm2_ancestral_karras"};
+        for (int c = 0; c < names.length; c++) {
+            try (Sampler s = make(names[c], null)) {
+                s.setTimesteps(4);
+                String n = names[c];
+                assertEquals(2, s.order(), n);
+                assertEquals(4, s.numInferenceSteps(), n);
+                assertEquals(c >= 2, s.isStochastic(), n);
+                assertEquals(c >= 2 ? KDpm2Sampler.ANCESTRAL_CLASS : KDpm2Sampler.CLASS, s.diffusersClass(), n);
+                // float32 sigmas bit for bit; timesteps of interpolated sigmas within one float32 ulp (numpy's SIMD
+                // float32 log is not correctly rounded)
+                assertArrayEquals(KDPM2_4[c][1], s.sigmas(), 0.0, n + " sigmas");
+                assertArrayEquals(KDPM2_4[c][0], s.timesteps(), 1e-4, n + " timesteps");
+                assertEquals(14.614646911621094, s.initNoiseSigma(), 0.0, n);
+                // the sigma each call's input is scaled for alternates between sigmas and the interpolated ones
+                double[] seen = new double[7];
+                NDArray x = manager.ones(new Shape(1, 1, 2, 2), DataType.FLOAT64);
+                DjlRuntime.seed(1);
+                for (int i = 0; i < 7; i++) {
+                    seen[i] = ((KDpm2Sampler) s).modelSigma(i);
+                    NDArray in = s.scaleModelInput(x, i);
+                    assertEquals(1 / Math.sqrt(seen[i] * seen[i] + 1), in.toDoubleArray()[0] / x.toDoubleArray()[0], 1e-7,
+                            n + " input scale " + i);
+                    x = s.step(x.mul(0.1), i, x, NoiseSource.ENGINE_CPU);
+                }
+                // the interpolated ones within one float32 ulp: torch's float32 exp (SLEEF, 1-ulp bound) is not
+                // correctly rounded, ours is (e.g. dpm2_ancestral's first: torch 2.9183096885681152, exact 2.9183099269866943)
+                for (int i = 0; i < 7; i++) {
+                    assertEquals(KDPM2_4[c][2][i], seen[i], i % 2 == 0 ? 0.0 : Math.ulp((float) KDPM2_4[c][2][i]),
+                            n + " model sigma " + i);
+                }
+            }
+        }
+        // the class names resolve to the presets' base names; overrides beat the preset
+        try (Sampler a = make("KDPM2DiscreteScheduler", null); Sampler b = make("dpm2_karras", "{\"use_karras_sigmas\":false}")) {
+            a.setTimesteps(4);
+            b.setTimesteps(4);
+            assertEquals("dpm2", a.name());
+            assertArrayEquals(KDPM2_4[0][0], a.timesteps(), 1e-4);
+            assertArrayEquals(KDPM2_4[0][0], b.timesteps(), 1e-4);
+        }
+        try (Sampler a = make("KDPM2AncestralDiscreteScheduler", null)) {
+            assertEquals("dpm2_ancestral", a.name());
+        }
+        // one step: a single first-order call straight to sigma 0 (linspace(0, 999, 1) is [0], as in diffusers)
+        try (Sampler s = make("dpm2_ancestral", null)) {
+            s.setTimesteps(1);
+            assertArrayEquals(new double[] {0.0}, s.timesteps());
+            assertArrayEquals(new double[] {0.029167532920837402, 0, 0, 0}, s.sigmas(), 0.0);
+        }
+    }
+
     // ------------------------------------------------------------------ dtype / batch / state
 
     @Test
     void batchAndDtypes() {
-        for (String name : new String[] {"lms", "euler", "dpmpp_2m", "unipc", "ddim", "heun", "pndm"}) {
+        for (String name : new String[] {"lms", "euler", "dpmpp_2m", "unipc", "ddim", "heun", "pndm", "dpm2"}) {
             NDArray ref = runFake(name, DataType.FLOAT64, 1);
             NDArray f32 = runFake(name, DataType.FLOAT32, 2);
             NDArray f16 = runFake(name, DataType.FLOAT16, 2);
@@ -430,7 +523,7 @@ class SamplerBehaviourTest {
 
     @Test
     void stochasticSamplersReproduceWithTheSameSeed() {
-        for (String name : new String[] {"euler_ancestral", "ddpm", "dpmpp_2m_sde"}) {
+        for (String name : new String[] {"euler_ancestral", "ddpm", "dpmpp_2m_sde", "dpm2_ancestral"}) {
             double[] a;
             double[] b;
             try (Sampler s = make(name, null)) {
@@ -509,7 +602,8 @@ class SamplerBehaviourTest {
             assertTrue(i.options().stream().anyMatch(o -> o.key().equals("timestep_spacing")), i.name());
         }
         assertEquals(new TreeSet<>(List.of("lms", "euler", "euler_ancestral", "ddim", "pndm", "dpmpp_2m", "dpmpp_2m_karras",
-                "dpmpp_2m_sde", "dpmpp_2m_sde_karras", "ddpm", "heun", "unipc")), names);
+                "dpmpp_2m_sde", "dpmpp_2m_sde_karras", "ddpm", "heun", "unipc",
+                "dpm2", "dpm2_karras", "dpm2_ancestral", "dpm2_ancestral_karras")), names);
         SamplerInfo karras = infos.stream().filter(i -> i.name().equals("dpmpp_2m_karras")).findFirst().orElseThrow();
         assertEquals(Boolean.TRUE, karras.preset().get("use_karras_sigmas"));
         assertTrue(infos.stream().filter(i -> i.name().equals("euler_ancestral")).findFirst().orElseThrow().stochastic());
@@ -557,6 +651,10 @@ class SamplerBehaviourTest {
         assertBad("unipc", "{\"disable_corrector\":[\"a\"]}", "'disable_corrector'");
         assertBad("ddpm", "{\"variance_type\":\"learned_range\"}", "'variance_type'");
         assertBad("ddim", "{\"eta\":-1}", "'eta'");
+        assertBad("dpm2", "{\"prediction_type\":\"sample\"}", "'prediction_type'"); // NotImplementedError in diffusers
+        assertBad("dpm2_ancestral", "{\"beta_schedule\":\"exp\"}", "'beta_schedule'");
+        assertBad("dpm2_ancestral", "{\"rescale_betas_zero_snr\":true}", "'rescale_betas_zero_snr'");
+        assertBad("dpm2_karras", "{\"use_beta_sigmas\":true}", "use_karras_sigmas");
         // a bad value in the model's own file is reported too
         JsonObject broken = sd();
         broken.addProperty("beta_schedule", "quadratic");

@@ -10,8 +10,7 @@ import java.util.List;
 /**
  * The official trace replay ({@link SamplerTraceParityTest}) over 119 further diffusers configurations (spacings,
  * sigma schedules, prediction types, solver orders and variants, stochastic options, KDPM2 and KDPM2 ancestral); how
- * they were made is in
- * {@code tools/scheduler-goldens/README.md}.
+ * they were made is in {@code tools/scheduler-goldens/README.md}.
  */
 class SamplerVariantParityTest {
 
