@@ -11,7 +11,7 @@ import ai.djl.ndarray.NDArray;
  * s.setTimesteps(steps);
  * NDArray x = initialNoise.mul(s.initNoiseSigma());
  * double[] ts = s.timesteps();
- * for (int i = 0; i < ts.length; i++) {           // one model call per entry (Heun: 2 per step)
+ * for (int i = 0; i < ts.length; i++) {           // one model call per entry (Heun, DPM2: 2 per step)
  *     NDArray in = s.scaleModelInput(x, i);        // may return x itself
  *     NDArray eps = unet(in, ts[i]);
  *     NDArray next = s.step(eps, i, x, NoiseSource.ENGINE_CPU);
@@ -39,7 +39,7 @@ public interface Sampler extends AutoCloseable {
     /** The diffusers class this sampler reproduces (e.g. {@code EulerDiscreteScheduler}). */
     String diffusersClass();
 
-    /** diffusers' {@code order} attribute: model calls per step (2 for Heun, else 1). */
+    /** diffusers' {@code order} attribute: model calls per step (2 for Heun and DPM2, else 1). */
     int order();
 
     /** Computes the schedule for {@code steps} inference steps and resets all history. */
