@@ -18,7 +18,8 @@ CLASSES = {
  'EulerAncestralDiscreteScheduler': 'scheduling_euler_ancestral_discrete', 'DDIMScheduler': 'scheduling_ddim',
  'PNDMScheduler': 'scheduling_pndm', 'DPMSolverMultistepScheduler': 'scheduling_dpmsolver_multistep',
  'UniPCMultistepScheduler': 'scheduling_unipc_multistep', 'HeunDiscreteScheduler': 'scheduling_heun_discrete',
- 'DDPMScheduler': 'scheduling_ddpm'}
+ 'DDPMScheduler': 'scheduling_ddpm', 'DEISMultistepScheduler': 'scheduling_deis_multistep',
+ 'DPMSolverSinglestepScheduler': 'scheduling_dpmsolver_singlestep'}
 BASE = {"beta_end": 0.012, "beta_schedule": "scaled_linear", "beta_start": 0.00085, "clip_sample": False,
         "num_train_timesteps": 1000, "set_alpha_to_one": False, "skip_prk_steps": True, "steps_offset": 1, "trained_betas": None}
 
