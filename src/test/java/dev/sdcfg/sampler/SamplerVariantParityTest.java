@@ -8,7 +8,7 @@ import java.io.IOException;
 import java.util.List;
 
 /**
- * The official trace replay ({@link SamplerTraceParityTest}) over 96 further diffusers configurations (spacings,
+ * The official trace replay ({@link SamplerTraceParityTest}) over 146 further diffusers configurations (spacings,
  * sigma schedules, prediction types, solver orders and variants, stochastic options); how they were made is in
  * {@code tools/scheduler-goldens/README.md}.
  */
