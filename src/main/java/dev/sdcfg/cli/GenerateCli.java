@@ -37,7 +37,7 @@ public final class GenerateCli {
             "  --negative TEXT        negative prompt (default empty)",
             "  --seed N               seed of the first image (default 0); image i uses seed+i",
             "  --steps N              denoising steps (default 50)",
-            "  --sampler NAME         lms, euler, euler_ancestral, ddim, pndm, dpmpp_2m, dpmpp_2m_karras, ddpm, heun, unipc",
+            "  --sampler NAME         " + String.join(", ", dev.sdcfg.sampler.SamplerFactory.names()),
             "  --sampler-options JSON per-request scheduler config overrides",
             "  --guidance SPEC        a number, a JSON spec or a preset name; repeat to compare (default 7.5)",
             "  --width PX --height PX multiples of 8 (default: the model's native size)",
