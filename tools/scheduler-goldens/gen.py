@@ -19,7 +19,8 @@ CLASSES = {
  'PNDMScheduler': 'scheduling_pndm', 'DPMSolverMultistepScheduler': 'scheduling_dpmsolver_multistep',
  'UniPCMultistepScheduler': 'scheduling_unipc_multistep', 'HeunDiscreteScheduler': 'scheduling_heun_discrete',
  'DDPMScheduler': 'scheduling_ddpm', 'KDPM2DiscreteScheduler': 'scheduling_k_dpm_2_discrete',
- 'KDPM2AncestralDiscreteScheduler': 'scheduling_k_dpm_2_ancestral_discrete'}
+ 'KDPM2AncestralDiscreteScheduler': 'scheduling_k_dpm_2_ancestral_discrete',
+ 'DEISMultistepScheduler': 'scheduling_deis_multistep', 'DPMSolverSinglestepScheduler': 'scheduling_dpmsolver_singlestep'}
 BASE = {"beta_end": 0.012, "beta_schedule": "scaled_linear", "beta_start": 0.00085, "clip_sample": False,
         "num_train_timesteps": 1000, "set_alpha_to_one": False, "skip_prk_steps": True, "steps_offset": 1, "trained_betas": None}
 

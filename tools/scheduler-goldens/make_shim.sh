@@ -62,6 +62,7 @@ class SchedulerOutput(BaseOutput):
 class SchedulerMixin:
     pass
 PY
-for f in ddim ddpm pndm euler_discrete euler_ancestral_discrete heun_discrete dpmsolver_multistep unipc_multistep lms_discrete k_dpm_2_discrete k_dpm_2_ancestral_discrete; do
+for f in ddim ddpm pndm euler_discrete euler_ancestral_discrete heun_discrete dpmsolver_multistep unipc_multistep lms_discrete \
+    k_dpm_2_discrete k_dpm_2_ancestral_discrete deis_multistep dpmsolver_singlestep; do
   git --git-dir="$SRC" show HEAD:src/diffusers/schedulers/scheduling_$f.py > "$OUT/diffusers/schedulers/scheduling_$f.py"
 done

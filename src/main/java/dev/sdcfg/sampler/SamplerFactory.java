@@ -156,6 +156,59 @@ public final class SamplerFactory {
         entry("dpm2_ancestral_karras", KDpm2Sampler.ANCESTRAL_CLASS, ordered("use_karras_sigmas", true), "DPM2 ancestral Karras (stochastic)");
     }
 
+    // DEIS and single-step DPM-Solver (registered after the others, so they follow them in GET /v1/samplers)
+    static {
+        List<String> schedules = List.of("linear", "scaled_linear", "squaredcos_cap_v2");
+        kind(DeisMultistepSampler.CLASS, DeisMultistepSampler::new, "DEIS multistep (log-rho polynomial extrapolation of the noise)",
+                common(schedules, List.of("epsilon", "sample", "v_prediction"), "linspace", 0.0001, 0.02),
+                sigmaOptions(true),
+                List.of(opt("solver_order", "integer", 2, null, "1, 2 or 3"),
+                        opt("algorithm_type", "string", "deis", List.of("deis", "dpmsolver", "dpmsolver++"), "all mean deis"),
+                        opt("solver_type", "string", "logrho", List.of("logrho", "midpoint", "heun", "bh1", "bh2"), "all mean logrho"),
+                        opt("lower_order_final", "boolean", true, null, "lower orders for the last steps when < 15 steps"),
+                        opt("thresholding", "boolean", false, null, "dynamic thresholding of x0"),
+                        opt("dynamic_thresholding_ratio", "number", 0.995, null, "quantile for dynamic thresholding"),
+                        opt("sample_max_value", "number", 1.0, null, "threshold cap"),
+                        opt("use_flow_sigmas", "boolean", false, null, "only false"),
+                        opt("flow_shift", "number", 1.0, null, "unused (flow models unsupported)"),
+                        opt("use_dynamic_shifting", "boolean", false, null, "only false"),
+                        opt("time_shift_type", "string", "exponential", List.of("exponential"), "unused")));
+        // the single-step class has no timestep_spacing / steps_offset: its timesteps are always linspace-spaced
+        kind(DpmSolverSinglestepSampler.CLASS, DpmSolverSinglestepSampler::new,
+                "DPM-Solver(++) single-step (steps grouped 1, 2[, 3]: one model call per step, higher orders within a group)",
+                withoutKeys(common(schedules, List.of("epsilon", "sample", "v_prediction"), "linspace", 0.0001, 0.02),
+                        "timestep_spacing", "steps_offset"),
+                sigmaOptions(true),
+                List.of(opt("solver_order", "integer", 2, null, "1, 2 or 3"),
+                        opt("algorithm_type", "string", "dpmsolver++", List.of("dpmsolver++", "dpmsolver", "sde-dpmsolver++", "deis"),
+                                "sde-dpmsolver++ draws noise; deis means dpmsolver++; dpmsolver needs final_sigmas_type sigma_min"),
+                        opt("solver_type", "string", "midpoint", List.of("midpoint", "heun", "logrho", "bh1", "bh2"),
+                                "second/third-order update (logrho, bh1, bh2 mean midpoint)"),
+                        opt("lower_order_final", "boolean", false, null,
+                                "false keeps full-order groups to the end; needs final_sigmas_type sigma_min and steps divisible by solver_order, else it is turned on"),
+                        opt("final_sigmas_type", "string", "zero", List.of("zero", "sigma_min"), "the sigma after the last step"),
+                        opt("lambda_min_clipped", "number", "-inf", null, "clip the smallest log-SNR"),
+                        opt("thresholding", "boolean", false, null, "dynamic thresholding of x0 (not with dpmsolver)"),
+                        opt("dynamic_thresholding_ratio", "number", 0.995, null, "quantile for dynamic thresholding"),
+                        opt("sample_max_value", "number", 1.0, null, "threshold cap"),
+                        opt("variance_type", "string", null, List.of(), "only null (learned variances unsupported)"),
+                        opt("use_flow_sigmas", "boolean", false, null, "only false"),
+                        opt("flow_shift", "number", 1.0, null, "unused (flow models unsupported)"),
+                        opt("use_dynamic_shifting", "boolean", false, null, "only false"),
+                        opt("time_shift_type", "string", "exponential", List.of("exponential"), "unused")));
+
+        entry("deis", DeisMultistepSampler.CLASS, Map.of(), "DEIS");
+        entry("dpmpp_2s", DpmSolverSinglestepSampler.CLASS,
+                ordered("algorithm_type", "dpmsolver++", "solver_order", 2, "use_karras_sigmas", false), "DPM++ 2S (single-step, not ancestral)");
+        entry("dpmpp_2s_karras", DpmSolverSinglestepSampler.CLASS,
+                ordered("algorithm_type", "dpmsolver++", "solver_order", 2, "use_karras_sigmas", true), "DPM++ 2S Karras (single-step, not ancestral)");
+    }
+
+    private static List<Option> withoutKeys(List<Option> options, String... keys) {
+        List<String> drop = List.of(keys);
+        return options.stream().filter(o -> !drop.contains(o.key())).toList();
+    }
+
     private SamplerFactory() {
     }
 

@@ -65,6 +65,65 @@ final class ScheduleMath {
         return (float) Math.expm1(x);
     }
 
+    /**
+     * numpy's float32 {@code np.log} as x86-64 builds compute it (the AVX2/FMA3 and AVX-512F loops share this
+     * algorithm): x = m·2^e with m in (√½, √2], log(1 + y) for y = m − 1 as a ratio of two degree-5 polynomials
+     * evaluated with fused multiply-adds, plus e·ln 2. It is not correctly rounded (about one value in ten is one
+     * ulp off {@link #logf(float)}, up to 3.8 ulp), which matters where diffusers takes {@code np.log} of float32
+     * tensors and then cancels the results (DEIS' coefficients).
+     */
+    static float numpyLogf(float x) {
+        if (Float.isNaN(x)) {
+            return x;
+        }
+        if (x < 0f) {
+            return Float.NaN;
+        }
+        if (x == 0f) {
+            return Float.NEGATIVE_INFINITY;
+        }
+        if (x == Float.POSITIVE_INFINITY) {
+            return x;
+        }
+        float e;
+        float m;
+        if (x < Float.MIN_NORMAL) { // subnormals are scaled by 2^100 first
+            int bits = Float.floatToRawIntBits(x * 0x1p100f);
+            e = (float) ((bits >>> 23) - 126) - 100f;
+            m = Float.intBitsToFloat((bits & 0x7fffff) | (126 << 23));
+        } else {
+            int bits = Float.floatToRawIntBits(x);
+            e = (float) ((bits >>> 23) - 126);
+            m = Float.intBitsToFloat((bits & 0x7fffff) | (126 << 23));
+        }
+        if (m <= NPY_SQRT1_2F) {
+            m = m + m;
+            e = e - 1f;
+        }
+        float y = m - 1f;
+        float num = Math.fma(LOG_P[5], y, LOG_P[4]);
+        num = Math.fma(num, y, LOG_P[3]);
+        num = Math.fma(num, y, LOG_P[2]);
+        num = Math.fma(num, y, LOG_P[1]);
+        num = Math.fma(num, y, LOG_P[0]);
+        float den = Math.fma(LOG_Q[5], y, LOG_Q[4]);
+        den = Math.fma(den, y, LOG_Q[3]);
+        den = Math.fma(den, y, LOG_Q[2]);
+        den = Math.fma(den, y, LOG_Q[1]);
+        den = Math.fma(den, y, LOG_Q[0]);
+        return Math.fma(e, NPY_LOGE2F, num / den);
+    }
+
+    /** numpy's {@code NPY_SQRT1_2f}, {@code NPY_LOGE2f} and {@code NPY_COEFF_{P,Q}k_LOGf} (npy_simd_data.h). */
+    private static final float NPY_SQRT1_2F = 0.707106781186547524400844362104849039f;
+    private static final float NPY_LOGE2F = 0.693147180559945309417232121458176568f;
+    private static final float[] LOG_P = {0.000000000000000000000e+00f, 9.999999999999998702752e-01f,
+        2.112677543073053063722e+00f, 1.480000633576506585156e+00f, 3.808837741388407920751e-01f,
+        2.589979117907922693523e-02f};
+    private static final float[] LOG_Q = {1.000000000000000000000e+00f, 2.612677543073109236779e+00f,
+        2.453006071784736363091e+00f, 9.864942958519418960339e-01f, 1.546476374983906719538e-01f,
+        5.875095403124574342950e-03f};
+
     /** {@code ((1 - ac) / ac) ** 0.5} in float32. */
     static float sigmaFromAlphaCumprod(float ac) {
         return sqrtf((1f - ac) / ac);

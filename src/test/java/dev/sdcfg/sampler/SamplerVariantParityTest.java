@@ -8,9 +8,9 @@ import java.io.IOException;
 import java.util.List;
 
 /**
- * The official trace replay ({@link SamplerTraceParityTest}) over 119 further diffusers configurations (spacings,
- * sigma schedules, prediction types, solver orders and variants, stochastic options, KDPM2 and KDPM2 ancestral); how
- * they were made is in {@code tools/scheduler-goldens/README.md}.
+ * The official trace replay ({@link SamplerTraceParityTest}) over 169 further diffusers configurations (spacings,
+ * sigma schedules, prediction types, solver orders and variants, stochastic options, KDPM2 and KDPM2 ancestral,
+ * DEIS, DPM-Solver single-step); how they were made is in {@code tools/scheduler-goldens/README.md}.
  */
 class SamplerVariantParityTest {
 
