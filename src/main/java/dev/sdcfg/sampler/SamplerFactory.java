@@ -16,9 +16,10 @@ import java.util.function.BiFunction;
 /**
  * Creates samplers by name ({@code lms}, {@code euler}, {@code euler_ancestral}, {@code ddim}, {@code pndm},
  * {@code dpmpp_2m}, {@code dpmpp_2m_karras}, {@code dpmpp_2m_sde}, {@code dpmpp_2m_sde_karras}, {@code ddpm},
- * {@code heun}, {@code unipc}) or diffusers class name ({@code LMSDiscreteScheduler}, ...); {@code null},
- * {@code ""} or {@code "default"} pick the model's own {@code _class_name}.
- * KDPM2: {@code dpm2}, {@code dpm2_karras}, {@code dpm2_ancestral}, {@code dpm2_ancestral_karras}.
+ * {@code heun}, {@code unipc}, {@code dpm2}, {@code dpm2_karras}, {@code dpm2_ancestral},
+ * {@code dpm2_ancestral_karras}, {@code deis}, {@code dpmpp_2s}, {@code dpmpp_2s_karras}; {@link #names()}) or
+ * diffusers class name ({@code LMSDiscreteScheduler}, ...); {@code null}, {@code ""} or {@code "default"} pick
+ * the model's own {@code _class_name}.
  *
  * <p>The effective config is the model's scheduler_config.json, then the name's preset, then the request's
  * overrides. Model-file keys the chosen class does not know are ignored (they may belong to the class the model
