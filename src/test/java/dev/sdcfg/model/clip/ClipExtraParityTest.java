@@ -7,13 +7,13 @@ import ai.djl.ndarray.types.DataType;
 import dev.sdcfg.model.io.Safetensors;
 import dev.sdcfg.runtime.ComputeContext;
 import dev.sdcfg.runtime.DjlRuntime;
+import dev.sdcfg.testutil.ExtraGoldens;
 import dev.sdcfg.testutil.Fixtures;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.TestFactory;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -22,10 +22,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.TreeSet;
-import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -46,33 +44,18 @@ class ClipExtraParityTest {
     private static final Map<String, Double> WORST = new TreeMap<>();
 
     static Path root() {
-        return Fixtures.resource("parity-extra").resolve("clip");
+        return ExtraGoldens.root("clip");
     }
 
     @TestFactory
     List<DynamicTest> parity() throws IOException {
-        List<Path> cases;
-        try (Stream<Path> s = Files.list(root())) {
-            cases = s.filter(p -> Files.isRegularFile(p.resolve("golden.safetensors"))).sorted().toList();
-        }
-        assertFalse(cases.isEmpty(), "no cases with golden.safetensors under " + root());
         List<DynamicTest> tests = new ArrayList<>();
-        for (Path dir : cases) {
-            List<String> tags = new ArrayList<>();
-            try (Safetensors st = Safetensors.open(dir.resolve("golden.safetensors"))) {
-                for (String k : new TreeSet<>(st.keys())) {
-                    if (k.endsWith(".input_ids")) {
-                        tags.add(k.substring(0, k.length() - ".input_ids".length()));
-                    }
-                }
-            }
-            assertFalse(tags.isEmpty(), dir + ": golden.safetensors has no <tag>.input_ids keys");
-            for (String d : List.of("f64", "f32")) {
-                DataType dtype = d.equals("f64") ? DataType.FLOAT64 : DataType.FLOAT32;
-                double tol = dtype == DataType.FLOAT64 ? 1e-6 : 1e-4;
+        for (Path dir : ExtraGoldens.cases("clip")) {
+            List<String> tags = ExtraGoldens.tags(dir, ".input_ids");
+            for (ExtraGoldens.Precision p : ExtraGoldens.PRECISIONS) {
                 for (String tag : tags) {
-                    String name = dir.getFileName() + " " + d + " " + tag;
-                    tests.add(DynamicTest.dynamicTest(name, () -> check(dir, name, tag, d, dtype, tol)));
+                    String name = dir.getFileName() + " " + p.name() + " " + tag;
+                    tests.add(DynamicTest.dynamicTest(name, () -> check(dir, name, tag, p.name(), p.dtype(), p.limit())));
                 }
             }
         }

@@ -6,13 +6,13 @@ import ai.djl.ndarray.types.DataType;
 import dev.sdcfg.model.io.Safetensors;
 import dev.sdcfg.runtime.ComputeContext;
 import dev.sdcfg.runtime.DjlRuntime;
+import dev.sdcfg.testutil.ExtraGoldens;
 import dev.sdcfg.testutil.Fixtures;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.TestFactory;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -21,9 +21,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.TreeSet;
-import java.util.stream.Stream;
 
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -43,37 +41,24 @@ class UNetExtraParityTest {
     static final int SLICE = 3;
 
     static Path root() {
-        return Fixtures.resource("parity-extra").resolve("unet");
+        return ExtraGoldens.root("unet");
     }
 
     @TestFactory
     List<DynamicTest> parity() throws IOException {
-        List<Path> cases;
-        try (Stream<Path> s = Files.list(root())) {
-            cases = s.filter(p -> Files.isRegularFile(p.resolve("golden.safetensors"))).sorted().toList();
-        }
-        assertFalse(cases.isEmpty(), "no cases with golden.safetensors under " + root());
         List<DynamicTest> tests = new ArrayList<>();
-        for (Path dir : cases) {
-            List<String> tags = new ArrayList<>();
-            try (Safetensors st = Safetensors.open(dir.resolve("golden.safetensors"))) {
-                for (String k : new TreeSet<>(st.keys())) {
-                    if (k.endsWith(".f64.out")) {
-                        tags.add(k.substring(0, k.length() - ".f64.out".length()));
-                    }
-                }
-            }
-            assertFalse(tags.isEmpty(), dir + ": golden.safetensors has no <tag>.f64.out keys");
-            for (String d : List.of("f64", "f32")) {
-                DataType dtype = d.equals("f64") ? DataType.FLOAT64 : DataType.FLOAT32;
-                double tol = dtype == DataType.FLOAT64 ? 1e-6 : 1e-4;
+        for (Path dir : ExtraGoldens.cases("unet")) {
+            List<String> tags = ExtraGoldens.tags(dir, ".f64.out");
+            for (ExtraGoldens.Precision p : ExtraGoldens.PRECISIONS) {
                 for (String tag : tags) {
-                    String name = dir.getFileName() + " " + d + " " + tag;
-                    tests.add(DynamicTest.dynamicTest(name, () -> check(dir, name, tag, d, dtype, tol, 0)));
+                    String name = dir.getFileName() + " " + p.name() + " " + tag;
+                    tests.add(DynamicTest.dynamicTest(name,
+                            () -> check(dir, name, tag, p.name(), p.dtype(), p.limit(), 0)));
                 }
                 String tag = tags.get(0);
-                String name = dir.getFileName() + " " + d + " " + tag + " sliced" + SLICE;
-                tests.add(DynamicTest.dynamicTest(name, () -> check(dir, name, tag, d, dtype, tol, SLICE)));
+                String name = dir.getFileName() + " " + p.name() + " " + tag + " sliced" + SLICE;
+                tests.add(DynamicTest.dynamicTest(name,
+                        () -> check(dir, name, tag, p.name(), p.dtype(), p.limit(), SLICE)));
             }
         }
         return tests;
