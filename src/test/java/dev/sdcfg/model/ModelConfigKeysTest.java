@@ -216,10 +216,10 @@ class ModelConfigKeysTest {
         assertNames(e, "tokenizer", "max_position_embeddings");
 
         Path sched = copyWith(dir.resolve("b"), "scheduler/scheduler_config.json",
-                o -> o.addProperty("_class_name", "DPMSolverSinglestepScheduler"));
+                o -> o.addProperty("_class_name", "LCMScheduler"));
         e = assertThrows(ModelLoadException.class,
                 () -> StableDiffusionPipeline.load(sched, ComputeContext.cpu(), PipelineOptions.defaults()).close());
-        assertTrue(e.getMessage().contains("scheduler_config.json") && e.getMessage().contains("DPMSolverSinglestep"),
+        assertTrue(e.getMessage().contains("scheduler_config.json") && e.getMessage().contains("LCMScheduler"),
                 e.getMessage());
 
         Path beta = copyWith(dir.resolve("c"), "scheduler/scheduler_config.json",
