@@ -388,6 +388,22 @@ abstract class AbstractSampler implements Sampler {
         return ScheduleMath.logf(alphaSigma[0]) - ScheduleMath.logf(alphaSigma[1]);
     }
 
+    /**
+     * DPM-Solver's {@code clipped_idx = searchsorted(flip(lambda_t), lambda_min_clipped)}: how many of the training
+     * schedule's float32 lambdas (log √ᾱ − log √(1 − ᾱ)) lie below {@code lambdaMinClipped}.
+     */
+    static int clippedLambdas(TrainSchedule train, double lambdaMinClipped) {
+        float[] ac = train.alphasCumprod;
+        int clipped = 0;
+        for (int i = train.numTrainTimesteps - 1; i >= 0; i--) {
+            float lambda = ScheduleMath.logf(ScheduleMath.sqrtf(ac[i])) - ScheduleMath.logf(ScheduleMath.sqrtf(1f - ac[i]));
+            if (lambda < lambdaMinClipped) {
+                clipped++;
+            }
+        }
+        return clipped;
+    }
+
     /** solver_order of the multistep solvers: 1, 2 or 3 (default 2). */
     static int solverOrder(SamplerConfig c) {
         int order = c.getInt("solver_order", 2);

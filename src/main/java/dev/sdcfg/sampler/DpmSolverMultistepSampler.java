@@ -78,14 +78,7 @@ final class DpmSolverMultistepSampler extends AbstractSampler {
     protected void computeTimesteps(int n) {
         int T = train.numTrainTimesteps;
         float[] ac = train.alphasCumprod;
-        // lambda_t = log(sqrt(ac)) - log(sqrt(1 - ac)) in float32; searchsorted(flip(lambda_t), lambda_min_clipped)
-        int clipped = 0;
-        for (int i = T - 1; i >= 0; i--) {
-            float lambda = ScheduleMath.logf(ScheduleMath.sqrtf(ac[i])) - ScheduleMath.logf(ScheduleMath.sqrtf(1f - ac[i]));
-            if (lambda < lambdaMinClipped) {
-                clipped++;
-            }
-        }
+        int clipped = clippedLambdas(train, lambdaMinClipped);
         int lastTimestep = T - clipped;
         double[] ts = multistepSpacing(spacing, T, lastTimestep, n, stepsOffset);
         float[] trainSigmas = train.trainSigmas();

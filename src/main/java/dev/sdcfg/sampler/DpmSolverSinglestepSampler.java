@@ -86,14 +86,7 @@ final class DpmSolverSinglestepSampler extends AbstractSampler {
     protected void computeTimesteps(int n) {
         int T = train.numTrainTimesteps;
         float[] ac = train.alphasCumprod;
-        // clipped_idx = searchsorted(flip(lambda_t), lambda_min_clipped): how many float32 lambdas lie below it
-        int clipped = 0;
-        for (int i = T - 1; i >= 0; i--) {
-            float lambda = ScheduleMath.logf(ScheduleMath.sqrtf(ac[i])) - ScheduleMath.logf(ScheduleMath.sqrtf(1f - ac[i]));
-            if (lambda < lambdaMinClipped) {
-                clipped++;
-            }
-        }
+        int clipped = clippedLambdas(train, lambdaMinClipped);
         double[] ts = multistepSpacing("linspace", T, T - clipped, n, 0);
         float[] trainSigmas = train.trainSigmas();
         double[] sig;
