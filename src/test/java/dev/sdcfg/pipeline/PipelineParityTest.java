@@ -162,13 +162,9 @@ class PipelineParityTest {
             byte[] ours = StableDiffusionPipeline.toRgbBytes(image);
             byte[] theirs = ref(name + ".image_u8").toByteArray();
             assertEquals(theirs.length, ours.length);
-            int maxDiff = 0;
-            int differing = 0;
-            for (int i = 0; i < ours.length; i++) {
-                int d = Math.abs((ours[i] & 0xFF) - (theirs[i] & 0xFF));
-                maxDiff = Math.max(maxDiff, d);
-                differing += d > 0 ? 1 : 0;
-            }
+            int[] u8 = Fixtures.u8Diff(ours, theirs);
+            int maxDiff = u8[0];
+            int differing = u8[1];
             System.out.printf("pipeline %-34s steps%s worst %.3e  final %.3e  image %.3e  u8 max diff %d (%d px values differ)%n",
                     name, recorded, worst, ef, ei, maxDiff, differing);
             assertTrue(maxDiff <= 1, name + ": 8-bit image differs by " + maxDiff + " levels");

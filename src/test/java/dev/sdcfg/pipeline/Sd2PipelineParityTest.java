@@ -244,13 +244,9 @@ class Sd2PipelineParityTest {
             byte[] ours = StableDiffusionPipeline.toRgbBytes(image);
             byte[] theirs = ref(name + ".image_u8").toByteArray();
             assertEquals(theirs.length, ours.length);
-            int maxDiff = 0;
-            int differing = 0;
-            for (int i = 0; i < ours.length; i++) {
-                int d = Math.abs((ours[i] & 0xFF) - (theirs[i] & 0xFF));
-                maxDiff = Math.max(maxDiff, d);
-                differing += d > 0 ? 1 : 0;
-            }
+            int[] u8 = Fixtures.u8Diff(ours, theirs);
+            int maxDiff = u8[0];
+            int differing = u8[1];
             System.out.printf("sd2 pipeline %-24s worst step %2d %.3e  final %.3e  image %.3e  u8 max diff %d (%d of %d"
                     + " values differ)%n", name, worstStep, worst, ef, ei, maxDiff, differing, ours.length);
             assertTrue(ei < LATENT_TOL, name + " image relL2 " + ei);

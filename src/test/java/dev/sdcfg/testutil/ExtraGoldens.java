@@ -8,6 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.TreeSet;
 import java.util.stream.Stream;
 
@@ -54,5 +55,27 @@ public final class ExtraGoldens {
         }
         assertFalse(tags.isEmpty(), caseDir + ": golden.safetensors has no <tag>" + suffix + " keys");
         return tags;
+    }
+
+    /** The comparison of one run: the entries at or over the limit (NaN included) and the worst entry. */
+    public record Verdict(List<String> overLimit, String worstKey, double worst) {
+    }
+
+    /** Judges relative-L2 errors by name against {@code limit}; a NaN error is over the limit and the worst. */
+    public static Verdict judge(Map<String, Double> errors, double limit) {
+        List<String> over = new ArrayList<>();
+        double worst = 0;
+        String worstKey = "";
+        for (Map.Entry<String, Double> e : errors.entrySet()) {
+            double err = e.getValue();
+            if (!(err < limit)) {
+                over.add(e.getKey() + "=" + err);
+            }
+            if (!(err <= worst)) {
+                worst = err;
+                worstKey = e.getKey();
+            }
+        }
+        return new Verdict(over, worstKey, worst);
     }
 }

@@ -89,4 +89,16 @@ public final class Fixtures {
         }
         return den == 0 ? Math.sqrt(num) : Math.sqrt(num / den);
     }
+
+    /** Largest absolute difference of two 8-bit images (same length) and how many values differ: {max, count}. */
+    public static int[] u8Diff(byte[] ours, byte[] theirs) {
+        int maxDiff = 0;
+        int differing = 0;
+        for (int i = 0; i < ours.length; i++) {
+            int d = Math.abs((ours[i] & 0xFF) - (theirs[i] & 0xFF));
+            maxDiff = Math.max(maxDiff, d);
+            differing += d > 0 ? 1 : 0;
+        }
+        return new int[] {maxDiff, differing};
+    }
 }

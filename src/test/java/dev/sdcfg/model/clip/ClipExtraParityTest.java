@@ -106,19 +106,10 @@ class ClipExtraParityTest {
                 fail(name + ": golden keys not checked: " + unchecked);
             }
         }
-        List<String> bad = new ArrayList<>();
-        double worst = 0;
-        String worstKey = "";
-        for (Map.Entry<String, Double> e : errors.entrySet()) {
-            double err = e.getValue();
-            if (!(err < tol)) {
-                bad.add(e.getKey() + "=" + err);
-            }
-            if (!(err <= worst)) {
-                worst = err;
-                worstKey = e.getKey();
-            }
-        }
+        ExtraGoldens.Verdict verdict = ExtraGoldens.judge(errors, tol);
+        List<String> bad = verdict.overLimit();
+        double worst = verdict.worst();
+        String worstKey = verdict.worstKey();
         System.out.printf(Locale.ROOT, "[clip extra parity] %-28s last %.3e  worst %.3e (%s) of %d%n", name,
                 errors.get("last_hidden_state"), worst, worstKey, errors.size());
         synchronized (WORST) {

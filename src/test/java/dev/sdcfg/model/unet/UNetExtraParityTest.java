@@ -92,19 +92,10 @@ class UNetExtraParityTest {
                 errors.put(module, Fixtures.relL2(ours, st.load(k, m, dtype)));
             }
             assertTrue(errors.size() > 1, name + ": no intermediates compared");
-            List<String> bad = new ArrayList<>();
-            double worst = 0;
-            String worstKey = "";
-            for (Map.Entry<String, Double> e : errors.entrySet()) {
-                double err = e.getValue();
-                if (!(err < tol)) {
-                    bad.add(e.getKey() + "=" + err);
-                }
-                if (!(err <= worst)) {
-                    worst = err;
-                    worstKey = e.getKey();
-                }
-            }
+            ExtraGoldens.Verdict verdict = ExtraGoldens.judge(errors, tol);
+            List<String> bad = verdict.overLimit();
+            double worst = verdict.worst();
+            String worstKey = verdict.worstKey();
             System.out.printf(Locale.ROOT, "[unet extra parity] %-40s out %.3e  worst %.3e (%s)%n", name,
                     errors.get("out"), worst, worstKey);
             synchronized (WORST) {

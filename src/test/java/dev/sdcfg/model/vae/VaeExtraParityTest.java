@@ -107,19 +107,10 @@ class VaeExtraParityTest {
         for (String k : List.of("decoded", "encoder_moments", "latent_dist.mean", "latent_dist.logvar")) {
             assertTrue(errors.containsKey(k), name + ": golden lacks " + prefix + k);
         }
-        List<String> bad = new ArrayList<>();
-        double worst = 0;
-        String worstKey = "";
-        for (Map.Entry<String, Double> e : errors.entrySet()) {
-            double err = e.getValue();
-            if (!(err < tol)) {
-                bad.add(e.getKey() + "=" + err);
-            }
-            if (!(err <= worst)) {
-                worst = err;
-                worstKey = e.getKey();
-            }
-        }
+        ExtraGoldens.Verdict verdict = ExtraGoldens.judge(errors, tol);
+        List<String> bad = verdict.overLimit();
+        double worst = verdict.worst();
+        String worstKey = verdict.worstKey();
         System.out.printf(Locale.ROOT, "[vae extra parity] %-34s decoded %.3e  moments %.3e  worst %.3e (%s) of %d%n",
                 name, errors.get("decoded"), errors.get("encoder_moments"), worst, worstKey, errors.size());
         synchronized (WORST) {
