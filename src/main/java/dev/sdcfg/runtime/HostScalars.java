@@ -30,7 +30,7 @@ public final class HostScalars {
     }
 
     /** A float64 0-dim CPU tensor holding {@code v}; the caller closes it. */
-    public static NDArray of(double v) {
+    private static NDArray of(double v) {
         return Cpu.MANAGER.create(v);
     }
 

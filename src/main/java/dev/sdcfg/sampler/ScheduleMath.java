@@ -237,17 +237,7 @@ final class ScheduleMath {
      */
     static double sigmaToT(double sigma, float[] logSigmas) {
         double logSigma = Math.log(Math.max(sigma, 1e-10));
-        int n = logSigmas.length;
-        // index of the last entry with log_sigma - log_sigmas[i] >= 0 (argmax of the cumulative count), 0 if none
-        int low = 0;
-        for (int i = 0; i < n; i++) {
-            if (logSigma - logSigmas[i] >= 0) {
-                low = i;
-            }
-        }
-        if (low > n - 2) {
-            low = n - 2;
-        }
+        int low = bracketLow(logSigma, logSigmas);
         int high = low + 1;
         float lo = logSigmas[low];
         float hi = logSigmas[high];
@@ -261,22 +251,27 @@ final class ScheduleMath {
     }
 
     /**
+     * {@code _sigma_to_t}'s lower bracket: the index of the last entry with {@code log_sigma - log_sigmas[i] >= 0}
+     * (argmax of the cumulative count), 0 if none (NaN included), at most {@code n - 2}.
+     */
+    private static int bracketLow(double logSigma, float[] logSigmas) {
+        int low = 0;
+        for (int i = 0; i < logSigmas.length; i++) {
+            if (logSigma - logSigmas[i] >= 0) {
+                low = i;
+            }
+        }
+        return Math.min(low, logSigmas.length - 2);
+    }
+
+    /**
      * diffusers' {@code _sigma_to_t} called with torch float32 tensors (KDPM2's interpolated sigmas and its torch
      * {@code log_sigmas}): the same bracketing as {@link #sigmaToT}, but every value ({@code log(max(sigma, 1e-10))},
      * the weight and the blend of the two indices) is computed in float32. NaN stays NaN.
      */
     static float sigmaToTf32(float sigma, float[] logSigmas) {
         float logSigma = logf(Float.isNaN(sigma) ? sigma : Math.max(sigma, 1e-10f));
-        int n = logSigmas.length;
-        int low = 0;
-        for (int i = 0; i < n; i++) {
-            if (logSigma - logSigmas[i] >= 0) {
-                low = i;
-            }
-        }
-        if (low > n - 2) {
-            low = n - 2;
-        }
+        int low = bracketLow(logSigma, logSigmas); // a float difference has the sign of the exact one
         int high = low + 1;
         float lo = logSigmas[low];
         float hi = logSigmas[high];
