@@ -143,5 +143,12 @@ if (( ok != 0 )) || [[ ! -f $WORK/libdjl_torch.so ]]; then
     say "FAILED after $(( $(date +%s) - T0 )) s"
     exit 1
 fi
+# every native method of PyTorchLibrary must be exported (a missing one fails only when called)
+if command -v nm >/dev/null; then
+    want=$(grep -c '^JNIEXPORT' "$KIT/jni/include/ai_djl_pytorch_jni_PyTorchLibrary.h")
+    have=$(nm -D --defined-only "$WORK/libdjl_torch.so" | grep -c ' T Java_ai_djl_pytorch_jni_PyTorchLibrary_')
+    say "exports $have of the header's $want JNI functions"
+    (( have == want )) || say "WARNING: JNI functions missing from the library"
+fi
 mkdir -p "$(dirname "$OUTLIB")" && cp "$WORK/libdjl_torch.so" "$OUTLIB"
 say "built $OUTLIB ($(stat -c %s "$OUTLIB") bytes) in $(( $(date +%s) - T0 )) s"
