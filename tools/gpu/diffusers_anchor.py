@@ -17,6 +17,7 @@ import time
 import torch
 import diffusers
 from diffusers import UNet2DConditionModel
+from diffusers.models.attention_processor import AttnProcessor
 
 SD15_UNET = dict(
     sample_size=64, in_channels=4, out_channels=4, center_input_sample=False, flip_sin_to_cos=True, freq_shift=0,
@@ -76,7 +77,6 @@ def main():
     report["build_s"] = round(time.perf_counter() - t0, 1)
     report["attention_default"] = type(next(iter(unet.attn_processors.values()))).__name__
     save()
-    from diffusers.models.attention_processor import AttnProcessor
     with torch.inference_mode():
         for b in [int(x) for x in a.batches.split(",")]:
             r = {}
@@ -112,16 +112,17 @@ def main():
             except Exception as e:
                 r["graph"] = "failed: %s: %s" % (type(e).__name__, str(e)[:200])
             save()
-        default_procs = unet.attn_processors
-        unet.set_attn_processor(AttnProcessor())
-        for b in [int(x) for x in a.batches.split(",")]:
-            x = torch.randn(b, 4, 64, 64, device=dev, dtype=torch.float16)
-            t = torch.tensor(999, device=dev)
-            ehs = torch.randn(b, 77, 768, device=dev, dtype=torch.float16)
-            r = timed(lambda: unet(x, t, encoder_hidden_states=ehs, return_dict=False)[0], a.warmup, a.iters)
-            report["results"]["batch%d" % b].update({"eager_classic_" + k: v for k, v in r.items()})
-            save()
-        unet.set_attn_processor(default_procs)
+        try:
+            unet.set_attn_processor(AttnProcessor())
+            for b in [int(x) for x in a.batches.split(",")]:
+                x = torch.randn(b, 4, 64, 64, device=dev, dtype=torch.float16)
+                t = torch.tensor(999, device=dev)
+                ehs = torch.randn(b, 77, 768, device=dev, dtype=torch.float16)
+                r = timed(lambda: unet(x, t, encoder_hidden_states=ehs, return_dict=False)[0], a.warmup, a.iters)
+                report["results"]["batch%d" % b].update({"eager_classic_" + k: v for k, v in r.items()})
+                save()
+        except Exception as e:
+            report["eager_classic"] = "failed: %s: %s" % (type(e).__name__, str(e)[:200])
     save()
     print(json.dumps(report, indent=1))
 
