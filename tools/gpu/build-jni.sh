@@ -50,26 +50,9 @@ JNI_INC=$KIT/jni/include
 # --- what torch is here -------------------------------------------------------------------------------------------
 CMAKE_PREFIX= CUDA_INC=
 if [[ -z $T_INC ]]; then
-    eval "$("$PY" - <<'EOF'
-import glob, os, sys
-import torch
-root = os.path.dirname(os.path.realpath(torch.__file__))
-site = os.path.dirname(root)
-print("T_INC=%s" % os.path.join(root, "include"))
-print("T_LIB=%s" % os.path.join(root, "lib"))
-print("ABI=%d" % int(torch._C._GLIBCXX_USE_CXX11_ABI))
-print("CMAKE_PREFIX=%s" % torch.utils.cmake_prefix_path)
-print("TORCH_VERSION=%s" % torch.__version__)
-cands = []
-for base in filter(None, [os.environ.get("CUDA_HOME"), os.environ.get("CUDA_PATH"), "/usr/local/cuda"]):
-    cands.append(os.path.join(base, "include"))
-cands += sorted(glob.glob(os.path.join(site, "nvidia", "*", "include")))
-cands += sorted(glob.glob(os.path.join(site, "nvidia", "*", "*", "include")))
-hit = [d for d in cands if os.path.isfile(os.path.join(d, "cuda_runtime_api.h"))]
-if torch.version.cuda and hit:
-    print("CUDA_INC=%s" % hit[0])
-EOF
-)" || { say "cannot import torch with $PY"; exit 4; }
+    vars=$("$PY" "$(dirname "${BASH_SOURCE[0]}")/torch_env.py") || { say "cannot import torch with $PY"; exit 4; }
+    eval "$vars"
+    T_INC=$TORCH_INC T_LIB=$TORCH_LIB ABI=$TORCH_CXX11_ABI CMAKE_PREFIX=$TORCH_CMAKE_PREFIX
 fi
 [[ -d $T_INC/torch && -d $T_LIB ]] || { say "no torch headers/libs at $T_INC, $T_LIB"; exit 4; }
 ABI=${ABI:-1}
@@ -77,7 +60,7 @@ say "torch ${TORCH_VERSION:-?}: include $T_INC, lib $T_LIB, cxx11 abi $ABI, cuda
 
 # DJL's build.sh: PT_VERSION=V1_13_X only for 1.13.1/2.0.1/2.1.*; newer torch needs none
 PT_DEF=
-case ${TORCH_VERSION%%+*} in 1.13.1|2.0.1|2.1.*) PT_DEF=V1_13_X ;; esac
+case $TORCH_VERSION in 1.13.1|2.0.1|2.1.*) PT_DEF=V1_13_X ;; esac
 
 try_cmake() {
     command -v cmake >/dev/null || { say "cmake: not installed"; return 1; }

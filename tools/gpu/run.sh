@@ -130,28 +130,15 @@ if [[ $MODE == cpu ]]; then
     DEV=(--device cpu --dtype float32)
     JVM_OPTS+=(-Xmx6g)
 else
-    eval "$("$PY" - <<'EOF'
-import glob, os, torch
-root = os.path.dirname(os.path.realpath(torch.__file__))  # real path: torch's RPATHs are $ORIGIN-relative
-print("TORCH_LIB=%s" % os.path.join(root, "lib"))
-print("export PYTORCH_VERSION=%s" % torch.__version__.split("+")[0])
-cu = torch.version.cuda
-print("export PYTORCH_FLAVOR=%s" % (("cu" + cu.replace(".", "")) if cu else "cpu"))
-site = os.path.dirname(root)
-rt = sorted(glob.glob(os.path.join(site, "nvidia", "**", "libcudart.so*"), recursive=True)) \
-    + sorted(glob.glob("/usr/local/cuda/lib64/libcudart.so*"))
-if not rt:
-    import ctypes.util
-    name = ctypes.util.find_library("cudart")
-    rt = [p for p in ("/usr/lib/x86_64-linux-gnu/" + name,) if name and os.path.exists(p)]
-if rt:
-    print("CUDART=%s" % os.path.realpath(rt[0]))
-EOF
-)" || { note "torch is not importable with $PY"; exit 4; }
+    vars=$("$PY" tools/gpu/torch_env.py) || { note "torch is not importable with $PY"; exit 4; }
+    eval "$vars"
+    export PYTORCH_VERSION=$TORCH_VERSION PYTORCH_FLAVOR=$TORCH_FLAVOR
     note "torch lib $TORCH_LIB, PYTORCH_VERSION=$PYTORCH_VERSION PYTORCH_FLAVOR=$PYTORCH_FLAVOR, cudart ${CUDART:-not found}"
     JNI_DIR=$DJL_CACHE_DIR/pytorch/$PYTORCH_VERSION-$PYTORCH_FLAVOR-linux-x86_64
+    # DJL takes a JNI from torch's own folder before the cache: then the built one would not be used
+    ls "$TORCH_LIB" | grep -q djl_torch && note "WARNING: $TORCH_LIB holds a libdjl_torch; DJL loads that one, not the one built here"
     # DJL counts GPUs through JNA-loaded "cudart" (CudaUtils); give it the runtime torch uses
-    if [[ -n ${CUDART:-} ]]; then
+    if [[ -n $CUDART ]]; then
         mkdir -p "$W/cudart" && ln -sf "$CUDART" "$W/cudart/libcudart.so"
         JVM_OPTS+=(-Djna.library.path="$W/cudart")
     fi
