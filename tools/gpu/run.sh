@@ -92,6 +92,7 @@ cp "$W/env.log" "$OUT/env.txt"
 HAS_DIFFUSERS=0
 if [[ $MODE == gpu ]] && "$PY" -c "import diffusers, torch; assert torch.cuda.is_available()" >/dev/null 2>&1; then
     HAS_DIFFUSERS=1
+    RESERVE=120   # the anchor's time, kept from the steps before it
 fi
 
 # ---- jre ------------------------------------------------------------------------------------------------------------
@@ -142,7 +143,6 @@ else
         mkdir -p "$W/cudart" && ln -sf "$CUDART" "$W/cudart/libcudart.so"
         JVM_OPTS+=(-Djna.library.path="$W/cudart")
     fi
-    (( HAS_DIFFUSERS )) && RESERVE=120
     stage jni 300 bash "$ROOT/tools/gpu/build-jni.sh" --kit "$KIT" --work "$W/jni" --out "$JNI_DIR/0.36.0-libdjl_torch.so" --python "$PY"
     tail -c 60000 "$W/jni.log" > "$OUT/jni-build.log"
     if [[ ! -f $JNI_DIR/0.36.0-libdjl_torch.so ]]; then
@@ -158,7 +158,6 @@ BENCH=("$JAVA" "${JVM_OPTS[@]}" -cp "$CP" dev.sdcfg.bench.Benchmark)
 
 # ---- Java steps ---------------------------------------------------------------------------------------------------
 if [[ -f $JNI_DIR/0.36.0-libdjl_torch.so ]]; then
-    (( HAS_DIFFUSERS )) && RESERVE=110
     if [[ $MODE == cpu ]]; then
         stage smoke 240 "${BENCH[@]}" --config tiny "${DEV[@]}" --iters 2 --warmup 1 --batches 2 --steps 4 --out "$OUT/tiny.json" \
             && stage sd15 400 "${BENCH[@]}" --config sd15 "${DEV[@]}" --size 64 --batches 2 --iters 1 --warmup 0 --full false --out "$OUT/sd15.json"
