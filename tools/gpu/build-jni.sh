@@ -103,11 +103,19 @@ try_gxx() { # $1 = 1 to build with USE_CUDA
     "$cxx" -shared -o "$WORK/libdjl_torch.so" "$o"/*.o "${libs[@]}" || return 1
 }
 
+direct() { # with USE_CUDA where CUDA headers exist, else (or if that fails) without
+    if [[ -n $CUDA_INC ]]; then
+        try_gxx 1 && return 0
+        say "USE_CUDA build failed; building without USE_CUDA"
+    fi
+    try_gxx 0
+}
+
 T0=$(date +%s)
 ok=1
 case $HOW in
     cmake) try_cmake; ok=$? ;;
-    gxx) if [[ -n $CUDA_INC ]]; then try_gxx 1 || try_gxx 0; else try_gxx 0; fi; ok=$? ;;
+    gxx) direct; ok=$? ;;
     auto)
         CONFIGURED=0
         if try_cmake; then ok=0
@@ -116,9 +124,7 @@ case $HOW in
             if [[ -n $CUDA_INC ]]; then say "cmake build failed; fallback: direct compile without USE_CUDA"; try_gxx 0; ok=$?; fi
         else
             say "cmake route unavailable; fallback: direct compile"
-            if [[ -n $CUDA_INC ]]; then try_gxx 1 || { say "USE_CUDA build failed; building without USE_CUDA"; try_gxx 0; }
-            else try_gxx 0; fi
-            ok=$?
+            direct; ok=$?
         fi ;;
     *) say "unknown --how $HOW"; exit 2 ;;
 esac
