@@ -159,7 +159,8 @@ MISSING=$(jdeps --multi-release 17 -verbose:class -cp "$(ls "$NEW"/lib/*.jar | g
 
 # --- 2. jlink'd runtime ------------------------------------------------------------------------------------------
 MODULES=$(jdeps --multi-release 17 --ignore-missing-deps --print-module-deps "$NEW"/lib/*.jar 2>/dev/null | tail -1)
-MODULES="$MODULES,jdk.unsupported,java.logging"   # JNA/DJL reflective use; slf4j-simple's JUL-free but harmless
+# plus two small modules jdeps cannot see being reached by reflection (sun.misc.Unsafe; java.util.logging)
+MODULES="$MODULES,jdk.unsupported,java.logging"
 say "jlink modules: $MODULES"
 jlink --add-modules "$MODULES" --strip-debug --no-header-files --no-man-pages --compress=0 --output "$STAGE/jre"
 "$STAGE/jre/bin/java" -version 2>&1 | head -1 | sed 's/^/[prepare]   jre: /'
