@@ -9,6 +9,7 @@ import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.LayerNorm;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
+import dev.sdcfg.runtime.AttentionBudget;
 import dev.sdcfg.runtime.DjlRuntime;
 import dev.sdcfg.runtime.HostScalars;
 
@@ -120,30 +121,92 @@ public final class Ops {
      * softmax(q·kT)·v with the 1/√d scale already in q and the keys already transposed (kT: [..., headDim, M]).
      * When {@code upcast} the scores and softmax of fp16 inputs run in fp32 (diffusers' upcast_attention).
      * {@code sliceSize} &gt; 0 processes that many rows of the leading axis at a time to bound the score
-     * matrix's memory.
+     * matrix's memory. Independently, when the scores and probabilities of a (slice's) call would exceed
+     * {@link AttentionBudget#scoreBytes()}, the queries (axis −2) are processed in chunks that fit, one score
+     * matrix at a time; each query's softmax is its own, so the result is the unchunked one up to the matmul
+     * kernel's blocking. Scores and probabilities are closed as soon as they are used (no op is added: an
+     * NDScope still counts them), so at most one call's score matrix is alive at any time.
      */
     public static NDArray scaledAttention(NDArray q, NDArray kT, NDArray v, boolean upcast, int sliceSize) {
         long rows = q.getShape().get(0);
         if (sliceSize <= 0 || sliceSize >= rows) {
-            return attentionBlock(q, kT, v, upcast);
+            return chunkedBlock(q, kT, v, upcast);
         }
         ai.djl.ndarray.NDList parts = new ai.djl.ndarray.NDList();
         for (long i = 0; i < rows; i += sliceSize) {
             String idx = i + ":" + Math.min(rows, i + sliceSize);
-            parts.add(attentionBlock(q.get(idx), kT.get(idx), v.get(idx), upcast));
+            parts.add(chunkedBlock(q.get(idx), kT.get(idx), v.get(idx), upcast));
         }
         return ai.djl.ndarray.NDArrays.concat(parts, 0);
+    }
+
+    /** Bytes of scores + probabilities per query row of a call on q [..., N, D] against kT [..., D, M]. */
+    public static long scoreBytesPerQuery(Shape q, long m, DataType dt, boolean upcast) {
+        long lead = 1;
+        for (int i = 0; i < q.dimension() - 2; i++) {
+            lead *= q.get(i);
+        }
+        int el = upcast && dt == DataType.FLOAT16 ? 4 : dt.getNumOfBytes();
+        // scores and probabilities at the softmax precision, plus the cast-back copy when upcasting
+        long perQuery = lead * m * 2L * el;
+        if (upcast && dt == DataType.FLOAT16) {
+            perQuery += lead * m * dt.getNumOfBytes();
+        }
+        return perQuery;
+    }
+
+    /** Query rows per chunk so that one chunk's scores + probabilities fit {@code budget} (at least 1). */
+    public static long queryChunk(long perQuery, long budget) {
+        return Math.max(1, budget / Math.max(1, perQuery));
+    }
+
+    private static NDArray chunkedBlock(NDArray q, NDArray kT, NDArray v, boolean upcast) {
+        Shape qs = q.getShape();
+        int nd = qs.dimension();
+        long n = qs.get(nd - 2);
+        long budget = AttentionBudget.scoreBytes();
+        if (budget == AttentionBudget.UNLIMITED) {
+            return attentionBlock(q, kT, v, upcast);
+        }
+        long m = kT.getShape().get(nd - 1);
+        long chunk = queryChunk(scoreBytesPerQuery(qs, m, q.getDataType(), upcast), budget);
+        if (chunk >= n) {
+            return attentionBlock(q, kT, v, upcast);
+        }
+        AttentionBudget.recordChunkedCall();
+        String lead = ":, ".repeat(nd - 2);
+        ai.djl.ndarray.NDList parts = new ai.djl.ndarray.NDList();
+        for (long i = 0; i < n; i += chunk) {
+            NDArray qc = q.get(lead + i + ":" + Math.min(n, i + chunk));
+            parts.add(attentionBlock(qc, kT, v, upcast));
+        }
+        NDArray out = ai.djl.ndarray.NDArrays.concat(parts, nd - 2);
+        for (NDArray part : parts) {
+            part.close();
+        }
+        return out;
     }
 
     private static NDArray attentionBlock(NDArray q, NDArray kT, NDArray v, boolean upcast) {
         DataType dt = q.getDataType();
         NDArray probs;
         if (upcast && dt != DataType.FLOAT32 && dt != DataType.FLOAT64) {
-            probs = q.toType(DataType.FLOAT32, false).matMul(kT.toType(DataType.FLOAT32, false)).softmax(-1)
-                    .toType(dt, false);
+            NDArray q32 = q.toType(DataType.FLOAT32, false);
+            NDArray k32 = kT.toType(DataType.FLOAT32, false);
+            NDArray scores = q32.matMul(k32);
+            q32.close();
+            k32.close();
+            NDArray p32 = scores.softmax(-1);
+            scores.close();
+            probs = p32.toType(dt, false);
+            p32.close();
         } else {
-            probs = q.matMul(kT).softmax(-1);
+            NDArray scores = q.matMul(kT);
+            probs = scores.softmax(-1);
+            scores.close();
         }
-        return probs.matMul(v);
+        NDArray out = probs.matMul(v);
+        probs.close();
+        return out;
     }
 }

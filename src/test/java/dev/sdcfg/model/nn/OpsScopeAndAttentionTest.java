@@ -5,7 +5,10 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import dev.sdcfg.runtime.AttentionBudget;
 import dev.sdcfg.runtime.DjlRuntime;
+import dev.sdcfg.runtime.ForwardScope;
+import dev.sdcfg.runtime.OpCounter;
 import dev.sdcfg.testutil.Fixtures;
 import org.junit.jupiter.api.Test;
 
@@ -75,6 +78,57 @@ class OpsScopeAndAttentionTest {
                 }
                 assertTrue(Math.abs(got[c] - want) < 1e-12, "channel " + c + ": " + got[c] + " vs " + want);
             }
+        }
+    }
+
+    /** Ops issued by one attention call under the current budget, and its result (copied out). */
+    private static double[] attend(NDArray q, NDArray k, NDArray v, int slice, long[] ops) {
+        OpCounter.start();
+        double[] out;
+        try (ForwardScope scope = new ForwardScope()) {
+            out = Ops.attention(q, k, v, 0.5, false, slice).toDoubleArray();
+        }
+        ops[0] = OpCounter.stop();
+        return out;
+    }
+
+    @Test
+    void queryChunksGiveTheUnchunkedNumbersAndAFittingCallIssuesNoExtraOp() {
+        try (NDManager m = DjlRuntime.engine().newBaseManager()) {
+            NDArray q = m.randomNormal(new Shape(2, 3, 37, 4)).toType(DataType.FLOAT64, false);
+            NDArray k = m.randomNormal(new Shape(2, 3, 29, 4)).toType(DataType.FLOAT64, false);
+            NDArray v = m.randomNormal(new Shape(2, 3, 29, 4)).toType(DataType.FLOAT64, false);
+            long[] plainOps = new long[1];
+            double[] plain = attend(q, k, v, 0, plainOps);
+            // 6 rows × 29 keys × (scores + probabilities) × 8 bytes per query
+            long perQuery = Ops.scoreBytesPerQuery(q.getShape(), 29, DataType.FLOAT64, false);
+            assertEquals(6L * 29 * 2 * 8, perQuery);
+
+            long[] fitOps = new long[1];
+            double[] fit;
+            try (AttentionBudget.Restore r = AttentionBudget.limit(perQuery * 37)) {
+                fit = attend(q, k, v, 0, fitOps);
+            }
+            assertEquals(plainOps[0], fitOps[0], "a call that fits its budget issues the unchunked ops");
+            assertEquals(0.0, Fixtures.relL2(fit, plain), 0.0);
+
+            long before = AttentionBudget.chunkedCalls();
+            long[] chunkOps = new long[1];
+            double[] chunked;
+            try (AttentionBudget.Restore r = AttentionBudget.limit(perQuery * 5)) { // 8 chunks, the last of 2
+                chunked = attend(q, k, v, 0, chunkOps);
+            }
+            assertEquals(before + 1, AttentionBudget.chunkedCalls());
+            assertTrue(chunkOps[0] > plainOps[0]);
+            assertTrue(Fixtures.relL2(chunked, plain) < 1e-14, "chunked vs unchunked: " + Fixtures.relL2(chunked, plain));
+
+            // with batch·heads slicing too (3-D rows), and a budget below one query row: chunks of one query
+            double[] sliced;
+            try (AttentionBudget.Restore r = AttentionBudget.limit(1)) {
+                sliced = attend(q.reshape(6, 37, 4), k.reshape(6, 29, 4), v.reshape(6, 29, 4), 4, new long[1]);
+            }
+            assertTrue(Fixtures.relL2(sliced, plain) < 1e-14, "sliced and chunked: " + Fixtures.relL2(sliced, plain));
+            assertEquals(AttentionBudget.UNLIMITED, AttentionBudget.scoreBytes(), "the budget is restored");
         }
     }
 }
