@@ -57,7 +57,9 @@ public final class Benchmark {
             if (k.equals("--help")) {
                 System.out.println("usage: Benchmark [--model DIR | --config tiny|mid|sd15] [--device cpu|gpu] "
                         + "[--dtype float32|float16] [--size PX] [--steps 50] [--iters 5] [--warmup 2] "
-                        + "[--batches 2,8] [--full true|false] [--out bench-out/report.json]");
+                        + "[--batches 2,8] [--full true|false] [--out bench-out/report.json]\n"
+                        + "       peak memory only: --memory 64,256,512,1024 [--memory-n 1,2,3,4] [--steps 1]"
+                        + " [--memory-budget auto|8G]");
                 return;
             }
             a.put(k.substring(2), i + 1 < argv.length ? argv[++i] : "");
@@ -69,7 +71,7 @@ public final class Benchmark {
         return args.getOrDefault(k, dflt);
     }
 
-    private void run() throws IOException {
+    private void run() throws IOException, InterruptedException {
         ComputeContext ctx = ComputeContext.resolve(arg("device", "auto"), arg("dtype", "auto"));
         int iters = Integer.parseInt(arg("iters", "5"));
         int warmup = Integer.parseInt(arg("warmup", "2"));
@@ -86,6 +88,15 @@ public final class Benchmark {
         report.put("op_overhead_us", opOverhead(ctx));
 
         StableDiffusionPipeline pipe = load(ctx);
+        if (args.containsKey("memory")) {
+            try {
+                report.put("peak_memory", peakMemory(pipe));
+            } finally {
+                pipe.close();
+            }
+            write();
+            return;
+        }
         try {
             int size = Integer.parseInt(arg("size", String.valueOf(pipe.nativeSize())));
             int latent = size / pipe.vaeScaleFactor();
@@ -144,6 +155,10 @@ public final class Benchmark {
         } finally {
             pipe.close();
         }
+        write();
+    }
+
+    private void write() throws IOException {
         String json = new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues().create().toJson(report);
         Path out = Paths.get(arg("out", "bench-out/report.json"));
         if (out.getParent() != null) {
@@ -156,7 +171,8 @@ public final class Benchmark {
 
     private StableDiffusionPipeline load(ComputeContext ctx) {
         int slice = Integer.parseInt(arg("attention-slice", "0"));
-        PipelineOptions opts = new PipelineOptions(args.get("variant"), slice, 0, 4096L * 4096L);
+        PipelineOptions opts = new PipelineOptions(args.get("variant"), slice, 0, 4096L * 4096L,
+                arg("memory-budget", "auto"));
         if (args.containsKey("model")) {
             report.put("model", args.get("model"));
             return StableDiffusionPipeline.load(Paths.get(args.get("model")), ctx, opts);
@@ -175,6 +191,63 @@ public final class Benchmark {
         AutoencoderKL vae = AutoencoderKL.create(VaeConfig.from(p.vae()), Weights.synthetic("vae"), ctx);
         return StableDiffusionPipeline.assemble("synthetic-" + config, demo.resolve("tokenizer"),
                 JsonConfig.read(demo.resolve("scheduler/scheduler_config.json")), text, unet, vae, ctx, opts);
+    }
+
+    /**
+     * Peak memory per size and n: the growth of the process's resident set (VmRSS, sampled every 10 ms) over its
+     * value before each generation, next to the planner's estimate and the plan it chose.
+     */
+    private List<Map<String, Object>> peakMemory(StableDiffusionPipeline pipe) throws InterruptedException {
+        int steps = Integer.parseInt(arg("steps", "1"));
+        pipe.calibrateMemory();
+        report.put("memory_budget_bytes", pipe.memoryBudget());
+        report.put("memory_footprint", pipe.memoryPlanner().footprint().toString());
+        List<Map<String, Object>> rows = new ArrayList<>();
+        for (String sz : arg("memory", "64,128,256,512,768,1024").split(",")) {
+            int size = Integer.parseInt(sz.trim());
+            for (String nn : arg("memory-n", "1,2,3,4").split(",")) {
+                int n = Integer.parseInt(nn.trim());
+                GenerationRequest req = new GenerationRequest("x", "", size, size, steps, "euler", null, null, 1, n);
+                Map<String, Object> row = new LinkedHashMap<>();
+                row.put("size", size);
+                row.put("n", n);
+                row.put("steps", steps);
+                dev.sdcfg.pipeline.MemoryPlan plan = pipe.memoryPlan(req);
+                row.put("plan", plan.fits() ? plan.kind() : "refused");
+                row.put("estimate_mib", plan.estimateBytes() >> 20);
+                if (plan.fits()) {
+                    System.gc();
+                    long base = dev.sdcfg.runtime.MemoryBudget.residentSetBytes();
+                    java.util.concurrent.atomic.AtomicLong peak = new java.util.concurrent.atomic.AtomicLong(base);
+                    java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+                    Thread sampler = new Thread(() -> {
+                        while (!done.get()) {
+                            peak.accumulateAndGet(dev.sdcfg.runtime.MemoryBudget.residentSetBytes(), Math::max);
+                            try {
+                                Thread.sleep(10);
+                            } catch (InterruptedException e) {
+                                return;
+                            }
+                        }
+                    });
+                    sampler.setDaemon(true);
+                    sampler.start();
+                    long t0 = System.nanoTime();
+                    try {
+                        pipe.generate(req, GenerationListener.NONE);
+                    } finally {
+                        done.set(true);
+                        sampler.join();
+                    }
+                    row.put("seconds", (System.nanoTime() - t0) / 1e9);
+                    row.put("rss_before_mib", base >> 20);
+                    row.put("rss_peak_growth_mib", (peak.get() - base) >> 20);
+                }
+                System.out.println("[memory] " + row);
+                rows.add(row);
+            }
+        }
+        return rows;
     }
 
     /** Median and min wall time of {@code f}, each run waited for (the result is read back to sync the device). */

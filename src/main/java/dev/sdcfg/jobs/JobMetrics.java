@@ -25,6 +25,7 @@ public final class JobMetrics {
     final Timer jobDuration;
     final Counter images;
     final Counter rejected;
+    final MemoryMetrics memory;
     private final Map<JobStatus, Counter> finished = new EnumMap<>(JobStatus.class);
 
     public JobMetrics(MeterRegistry registry) {
@@ -45,6 +46,7 @@ public final class JobMetrics {
             finished.put(s, jobsCounter(s.wire()));
         }
         rejected = jobsCounter("rejected");
+        memory = new MemoryMetrics(registry);
     }
 
     private Counter jobsCounter(String status) {

@@ -16,7 +16,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
@@ -425,6 +424,9 @@ public final class JobService {
             long runNanos = System.nanoTime() - startNanos;
             if (outcome == JobStatus.FAILED) {
                 LOG.errorf("Job %s failed (%s): %s", job.id(), errorType, error);
+                if ("out_of_memory".equals(errorType)) {
+                    metrics.memory.outOfMemory();
+                }
             }
             // metrics first: whoever sees the job final also sees it counted
             metrics.record(metrics.jobDuration, runNanos);
@@ -467,16 +469,7 @@ public final class JobService {
     }
 
     private static boolean isOutOfMemory(Throwable t) {
-        for (Throwable c = t; c != null; c = c.getCause()) {
-            if (c instanceof OutOfMemoryError) {
-                return true;
-            }
-            String m = c.getMessage() == null ? "" : c.getMessage().toLowerCase(Locale.ROOT);
-            if (m.contains("out of memory") || m.contains("not enough memory") || m.contains("outofmemory")) {
-                return true;
-            }
-        }
-        return false;
+        return dev.sdcfg.runtime.OutOfMemory.is(t);
     }
 
     static String describe(Throwable t) {
@@ -531,6 +524,11 @@ public final class JobService {
         @Override
         public void onVaeDecoded(long nanos) {
             metrics.record(metrics.vaeDecode, nanos);
+        }
+
+        @Override
+        public void onMemoryPlan(dev.sdcfg.pipeline.MemoryPlan plan) {
+            metrics.memory.planned(plan);
         }
     }
 }

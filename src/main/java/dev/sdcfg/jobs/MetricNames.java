@@ -31,6 +31,20 @@ public final class MetricNames {
     /** Counter of images produced: sd_images_total. */
     public static final String IMAGES = "sd.images";
 
+    /** Counter, tag plan = plain | chunked | split | tiled: image generations by memory plan. */
+    public static final String MEMORY_PLANS = "sd.memory.plans";
+    /** Gauge: the last plan's estimated peak working memory, bytes. */
+    public static final String MEMORY_ESTIMATE = "sd.memory.estimate.bytes";
+    /** Gauge: the working-memory budget, bytes. */
+    public static final String MEMORY_BUDGET = "sd.memory.budget.bytes";
+    /** Counter: jobs that failed because memory ran out. */
+    public static final String JOBS_OUT_OF_MEMORY = "sd.jobs.out_of_memory";
+
+    public static final String PROM_MEMORY_PLANS = "sd_memory_plans_total";
+    public static final String PROM_MEMORY_ESTIMATE = "sd.memory.estimate.bytes";
+    public static final String PROM_MEMORY_BUDGET = "sd.memory.budget.bytes";
+    public static final String PROM_JOBS_OUT_OF_MEMORY = "sd_jobs_out_of_memory_total";
+
     public static final String PROM_DENOISE_STEP = "sd_denoise_step_seconds";
     public static final String PROM_TEXT_ENCODE = "sd_text_encode_seconds";
     public static final String PROM_UNET_FORWARD = "sd_unet_forward_seconds";

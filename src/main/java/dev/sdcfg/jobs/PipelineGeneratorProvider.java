@@ -50,7 +50,8 @@ public class PipelineGeneratorProvider implements GeneratorProvider {
         });
         ComputeContext ctx = ComputeContext.resolve(config.device(), config.dtype());
         PipelineOptions options = new PipelineOptions(config.model().variant().filter(s -> !s.isBlank()).orElse(null),
-                config.attention().sliceSize(), config.clipSkip(), config.limits().maxPixels());
+                config.attention().sliceSize(), config.clipSkip(), config.limits().maxPixels(),
+                config.memory().budget());
         LOG.infof("Loading %s on %s (%s)", folder, ctx, options);
         CpuKernels.State kernels = CpuKernels.state();
         LOG.infof("CPU kernels: oneDNN ISA cap %s, %s; CPU %s; convolution self-check %s", kernels.onednnMaxCpuIsa(),

@@ -31,6 +31,8 @@ public interface ServiceConfig {
 
     Attention attention();
 
+    Memory memory();
+
     /** diffusers' clip_skip: 0 = last CLIP layer, 1 = penultimate, ... */
     @WithDefault("0")
     @Min(0)
@@ -64,6 +66,12 @@ public interface ServiceConfig {
         @WithDefault("0")
         @Min(0)
         int sliceSize();
+    }
+
+    interface Memory {
+        /** Working-memory budget: auto (a share of the cgroup/physical memory or GPU memory) or a size (8G). */
+        @WithDefault("auto")
+        String budget();
     }
 
     interface Queue {

@@ -26,4 +26,8 @@ public interface GenerationListener {
 
     default void onVaeDecoded(long nanos) {
     }
+
+    /** The memory plan the job runs under (once per image generation, before its first step). */
+    default void onMemoryPlan(MemoryPlan plan) {
+    }
 }

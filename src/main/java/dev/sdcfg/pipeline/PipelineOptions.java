@@ -7,8 +7,14 @@ package dev.sdcfg.pipeline;
  * @param attentionSliceSize batch·heads rows per attention slice (0 = no slicing); bounds attention memory
  * @param clipSkip           diffusers' clip_skip: 0 = last hidden state, k = output of layer N−k (final layer norm applied)
  * @param maxPixels          the largest width×height a request may ask for
+ * @param memoryBudget       working-memory budget: "auto" (or null) or a size such as "8G" ({@code MemoryBudget})
  */
-public record PipelineOptions(String variant, int attentionSliceSize, int clipSkip, long maxPixels) {
+public record PipelineOptions(String variant, int attentionSliceSize, int clipSkip, long maxPixels,
+                              String memoryBudget) {
+
+    public PipelineOptions(String variant, int attentionSliceSize, int clipSkip, long maxPixels) {
+        this(variant, attentionSliceSize, clipSkip, maxPixels, "auto");
+    }
 
     public static PipelineOptions defaults() {
         return new PipelineOptions(null, 0, 0, 1024L * 1024L);

@@ -56,6 +56,12 @@ public final class StableDiffusionPipeline implements ImageGenerator {
     private final int vaeScaleFactor;
     /** Embedding of the empty prompt (the default negative prompt), computed once. */
     private NDArray emptyPromptEmbedding;
+    /** Measured once on the worker thread ({@link #calibrateMemory}); read by {@link #validate} on any thread. */
+    private volatile MemoryPlanner memoryPlanner;
+    private volatile long memoryBudget;
+    /** Set per job by {@link #generate} from its plan (worker thread only). */
+    private boolean splitGuidancePair;
+    private int vaeTile;
 
     private StableDiffusionPipeline(String modelId, Path root, ClipTokenizer tokenizer, JsonConfig schedulerConfig,
                                     ClipTextModel textEncoder, UNet2DConditionModel unet, AutoencoderKL vae,
@@ -273,6 +279,104 @@ public final class StableDiffusionPipeline implements ImageGenerator {
     @Override
     public void validate(GenerationRequest r) {
         prepare(r);
+        MemoryPlan plan = memoryPlan(r);
+        if (plan != null && !plan.fits()) {
+            throw tooLarge(plan);
+        }
+    }
+
+    private static InvalidRequestException tooLarge(MemoryPlan plan) {
+        return new InvalidRequestException("width", plan.needs() + "; use a smaller size (images are generated"
+                + " one at a time, so n does not change the peak)");
+    }
+
+    /**
+     * The memory plan for a request (images run one after another, each with its guidance pair), or null before
+     * the model's memory was measured ({@link #calibrateMemory}, done by {@link #warmUp} and by the first job).
+     */
+    public MemoryPlan memoryPlan(GenerationRequest r) {
+        MemoryPlanner planner = memoryPlanner;
+        return planner == null ? null : planner.plan(r.width(), r.height(), true, memoryBudget);
+    }
+
+    /** The working-memory budget in bytes (0 before {@link #calibrateMemory}). */
+    public long memoryBudget() {
+        return memoryBudget;
+    }
+
+    public MemoryPlanner memoryPlanner() {
+        return memoryPlanner;
+    }
+
+    /** Bytes of the arrays the pipeline holds outside a job (weights excluded): tests check a job leaves none. */
+    long heldBytes() {
+        return dev.sdcfg.runtime.MemoryBudget.bytesOf(manager);
+    }
+
+    /**
+     * Measures the model's memory footprint (worker thread): one UNet forward (batch 1) and one VAE decode at two
+     * small sizes, with {@link dev.sdcfg.runtime.MemoryProbe} summing what their scopes hold; then resolves the
+     * budget ({@link PipelineOptions#memoryBudget}, "auto" per {@link dev.sdcfg.runtime.MemoryBudget}).
+     */
+    public synchronized void calibrateMemory() {
+        if (memoryPlanner != null) {
+            return;
+        }
+        dev.sdcfg.model.unet.UNetConfig u = unet.config();
+        int k = Math.max(8, 1 << u.numDownsamplers());
+        long[] unetBytes = new long[2];
+        long[] vaeBytes = new long[2];
+        try (NDManager m = manager.newSubManager()) {
+            NDArray context = m.zeros(new Shape(1, tokenizer.maxLength(), textEncoder.hiddenSize()), ctx.dtype());
+            NDArray t = m.zeros(new Shape(), DataType.FLOAT32); // timestep 0: made on the device, no upload
+            for (int i = 0; i < 2; i++) {
+                int side = k << i;
+                NDArray sample = m.zeros(new Shape(1, u.inChannels(), side, side), ctx.dtype());
+                dev.sdcfg.runtime.MemoryProbe.start();
+                try {
+                    unet.forward(sample, t, context).close();
+                } finally {
+                    unetBytes[i] = dev.sdcfg.runtime.MemoryProbe.stop();
+                }
+                dev.sdcfg.runtime.MemoryProbe.start();
+                try {
+                    vae.decode(sample).close();
+                } finally {
+                    vaeBytes[i] = dev.sdcfg.runtime.MemoryProbe.stop();
+                }
+            }
+        }
+        long cells1 = (long) k * k;
+        long cells2 = 4L * cells1;
+        double unetSlope = Math.max(0, (unetBytes[1] - unetBytes[0]) / (double) (cells2 - cells1));
+        double vaeSlope = Math.max(0, (vaeBytes[1] - vaeBytes[0]) / (double) (cells2 - cells1));
+        long unetFixed = Math.max(0, (long) (unetBytes[0] - unetSlope * cells1));
+        long vaeFixed = Math.max(0, (long) (vaeBytes[0] - vaeSlope * cells1));
+        List<MemoryPlanner.Site> sites = new ArrayList<>();
+        int levels = u.numBlocks();
+        int el = ctx.dtype().getNumOfBytes();
+        for (int i = 0; i < levels; i++) {
+            boolean attn = dev.sdcfg.model.unet.UNetConfig.CROSS_ATTN_DOWN.equals(u.downBlockTypes().get(i))
+                    || dev.sdcfg.model.unet.UNetConfig.CROSS_ATTN_UP.equals(u.upBlockTypes().get(levels - 1 - i))
+                    || (i == levels - 1 && dev.sdcfg.model.unet.UNetConfig.MID_CROSS_ATTN.equals(u.midBlockType()));
+            if (attn) {
+                boolean half = u.upcastAttention() && ctx.dtype() == DataType.FLOAT16;
+                sites.add(new MemoryPlanner.Site(1 << i, u.numAttentionHeads(i), 0, el, half));
+                sites.add(new MemoryPlanner.Site(1 << i, u.numAttentionHeads(i), tokenizer.maxLength(), el, half));
+            }
+        }
+        MemoryPlanner.Site vaeSite = vae.config().midBlockAddAttention()
+                ? new MemoryPlanner.Site(1, 1, 0, vae.dtype().getNumOfBytes(), vae.dtype() == DataType.FLOAT16)
+                : null;
+        long weights = dev.sdcfg.runtime.MemoryBudget.bytesOf(unet.manager()) + vae.weightBytes() + textEncoder.weightBytes();
+        memoryBudget = dev.sdcfg.runtime.MemoryBudget.resolve(options.memoryBudget(), ctx.device(), weights);
+        memoryPlanner = new MemoryPlanner(new MemoryPlanner.Footprint(weights, unetFixed, unetSlope, vaeFixed,
+                vaeSlope, List.copyOf(sites), vaeSite, vaeScaleFactor, u.sampleSize()));
+        System.getLogger(StableDiffusionPipeline.class.getName()).log(System.Logger.Level.INFO,
+                "memory: weights " + dev.sdcfg.runtime.MemoryBudget.format(weights) + ", budget "
+                        + dev.sdcfg.runtime.MemoryBudget.format(memoryBudget) + " (sd.memory.budget="
+                        + options.memoryBudget() + "); UNet " + Math.round(unetSlope) + " B per latent cell, VAE "
+                        + Math.round(vaeSlope) + " B per latent cell");
     }
 
     /** A validated request with its parsed parts. */
@@ -352,11 +456,24 @@ public final class StableDiffusionPipeline implements ImageGenerator {
     @Override
     public GenerationResult generate(GenerationRequest r, GenerationListener listener) {
         Prepared p = prepare(r);
+        calibrateMemory();
+        MemoryPlan plan = memoryPlan(r);
+        if (!plan.fits()) {
+            throw tooLarge(plan);
+        }
         long t0 = System.nanoTime();
         List<String> warnings = new ArrayList<>();
         List<GeneratedImage> images = new ArrayList<>();
         Map<String, Double> timings = new LinkedHashMap<>();
-        try (NDManager job = manager.newSubManager()) {
+        if (plan.reduced()) {
+            warnings.add(plan.describe());
+        }
+        listener.onMemoryPlan(plan);
+        splitGuidancePair = plan.splitGuidance();
+        vaeTile = plan.vaeTile();
+        try (NDManager job = manager.newSubManager();
+             dev.sdcfg.runtime.AttentionBudget.Restore limit =
+                     dev.sdcfg.runtime.AttentionBudget.limit(plan.attentionBytes())) {
             long te0 = System.nanoTime();
             NDArray cond = encodePrompt(r.prompt(), "prompt", warnings, job);
             NDArray uncond = r.negativePrompt() == null || r.negativePrompt().isEmpty()
@@ -384,6 +501,9 @@ public final class StableDiffusionPipeline implements ImageGenerator {
             }
             timings.put("denoise", denoise);
             timings.put("vae_decode", decode);
+        } finally {
+            splitGuidancePair = false;
+            vaeTile = 0;
         }
         timings.put("total", (System.nanoTime() - t0) / 1e6);
         return new GenerationResult(images, warnings, timings);
@@ -464,6 +584,13 @@ public final class StableDiffusionPipeline implements ImageGenerator {
                     NDArray guided;
                     if (plan.isZeroInit(step)) {
                         guided = modelIn.zerosLike();
+                    } else if (plan.needsUnconditional(step) && splitGuidancePair) {
+                        // the memory plan: the pair as two batch-1 calls (same numbers up to batch-size kernels)
+                        long u0 = System.nanoTime();
+                        NDArray outU = unet.forward(modelIn, t, uncond);
+                        NDArray outC = unet.forward(modelIn, t, cond);
+                        listener.onUnetForward(System.nanoTime() - u0);
+                        guided = plan.guide(step, outU, outC);
                     } else if (plan.needsUnconditional(step)) {
                         long u0 = System.nanoTime();
                         NDArray out = unet.forward(NDArrays.concat(new NDList(modelIn, modelIn), 0), t, pair);
@@ -522,7 +649,8 @@ public final class StableDiffusionPipeline implements ImageGenerator {
         // diffusers' StableDiffusionPipeline: vae.decode(latents / scaling_factor); it never applies shift_factor
         // (SD3/Flux pipelines do), so neither does this pipeline: the constructor warns when a VAE sets one
         NDArray scaled = HostScalars.div(latents, vae.scalingFactor());
-        NDArray image = vae.decode(scaled);
+        // the memory plan may decode in tiles (diffusers' enable_vae_tiling, tiles of the model's sample size)
+        NDArray image = vaeTile > 0 ? vae.tiledDecode(scaled, vaeTile) : vae.decode(scaled);
         scaled.close();
         return image;
     }
@@ -560,6 +688,7 @@ public final class StableDiffusionPipeline implements ImageGenerator {
     public void warmUp() {
         int side = vaeScaleFactor * 8;
         GenerationRequest r = new GenerationRequest("warm-up", "", side, side, 1, null, null, null, 0, 1);
+        calibrateMemory();
         generate(r, GenerationListener.NONE);
     }
 

@@ -29,6 +29,21 @@ public final class ForwardScope extends NDScope {
 
     @Override
     public void close() {
+        if (MemoryProbe.isProbing() && RESOURCES != null) {
+            try {
+                @SuppressWarnings("unchecked")
+                Map<NDArray, NDArray> res = (Map<NDArray, NDArray>) RESOURCES.get(this);
+                long bytes = 0;
+                for (NDArray a : res.keySet()) {
+                    if (!a.isReleased()) {
+                        bytes += a.getShape().size() * a.getDataType().getNumOfBytes();
+                    }
+                }
+                MemoryProbe.observe(bytes);
+            } catch (IllegalAccessException ignored) {
+                // probing is best effort
+            }
+        }
         if (OpCounter.isCounting() && RESOURCES != null) {
             try {
                 @SuppressWarnings("unchecked")

@@ -228,6 +228,7 @@ class JobServiceTest {
         assertTrue(oom.image(0).isEmpty());
         assertEquals(JobStatus.SUCCEEDED, ok.status());
         assertEquals(2.0, registry.get(MetricNames.JOBS).tag("status", "failed").counter().count());
+        assertEquals(1.0, registry.get(MetricNames.JOBS_OUT_OF_MEMORY).counter().count(), "only the OOM is counted");
         assertTrue(service.workerAlive());
     }
 

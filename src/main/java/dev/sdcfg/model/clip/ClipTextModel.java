@@ -325,6 +325,11 @@ public final class ClipTextModel implements AutoCloseable {
         return quickGelu ? "quick_gelu" : "gelu";
     }
 
+    /** Bytes of the weights this model holds (for memory planning). */
+    public long weightBytes() {
+        return dev.sdcfg.runtime.MemoryBudget.bytesOf(manager);
+    }
+
     @Override
     public void close() {
         manager.close();

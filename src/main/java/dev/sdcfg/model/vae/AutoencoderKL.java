@@ -178,6 +178,124 @@ public final class AutoencoderKL implements AutoCloseable {
         }
     }
 
+    /** diffusers' {@code tile_overlap_factor}. */
+    static final double TILE_OVERLAP = 0.25;
+
+    /**
+     * diffusers' {@code AutoencoderKL.tiled_decode} (what {@code enable_vae_tiling()} switches on): the latents are
+     * cut into tiles of {@code tileLatent}² cells that overlap by a quarter, each tile is decoded on its own (so
+     * the decoder's activations are those of one tile), and the decoded tiles are blended over the overlap
+     * ({@code blend_v}, then {@code blend_h}, in place and in diffusers' order) and cropped. Latents no larger
+     * than one tile are decoded whole, as diffusers does. The blending runs on the host in float32, once per
+     * image after the denoising loop; the result is a float32 array on the latents' manager. Tiled images differ
+     * from whole ones (each tile has its own GroupNorm statistics), exactly as they do in diffusers.
+     */
+    public NDArray tiledDecode(NDArray latents, int tileLatent) {
+        return tiledDecode(latents, tileLatent, downscaleFactor(), this::decode);
+    }
+
+    /** {@link #tiledDecode(NDArray, int)} with the per-tile decoder given (tests use a local stand-in). */
+    static NDArray tiledDecode(NDArray z, int tileLatent, int factor,
+                               java.util.function.UnaryOperator<NDArray> decodeTile) {
+        Shape s = z.getShape();
+        long h = s.get(2);
+        long w = s.get(3);
+        if (h <= tileLatent && w <= tileLatent) {
+            return decodeTile.apply(z);
+        }
+        int overlap = (int) (tileLatent * (1 - TILE_OVERLAP));
+        int tileSample = tileLatent * factor;
+        int blend = (int) (tileSample * TILE_OVERLAP);
+        int rowLimit = tileSample - blend;
+        java.util.List<java.util.List<Tile>> rows = new java.util.ArrayList<>();
+        for (long i = 0; i < h; i += overlap) {
+            java.util.List<Tile> row = new java.util.ArrayList<>();
+            for (long j = 0; j < w; j += overlap) {
+                NDArray part = z.get(":, :, " + i + ":" + Math.min(h, i + tileLatent) + ", " + j + ":"
+                        + Math.min(w, j + tileLatent));
+                NDArray dec = decodeTile.apply(part);
+                NDArray f32 = dec.toType(DataType.FLOAT32, false);
+                Shape ds = f32.getShape();
+                row.add(new Tile(f32.toFloatArray(), (int) (ds.get(0) * ds.get(1)), (int) ds.get(2), (int) ds.get(3)));
+                f32.close();
+                dec.close();
+                part.close();
+            }
+            rows.add(row);
+        }
+        int planes = rows.get(0).get(0).planes;
+        int outH = 0;
+        for (java.util.List<Tile> row : rows) {
+            outH += Math.min(rowLimit, row.get(0).h);
+        }
+        int outW = 0;
+        for (Tile t : rows.get(0)) {
+            outW += Math.min(rowLimit, t.w);
+        }
+        float[] out = new float[planes * outH * outW];
+        int y0 = 0;
+        for (int i = 0; i < rows.size(); i++) {
+            java.util.List<Tile> row = rows.get(i);
+            int x0 = 0;
+            for (int j = 0; j < row.size(); j++) {
+                Tile t = row.get(j);
+                if (i > 0) {
+                    blendV(rows.get(i - 1).get(j), t, blend);
+                }
+                if (j > 0) {
+                    blendH(row.get(j - 1), t, blend);
+                }
+                int ch = Math.min(rowLimit, t.h);
+                int cw = Math.min(rowLimit, t.w);
+                for (int p = 0; p < planes; p++) {
+                    for (int y = 0; y < ch; y++) {
+                        System.arraycopy(t.data, (p * t.h + y) * t.w, out, (p * outH + y0 + y) * outW + x0, cw);
+                    }
+                }
+                x0 += cw;
+            }
+            y0 += Math.min(rowLimit, row.get(0).h);
+        }
+        long batch = s.get(0);
+        return z.getManager().create(out, new Shape(batch, planes / batch, outH, outW));
+    }
+
+    /** One decoded tile on the host: planes = batch × channels, each h × w. */
+    private record Tile(float[] data, int planes, int h, int w) {
+    }
+
+    /** diffusers' blend_v: b's first rows fade in from a's last rows (b changed in place). */
+    private static void blendV(Tile a, Tile b, int blend) {
+        int e = Math.min(Math.min(a.h, b.h), blend);
+        for (int y = 0; y < e; y++) {
+            float wa = (float) (1 - y / (double) e);
+            float wb = (float) (y / (double) e);
+            for (int p = 0; p < b.planes; p++) {
+                int ra = (p * a.h + a.h - e + y) * a.w;
+                int rb = (p * b.h + y) * b.w;
+                for (int x = 0; x < b.w; x++) {
+                    b.data[rb + x] = a.data[ra + x] * wa + b.data[rb + x] * wb;
+                }
+            }
+        }
+    }
+
+    /** diffusers' blend_h: b's first columns fade in from a's last columns (b changed in place). */
+    private static void blendH(Tile a, Tile b, int blend) {
+        int e = Math.min(Math.min(a.w, b.w), blend);
+        for (int x = 0; x < e; x++) {
+            float wa = (float) (1 - x / (double) e);
+            float wb = (float) (x / (double) e);
+            for (int p = 0; p < b.planes; p++) {
+                for (int y = 0; y < b.h; y++) {
+                    int ia = (p * a.h + y) * a.w + a.w - e + x;
+                    int ib = (p * b.h + y) * b.w + x;
+                    b.data[ib] = a.data[ia] * wa + b.data[ib] * wb;
+                }
+            }
+        }
+    }
+
     /**
      * {@code quant_conv(encoder(image))}: [B, 2·latent, H/8, W/8] with the mean on the first {@code latent}
      * channels and the logvar on the rest (diffusers' DiagonalGaussianDistribution input). {@code image} is
@@ -268,6 +386,11 @@ public final class AutoencoderKL implements AutoCloseable {
 
     public DataType dtype() {
         return ctx.dtype();
+    }
+
+    /** Bytes of the weights this model holds (for memory planning). */
+    public long weightBytes() {
+        return dev.sdcfg.runtime.MemoryBudget.bytesOf(manager);
     }
 
     @Override
