@@ -3,6 +3,10 @@ package dev.sdcfg.sampler;
 import ai.djl.ndarray.NDArray;
 import dev.sdcfg.runtime.HostScalars;
 
+import java.util.List;
+
+import static dev.sdcfg.sampler.SharedOptions.*;
+
 /**
  * diffusers' {@code HeunDiscreteScheduler} (Karras et al. Algorithm 1 without churn): two model calls per step —
  * an Euler predictor then the trapezoidal corrector. {@link #timesteps()} lists every model call
@@ -11,7 +15,13 @@ import dev.sdcfg.runtime.HostScalars;
 final class HeunSampler extends SigmaSampler {
 
     static final String CLASS = "HeunDiscreteScheduler";
-    static final String[] SCHEDULES = {"linear", "scaled_linear", "squaredcos_cap_v2", "exp"};
+
+    static final TrainSchedule.Args TRAIN = TrainSchedule.args(0.00085, 0.012, false, false,
+            "linear", "scaled_linear", "squaredcos_cap_v2", "exp");
+    static final SamplerOption<String> PREDICTION_TYPE = predictionType("epsilon", "v_prediction", "sample");
+    static final SamplerOption<Boolean> CLIP_SAMPLE = clipSample(false);
+    static final List<SamplerOption<?>> OPTIONS = SamplerOption.list(common(TRAIN, PREDICTION_TYPE, TIMESTEP_SPACING), SIGMA_OPTIONS,
+            CLIP_SAMPLE, CLIP_SAMPLE_RANGE);
 
     private final int stepsOffset;
     private final SigmaConversion conversion;
@@ -26,14 +36,13 @@ final class HeunSampler extends SigmaSampler {
     private Float dt;
 
     HeunSampler(String name, SamplerConfig c) {
-        super(name, CLASS, c, TrainSchedule.from(c, SCHEDULES, false, false, 0.00085, 0.012),
-                c.getEnum("prediction_type", "epsilon", "epsilon", "v_prediction", "sample"));
-        stepsOffset = c.getInt("steps_offset", 0);
-        conversion = SigmaConversion.from(c, true);
-        cfgSigmaMin = c.getDoubleOrNull("sigma_min");
-        cfgSigmaMax = c.getDoubleOrNull("sigma_max");
-        clipSample = c.getBool("clip_sample", false);
-        clipRange = c.getDouble("clip_sample_range", 1.0);
+        super(name, CLASS, c, TrainSchedule.from(c, TRAIN), c.get(PREDICTION_TYPE));
+        stepsOffset = c.get(STEPS_OFFSET);
+        conversion = SigmaConversion.from(c);
+        cfgSigmaMin = c.get(SIGMA_MIN);
+        cfgSigmaMax = c.get(SIGMA_MAX);
+        clipSample = c.get(CLIP_SAMPLE);
+        clipRange = c.get(CLIP_SAMPLE_RANGE);
     }
 
     @Override

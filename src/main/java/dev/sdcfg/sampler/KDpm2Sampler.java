@@ -3,6 +3,10 @@ package dev.sdcfg.sampler;
 import ai.djl.ndarray.NDArray;
 import dev.sdcfg.runtime.HostScalars;
 
+import java.util.List;
+
+import static dev.sdcfg.sampler.SharedOptions.*;
+
 /**
  * diffusers' {@code KDPM2DiscreteScheduler} (k-diffusion's {@code sample_dpm_2}) and
  * {@code KDPM2AncestralDiscreteScheduler} ({@code sample_dpm_2_ancestral}): two model calls per step — an Euler
@@ -20,7 +24,13 @@ final class KDpm2Sampler extends SigmaSampler {
 
     static final String CLASS = "KDPM2DiscreteScheduler";
     static final String ANCESTRAL_CLASS = "KDPM2AncestralDiscreteScheduler";
-    static final String[] SCHEDULES = {"linear", "scaled_linear", "squaredcos_cap_v2"};
+
+    // the arguments of both classes
+    static final TrainSchedule.Args TRAIN = TrainSchedule.args(0.00085, 0.012, false, false,
+            "linear", "scaled_linear", "squaredcos_cap_v2");
+    /** epsilon or v_prediction: diffusers accepts "sample" in the config but raises NotImplementedError in step. */
+    static final SamplerOption<String> PREDICTION_TYPE = predictionType("epsilon", "v_prediction");
+    static final List<SamplerOption<?>> OPTIONS = SamplerOption.list(common(TRAIN, PREDICTION_TYPE, TIMESTEP_SPACING), SIGMA_OPTIONS);
 
     private final boolean ancestral;
     private final int stepsOffset;
@@ -37,13 +47,13 @@ final class KDpm2Sampler extends SigmaSampler {
     private NDArray held;
 
     private KDpm2Sampler(String name, String cls, SamplerConfig c, boolean ancestral) {
-        super(name, cls, c, TrainSchedule.from(c, SCHEDULES, false, false, 0.00085, 0.012), predictionType(c));
+        super(name, cls, c, TrainSchedule.from(c, TRAIN), c.get(PREDICTION_TYPE));
         this.ancestral = ancestral;
-        stepsOffset = c.getInt("steps_offset", 0);
-        conversion = SigmaConversion.from(c, true);
+        stepsOffset = c.get(STEPS_OFFSET);
+        conversion = SigmaConversion.from(c);
         // _convert_to_* consult config.sigma_min / sigma_max when the config has them (hasattr)
-        cfgSigmaMin = c.getDoubleOrNull("sigma_min");
-        cfgSigmaMax = c.getDoubleOrNull("sigma_max");
+        cfgSigmaMin = c.get(SIGMA_MIN);
+        cfgSigmaMax = c.get(SIGMA_MAX);
     }
 
     /** {@code KDPM2DiscreteScheduler}. */
@@ -54,11 +64,6 @@ final class KDpm2Sampler extends SigmaSampler {
     /** {@code KDPM2AncestralDiscreteScheduler}. */
     static KDpm2Sampler ancestral(String name, SamplerConfig c) {
         return new KDpm2Sampler(name, ANCESTRAL_CLASS, c, true);
-    }
-
-    /** epsilon or v_prediction: diffusers accepts "sample" in the config but raises NotImplementedError in step. */
-    private static String predictionType(SamplerConfig c) {
-        return c.getEnum("prediction_type", "epsilon", "epsilon", "v_prediction");
     }
 
     @Override

@@ -4,11 +4,20 @@ import ai.djl.ndarray.NDArray;
 
 import java.util.List;
 
+import static dev.sdcfg.sampler.SharedOptions.*;
+
 /** diffusers' {@code LMSDiscreteScheduler}: linear multistep (order 4) on the Karras-style sigma ODE. */
 final class LmsSampler extends SigmaSampler {
 
     static final String CLASS = "LMSDiscreteScheduler";
-    static final String[] SCHEDULES = {"linear", "scaled_linear", "squaredcos_cap_v2"};
+
+    static final TrainSchedule.Args TRAIN = TrainSchedule.args(false, false, "linear", "scaled_linear", "squaredcos_cap_v2");
+    static final SamplerOption<String> PREDICTION_TYPE = predictionType("epsilon", "v_prediction", "sample");
+    /** Not LMSDiscreteScheduler arguments: its exponential / beta conversions look them up in the model's config (hasattr). */
+    static final SamplerOption<Double> HIDDEN_SIGMA_MIN = SIGMA_MIN.hidden();
+    static final SamplerOption<Double> HIDDEN_SIGMA_MAX = SIGMA_MAX.hidden();
+    static final List<SamplerOption<?>> OPTIONS = SamplerOption.list(common(TRAIN, PREDICTION_TYPE, TIMESTEP_SPACING),
+            USE_KARRAS_SIGMAS, USE_EXPONENTIAL_SIGMAS, USE_BETA_SIGMAS, HIDDEN_SIGMA_MIN, HIDDEN_SIGMA_MAX);
     /** diffusers' default {@code order} argument of {@code step}. */
     static final int LMS_ORDER = 4;
     /** scipy.integrate.quad's tolerance in diffusers. */
@@ -21,12 +30,11 @@ final class LmsSampler extends SigmaSampler {
     private final List<NDArray> derivatives = newList();
 
     LmsSampler(String name, SamplerConfig c) {
-        super(name, CLASS, c, TrainSchedule.from(c, SCHEDULES, false, false),
-                c.getEnum("prediction_type", "epsilon", "epsilon", "v_prediction", "sample"));
-        stepsOffset = c.getInt("steps_offset", 0);
-        conversion = SigmaConversion.from(c, true);
-        cfgSigmaMin = c.getDoubleOrNull("sigma_min");
-        cfgSigmaMax = c.getDoubleOrNull("sigma_max");
+        super(name, CLASS, c, TrainSchedule.from(c, TRAIN), c.get(PREDICTION_TYPE));
+        stepsOffset = c.get(STEPS_OFFSET);
+        conversion = SigmaConversion.from(c);
+        cfgSigmaMin = c.get(HIDDEN_SIGMA_MIN);
+        cfgSigmaMax = c.get(HIDDEN_SIGMA_MAX);
     }
 
     @Override
