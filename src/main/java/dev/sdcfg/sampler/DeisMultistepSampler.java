@@ -34,11 +34,9 @@ final class DeisMultistepSampler extends AbstractSampler {
     private final int solverOrder;
     private final String predictionType;
     private final boolean lowerOrderFinal;
-    private final SigmaConversion conversion;
     private final String spacing;
     private final int stepsOffset;
-    private final Double cfgSigmaMin;
-    private final Double cfgSigmaMax;
+    private final SigmaSchedule sigmaSchedule;
     private final X0Clamp clamp;
 
     private final NDArray[] modelOutputs;
@@ -51,12 +49,11 @@ final class DeisMultistepSampler extends AbstractSampler {
         c.get(ALGORITHM_TYPE);
         c.get(SOLVER_TYPE);
         lowerOrderFinal = c.get(LOWER_ORDER_FINAL);
-        conversion = SigmaConversion.from(c);
+        SigmaConversion conversion = SigmaConversion.from(c);
         refuseFlowMatching(c);
         spacing = c.get(TIMESTEP_SPACING);
         stepsOffset = c.get(STEPS_OFFSET);
-        cfgSigmaMin = c.get(SIGMA_MIN);
-        cfgSigmaMax = c.get(SIGMA_MAX);
+        sigmaSchedule = new SigmaSchedule(conversion, c.get(SIGMA_MIN), c.get(SIGMA_MAX));
         clamp = X0Clamp.thresholdOnly(c);
         modelOutputs = new NDArray[solverOrder];
     }
@@ -64,23 +61,11 @@ final class DeisMultistepSampler extends AbstractSampler {
     @Override
     protected void computeTimesteps(int n) {
         int T = train.numTrainTimesteps;
-        double[] ts = multistepSpacing(spacing, T, T, n, stepsOffset);
-        float[] trainSigmas = train.trainSigmas();
-        float last;
-        double[] sig;
-        if (conversion != SigmaConversion.NONE) {
-            float[] logSigmas = ScheduleMath.logf(trainSigmas);
-            double[] flipped = ScheduleMath.reverse(ScheduleMath.toDouble(trainSigmas));
-            sig = conversion.convert(flipped, n, cfgSigmaMin, cfgSigmaMax);
-            ts = SigmaConversion.toTimesteps(sig, logSigmas);
-            if (conversion == SigmaConversion.KARRAS) {
-                roundInPlace(ts);
-            }
-            last = (float) sig[sig.length - 1];
-        } else {
-            sig = ScheduleMath.interp(ts, trainSigmas);
-            last = ScheduleMath.sigmaFromAlphaCumprod(train.alphasCumprod[0]);
-        }
+        double[] spaced = multistepSpacing(spacing, T, T, n, stepsOffset);
+        SigmaSchedule.Result s = sigmaSchedule.apply(train, spaced, n, SigmaSchedule.Range.TRAINING, true);
+        double[] ts = s.timesteps();
+        double[] sig = s.sigmas();
+        float last = sigmaSchedule.converts() ? (float) sig[sig.length - 1] : ScheduleMath.sigmaFromAlphaCumprod(train.alphasCumprod[0]);
         sigmas = withFinalSigma(sig, last);
         timesteps = int64(ts);
         numInferenceSteps = n;

@@ -36,15 +36,13 @@ final class DpmSolverMultistepSampler extends AbstractSampler {
     private final String solverType;
     private final boolean lowerOrderFinal;
     private final boolean eulerAtFinal;
-    private final SigmaConversion conversion;
     private final boolean useLuLambdas;
     private final String finalSigmasType;
     private final double lambdaMinClipped;
     private final String spacing;
     private final int stepsOffset;
     private final String betaSchedule;
-    private final Double cfgSigmaMin;
-    private final Double cfgSigmaMax;
+    private final SigmaSchedule sigmaSchedule;
     private final X0Clamp clamp;
 
     private NDArray[] modelOutputs;
@@ -59,7 +57,7 @@ final class DpmSolverMultistepSampler extends AbstractSampler {
         solverType = c.get(SOLVER_TYPE).equals("heun") ? "heun" : "midpoint";
         lowerOrderFinal = c.get(LOWER_ORDER_FINAL);
         eulerAtFinal = c.get(EULER_AT_FINAL);
-        conversion = SigmaConversion.from(c);
+        SigmaConversion conversion = SigmaConversion.from(c);
         useLuLambdas = c.get(USE_LU_LAMBDAS);
         if (useLuLambdas && conversion != SigmaConversion.NONE) {
             throw c.conflict("use_lu_lambdas cannot be combined with use_karras_sigmas / use_exponential_sigmas / use_beta_sigmas",
@@ -80,8 +78,7 @@ final class DpmSolverMultistepSampler extends AbstractSampler {
         spacing = c.get(TIMESTEP_SPACING);
         stepsOffset = c.get(STEPS_OFFSET);
         betaSchedule = train.betaSchedule;
-        cfgSigmaMin = c.get(SIGMA_MIN);
-        cfgSigmaMax = c.get(SIGMA_MAX);
+        sigmaSchedule = new SigmaSchedule(conversion, c.get(SIGMA_MIN), c.get(SIGMA_MAX));
         clamp = X0Clamp.thresholdOnly(c);
         modelOutputs = new NDArray[solverOrder];
     }
@@ -98,18 +95,10 @@ final class DpmSolverMultistepSampler extends AbstractSampler {
         int clipped = clippedLambdas(train, lambdaMinClipped);
         int lastTimestep = T - clipped;
         double[] ts = multistepSpacing(spacing, T, lastTimestep, n, stepsOffset);
-        float[] trainSigmas = train.trainSigmas();
-        float[] logSigmas = ScheduleMath.logf(trainSigmas);
         double[] sig;
         boolean roundTs = !"squaredcos_cap_v2".equals(betaSchedule);
-        if (conversion != SigmaConversion.NONE) {
-            double[] flipped = ScheduleMath.reverse(ScheduleMath.toDouble(trainSigmas));
-            sig = conversion.convert(flipped, n, cfgSigmaMin, cfgSigmaMax);
-            ts = SigmaConversion.toTimesteps(sig, logSigmas);
-            if (conversion == SigmaConversion.KARRAS && roundTs) {
-                roundInPlace(ts);
-            }
-        } else if (useLuLambdas) {
+        if (useLuLambdas) { // (never with a sigma conversion)
+            float[] logSigmas = ScheduleMath.logf(train.trainSigmas());
             double lambdaMin = logSigmas[0];
             double lambdaMax = logSigmas[T - 1];
             double[] ramp = ScheduleMath.npLinspace(0, 1, n);
@@ -122,7 +111,9 @@ final class DpmSolverMultistepSampler extends AbstractSampler {
                 roundInPlace(ts);
             }
         } else {
-            sig = ScheduleMath.interp(ts, trainSigmas);
+            SigmaSchedule.Result s = sigmaSchedule.apply(train, ts, n, SigmaSchedule.Range.TRAINING, roundTs);
+            ts = s.timesteps();
+            sig = s.sigmas();
         }
         double last = "sigma_min".equals(finalSigmasType) ? ScheduleMath.sigmaFromAlphaCumprod(ac[0]) : 0.0;
         sigmas = withFinalSigma(sig, (float) last);

@@ -48,11 +48,9 @@ final class DpmSolverSinglestepSampler extends AbstractSampler {
     private final boolean heun;
     /** Not final: set_timesteps turns it on (register_to_config) in the cases above. */
     private boolean lowerOrderFinal;
-    private final SigmaConversion conversion;
     private final boolean finalSigmaZero;
     private final double lambdaMinClipped;
-    private final Double cfgSigmaMin;
-    private final Double cfgSigmaMax;
+    private final SigmaSchedule sigmaSchedule;
     private final X0Clamp clamp;
 
     private int[] orderList = new int[0];
@@ -73,7 +71,7 @@ final class DpmSolverSinglestepSampler extends AbstractSampler {
         algorithm = alg.equals("deis") ? "dpmsolver++" : alg; // diffusers' own mapping
         heun = c.get(SOLVER_TYPE).equals("heun");
         lowerOrderFinal = c.get(SINGLESTEP_LOWER_ORDER_FINAL);
-        conversion = SigmaConversion.from(c);
+        SigmaConversion conversion = SigmaConversion.from(c);
         refuseFlowMatching(c);
         c.get(DPM_VARIANCE_TYPE);
         finalSigmaZero = c.get(FINAL_SIGMAS_TYPE).equals("zero");
@@ -89,8 +87,7 @@ final class DpmSolverSinglestepSampler extends AbstractSampler {
                     ALGORITHM_TYPE, SINGLESTEP_THRESHOLDING);
         }
         lambdaMinClipped = c.get(LAMBDA_MIN_CLIPPED);
-        cfgSigmaMin = c.get(SIGMA_MIN);
-        cfgSigmaMax = c.get(SIGMA_MAX);
+        sigmaSchedule = new SigmaSchedule(conversion, c.get(SIGMA_MIN), c.get(SIGMA_MAX));
         modelOutputs = new NDArray[solverOrder];
     }
 
@@ -104,20 +101,10 @@ final class DpmSolverSinglestepSampler extends AbstractSampler {
         int T = train.numTrainTimesteps;
         float[] ac = train.alphasCumprod;
         int clipped = clippedLambdas(train, lambdaMinClipped);
-        double[] ts = multistepSpacing("linspace", T, T - clipped, n, 0);
-        float[] trainSigmas = train.trainSigmas();
-        double[] sig;
-        if (conversion != SigmaConversion.NONE) {
-            float[] logSigmas = ScheduleMath.logf(trainSigmas);
-            double[] flipped = ScheduleMath.reverse(ScheduleMath.toDouble(trainSigmas));
-            sig = conversion.convert(flipped, n, cfgSigmaMin, cfgSigmaMax);
-            ts = SigmaConversion.toTimesteps(sig, logSigmas);
-            if (conversion == SigmaConversion.KARRAS) {
-                roundInPlace(ts);
-            }
-        } else {
-            sig = ScheduleMath.interp(ts, trainSigmas);
-        }
+        double[] spaced = multistepSpacing("linspace", T, T - clipped, n, 0);
+        SigmaSchedule.Result s = sigmaSchedule.apply(train, spaced, n, SigmaSchedule.Range.TRAINING, true);
+        double[] ts = s.timesteps();
+        double[] sig = s.sigmas();
         float last = finalSigmaZero ? 0f : ScheduleMath.sigmaFromAlphaCumprod(ac[0]);
         sigmas = withFinalSigma(sig, last);
         timesteps = int64(ts);

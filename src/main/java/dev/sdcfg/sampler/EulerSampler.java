@@ -35,9 +35,7 @@ final class EulerSampler extends SigmaSampler {
     private final String timestepType;
     private final String finalSigmasType;
     private final int stepsOffset;
-    private final SigmaConversion conversion;
-    private final Double cfgSigmaMin;
-    private final Double cfgSigmaMax;
+    private final SigmaSchedule sigmaSchedule;
     private final double sChurn;
     private final double sTmin;
     private final double sTmax;
@@ -55,9 +53,7 @@ final class EulerSampler extends SigmaSampler {
         timestepType = c.get(TIMESTEP_TYPE);
         finalSigmasType = c.get(FINAL_SIGMAS_TYPE);
         stepsOffset = c.get(STEPS_OFFSET);
-        conversion = SigmaConversion.from(c);
-        cfgSigmaMin = c.get(SIGMA_MIN);
-        cfgSigmaMax = c.get(SIGMA_MAX);
+        sigmaSchedule = new SigmaSchedule(SigmaConversion.from(c), c.get(SIGMA_MIN), c.get(SIGMA_MAX));
         sChurn = c.get(S_CHURN);
         sTmin = c.get(S_TMIN);
         sTmax = c.get(S_TMAX);
@@ -75,24 +71,23 @@ final class EulerSampler extends SigmaSampler {
     @Override
     protected void computeTimesteps(int n) {
         int T = train.numTrainTimesteps;
-        double[] ts = floatSpacing(spacing, T, n, stepsOffset);
+        double[] spaced = floatSpacing(spacing, T, n, stepsOffset);
         float[] trainSigmas = train.trainSigmas();
-        float[] logSigmas = ScheduleMath.logf(trainSigmas);
-        double[] sig;
+        double[] interpolated;
         if ("linear".equals(interpolationType)) {
-            sig = ScheduleMath.interp(ts, trainSigmas);
+            interpolated = ScheduleMath.interp(spaced, trainSigmas);
         } else {
             // torch.linspace(np.log(sigmas[-1]), np.log(sigmas[0]), n + 1).exp(): float32 throughout
+            float[] logSigmas = ScheduleMath.logf(trainSigmas);
             float[] l = ScheduleMath.torchLinspace(logSigmas[T - 1], logSigmas[0], n + 1);
-            sig = new double[l.length];
+            interpolated = new double[l.length];
             for (int i = 0; i < l.length; i++) {
-                sig[i] = ScheduleMath.expf(l[i]);
+                interpolated[i] = ScheduleMath.expf(l[i]);
             }
         }
-        if (conversion != SigmaConversion.NONE) {
-            sig = conversion.convert(sig, n, cfgSigmaMin, cfgSigmaMax);
-            ts = SigmaConversion.toTimesteps(sig, logSigmas);
-        }
+        SigmaSchedule.Result s = sigmaSchedule.apply(train, spaced, interpolated, n, false);
+        double[] ts = s.timesteps();
+        double[] sig = s.sigmas();
         double last = "sigma_min".equals(finalSigmasType)
                 ? ScheduleMath.sigmaFromAlphaCumprod(train.alphasCumprod[0]) : 0.0;
         sigmas = withFinalSigma(sig, (float) last);

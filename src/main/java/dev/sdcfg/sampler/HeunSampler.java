@@ -24,9 +24,7 @@ final class HeunSampler extends SigmaSampler {
             CLIP_SAMPLE, CLIP_SAMPLE_RANGE);
 
     private final int stepsOffset;
-    private final SigmaConversion conversion;
-    private final Double cfgSigmaMin;
-    private final Double cfgSigmaMax;
+    private final SigmaSchedule sigmaSchedule;
     private final boolean clipSample;
     private final double clipRange;
 
@@ -38,9 +36,7 @@ final class HeunSampler extends SigmaSampler {
     HeunSampler(String name, SamplerConfig c) {
         super(name, CLASS, c, TrainSchedule.from(c, TRAIN), c.get(PREDICTION_TYPE));
         stepsOffset = c.get(STEPS_OFFSET);
-        conversion = SigmaConversion.from(c);
-        cfgSigmaMin = c.get(SIGMA_MIN);
-        cfgSigmaMax = c.get(SIGMA_MAX);
+        sigmaSchedule = new SigmaSchedule(SigmaConversion.from(c), c.get(SIGMA_MIN), c.get(SIGMA_MAX));
         clipSample = c.get(CLIP_SAMPLE);
         clipRange = c.get(CLIP_SAMPLE_RANGE);
     }
@@ -52,15 +48,10 @@ final class HeunSampler extends SigmaSampler {
 
     @Override
     protected void computeTimesteps(int n) {
-        int T = train.numTrainTimesteps;
-        double[] ts = floatSpacing(spacing, T, n, stepsOffset);
-        float[] trainSigmas = train.trainSigmas();
-        float[] logSigmas = ScheduleMath.logf(trainSigmas);
-        double[] sig = ScheduleMath.interp(ts, trainSigmas);
-        if (conversion != SigmaConversion.NONE) {
-            sig = conversion.convert(sig, n, cfgSigmaMin, cfgSigmaMax);
-            ts = SigmaConversion.toTimesteps(sig, logSigmas);
-        }
+        double[] spaced = floatSpacing(spacing, train.numTrainTimesteps, n, stepsOffset);
+        SigmaSchedule.Result s = sigmaSchedule.apply(train, spaced, n, SigmaSchedule.Range.SPACED, false);
+        double[] ts = s.timesteps();
+        double[] sig = s.sigmas();
         // sigmas: [s0, s1, s1, s2, s2, ..., s_{n-1}, s_{n-1}, 0]; timesteps: [t0, t1, t1, ..., t_{n-1}, t_{n-1}]
         int m = sig.length;
         sigmas = new float[2 * m];

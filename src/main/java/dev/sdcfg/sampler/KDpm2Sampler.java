@@ -34,9 +34,7 @@ final class KDpm2Sampler extends SigmaSampler {
 
     private final boolean ancestral;
     private final int stepsOffset;
-    private final SigmaConversion conversion;
-    private final Double cfgSigmaMin;
-    private final Double cfgSigmaMax;
+    private final SigmaSchedule sigmaSchedule;
 
     /** Interleaved like {@link #sigmas}: sigmas_interpol, and (ancestral only) sigmas_up / sigmas_down. */
     private float[] interpol;
@@ -50,10 +48,8 @@ final class KDpm2Sampler extends SigmaSampler {
         super(name, cls, c, TrainSchedule.from(c, TRAIN), c.get(PREDICTION_TYPE));
         this.ancestral = ancestral;
         stepsOffset = c.get(STEPS_OFFSET);
-        conversion = SigmaConversion.from(c);
         // _convert_to_* consult config.sigma_min / sigma_max when the config has them (hasattr)
-        cfgSigmaMin = c.get(SIGMA_MIN);
-        cfgSigmaMax = c.get(SIGMA_MAX);
+        sigmaSchedule = new SigmaSchedule(SigmaConversion.from(c), c.get(SIGMA_MIN), c.get(SIGMA_MAX));
     }
 
     /** {@code KDPM2DiscreteScheduler}. */
@@ -78,18 +74,12 @@ final class KDpm2Sampler extends SigmaSampler {
 
     @Override
     protected void computeTimesteps(int n) {
-        int T = train.numTrainTimesteps;
-        double[] ts = floatSpacing(spacing, T, n, stepsOffset);
-        float[] trainSigmas = train.trainSigmas();
-        float[] logSigmas = ScheduleMath.logf(trainSigmas);
-        double[] sig = ScheduleMath.interp(ts, trainSigmas);
-        if (conversion != SigmaConversion.NONE) {
-            sig = conversion.convert(sig, n, cfgSigmaMin, cfgSigmaMax);
-            ts = SigmaConversion.toTimesteps(sig, logSigmas);
-            if (conversion == SigmaConversion.KARRAS) {
-                roundInPlace(ts); // only the Karras branch rounds; the timesteps stay float64 in all three
-            }
-        }
+        double[] spaced = floatSpacing(spacing, train.numTrainTimesteps, n, stepsOffset);
+        // only the Karras branch rounds; the timesteps stay float64 in all three
+        SigmaSchedule.Result r = sigmaSchedule.apply(train, spaced, n, SigmaSchedule.Range.SPACED, true);
+        double[] ts = r.timesteps();
+        double[] sig = r.sigmas();
+        float[] logSigmas = ScheduleMath.logf(train.trainSigmas());
         float[] s = withFinalSigma(sig, 0f); // n + 1 values, float32
         float[] interp = new float[n + 1];
         float[] u = null;

@@ -24,34 +24,26 @@ final class LmsSampler extends SigmaSampler {
     static final double EPS_REL = 1e-4;
 
     private final int stepsOffset;
-    private final SigmaConversion conversion;
-    private final Double cfgSigmaMin;
-    private final Double cfgSigmaMax;
+    private final SigmaSchedule sigmaSchedule;
     private final List<NDArray> derivatives = newList();
 
     LmsSampler(String name, SamplerConfig c) {
         super(name, CLASS, c, TrainSchedule.from(c, TRAIN), c.get(PREDICTION_TYPE));
         stepsOffset = c.get(STEPS_OFFSET);
-        conversion = SigmaConversion.from(c);
-        cfgSigmaMin = c.get(HIDDEN_SIGMA_MIN);
-        cfgSigmaMax = c.get(HIDDEN_SIGMA_MAX);
+        SigmaConversion conversion = SigmaConversion.from(c);
+        Double sigmaMin = c.get(HIDDEN_SIGMA_MIN);
+        Double sigmaMax = c.get(HIDDEN_SIGMA_MAX);
+        // LMS's _convert_to_karras ignores sigma_min/sigma_max; its exponential/beta variants consult them
+        boolean cfgRange = conversion != SigmaConversion.KARRAS;
+        sigmaSchedule = new SigmaSchedule(conversion, cfgRange ? sigmaMin : null, cfgRange ? sigmaMax : null);
     }
 
     @Override
     protected void computeTimesteps(int n) {
-        int T = train.numTrainTimesteps;
-        double[] ts = floatSpacing(spacing, T, n, stepsOffset);
-        float[] trainSigmas = train.trainSigmas();
-        float[] logSigmas = ScheduleMath.logf(trainSigmas);
-        double[] sig = ScheduleMath.interp(ts, trainSigmas);
-        if (conversion != SigmaConversion.NONE) {
-            // LMS's _convert_to_karras ignores sigma_min/sigma_max; its exponential/beta variants consult them
-            boolean cfgRange = conversion != SigmaConversion.KARRAS;
-            sig = conversion.convert(sig, n, cfgRange ? cfgSigmaMin : null, cfgRange ? cfgSigmaMax : null);
-            ts = SigmaConversion.toTimesteps(sig, logSigmas);
-        }
-        sigmas = withFinalSigma(sig, 0f);
-        timesteps = float32(ts);
+        double[] spaced = floatSpacing(spacing, train.numTrainTimesteps, n, stepsOffset);
+        SigmaSchedule.Result s = sigmaSchedule.apply(train, spaced, n, SigmaSchedule.Range.SPACED, false);
+        sigmas = withFinalSigma(s.sigmas(), 0f);
+        timesteps = float32(s.timesteps());
         numInferenceSteps = n;
     }
 

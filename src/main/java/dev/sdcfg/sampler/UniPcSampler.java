@@ -38,12 +38,10 @@ final class UniPcSampler extends AbstractSampler {
     private final String solverType;
     private final boolean lowerOrderFinal;
     private final List<Integer> disableCorrector;
-    private final SigmaConversion conversion;
     private final String spacing;
     private final int stepsOffset;
     private final String finalSigmasType;
-    private final Double cfgSigmaMin;
-    private final Double cfgSigmaMax;
+    private final SigmaSchedule sigmaSchedule;
     private final X0Clamp clamp;
 
     private NDArray[] modelOutputs;
@@ -62,12 +60,11 @@ final class UniPcSampler extends AbstractSampler {
         c.get(SOLVER_P);
         refuseFlowMatching(c);
         c.get(SHIFT_TERMINAL);
-        conversion = SigmaConversion.from(c);
+        SigmaConversion conversion = SigmaConversion.from(c);
         spacing = c.get(TIMESTEP_SPACING);
         stepsOffset = c.get(STEPS_OFFSET);
         finalSigmasType = c.get(FINAL_SIGMAS_TYPE);
-        cfgSigmaMin = c.get(SIGMA_MIN);
-        cfgSigmaMax = c.get(SIGMA_MAX);
+        sigmaSchedule = new SigmaSchedule(conversion, c.get(SIGMA_MIN), c.get(SIGMA_MAX));
         clamp = X0Clamp.thresholdOnly(c);
         modelOutputs = new NDArray[solverOrder];
     }
@@ -75,23 +72,13 @@ final class UniPcSampler extends AbstractSampler {
     @Override
     protected void computeTimesteps(int n) {
         int T = train.numTrainTimesteps;
-        double[] ts = multistepSpacing(spacing, T, T, n, stepsOffset);
-        float[] trainSigmas = train.trainSigmas();
-        double[] sig;
-        double last;
-        if (conversion != SigmaConversion.NONE) {
-            float[] logSigmas = ScheduleMath.logf(trainSigmas);
-            double[] flipped = ScheduleMath.reverse(ScheduleMath.toDouble(trainSigmas));
-            sig = conversion.convert(flipped, n, cfgSigmaMin, cfgSigmaMax);
-            ts = SigmaConversion.toTimesteps(sig, logSigmas);
-            if (conversion == SigmaConversion.KARRAS) {
-                roundInPlace(ts);
-            }
-            last = "sigma_min".equals(finalSigmasType) ? sig[sig.length - 1] : 0.0;
-        } else {
-            sig = ScheduleMath.interp(ts, trainSigmas);
-            last = "sigma_min".equals(finalSigmasType) ? ScheduleMath.sigmaFromAlphaCumprod(train.alphasCumprod[0]) : 0.0;
-        }
+        double[] spaced = multistepSpacing(spacing, T, T, n, stepsOffset);
+        SigmaSchedule.Result s = sigmaSchedule.apply(train, spaced, n, SigmaSchedule.Range.TRAINING, true);
+        double[] ts = s.timesteps();
+        double[] sig = s.sigmas();
+        // sigma_min: the last converted sigma, else the training schedule's (as diffusers)
+        double last = !"sigma_min".equals(finalSigmasType) ? 0.0
+                : sigmaSchedule.converts() ? sig[sig.length - 1] : ScheduleMath.sigmaFromAlphaCumprod(train.alphasCumprod[0]);
         sigmas = withFinalSigma(sig, (float) last);
         timesteps = int64(ts);
         numInferenceSteps = n;
