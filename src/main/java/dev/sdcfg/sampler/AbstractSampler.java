@@ -10,7 +10,15 @@ import dev.sdcfg.runtime.HostScalars;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Shared plumbing: step-order checks, NDScope handling, history ownership, linear combinations, spacings. */
+/**
+ * Shared plumbing: step-order checks, NDScope handling, history ownership, linear combinations, spacings.
+ *
+ * <p>What the samplers still repeat, on purpose, so that each reads top to bottom like its diffusers class: their
+ * fields, the constructor's reads of their options (in the order that decides which of several bad options is
+ * reported), and the last lines of {@code computeTimesteps}, where the final sigma differs by class (zero, the
+ * training schedule's sigma_min, or the last converted sigma). The logic they share lives here, in
+ * {@link SigmaSchedule}, {@link TrainSchedule}, {@link SharedOptions} and {@link X0Clamp}.
+ */
 abstract class AbstractSampler implements Sampler {
 
     protected final String name;
