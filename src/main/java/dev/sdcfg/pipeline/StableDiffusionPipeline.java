@@ -9,7 +9,6 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
 import dev.sdcfg.guidance.GuidanceCatalog;
 import dev.sdcfg.guidance.GuidancePlan;
 import dev.sdcfg.guidance.GuidanceSpec;
@@ -272,14 +271,6 @@ public final class StableDiffusionPipeline implements ImageGenerator {
     /** Everything that can be checked without running the model, with the offending field named. */
     @Override
     public void validate(GenerationRequest r) {
-        prepare(r);
-    }
-
-    /** A validated request with its parsed parts. */
-    record Prepared(GuidanceSpec guidance, JsonObject samplerOverrides, int modelCalls) {
-    }
-
-    Prepared prepare(GenerationRequest r) {
         if (r.prompt() == null) {
             throw new InvalidRequestException("prompt", "prompt is required");
         }
@@ -298,47 +289,29 @@ public final class StableDiffusionPipeline implements ImageGenerator {
         if (r.seed() < 0) {
             throw new InvalidRequestException("seed", "seed must be non-negative");
         }
-        JsonObject overrides;
-        try {
-            JsonElement e = r.samplerOptions() == null || r.samplerOptions().isBlank()
-                    ? new JsonObject() : JsonParser.parseString(r.samplerOptions());
-            if (!e.isJsonObject()) {
-                throw new InvalidRequestException("sampler_options", "sampler_options must be a JSON object");
-            }
-            overrides = e.getAsJsonObject();
-        } catch (com.google.gson.JsonParseException e) {
-            throw new InvalidRequestException("sampler_options", "sampler_options is not valid JSON");
-        }
-        int calls;
-        try (Sampler probe = SamplerFactory.create(r.sampler(), schedulerConfig, overrides)) {
+        try (Sampler probe = SamplerFactory.create(r.sampler(), schedulerConfig, r.samplerOptions().toJson())) {
             probe.setTimesteps(r.steps());
-            calls = probe.timesteps().length;
         } catch (IllegalArgumentException e) {
-            throw new InvalidRequestException(samplerField(r.sampler(), overrides), e.getMessage());
+            throw new InvalidRequestException(samplerField(r.sampler(), r.samplerOptions()), e.getMessage());
         }
-        GuidanceSpec spec = r.guidanceJson() == null || r.guidanceJson().isBlank()
-                ? GuidanceSpec.DEFAULT : GuidanceSpec.parse(r.guidanceJson());
-        spec.validateFor(r.steps());
-        return new Prepared(spec, overrides, calls);
+        r.guidance().validateFor(r.steps());
     }
 
     /** Which field made the sampler fail: the name itself, or the first option that fails on its own. */
-    private String samplerField(String sampler, JsonObject overrides) {
+    private String samplerField(String sampler, SamplerOverrides overrides) {
         try {
             SamplerFactory.create(sampler, schedulerConfig, new JsonObject()).close();
         } catch (IllegalArgumentException e) {
             return "sampler";
         }
-        for (String key : overrides.keySet()) {
-            JsonObject one = new JsonObject();
-            one.add(key, overrides.get(key));
+        for (String key : overrides.keys()) {
             try {
-                SamplerFactory.create(sampler, schedulerConfig, one).close();
+                SamplerFactory.create(sampler, schedulerConfig, overrides.only(key)).close();
             } catch (IllegalArgumentException e) {
-                return "sampler_options." + key;
+                return SamplerOverrides.FIELD + "." + key;
             }
         }
-        return "sampler_options";
+        return SamplerOverrides.FIELD;
     }
 
     private void checkSide(String field, int v) {
@@ -351,7 +324,7 @@ public final class StableDiffusionPipeline implements ImageGenerator {
 
     @Override
     public GenerationResult generate(GenerationRequest r, GenerationListener listener) {
-        Prepared p = prepare(r);
+        validate(r);
         long t0 = System.nanoTime();
         List<String> warnings = new ArrayList<>();
         List<GeneratedImage> images = new ArrayList<>();
@@ -369,7 +342,7 @@ public final class StableDiffusionPipeline implements ImageGenerator {
             for (int i = 0; i < r.n(); i++) {
                 long seed = r.seed() + i;
                 long d0 = System.nanoTime();
-                NDArray latents = denoise(r, p, seed, i, cond, uncond, listener, job, null);
+                NDArray latents = denoise(r, seed, i, cond, uncond, listener, job, null);
                 long d1 = System.nanoTime();
                 NDArray image = decode(latents);
                 byte[] rgb = toRgbBytes(image);
@@ -377,7 +350,7 @@ public final class StableDiffusionPipeline implements ImageGenerator {
                 listener.onVaeDecoded(d2 - d1);
                 denoise += (d1 - d0) / 1e6;
                 decode += (d2 - d1) / 1e6;
-                images.add(new GeneratedImage(PngEncoder.encodeRgb(rgb, r.width(), r.height(), pngText(r, p, seed)),
+                images.add(new GeneratedImage(PngEncoder.encodeRgb(rgb, r.width(), r.height(), pngText(r, seed)),
                         seed, r.width(), r.height()));
                 latents.close();
                 image.close();
@@ -433,11 +406,11 @@ public final class StableDiffusionPipeline implements ImageGenerator {
      * Runs the denoising loop of one image and returns its final latents (attached to {@code into}). {@code
      * observer} (may be null) sees the latents after each step; tests use it to compare trajectories.
      */
-    NDArray denoise(GenerationRequest r, Prepared p, long seed, int imageIndex, NDArray cond, NDArray uncond,
+    NDArray denoise(GenerationRequest r, long seed, int imageIndex, NDArray cond, NDArray uncond,
                     GenerationListener listener, NDManager into, StepObserver observer) {
         NDManager work = into.newSubManager();
-        try (GuidancePlan plan = p.guidance().plan(r.steps());
-             Sampler sampler = newSampler(r, p);
+        try (GuidancePlan plan = r.guidance().plan(r.steps());
+             Sampler sampler = newSampler(r);
              // noise for stochastic samplers, drawn ahead and moved once: at most one draw per model call
              PrefetchedNoise noise = new PrefetchedNoise(sampler.timesteps().length)) {
             double[] timesteps = sampler.timesteps();
@@ -506,8 +479,8 @@ public final class StableDiffusionPipeline implements ImageGenerator {
     }
 
     /** A sampler for the request with its timesteps set. */
-    private Sampler newSampler(GenerationRequest r, Prepared p) {
-        Sampler sampler = SamplerFactory.create(r.sampler(), schedulerConfig, p.samplerOverrides());
+    private Sampler newSampler(GenerationRequest r) {
+        Sampler sampler = SamplerFactory.create(r.sampler(), schedulerConfig, r.samplerOptions().toJson());
         try {
             sampler.setTimesteps(r.steps());
             return sampler;
@@ -537,7 +510,7 @@ public final class StableDiffusionPipeline implements ImageGenerator {
         }
     }
 
-    private Map<String, String> pngText(GenerationRequest r, Prepared p, long seed) {
+    private Map<String, String> pngText(GenerationRequest r, long seed) {
         Map<String, String> t = new LinkedHashMap<>();
         t.put("prompt", r.prompt());
         if (r.negativePrompt() != null && !r.negativePrompt().isEmpty()) {
@@ -545,11 +518,11 @@ public final class StableDiffusionPipeline implements ImageGenerator {
         }
         t.put("seed", Long.toString(seed));
         t.put("sampler", r.sampler() == null ? schedulerConfig.getString("_class_name", "default") : r.sampler());
-        if (!p.samplerOverrides().entrySet().isEmpty()) {
-            t.put("sampler_options", p.samplerOverrides().toString());
+        if (!r.samplerOptions().isEmpty()) {
+            t.put("sampler_options", r.samplerOptions().canonicalJson());
         }
         t.put("steps", Integer.toString(r.steps()));
-        t.put("guidance", p.guidance().toJson().toString());
+        t.put("guidance", r.guidance().canonicalJson());
         t.put("size", r.width() + "x" + r.height());
         t.put("model", modelId);
         t.put("software", "sd-guidance-service");
