@@ -3,10 +3,10 @@ package dev.sdcfg.api;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.sdcfg.guidance.GuidanceSpec;
 import dev.sdcfg.jobs.JobService;
 import dev.sdcfg.jobs.JobTask;
 import dev.sdcfg.jobs.ServiceConfig;
-import dev.sdcfg.guidance.GuidanceSpec;
 import dev.sdcfg.pipeline.GenerationRequest;
 import dev.sdcfg.pipeline.ImageGenerator;
 import dev.sdcfg.pipeline.InvalidRequestException;
@@ -406,9 +406,9 @@ public class RequestValidator {
                 return new int[] {Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2))};
             }
         }
-        Object nativeSize = jobs.generator().map(g -> g.modelInfo().get("native_size")).orElse(null);
-        if (nativeSize instanceof Number num && num.intValue() > 0) {
-            int v = Math.max(config.limits().minSize(), Math.min(config.limits().maxSize(), num.intValue() / 8 * 8));
+        int nativeSize = jobs.generator().map(g -> g.modelInfo().nativeSize()).orElse(0);
+        if (nativeSize > 0) {
+            int v = Math.max(config.limits().minSize(), Math.min(config.limits().maxSize(), nativeSize / 8 * 8));
             return new int[] {v, v};
         }
         return new int[] {512, 512};

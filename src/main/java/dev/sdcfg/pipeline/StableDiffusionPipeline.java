@@ -11,7 +11,6 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import dev.sdcfg.guidance.GuidanceCatalog;
 import dev.sdcfg.guidance.GuidancePlan;
-import dev.sdcfg.guidance.GuidanceSpec;
 import dev.sdcfg.model.ModelFolder;
 import dev.sdcfg.model.clip.ClipTextModel;
 import dev.sdcfg.model.clip.ClipTokenizer;
@@ -53,6 +52,7 @@ public final class StableDiffusionPipeline implements ImageGenerator {
     private final JsonConfig schedulerConfig;
     private final NDManager manager;
     private final int vaeScaleFactor;
+    private final RequestChecks checks;
     /** Embedding of the empty prompt (the default negative prompt), computed once. */
     private NDArray emptyPromptEmbedding;
 
@@ -82,6 +82,7 @@ public final class StableDiffusionPipeline implements ImageGenerator {
         this.vae = vae;
         this.manager = NDManager.newBaseManager(ctx.device());
         this.vaeScaleFactor = vae.downscaleFactor();
+        this.checks = new RequestChecks(schedulerConfig, vaeScaleFactor, options.maxPixels());
     }
 
     /**
@@ -212,25 +213,15 @@ public final class StableDiffusionPipeline implements ImageGenerator {
         return vaeScaleFactor;
     }
 
-    // ---------------------------------------------------------------- description
+    // ---------------------------------------------------------------- description and checks
 
     @Override
-    public Map<String, Object> modelInfo() {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("id", modelId);
-        m.put("path", root == null ? null : root.toString());
-        m.put("device", ctx.device().toString());
-        m.put("dtype", ctx.dtype().name().toLowerCase(java.util.Locale.ROOT));
-        m.put("native_size", nativeSize());
-        m.put("vae_scale_factor", vaeScaleFactor);
-        m.put("latent_channels", unet.config().inChannels());
-        m.put("text_hidden_size", textEncoder.hiddenSize());
-        m.put("max_prompt_tokens", tokenizer.maxLength());
-        m.put("default_sampler", schedulerConfig.getString("_class_name", null));
-        m.put("prediction_type", schedulerConfig.getString("prediction_type", "epsilon"));
-        m.put("clip_skip", options.clipSkip());
-        m.put("attention_slice_size", options.attentionSliceSize());
-        return m;
+    public ModelInfo modelInfo() {
+        return new ModelInfo(modelId, root == null ? null : root.toString(), ctx.device().toString(),
+                ctx.dtype().name().toLowerCase(java.util.Locale.ROOT), nativeSize(), vaeScaleFactor,
+                unet.config().inChannels(), textEncoder.hiddenSize(), tokenizer.maxLength(),
+                schedulerConfig.getString("_class_name", null), schedulerConfig.getString("prediction_type", "epsilon"),
+                options.clipSkip(), options.attentionSliceSize());
     }
 
     @Override
@@ -239,85 +230,14 @@ public final class StableDiffusionPipeline implements ImageGenerator {
     }
 
     @Override
-    public List<Map<String, Object>> samplers() {
-        List<Map<String, Object>> out = new ArrayList<>();
-        for (SamplerInfo info : SamplerFactory.describe()) {
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("name", info.name());
-            m.put("diffusers_class", info.diffusersClass());
-            m.put("description", info.description());
-            m.put("preset", info.preset());
-            m.put("stochastic", info.stochastic());
-            List<Map<String, Object>> opts = new ArrayList<>();
-            for (SamplerInfo.Option o : info.options()) {
-                Map<String, Object> om = new LinkedHashMap<>();
-                om.put("key", o.key());
-                om.put("type", o.type());
-                om.put("default", o.defaultValue());
-                if (!o.allowed().isEmpty()) {
-                    om.put("allowed", o.allowed());
-                }
-                om.put("description", o.description());
-                opts.add(om);
-            }
-            m.put("options", opts);
-            out.add(m);
-        }
-        return out;
+    public List<SamplerInfo> samplers() {
+        return SamplerFactory.describe();
     }
-
-    // ---------------------------------------------------------------- validation
 
     /** Everything that can be checked without running the model, with the offending field named. */
     @Override
     public void validate(GenerationRequest r) {
-        if (r.prompt() == null) {
-            throw new InvalidRequestException("prompt", "prompt is required");
-        }
-        checkSide("width", r.width());
-        checkSide("height", r.height());
-        if ((long) r.width() * r.height() > options.maxPixels()) {
-            throw new InvalidRequestException("width", "width×height " + r.width() + "×" + r.height() + " exceeds "
-                    + options.maxPixels() + " pixels");
-        }
-        if (r.steps() < 1 || r.steps() > GuidanceSpec.MAX_STEPS) {
-            throw new InvalidRequestException("steps", "steps must be within 1.." + GuidanceSpec.MAX_STEPS);
-        }
-        if (r.n() < 1) {
-            throw new InvalidRequestException("n", "n must be at least 1");
-        }
-        if (r.seed() < 0) {
-            throw new InvalidRequestException("seed", "seed must be non-negative");
-        }
-        try (Sampler probe = SamplerFactory.create(r.sampler(), schedulerConfig, r.samplerOptions().toJson())) {
-            probe.setTimesteps(r.steps());
-        } catch (IllegalArgumentException e) {
-            throw new InvalidRequestException(samplerField(r.sampler(), r.samplerOptions()), e.getMessage());
-        }
-        r.guidance().validateFor(r.steps());
-    }
-
-    /** Which field made the sampler fail: the name itself, or the first option that fails on its own. */
-    private String samplerField(String sampler, SamplerOverrides overrides) {
-        try {
-            SamplerFactory.create(sampler, schedulerConfig, new JsonObject()).close();
-        } catch (IllegalArgumentException e) {
-            return "sampler";
-        }
-        for (String key : overrides.keys()) {
-            try {
-                SamplerFactory.create(sampler, schedulerConfig, overrides.only(key)).close();
-            } catch (IllegalArgumentException e) {
-                return SamplerOverrides.FIELD + "." + key;
-            }
-        }
-        return SamplerOverrides.FIELD;
-    }
-
-    private void checkSide(String field, int v) {
-        if (v < vaeScaleFactor || v % 8 != 0 || v % vaeScaleFactor != 0) {
-            throw new InvalidRequestException(field, field + " must be a positive multiple of 8 (got " + v + ")");
-        }
+        checks.check(r);
     }
 
     // ---------------------------------------------------------------- generation

@@ -125,8 +125,8 @@ class Sd2PipelineParityTest {
         assertEquals(0, pipe.tokenizer().padId(), "SD 2.x pads with '!' (id 0), from special_tokens_map.json");
         assertEquals(77, pipe.tokenizer().maxLength());
         assertTrue(pipe.unet().config().upcastAttention(), "upcast_attention");
-        assertEquals("v_prediction", pipe.modelInfo().get("prediction_type"));
-        assertEquals("DDIMScheduler", pipe.modelInfo().get("default_sampler"));
+        assertEquals("v_prediction", pipe.modelInfo().predictionType());
+        assertEquals("DDIMScheduler", pipe.modelInfo().defaultSampler());
     }
 
     @Test

@@ -9,7 +9,9 @@ import dev.sdcfg.pipeline.GenerationRequest;
 import dev.sdcfg.pipeline.GenerationResult;
 import dev.sdcfg.pipeline.ImageGenerator;
 import dev.sdcfg.pipeline.InvalidRequestException;
+import dev.sdcfg.pipeline.ModelInfo;
 import dev.sdcfg.pipeline.image.PngEncoder;
+import dev.sdcfg.sampler.SamplerInfo;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -55,14 +57,9 @@ public final class FakeImageGenerator implements ImageGenerator {
     }
 
     @Override
-    public Map<String, Object> modelInfo() {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("id", "fake-tiny-sd");
-        m.put("description", "test double: deterministic patterns, no model");
-        m.put("device", "cpu");
-        m.put("dtype", "float32");
-        m.put("native_size", 64);
-        return m;
+    public ModelInfo modelInfo() {
+        return new ModelInfo("fake-tiny-sd", null, "cpu", "float32", 64, 8, 4, 32, 77, "PNDMScheduler", "epsilon", 0,
+                0);
     }
 
     @Override
@@ -76,10 +73,12 @@ public final class FakeImageGenerator implements ImageGenerator {
     }
 
     @Override
-    public List<Map<String, Object>> samplers() {
-        List<Map<String, Object>> out = new ArrayList<>();
+    public List<SamplerInfo> samplers() {
+        List<SamplerInfo.Option> options = SAMPLER_OPTIONS.stream()
+                .map(k -> new SamplerInfo.Option(k, "string", null, List.of(), "fake option")).toList();
+        List<SamplerInfo> out = new ArrayList<>();
         for (String s : List.of("pndm", "euler", "euler_a", "ddim", "lms", "dpmpp_2m")) {
-            out.add(Map.of("name", s, "options", List.copyOf(SAMPLER_OPTIONS)));
+            out.add(new SamplerInfo(s, "FakeScheduler", "test double", Map.of(), false, options));
         }
         return out;
     }
