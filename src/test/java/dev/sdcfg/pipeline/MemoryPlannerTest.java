@@ -101,7 +101,8 @@ class MemoryPlannerTest {
     void theGuidancePairSplitGivesTheSameImage() {
         // 512 px on the demo model: its VAE needs tiles under both budgets below (the same tiles in both runs), the
         // UNet pair (about 470 MiB of activations) fits the first budget but not the second
-        GenerationRequest r = new GenerationRequest("a fox", "", 512, 512, 2, "euler", null, "7.5", 42, 1);
+        GenerationRequest r = new GenerationRequest("a fox", "", 512, 512, 2, "euler", null,
+                dev.sdcfg.guidance.GuidanceSpec.parse("7.5"), 42, 1);
         long chunkedBefore = AttentionBudget.chunkedCalls();
         MemoryPlan[] pairPlan = new MemoryPlan[1];
         List<String> pairWarnings = new java.util.ArrayList<>();
