@@ -6,7 +6,6 @@ import dev.sdcfg.jobs.JobService;
 import dev.sdcfg.jobs.JobStatus;
 import dev.sdcfg.jobs.JobTask;
 import dev.sdcfg.jobs.ServiceConfig;
-import dev.sdcfg.pipeline.GeneratedImage;
 import dev.sdcfg.pipeline.ImageGenerator;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.Consumes;
@@ -31,6 +30,7 @@ import java.net.URI;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
+import java.util.Optional;
 
 /** POST /v1/images/generations: synchronous, OpenAI-shaped generation. */
 @Path("/v1/images/generations")
@@ -111,14 +111,18 @@ public class ImagesResource {
         ImageGenerator generator = jobs.requireGenerator();
         validator.engineCheck(generator, g.request(), -1);
         Job job = jobs.submit(JobKind.GENERATION, List.of(new JobTask(null, g.request())), 1);
-        if (!job.await(config.sync().timeout())) {
-            return Response.accepted(views.view(job)).location(URI.create(JobViews.jobUrl(job.id())))
+        Optional<Job> latest = jobs.awaitFinal(job, config.sync().timeout());
+        if (latest.isEmpty()) {
+            throw ProblemException.notFound("job " + job.id() + " was deleted before it finished").job(job.id());
+        }
+        if (!latest.get().status().isFinal()) {
+            return Response.accepted(views.view(latest.get())).location(URI.create(JobViews.jobUrl(job.id())))
                     .type(MediaType.APPLICATION_JSON).build();
         }
-        return finished(job, png, g.responseFormat());
+        return finished(latest.get(), png, g.responseFormat());
     }
 
-    static Response finished(Job job, boolean png, String format) {
+    private Response finished(Job job, boolean png, String format) {
         Job.Snapshot s = job.snapshot();
         if (s.status() == JobStatus.FAILED) {
             throw new ProblemException(500, "generation-failed", "Generation failed",
@@ -132,25 +136,29 @@ public class ImagesResource {
             throw new ProblemException(409, "canceled", "Job canceled",
                     "the job was canceled before it finished: " + s.errorMessage(), List.of()).job(job.id());
         }
-        List<GeneratedImage> images = job.images();
+        List<Job.ImageInfo> images = s.images();
         if (png) {
-            return Response.ok(images.get(0).png(), PNG).header("X-Job-Id", job.id())
+            return Response.ok(pngOf(job, 0), PNG).header("X-Job-Id", job.id())
                     .header("X-Seed", Long.toString(images.get(0).seed())).build();
         }
         List<ImagesResponse.Image> data = new ArrayList<>();
         Base64.Encoder b64 = Base64.getEncoder();
-        for (int i = 0; i < images.size(); i++) {
-            GeneratedImage img = images.get(i);
-            boolean url = "url".equals(format);
-            data.add(new ImagesResponse.Image(url ? null : b64.encodeToString(img.png()),
-                    url ? JobViews.imageUrl(job.id(), i) : null, img.seed(), img.width(), img.height()));
+        boolean url = "url".equals(format);
+        for (Job.ImageInfo img : images) {
+            data.add(new ImagesResponse.Image(url ? null : b64.encodeToString(pngOf(job, img.index())),
+                    url ? JobViews.imageUrl(job.id(), img.index()) : null, img.seed(), img.width(), img.height()));
         }
         List<Long> seeds = new ArrayList<>();
-        for (GeneratedImage img : images) {
+        for (Job.ImageInfo img : images) {
             seeds.add(img.seed());
         }
         return Response.ok(new ImagesResponse(s.createdAtMillis() / 1000, job.id(), data, seeds, s.warnings(),
                 s.timings()), MediaType.APPLICATION_JSON).header("X-Job-Id", job.id()).build();
+    }
+
+    private byte[] pngOf(Job job, int index) {
+        return jobs.image(job.id(), index).orElseThrow(() -> ProblemException.notFound(
+                "the images of job " + job.id() + " expired or were deleted").job(job.id()));
     }
 
     /** True when the client prefers image/png over JSON (Accept order and q-values; * / * means JSON). */

@@ -5,7 +5,6 @@ import dev.sdcfg.jobs.JobKind;
 import dev.sdcfg.jobs.JobService;
 import dev.sdcfg.jobs.JobStatus;
 import dev.sdcfg.jobs.JobTask;
-import dev.sdcfg.pipeline.GeneratedImage;
 import dev.sdcfg.pipeline.ImageGenerator;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.Consumes;
@@ -118,12 +117,13 @@ public class JobsResource {
                           @PathParam("index") @Parameter(description = "Image index, 0-based") int index) {
         Job job = find(id);
         requireSucceeded(job, "images");
-        Optional<GeneratedImage> img = job.image(index);
+        Optional<byte[]> img = index < 0 || index >= job.snapshot().images().size() ? Optional.empty()
+                : jobs.image(id, index);
         if (img.isEmpty()) {
-            throw ProblemException.notFound("job " + id + " has " + job.images().size() + " image(s); no index " + index)
-                    .job(id);
+            throw ProblemException.notFound("job " + id + " has " + job.snapshot().images().size()
+                    + " image(s); no index " + index).job(id);
         }
-        return png(img.get().png(), id + "-" + index + ".png");
+        return png(img.get(), id + "-" + index + ".png");
     }
 
     @GET
@@ -143,7 +143,7 @@ public class JobsResource {
             throw ProblemException.notFound("job " + id + " is not an experiment: it has no grid").job(id);
         }
         requireSucceeded(job, "the grid");
-        return png(job.grid().orElseThrow(), id + "-grid.png");
+        return png(jobs.grid(id).orElseThrow(() -> unknown(id)), id + "-grid.png");
     }
 
     @DELETE
