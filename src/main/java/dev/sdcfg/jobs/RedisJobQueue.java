@@ -253,7 +253,8 @@ public final class RedisJobQueue implements JobQueue {
                     .arg(1).arg("BLOCK").arg(Math.max(1, wait.toMillis())).arg("STREAMS").arg(stream).arg(">"),
                     timeout.plus(wait));
             if (read != null && read.size() > 0) {
-                entry = firstEntry(read.get(0).get(1));
+                // RESP3 (the client's default with Redis 6+) answers a map stream -> entries; RESP2 a list of pairs
+                entry = firstEntry(read.isMap() ? read.get(stream) : read.get(0).get(1));
             }
         }
         if (entry.isEmpty()) {
