@@ -243,6 +243,17 @@ public final class RedisJobQueue implements JobQueue {
     @Override
     public Optional<Claim> claim(String worker, Duration wait, long nowMillis) throws InterruptedException {
         ensureGroup();
+        try {
+            return claimStarted(worker, wait, nowMillis);
+        } catch (QueueUnavailableException e) {
+            if (String.valueOf(e.getMessage()).contains("NOGROUP")) {
+                groupReady = false; // the stream was lost (a Redis without persistence restarted): make it again
+            }
+            throw e;
+        }
+    }
+
+    private Optional<Claim> claimStarted(String worker, Duration wait, long nowMillis) {
         // 1. a job whose worker stopped renewing its lease (crash, SIGKILL, hand-back at shutdown)
         Response auto = call(Request.cmd(Command.XAUTOCLAIM).arg(stream).arg(GROUP).arg(worker)
                 .arg(lease.toMillis()).arg("0-0").arg("COUNT").arg(1));
