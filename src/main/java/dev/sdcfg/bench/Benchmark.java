@@ -17,6 +17,7 @@ import dev.sdcfg.pipeline.GenerationRequest;
 import dev.sdcfg.pipeline.PipelineOptions;
 import dev.sdcfg.pipeline.StableDiffusionPipeline;
 import dev.sdcfg.runtime.ComputeContext;
+import dev.sdcfg.runtime.CpuKernels;
 import dev.sdcfg.runtime.DjlRuntime;
 import dev.sdcfg.runtime.HostScalars;
 import dev.sdcfg.runtime.OpCounter;
@@ -77,6 +78,8 @@ public final class Benchmark {
         report.put("dtype", ctx.dtype().toString());
         report.put("java", System.getProperty("java.version"));
         report.put("cpus", Runtime.getRuntime().availableProcessors());
+        // which CPU kernels ran: oneDNN's ISA cap (and who set it), the CPU's widest vector ISA, the self-check
+        report.put("cpu_kernels", CpuKernels.state());
         report.put("iters", iters);
         report.put("warmup", warmup);
 

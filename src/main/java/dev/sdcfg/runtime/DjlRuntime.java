@@ -7,6 +7,7 @@ import ai.djl.util.cuda.CudaUtils;
 /**
  * One place that starts DJL's PyTorch engine. The natives come from Maven (pytorch-native-cpu with the
  * linux-x86_64 classifier plus pytorch-jni), so nothing is downloaded; DJL_OFFLINE=true makes a mistake fail fast.
+ * The CPU kernels are chosen here too, before anything runs on the engine ({@link CpuKernels}).
  */
 public final class DjlRuntime {
 
@@ -24,7 +25,9 @@ public final class DjlRuntime {
                     if (System.getenv("DJL_OFFLINE") == null && System.getProperty("offline") == null) {
                         System.setProperty("offline", "true");
                     }
+                    CpuKernels.capOneDnnIsa();
                     e = Engine.getEngine("PyTorch");
+                    CpuKernels.configureLoadedEngine();
                     engine = e;
                 }
             }

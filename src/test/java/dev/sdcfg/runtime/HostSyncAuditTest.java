@@ -56,6 +56,8 @@ class HostSyncAuditTest {
             Map.entry("dev/sdcfg/guidance/GuidanceTransform#param", "a parameter's per-step values, uploaded once per job and indexed per step"),
             Map.entry("dev/sdcfg/sampler/PrefetchedNoise#refill", "a batch of noise draws moved in one copy (once per job for up to 64 MiB)"),
             Map.entry("dev/sdcfg/sampler/NoiseSource$1#randn", "ENGINE_CPU, the direct source: per-step copies on a GPU are what PrefetchedNoise avoids"),
+            // engine start-up, on the CPU
+            Map.entry("dev/sdcfg/runtime/CpuKernels#worstConvolutionError", "start-up self-check of the CPU convolution kernels, once per process"),
             // host scalars: CPU tensors by design
             Map.entry("dev/sdcfg/runtime/HostScalars#of", "creates the 0-dim CPU tensor that replaces a device scalar"),
             Map.entry("dev/sdcfg/runtime/HostScalars#like", "the same, as float32 for float32/float16 operands")));

@@ -9,6 +9,7 @@ import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.LayerNorm;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
+import dev.sdcfg.runtime.DjlRuntime;
 import dev.sdcfg.runtime.HostScalars;
 
 import java.util.Map;
@@ -19,6 +20,12 @@ import java.util.concurrent.ConcurrentHashMap;
  * expressed in few native ops. Every op costs host time (see DESIGN.md), so each helper issues as few as it can.
  */
 public final class Ops {
+
+    static {
+        // Every convolution goes through this class: make sure the CPU kernels are chosen first, also when a caller
+        // (a test, a tool) created its NDManager without DjlRuntime (see CpuKernels).
+        DjlRuntime.engine();
+    }
 
     private Ops() {
     }
