@@ -213,7 +213,7 @@ final class GenerationWorker {
                     if (gen == null || !claiming) {
                         Thread.sleep(CLAIM_WAIT.toMillis());
                     } else {
-                        claim = queue.claim(name, CLAIM_WAIT, clock.getAsLong());
+                        claim = queue.claim(name, CLAIM_WAIT, clock);
                     }
                 } catch (InterruptedException e) {
                     if (stop) {

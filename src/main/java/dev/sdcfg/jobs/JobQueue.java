@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.OptionalInt;
+import java.util.function.LongSupplier;
 
 /**
  * Where jobs wait and live: the queue/state contract between the HTTP side and the {@link GenerationWorker}.
@@ -83,9 +84,10 @@ public interface JobQueue extends AutoCloseable {
 
     /**
      * The next job for {@code worker}, started (status running, attempt counted), or empty after up to
-     * {@code wait}. A shared queue first takes over jobs whose worker stopped renewing its lease.
+     * {@code wait}. A shared queue first takes over jobs whose worker stopped renewing its lease. {@code clock} is
+     * read once a job is taken (after the wait), for its start time.
      */
-    Optional<Claim> claim(String worker, Duration wait, long nowMillis) throws InterruptedException;
+    Optional<Claim> claim(String worker, Duration wait, LongSupplier clock) throws InterruptedException;
 
     /** Renews the lease of a running job and publishes its progress; says whether to go on. */
     Lease heartbeat(Claim claim, long nowMillis);

@@ -10,6 +10,7 @@ import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
 
 /**
  * The default {@link JobQueue}: a bounded in-process queue and a {@link JobStore}. Jobs live and die with this
@@ -128,9 +129,9 @@ public final class MemoryJobQueue implements JobQueue {
     }
 
     @Override
-    public Optional<Claim> claim(String worker, Duration wait, long nowMillis) throws InterruptedException {
+    public Optional<Claim> claim(String worker, Duration wait, LongSupplier clock) throws InterruptedException {
         Job job = queue.poll(Math.max(0, wait.toMillis()), TimeUnit.MILLISECONDS);
-        if (job == null || !job.start(nowMillis, 1, worker)) {
+        if (job == null || !job.start(clock.getAsLong(), 1, worker)) {
             return Optional.empty(); // nothing waiting, or canceled while it waited
         }
         return Optional.of(new Claim(job, 1, worker, job.id()));

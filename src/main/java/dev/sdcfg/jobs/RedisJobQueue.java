@@ -14,6 +14,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.UUID;
+import java.util.function.LongSupplier;
 
 /**
  * The shared, durable {@link JobQueue} on Redis (Redis mode: {@code quarkus.redis.hosts} is set). Any replica
@@ -241,10 +242,10 @@ public final class RedisJobQueue implements JobQueue {
     // ---------------------------------------------------------------- worker side
 
     @Override
-    public Optional<Claim> claim(String worker, Duration wait, long nowMillis) throws InterruptedException {
+    public Optional<Claim> claim(String worker, Duration wait, LongSupplier clock) throws InterruptedException {
         ensureGroup();
         try {
-            return claimStarted(worker, wait, nowMillis);
+            return claimStarted(worker, wait, clock);
         } catch (QueueUnavailableException e) {
             if (String.valueOf(e.getMessage()).contains("NOGROUP")) {
                 groupReady = false; // the stream was lost (a Redis without persistence restarted): make it again
@@ -253,7 +254,7 @@ public final class RedisJobQueue implements JobQueue {
         }
     }
 
-    private Optional<Claim> claimStarted(String worker, Duration wait, long nowMillis) {
+    private Optional<Claim> claimStarted(String worker, Duration wait, LongSupplier clock) {
         // 1. a job whose worker stopped renewing its lease (crash, SIGKILL, hand-back at shutdown)
         Response auto = call(Request.cmd(Command.XAUTOCLAIM).arg(stream).arg(GROUP).arg(worker)
                 .arg(lease.toMillis()).arg("0-0").arg("COUNT").arg(1));
@@ -273,6 +274,7 @@ public final class RedisJobQueue implements JobQueue {
         }
         String entryId = entry.get()[0];
         String id = entry.get()[1];
+        long nowMillis = clock.getAsLong();
         if (id == null) {
             call(Request.cmd(Command.XACK).arg(stream).arg(GROUP).arg(entryId));
             return Optional.empty();

@@ -113,7 +113,7 @@ class RedisJobQueueTest {
         RedisJobQueue ghostQueue = queue();
         Job job = ghostQueue.submit(new JobQueue.Submission(JobKind.GENERATION, one("p", 77), 1, null),
                 System.currentTimeMillis());
-        JobQueue.Claim ghost = ghostQueue.claim("ghost", Duration.ofMillis(100), System.currentTimeMillis())
+        JobQueue.Claim ghost = ghostQueue.claim("ghost", Duration.ofMillis(100), System::currentTimeMillis)
                 .orElseThrow();
         assertEquals(1, ghost.attempt());
         JobService heir = replica("heir");
@@ -141,7 +141,7 @@ class RedisJobQueueTest {
         // the fourth worker finds three dead runs (more than sd.queue.max-crashes = 2): the job fails, nobody runs it
         long deadline = System.nanoTime() + 10_000_000_000L;
         while (q.find(job.id()).orElseThrow().status() == JobStatus.RUNNING && System.nanoTime() < deadline) {
-            assertTrue(q.claim("ghost-4", Duration.ofMillis(50), System.currentTimeMillis()).isEmpty());
+            assertTrue(q.claim("ghost-4", Duration.ofMillis(50), System::currentTimeMillis).isEmpty());
             Thread.sleep(50);
         }
         Job.Snapshot s = q.find(job.id()).orElseThrow().snapshot();
@@ -154,7 +154,7 @@ class RedisJobQueueTest {
     private static JobQueue.Claim claimWithin(RedisJobQueue q, String worker) throws InterruptedException {
         long deadline = System.nanoTime() + 10_000_000_000L;
         while (System.nanoTime() < deadline) {
-            var c = q.claim(worker, Duration.ofMillis(50), System.currentTimeMillis());
+            var c = q.claim(worker, Duration.ofMillis(50), System::currentTimeMillis);
             if (c.isPresent()) {
                 return c.get();
             }
@@ -168,11 +168,11 @@ class RedisJobQueueTest {
         RedisJobQueue q = queue();
         Job job = q.submit(new JobQueue.Submission(JobKind.GENERATION, one("p", 5), 1, null),
                 System.currentTimeMillis());
-        JobQueue.Claim c = q.claim("leaving", Duration.ofMillis(100), System.currentTimeMillis()).orElseThrow();
+        JobQueue.Claim c = q.claim("leaving", Duration.ofMillis(100), System::currentTimeMillis).orElseThrow();
         q.handBack(c, System.currentTimeMillis());
         assertEquals(JobStatus.QUEUED, q.find(job.id()).orElseThrow().status());
         assertEquals(1, q.queuePosition(job.id()).getAsInt());
-        JobQueue.Claim next = q.claim("staying", Duration.ofMillis(100), System.currentTimeMillis()).orElseThrow();
+        JobQueue.Claim next = q.claim("staying", Duration.ofMillis(100), System::currentTimeMillis).orElseThrow();
         assertEquals(job.id(), next.job().id());
         assertEquals(2, next.attempt());
         assertEquals(JobQueue.Lease.LOST, q.heartbeat(c, System.currentTimeMillis()));
