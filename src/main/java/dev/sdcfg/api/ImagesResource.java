@@ -1,7 +1,9 @@
 package dev.sdcfg.api;
 
 import dev.sdcfg.jobs.Job;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.sdcfg.jobs.JobKind;
+import dev.sdcfg.jobs.JobQueue;
 import dev.sdcfg.jobs.JobService;
 import dev.sdcfg.jobs.JobStatus;
 import dev.sdcfg.jobs.JobTask;
@@ -9,6 +11,7 @@ import dev.sdcfg.jobs.ServiceConfig;
 import dev.sdcfg.pipeline.ImageGenerator;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.HeaderParam;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
@@ -22,6 +25,7 @@ import org.eclipse.microprofile.openapi.annotations.headers.Header;
 import org.eclipse.microprofile.openapi.annotations.media.Content;
 import org.eclipse.microprofile.openapi.annotations.media.ExampleObject;
 import org.eclipse.microprofile.openapi.annotations.media.Schema;
+import org.eclipse.microprofile.openapi.annotations.parameters.Parameter;
 import org.eclipse.microprofile.openapi.annotations.parameters.RequestBody;
 import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
@@ -50,6 +54,9 @@ public class ImagesResource {
 
     @Inject
     JobViews views;
+
+    @Inject
+    ObjectMapper json;
 
     @POST
     @Consumes(MediaType.APPLICATION_JSON)
@@ -100,9 +107,14 @@ public class ImagesResource {
             headers = @Header(name = "Retry-After", description = "Seconds", schema = @Schema(type = SchemaType.INTEGER)),
             content = @Content(mediaType = ProblemMappers.PROBLEM_JSON, schema = @Schema(implementation = Problem.class),
                     examples = @ExampleObject(name = "loading", value = ApiExamples.PROBLEM_503)))
-    public Response generate(ImageGenerationRequest body, @Context HttpHeaders headers) throws InterruptedException {
+    public Response generate(ImageGenerationRequest body, @Context HttpHeaders headers,
+                             @HeaderParam(IdempotencyKeys.HEADER) @Parameter(description = "Optional. A retry with the same key and "
+                    + "body returns the first request's job (24 h); the same key with another body is 422. 1..255 "
+                    + "visible ASCII characters") String idempotencyKey)
+            throws InterruptedException {
         boolean png = wantsPng(headers);
         RequestValidator.Generation g = validator.generation(body);
+        JobQueue.Idempotency idem = IdempotencyKeys.of(idempotencyKey, "/v1/images/generations", body, json);
         if (png && g.request().n() != 1) {
             throw new ProblemException(406, "not-acceptable", "Not acceptable",
                     "Accept: image/png returns exactly one image; use n = 1 or ask for application/json",
@@ -110,7 +122,7 @@ public class ImagesResource {
         }
         ImageGenerator generator = jobs.requireGenerator();
         validator.engineCheck(generator, g.request(), -1);
-        Job job = jobs.submit(JobKind.GENERATION, List.of(new JobTask(null, g.request())), 1);
+        Job job = jobs.submit(JobKind.GENERATION, List.of(new JobTask(null, g.request())), 1, idem);
         Optional<Job> latest = jobs.awaitFinal(job, config.sync().timeout());
         if (latest.isEmpty()) {
             throw ProblemException.notFound("job " + job.id() + " was deleted before it finished").job(job.id());

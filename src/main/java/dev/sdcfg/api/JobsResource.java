@@ -1,7 +1,9 @@
 package dev.sdcfg.api;
 
 import dev.sdcfg.jobs.Job;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.sdcfg.jobs.JobKind;
+import dev.sdcfg.jobs.JobQueue;
 import dev.sdcfg.jobs.JobService;
 import dev.sdcfg.jobs.JobStatus;
 import dev.sdcfg.jobs.JobTask;
@@ -10,6 +12,7 @@ import jakarta.inject.Inject;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.GET;
+import jakarta.ws.rs.HeaderParam;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
@@ -45,6 +48,9 @@ public class JobsResource {
     @Inject
     JobViews views;
 
+    @Inject
+    ObjectMapper json;
+
     @POST
     @Consumes(MediaType.APPLICATION_JSON)
     @Produces(MediaType.APPLICATION_JSON)
@@ -76,11 +82,15 @@ public class JobsResource {
             headers = @Header(name = "Retry-After", description = "Seconds", schema = @Schema(type = SchemaType.INTEGER)),
             content = @Content(mediaType = ProblemMappers.PROBLEM_JSON, schema = @Schema(implementation = Problem.class),
                     examples = @ExampleObject(name = "loading", value = ApiExamples.PROBLEM_503)))
-    public Response submit(ImageGenerationRequest body) {
+    public Response submit(ImageGenerationRequest body,
+                           @HeaderParam(IdempotencyKeys.HEADER) @Parameter(description = "Optional. A retry with the same key and "
+                    + "body returns the first request's job (24 h); the same key with another body is 422. 1..255 "
+                    + "visible ASCII characters") String idempotencyKey) {
         RequestValidator.Generation g = validator.generation(body);
+        JobQueue.Idempotency idem = IdempotencyKeys.of(idempotencyKey, "/v1/jobs", body, json);
         ImageGenerator generator = jobs.requireGenerator();
         validator.engineCheck(generator, g.request(), -1);
-        Job job = jobs.submit(JobKind.GENERATION, List.of(new JobTask(null, g.request())), 1);
+        Job job = jobs.submit(JobKind.GENERATION, List.of(new JobTask(null, g.request())), 1, idem);
         return Response.accepted(views.view(job)).location(URI.create(JobViews.jobUrl(job.id()))).build();
     }
 

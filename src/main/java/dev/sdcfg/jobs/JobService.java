@@ -23,6 +23,8 @@ public final class JobService {
 
     private static final Logger LOG = Logger.getLogger(JobService.class);
     private static final long EVICT_EVERY_MILLIS = 1000;
+    private static final java.util.regex.Pattern JOB_ID =
+            java.util.regex.Pattern.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
 
     /** Model/service state as readiness and the 503 answers report it. */
     public enum State {
@@ -146,18 +148,29 @@ public final class JobService {
     }
 
     public Optional<Job> find(String id) {
+        if (!isJobId(id)) {
+            return Optional.empty();
+        }
         maybeEvict(false);
         return queue.find(id);
     }
 
+    /**
+     * True for a string this service could have made a job id of (a UUID). Anything else names no job and is
+     * answered 404 without a look-up, so odd ids never reach the store (no key built from them).
+     */
+    static boolean isJobId(String id) {
+        return id != null && id.length() == 36 && JOB_ID.matcher(id).matches();
+    }
+
     /** PNG of image {@code index} of a succeeded job. */
     public Optional<byte[]> image(String id, int index) {
-        return queue.image(id, index);
+        return isJobId(id) ? queue.image(id, index) : Optional.empty();
     }
 
     /** The grid PNG of a succeeded experiment. */
     public Optional<byte[]> grid(String id) {
-        return queue.grid(id);
+        return isJobId(id) ? queue.grid(id) : Optional.empty();
     }
 
     /** Waits up to {@code timeout} for a job to end (it may run on another replica); its latest view. */
@@ -167,6 +180,9 @@ public final class JobService {
 
     /** Cancels a queued job at once, or asks the running one to stop before its next step. */
     public Optional<Job.CancelOutcome> cancel(String id) {
+        if (!isJobId(id)) {
+            return Optional.empty();
+        }
         Optional<Job.CancelOutcome> outcome = queue.cancel(id, clock.getAsLong());
         if (outcome.isPresent() && outcome.get() == Job.CancelOutcome.CANCELED) {
             metrics.finished(JobStatus.CANCELED);
@@ -176,7 +192,7 @@ public final class JobService {
 
     /** Forgets a finished job and its images now; false when it is not finished (or unknown). */
     public boolean delete(String id) {
-        return queue.delete(id);
+        return isJobId(id) && queue.delete(id);
     }
 
     /** 1 = next to run; empty when the job is not waiting. */

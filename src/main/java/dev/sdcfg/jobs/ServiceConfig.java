@@ -47,6 +47,13 @@ public interface ServiceConfig {
 
     Defaults defaults();
 
+    Auth auth();
+
+    interface Auth {
+        /** API keys (comma-separated); empty: no authentication. Never logged. */
+        Optional<java.util.List<String>> apiKeys();
+    }
+
     interface Model {
         /** A diffusers folder; empty: the embedded demo model (random weights, noise images). */
         Optional<String> path();
