@@ -28,7 +28,6 @@ final class GenerationWorker {
 
     private static final Logger LOG = Logger.getLogger(GenerationWorker.class);
     private static final Duration CLAIM_WAIT = Duration.ofMillis(250);
-    private static final long EVICT_EVERY_MILLIS = 1000;
     /** After a store error the worker waits this long before it tries again (the process stays up). */
     private static final long STORE_RETRY_MILLIS = 1000;
 
@@ -39,6 +38,7 @@ final class GenerationWorker {
     private final LongSupplier clock;
     private final String name;
     private final Duration heartbeatEvery;
+    private final Runnable evictor;
     private final CountDownLatch stopped = new CountDownLatch(1);
 
     private volatile JobService.State state = JobService.State.LOADING;
@@ -49,7 +49,6 @@ final class GenerationWorker {
     private volatile Running running;
     private volatile Thread thread;
     private volatile Thread heartbeat;
-    private long lastEviction;
     private long lastStoreWarning;
 
     /** The claim being run, and whether it was handed back (then the worker writes nothing for it). */
@@ -63,7 +62,7 @@ final class GenerationWorker {
     }
 
     GenerationWorker(JobQueue queue, Supplier<ImageGenerator> factory, String modelDescription, JobMetrics metrics,
-                     LongSupplier clock, String name, Duration heartbeatEvery) {
+                     LongSupplier clock, String name, Duration heartbeatEvery, Runnable evictor) {
         this.queue = queue;
         this.factory = factory;
         this.modelDescription = modelDescription;
@@ -71,6 +70,13 @@ final class GenerationWorker {
         this.clock = clock;
         this.name = name;
         this.heartbeatEvery = heartbeatEvery;
+        this.evictor = evictor;
+        queue.onCancelRequested(id -> {
+            Running r = running;
+            if (r != null && r.claim.job().id().equals(id) && !r.claim.job().cancelRequested()) {
+                r.claim.job().requestCancel(clock.getAsLong());
+            }
+        });
     }
 
     synchronized void start() {
@@ -320,14 +326,10 @@ final class GenerationWorker {
         }
     }
 
+    /** Lets the service drop expired jobs (it throttles, and shares the throttle with the HTTP side). */
     private void maybeEvict() {
-        long now = clock.getAsLong();
-        if (now - lastEviction < EVICT_EVERY_MILLIS) {
-            return;
-        }
-        lastEviction = now;
         try {
-            queue.evict(now);
+            evictor.run();
         } catch (RuntimeException e) {
             storeTrouble("evicting finished jobs", e);
         }

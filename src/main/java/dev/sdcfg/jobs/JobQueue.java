@@ -110,6 +110,13 @@ public interface JobQueue extends AutoCloseable {
     /** True when jobs outlive this process (a shared store). */
     boolean durable();
 
+    /**
+     * Registers a listener for cancel requests of running jobs (their ids) that arrive from other processes, so the
+     * worker stops before its next step instead of at its next heartbeat. A local queue has no such messages.
+     */
+    default void onCancelRequested(java.util.function.Consumer<String> listener) {
+    }
+
     /** Drops expired finished jobs (a store with its own expiry does nothing). */
     void evict(long nowMillis);
 

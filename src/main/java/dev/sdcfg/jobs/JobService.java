@@ -75,7 +75,7 @@ public final class JobService {
         this.clock = clock;
         this.queue = queue;
         this.worker = new GenerationWorker(queue, factory, modelDescription, metrics, clock, workerName,
-                heartbeatEvery);
+                heartbeatEvery, () -> maybeEvict(false));
         metrics.bind(this);
     }
 
@@ -311,5 +311,6 @@ public final class JobService {
     public void shutdown(Duration grace) {
         stopAccepting();
         worker.stop(grace);
+        queue.close();
     }
 }

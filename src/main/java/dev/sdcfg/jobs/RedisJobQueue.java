@@ -2,6 +2,7 @@ package dev.sdcfg.jobs;
 
 import io.vertx.mutiny.redis.client.Command;
 import io.vertx.mutiny.redis.client.Redis;
+import io.vertx.mutiny.redis.client.RedisConnection;
 import io.vertx.mutiny.redis.client.Request;
 import io.vertx.mutiny.redis.client.Response;
 import org.jboss.logging.Logger;
@@ -41,8 +42,8 @@ public final class RedisJobQueue implements JobQueue {
 
     private static final Logger LOG = Logger.getLogger(RedisJobQueue.class);
     private static final String GROUP = "workers";
-    /** Waiting reads poll at this interval (the events channel, when subscribed, answers sooner). */
-    private static final long POLL_MILLIS = 100;
+    /** Waiting reads poll at this interval; a message on the events channel wakes them sooner. */
+    private static final long POLL_MILLIS = 250;
 
     private final Redis redis;
     private final JobSettings settings;
@@ -56,6 +57,12 @@ public final class RedisJobQueue implements JobQueue {
     private final String events;
     private final String cancelChannel;
     private volatile boolean groupReady;
+    private final List<java.util.function.Consumer<String>> cancelListeners =
+            new java.util.concurrent.CopyOnWriteArrayList<>();
+    /** Notified on every job end announced on the events channel (awaitFinal waits on it). */
+    private final Object ended = new Object();
+    private volatile RedisConnection subscriber;
+    private long lastSubscribeAttempt;
 
     /**
      * @param redis      a client of the shared Redis (pooled; blocking calls are made from worker threads only)
@@ -224,8 +231,10 @@ public final class RedisJobQueue implements JobQueue {
         return -1; // jobs expire by key TTL; counting them would need a scan
     }
 
+    /** Waits for the job's end: woken by the events channel, polling as the fallback (the job may run anywhere). */
     @Override
     public Optional<Job> awaitFinal(Job job, Duration timeout) throws InterruptedException {
+        ensureSubscribed();
         long deadline = System.nanoTime() + Math.max(0, timeout.toNanos());
         Optional<Job> latest = Optional.of(job);
         while (latest.isPresent() && !latest.get().status().isFinal()) {
@@ -233,16 +242,81 @@ public final class RedisJobQueue implements JobQueue {
             if (left <= 0) {
                 break;
             }
-            Thread.sleep(Math.min(POLL_MILLIS, Math.max(1, left / 1_000_000)));
+            synchronized (ended) {
+                ended.wait(Math.min(POLL_MILLIS, Math.max(1, left / 1_000_000)));
+            }
             latest = find(job.id());
         }
         return latest;
+    }
+
+    @Override
+    public void onCancelRequested(java.util.function.Consumer<String> listener) {
+        cancelListeners.add(listener);
+    }
+
+    /**
+     * Subscribes to the events and cancel channels on a connection of its own (best effort, at most once a second:
+     * heartbeats and polling do the same work more slowly while there is no subscription).
+     */
+    private void ensureSubscribed() {
+        if (subscriber != null) {
+            return;
+        }
+        synchronized (this) {
+            long now = System.currentTimeMillis();
+            if (subscriber != null || now - lastSubscribeAttempt < 1000) {
+                return;
+            }
+            lastSubscribeAttempt = now;
+            RedisConnection c = null;
+            try {
+                c = redis.connect().await().atMost(timeout);
+                RedisConnection conn = c;
+                c.handler(this::onMessage);
+                c.exceptionHandler(e -> dropSubscriber(conn));
+                c.endHandler(() -> dropSubscriber(conn));
+                c.send(Request.cmd(Command.SUBSCRIBE).arg(events).arg(cancelChannel)).await().atMost(timeout);
+                subscriber = c;
+            } catch (RuntimeException e) {
+                LOG.debugf("Subscribing to %s failed: %s", events, e.getMessage());
+                if (c != null) {
+                    c.closeAndForget();
+                }
+            }
+        }
+    }
+
+    private void dropSubscriber(RedisConnection c) {
+        if (subscriber == c) {
+            subscriber = null;
+        }
+        c.closeAndForget();
+    }
+
+    /** A pub/sub push: ["message", channel, job id]. */
+    private void onMessage(Response m) {
+        if (m == null || m.size() < 3 || !"message".equals(m.get(0).toString())) {
+            return;
+        }
+        String channel = m.get(1).toString();
+        String id = m.get(2).toString();
+        if (channel.equals(cancelChannel)) {
+            for (java.util.function.Consumer<String> l : cancelListeners) {
+                l.accept(id);
+            }
+        } else if (channel.equals(events)) {
+            synchronized (ended) {
+                ended.notifyAll();
+            }
+        }
     }
 
     // ---------------------------------------------------------------- worker side
 
     @Override
     public Optional<Claim> claim(String worker, Duration wait, LongSupplier clock) throws InterruptedException {
+        ensureSubscribed();
         ensureGroup();
         try {
             return claimStarted(worker, wait, clock);
@@ -376,6 +450,15 @@ public final class RedisJobQueue implements JobQueue {
     @Override
     public boolean durable() {
         return true;
+    }
+
+    @Override
+    public void close() {
+        RedisConnection c = subscriber;
+        subscriber = null;
+        if (c != null) {
+            c.closeAndForget();
+        }
     }
 
     @Override

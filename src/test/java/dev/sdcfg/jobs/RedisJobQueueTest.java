@@ -64,8 +64,12 @@ class RedisJobQueueTest {
     }
 
     JobService replica(String name) {
+        return replica(name, Duration.ofMillis(50));
+    }
+
+    JobService replica(String name, Duration heartbeat) {
         JobService s = new JobService(settings, queue(), () -> new FakeImageGenerator(gate, 0), "fake",
-                new JobMetrics(new SimpleMeterRegistry()), System::currentTimeMillis, name, Duration.ofMillis(50));
+                new JobMetrics(new SimpleMeterRegistry()), System::currentTimeMillis, name, heartbeat);
         services.add(s);
         s.start();
         Await.until(() -> s.state() == JobService.State.READY, name + " ready");
@@ -106,6 +110,28 @@ class RedisJobQueueTest {
         assertEquals(JobStatus.SUCCEEDED, s2.status());
         assertFalse(s1.worker().equals(s2.worker()), "two replicas ran them: " + s1.worker() + ", " + s2.worker());
         assertArrayEqualsBytes(a.image(first.id(), 0).orElseThrow(), b.image(first.id(), 0).orElseThrow());
+    }
+
+    @Test
+    void aCancelOnAnotherReplicaReachesTheOwnerByPubSubNotOnlyAtItsHeartbeat() throws Exception {
+        // a heartbeat far away (and a lease longer still): only the cancel channel can stop the job in time
+        JobService owner = new JobService(settings, new RedisJobQueue(redis.client(), settings, Duration.ofMinutes(10),
+                2, Duration.ofSeconds(5), "sd:"), () -> new FakeImageGenerator(gate, 0), "fake",
+                new JobMetrics(new SimpleMeterRegistry()), System::currentTimeMillis, "owner", Duration.ofMinutes(5));
+        services.add(owner);
+        owner.start();
+        Await.until(() -> owner.state() == JobService.State.READY, "owner ready");
+        RedisJobQueue other = queue();
+        gate.close();
+        Job job = owner.submit(JobKind.GENERATION, one("long", 1), 1);
+        Await.until(() -> gate.waiting() == 1, "running on owner");
+        long t0 = System.nanoTime();
+        assertEquals(Job.CancelOutcome.CANCEL_REQUESTED, other.cancel(job.id(), System.currentTimeMillis()).orElseThrow());
+        Await.until(() -> owner.runningJob().isEmpty(), "the owner stopped the job");
+        assertTrue(System.nanoTime() - t0 < 30_000_000_000L, "well before the 5-minute heartbeat");
+        Job.Snapshot s = awaitFinal(other.find(job.id()).map(j -> owner).orElseThrow(), job);
+        assertEquals(JobStatus.CANCELED, s.status());
+        assertTrue(s.cancelRequested());
     }
 
     @Test
