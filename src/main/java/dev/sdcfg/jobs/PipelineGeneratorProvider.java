@@ -5,6 +5,7 @@ import dev.sdcfg.pipeline.ImageGenerator;
 import dev.sdcfg.pipeline.PipelineOptions;
 import dev.sdcfg.pipeline.StableDiffusionPipeline;
 import dev.sdcfg.runtime.ComputeContext;
+import dev.sdcfg.runtime.CpuKernels;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import org.jboss.logging.Logger;
@@ -51,6 +52,9 @@ public class PipelineGeneratorProvider implements GeneratorProvider {
         PipelineOptions options = new PipelineOptions(config.model().variant().filter(s -> !s.isBlank()).orElse(null),
                 config.attention().sliceSize(), config.clipSkip(), config.limits().maxPixels());
         LOG.infof("Loading %s on %s (%s)", folder, ctx, options);
+        CpuKernels.State kernels = CpuKernels.state();
+        LOG.infof("CPU kernels: oneDNN ISA cap %s, %s; CPU %s; convolution self-check %s", kernels.onednnMaxCpuIsa(),
+                kernels.onednnMaxCpuIsaSource(), kernels.cpuVectorIsa(), kernels.selfCheck());
         return StableDiffusionPipeline.load(folder, ctx, options);
     }
 
