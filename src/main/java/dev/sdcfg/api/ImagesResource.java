@@ -9,6 +9,7 @@ import dev.sdcfg.jobs.JobStatus;
 import dev.sdcfg.jobs.JobTask;
 import dev.sdcfg.jobs.ServiceConfig;
 import dev.sdcfg.pipeline.ImageGenerator;
+import io.vertx.core.http.HttpServerRequest;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.HeaderParam;
@@ -30,7 +31,10 @@ import org.eclipse.microprofile.openapi.annotations.parameters.RequestBody;
 import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
+import org.jboss.logging.Logger;
+
 import java.net.URI;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
@@ -42,6 +46,9 @@ import java.util.Optional;
 public class ImagesResource {
 
     static final String PNG = "image/png";
+    private static final Logger LOG = Logger.getLogger(ImagesResource.class);
+    /** How often the synchronous wait looks whether its client is still there. */
+    private static final Duration DISCONNECT_CHECK = Duration.ofMillis(250);
 
     @Inject
     JobService jobs;
@@ -108,6 +115,7 @@ public class ImagesResource {
             content = @Content(mediaType = ProblemMappers.PROBLEM_JSON, schema = @Schema(implementation = Problem.class),
                     examples = @ExampleObject(name = "loading", value = ApiExamples.PROBLEM_503)))
     public Response generate(ImageGenerationRequest body, @Context HttpHeaders headers,
+                             @Context HttpServerRequest request,
                              @HeaderParam(IdempotencyKeys.HEADER) @Parameter(description = "Optional. A retry with the same key and "
                     + "body returns the first request's job (24 h); the same key with another body is 422. 1..255 "
                     + "visible ASCII characters") String idempotencyKey)
@@ -123,7 +131,7 @@ public class ImagesResource {
         ImageGenerator generator = jobs.requireGenerator();
         validator.engineCheck(generator, g.request(), -1);
         Job job = jobs.submit(JobKind.GENERATION, List.of(new JobTask(null, g.request())), 1, idem);
-        Optional<Job> latest = jobs.awaitFinal(job, config.sync().timeout());
+        Optional<Job> latest = await(job, request);
         if (latest.isEmpty()) {
             throw ProblemException.notFound("job " + job.id() + " was deleted before it finished").job(job.id());
         }
@@ -166,6 +174,30 @@ public class ImagesResource {
         }
         return Response.ok(new ImagesResponse(s.createdAtMillis() / 1000, job.id(), data, seeds, s.warnings(),
                 s.timings()), MediaType.APPLICATION_JSON).header("X-Job-Id", job.id()).build();
+    }
+
+    /**
+     * Waits for the job (it may run on another replica) up to sd.sync.timeout, in slices, so that a client that
+     * hangs up does not leave its job running for nobody: the job is canceled (queued: at once; running: before its
+     * next step).
+     */
+    private Optional<Job> await(Job job, HttpServerRequest request) throws InterruptedException {
+        long deadline = System.nanoTime() + config.sync().timeout().toNanos();
+        Optional<Job> latest = Optional.of(job);
+        while (latest.isPresent() && !latest.get().status().isFinal()) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                break;
+            }
+            latest = jobs.awaitFinal(job, Duration.ofNanos(Math.min(left, DISCONNECT_CHECK.toNanos())));
+            if (request != null && request.response().closed() && latest.isPresent()
+                    && !latest.get().status().isFinal()) {
+                LOG.infof("Client of job %s hung up before it finished: canceling it", job.id());
+                jobs.cancel(job.id());
+                return latest;
+            }
+        }
+        return latest;
     }
 
     private byte[] pngOf(Job job, int index) {

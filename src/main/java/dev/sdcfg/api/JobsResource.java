@@ -172,8 +172,10 @@ public class JobsResource {
             content = @Content(mediaType = ProblemMappers.PROBLEM_JSON, schema = @Schema(implementation = Problem.class),
                     examples = @ExampleObject(name = "unknown", value = ApiExamples.PROBLEM_404)))
     public Response cancel(@PathParam("id") @Parameter(description = "Job id") String id) {
-        Job job = find(id);
+        find(id);
         Job.CancelOutcome outcome = jobs.cancel(id).orElseThrow(() -> unknown(id));
+        // read it again: a job from a shared store is a snapshot taken before the cancel
+        Job job = jobs.find(id).orElseThrow(() -> unknown(id));
         switch (outcome) {
             case CANCELED:
                 return Response.ok(views.view(job)).build();

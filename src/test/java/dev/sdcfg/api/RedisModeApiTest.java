@@ -1,6 +1,7 @@
 package dev.sdcfg.api;
 
 import dev.sdcfg.jobs.JobService;
+import dev.sdcfg.jobs.fake.FakeGeneratorProvider;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.TestProfile;
 import io.restassured.response.Response;
@@ -88,6 +89,48 @@ class RedisModeApiTest {
                 .then().statusCode(422).contentType(PROBLEM);
         assertEquals(before.stream().filter(k -> !k.contains(":img:")).toList(),
                 storeKeys().stream().filter(k -> !k.contains(":img:")).toList(), "the refused requests wrote nothing");
+    }
+
+    @Test
+    void aSynchronousClientThatHangsUpCancelsItsJob() throws Exception {
+        FakeGeneratorProvider fake = fakeProvider;
+        fake.gate().close();
+        try (java.net.Socket socket = new java.net.Socket("127.0.0.1", io.restassured.RestAssured.port)) {
+            byte[] body = BODY.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            String head = "POST /v1/images/generations HTTP/1.1\r\nHost: localhost\r\nAuthorization: " + AUTH
+                    + "\r\nContent-Type: application/json\r\nContent-Length: " + body.length + "\r\n\r\n";
+            socket.getOutputStream().write(head.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            socket.getOutputStream().write(body);
+            socket.getOutputStream().flush();
+            dev.sdcfg.jobs.fake.Await.until(() -> fake.gate().waiting() == 1, "the job runs");
+        } // the client hangs up
+        String id = jobs.runningJob().orElseThrow().id();
+        var view = awaitStatusWithAuth(id);
+        assertEquals("canceled", view.getString("status"));
+        assertTrue(view.getBoolean("cancel_requested"));
+        fake.gate().open();
+    }
+
+    @Inject
+    dev.sdcfg.jobs.fake.FakeGeneratorProvider fakeProvider;
+
+    @Test
+    void deleteAnswersWithTheJobAsItIsAfterTheCancel() {
+        fakeProvider.gate().close();
+        try {
+            String running = given().header("Authorization", AUTH).contentType(JSON).body(BODY).post("/v1/jobs")
+                    .then().statusCode(202).extract().path("id");
+            dev.sdcfg.jobs.fake.Await.until(() -> fakeProvider.gate().waiting() == 1, "first job running");
+            String queued = given().header("Authorization", AUTH).contentType(JSON).body(BODY).post("/v1/jobs")
+                    .then().statusCode(202).body("queue_position", equalTo(1)).extract().path("id");
+            given().header("Authorization", AUTH).delete("/v1/jobs/" + queued).then().statusCode(200)
+                    .body("status", equalTo("canceled")).body("error.type", equalTo("canceled"));
+            given().header("Authorization", AUTH).delete("/v1/jobs/" + running).then().statusCode(202)
+                    .body("status", equalTo("running")).body("cancel_requested", equalTo(true));
+            assertEquals("canceled", awaitStatusWithAuth(running).getString("status"));
+        } finally {
+            fakeProvider.gate().open();
+        }
     }
 
     @Test
