@@ -26,6 +26,7 @@ import dev.sdcfg.sampler.PrefetchedNoise;
 import dev.sdcfg.sampler.Sampler;
 import dev.sdcfg.sampler.SamplerFactory;
 import dev.sdcfg.sampler.SamplerInfo;
+import dev.sdcfg.sampler.SamplerOptionException;
 import dev.sdcfg.runtime.HostScalars;
 
 import java.nio.file.Path;
@@ -314,31 +315,12 @@ public final class StableDiffusionPipeline implements ImageGenerator {
             probe.setTimesteps(r.steps());
             calls = probe.timesteps().length;
         } catch (IllegalArgumentException e) {
-            throw new InvalidRequestException(samplerField(r.sampler(), overrides), e.getMessage());
+            throw new InvalidRequestException(SamplerOptionException.fieldOf(e), e.getMessage());
         }
         GuidanceSpec spec = r.guidanceJson() == null || r.guidanceJson().isBlank()
                 ? GuidanceSpec.DEFAULT : GuidanceSpec.parse(r.guidanceJson());
         spec.validateFor(r.steps());
         return new Prepared(spec, overrides, calls);
-    }
-
-    /** Which field made the sampler fail: the name itself, or the first option that fails on its own. */
-    private String samplerField(String sampler, JsonObject overrides) {
-        try {
-            SamplerFactory.create(sampler, schedulerConfig, new JsonObject()).close();
-        } catch (IllegalArgumentException e) {
-            return "sampler";
-        }
-        for (String key : overrides.keySet()) {
-            JsonObject one = new JsonObject();
-            one.add(key, overrides.get(key));
-            try {
-                SamplerFactory.create(sampler, schedulerConfig, one).close();
-            } catch (IllegalArgumentException e) {
-                return "sampler_options." + key;
-            }
-        }
-        return "sampler_options";
     }
 
     private void checkSide(String field, int v) {

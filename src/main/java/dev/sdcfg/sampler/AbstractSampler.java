@@ -10,7 +10,15 @@ import dev.sdcfg.runtime.HostScalars;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Shared plumbing: step-order checks, NDScope handling, history ownership, linear combinations, spacings. */
+/**
+ * Shared plumbing: step-order checks, NDScope handling, history ownership, linear combinations, spacings.
+ *
+ * <p>What the samplers still repeat, on purpose, so that each reads top to bottom like its diffusers class: their
+ * fields, the constructor's reads of their options (in the order that decides which of several bad options is
+ * reported), and the last lines of {@code computeTimesteps}, where the final sigma differs by class (zero, the
+ * training schedule's sigma_min, or the last converted sigma). The logic they share lives here, in
+ * {@link SigmaSchedule}, {@link TrainSchedule}, {@link SharedOptions} and {@link X0Clamp}.
+ */
 abstract class AbstractSampler implements Sampler {
 
     protected final String name;
@@ -370,8 +378,6 @@ abstract class AbstractSampler implements Sampler {
         return out;
     }
 
-    static final String[] SPACINGS = {"linspace", "leading", "trailing"};
-
     /** Float32 {@code 1 / (sigma**2 + 1) ** 0.5} (torch's reciprocal for {@code 1 / t}). */
     static float alphaOfSigma(float sigma) {
         return 1f / ScheduleMath.sqrtf(sigma * sigma + 1f);
@@ -406,7 +412,7 @@ abstract class AbstractSampler implements Sampler {
 
     /** solver_order of the multistep solvers: 1, 2 or 3 (default 2). */
     static int solverOrder(SamplerConfig c) {
-        int order = c.getInt("solver_order", 2);
+        int order = c.get(SharedOptions.SOLVER_ORDER);
         if (order < 1 || order > 3) {
             throw c.bad("solver_order", "1, 2 or 3");
         }
@@ -415,17 +421,17 @@ abstract class AbstractSampler implements Sampler {
 
     /** prediction_type of the multistep solvers: epsilon, sample or v_prediction (flow_prediction is refused). */
     static String multistepPredictionType(SamplerConfig c) {
-        String p = c.getEnum("prediction_type", "epsilon", "epsilon", "sample", "v_prediction", "flow_prediction");
-        if (p.equals("flow_prediction")) {
-            throw new IllegalArgumentException("sampler option 'prediction_type' = flow_prediction is not supported (flow-matching models)");
+        SamplerOption<String> p = SharedOptions.MULTISTEP_PREDICTION_TYPE;
+        if (c.is(p, "flow_prediction")) {
+            throw c.refuse("sampler option 'prediction_type' = flow_prediction is not supported (flow-matching models)", p);
         }
-        return p;
+        return c.get(p);
     }
 
     /** Refuses the flow-matching switches use_flow_sigmas and use_dynamic_shifting (absent or false only). */
     static void refuseFlowMatching(SamplerConfig c) {
-        c.requireAbsentOr("use_flow_sigmas", "flow-matching sigmas are not supported", SamplerConfig.json(false));
-        c.requireAbsentOr("use_dynamic_shifting", "dynamic shifting is for flow-matching models", SamplerConfig.json(false));
+        c.get(SharedOptions.USE_FLOW_SIGMAS);
+        c.get(SharedOptions.USE_DYNAMIC_SHIFTING);
     }
 
     static List<NDArray> newList() {

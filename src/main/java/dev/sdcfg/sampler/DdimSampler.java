@@ -2,11 +2,27 @@ package dev.sdcfg.sampler;
 
 import ai.djl.ndarray.NDArray;
 
+import java.util.List;
+
+import static dev.sdcfg.sampler.SamplerOption.bool;
+import static dev.sdcfg.sampler.SamplerOption.number;
+import static dev.sdcfg.sampler.SharedOptions.*;
+
 /** diffusers' {@code DDIMScheduler}; {@code eta} (default 0) and {@code use_clipped_model_output} are step options. */
 final class DdimSampler extends AbstractSampler {
 
     static final String CLASS = "DDIMScheduler";
-    static final String[] SCHEDULES = {"linear", "scaled_linear", "squaredcos_cap_v2"};
+
+    static final TrainSchedule.Args TRAIN = TrainSchedule.args(true, false, "linear", "scaled_linear", "squaredcos_cap_v2");
+    static final SamplerOption<String> PREDICTION_TYPE = predictionType("epsilon", "sample", "v_prediction");
+    static final SamplerOption<Boolean> CLIP_SAMPLE = clipSample(true);
+    static final SamplerOption<Boolean> SET_ALPHA_TO_ONE = setAlphaToOne(true);
+    static final SamplerOption<Double> ETA = number("eta", 0.0, "noise weight (step option); > 0 draws noise");
+    static final SamplerOption<Boolean> USE_CLIPPED_MODEL_OUTPUT = bool("use_clipped_model_output", false,
+            "re-derive eps from the clipped x0 (step option)");
+    static final List<SamplerOption<?>> OPTIONS = SamplerOption.list(common(TRAIN, PREDICTION_TYPE, LEADING_TIMESTEP_SPACING),
+            CLIP_SAMPLE, CLIP_SAMPLE_RANGE, SET_ALPHA_TO_ONE, THRESHOLDING, DYNAMIC_THRESHOLDING_RATIO, SAMPLE_MAX_VALUE,
+            RESCALE_BETAS_ZERO_SNR, ETA, USE_CLIPPED_MODEL_OUTPUT);
 
     private final String predictionType;
     private final String spacing;
@@ -17,14 +33,14 @@ final class DdimSampler extends AbstractSampler {
     private final boolean useClippedModelOutput;
 
     DdimSampler(String name, SamplerConfig c) {
-        super(name, CLASS, c, TrainSchedule.from(c, SCHEDULES, true, false));
-        predictionType = c.getEnum("prediction_type", "epsilon", "epsilon", "sample", "v_prediction");
-        spacing = c.getEnum("timestep_spacing", "leading", SPACINGS);
-        stepsOffset = c.getInt("steps_offset", 0);
-        clamp = X0Clamp.clipOrThreshold(c);
-        finalAlphaCumprod = c.getBool("set_alpha_to_one", true) ? 1f : train.alphasCumprod[0];
-        eta = c.getDouble("eta", 0.0);
-        useClippedModelOutput = c.getBool("use_clipped_model_output", false);
+        super(name, CLASS, c, TrainSchedule.from(c, TRAIN));
+        predictionType = c.get(PREDICTION_TYPE);
+        spacing = c.get(LEADING_TIMESTEP_SPACING);
+        stepsOffset = c.get(STEPS_OFFSET);
+        clamp = X0Clamp.clipOrThreshold(c, CLIP_SAMPLE);
+        finalAlphaCumprod = c.get(SET_ALPHA_TO_ONE) ? 1f : train.alphasCumprod[0];
+        eta = c.get(ETA);
+        useClippedModelOutput = c.get(USE_CLIPPED_MODEL_OUTPUT);
         if (eta < 0) {
             throw c.bad("eta", "a number ≥ 0");
         }

@@ -2,11 +2,26 @@ package dev.sdcfg.sampler;
 
 import ai.djl.ndarray.NDArray;
 
+import java.util.List;
+
+import static dev.sdcfg.sampler.SamplerOption.choice;
+import static dev.sdcfg.sampler.SharedOptions.*;
+
 /** diffusers' {@code DDPMScheduler}: ancestral sampling, noise drawn at every step with t &gt; 0. */
 final class DdpmSampler extends AbstractSampler {
 
     static final String CLASS = "DDPMScheduler";
-    static final String[] SCHEDULES = {"linear", "scaled_linear", "squaredcos_cap_v2", "laplace", "sigmoid"};
+
+    static final TrainSchedule.Args TRAIN = TrainSchedule.args(true, false,
+            "linear", "scaled_linear", "squaredcos_cap_v2", "laplace", "sigmoid");
+    static final SamplerOption<String> PREDICTION_TYPE = predictionType("epsilon", "sample", "v_prediction");
+    /** diffusers' other values (fixed_large_log, learned, learned_range) are refused with a reason. */
+    static final SamplerOption<String> VARIANCE_TYPE = choice("variance_type", "fixed_small",
+            List.of("fixed_small", "fixed_small_log", "fixed_large"), "posterior variance");
+    static final SamplerOption<Boolean> CLIP_SAMPLE = clipSample(true);
+    static final List<SamplerOption<?>> OPTIONS = SamplerOption.list(common(TRAIN, PREDICTION_TYPE, LEADING_TIMESTEP_SPACING),
+            VARIANCE_TYPE, CLIP_SAMPLE, CLIP_SAMPLE_RANGE, THRESHOLDING, DYNAMIC_THRESHOLDING_RATIO, SAMPLE_MAX_VALUE,
+            RESCALE_BETAS_ZERO_SNR);
 
     private final String predictionType;
     private final String varianceType;
@@ -15,18 +30,19 @@ final class DdpmSampler extends AbstractSampler {
     private final X0Clamp clamp;
 
     DdpmSampler(String name, SamplerConfig c) {
-        super(name, CLASS, c, TrainSchedule.from(c, SCHEDULES, true, false));
-        predictionType = c.getEnum("prediction_type", "epsilon", "epsilon", "sample", "v_prediction");
-        varianceType = c.getEnum("variance_type", "fixed_small", "fixed_small", "fixed_small_log", "fixed_large",
-                "fixed_large_log", "learned", "learned_range");
-        if (!varianceType.equals("fixed_small") && !varianceType.equals("fixed_small_log") && !varianceType.equals("fixed_large")) {
-            throw new IllegalArgumentException("sampler option 'variance_type' = " + varianceType
-                    + " is not supported (learned variances need a model that predicts them; fixed_large_log yields NaN "
-                    + "in diffusers); use fixed_small, fixed_small_log or fixed_large");
+        super(name, CLASS, c, TrainSchedule.from(c, TRAIN));
+        predictionType = c.get(PREDICTION_TYPE);
+        for (String refused : List.of("fixed_large_log", "learned", "learned_range")) {
+            if (c.is(VARIANCE_TYPE, refused)) {
+                throw c.refuse("sampler option 'variance_type' = " + refused
+                        + " is not supported (learned variances need a model that predicts them; fixed_large_log yields NaN "
+                        + "in diffusers); use fixed_small, fixed_small_log or fixed_large", VARIANCE_TYPE);
+            }
         }
-        spacing = c.getEnum("timestep_spacing", "leading", SPACINGS);
-        stepsOffset = c.getInt("steps_offset", 0);
-        clamp = X0Clamp.clipOrThreshold(c);
+        varianceType = c.get(VARIANCE_TYPE);
+        spacing = c.get(LEADING_TIMESTEP_SPACING);
+        stepsOffset = c.get(STEPS_OFFSET);
+        clamp = X0Clamp.clipOrThreshold(c, CLIP_SAMPLE);
     }
 
     @Override

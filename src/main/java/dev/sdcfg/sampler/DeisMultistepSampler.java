@@ -2,6 +2,11 @@ package dev.sdcfg.sampler;
 
 import ai.djl.ndarray.NDArray;
 
+import java.util.List;
+
+import static dev.sdcfg.sampler.SamplerOption.choice;
+import static dev.sdcfg.sampler.SharedOptions.*;
+
 /**
  * diffusers' {@code DEISMultistepScheduler}: the log-rho multistep DEIS solver (Zhang &amp; Chen), orders 1–3, on
  * noise predictions. The model output is turned into x0 (thresholded if asked) and back into the noise it implies;
@@ -15,35 +20,40 @@ import ai.djl.ndarray.NDArray;
 final class DeisMultistepSampler extends AbstractSampler {
 
     static final String CLASS = "DEISMultistepScheduler";
-    static final String[] SCHEDULES = {"linear", "scaled_linear", "squaredcos_cap_v2"};
+
+    static final TrainSchedule.Args TRAIN = TrainSchedule.args(false, false, "linear", "scaled_linear", "squaredcos_cap_v2");
+    /** diffusers maps the DPM-Solver names onto "deis" and the other solver types onto "logrho". */
+    static final SamplerOption<String> ALGORITHM_TYPE = choice("algorithm_type", "deis", List.of("deis", "dpmsolver", "dpmsolver++"),
+            "all mean deis");
+    static final SamplerOption<String> SOLVER_TYPE = choice("solver_type", "logrho", List.of("logrho", "midpoint", "heun", "bh1", "bh2"),
+            "all mean logrho");
+    static final List<SamplerOption<?>> OPTIONS = SamplerOption.list(common(TRAIN, MULTISTEP_PREDICTION_TYPE, TIMESTEP_SPACING),
+            SIGMA_OPTIONS, SOLVER_ORDER, ALGORITHM_TYPE, SOLVER_TYPE, LOWER_ORDER_FINAL, THRESHOLDING, DYNAMIC_THRESHOLDING_RATIO,
+            SAMPLE_MAX_VALUE, FLOW_OPTIONS);
 
     private final int solverOrder;
     private final String predictionType;
     private final boolean lowerOrderFinal;
-    private final SigmaConversion conversion;
     private final String spacing;
     private final int stepsOffset;
-    private final Double cfgSigmaMin;
-    private final Double cfgSigmaMax;
+    private final SigmaSchedule sigmaSchedule;
     private final X0Clamp clamp;
 
     private final NDArray[] modelOutputs;
     private int lowerOrderNums;
 
     DeisMultistepSampler(String name, SamplerConfig c) {
-        super(name, CLASS, c, TrainSchedule.from(c, SCHEDULES, false, false));
+        super(name, CLASS, c, TrainSchedule.from(c, TRAIN));
         solverOrder = solverOrder(c);
         predictionType = multistepPredictionType(c);
-        // diffusers maps the DPM-Solver names onto "deis" and the other solver types onto "logrho"
-        c.getEnum("algorithm_type", "deis", "deis", "dpmsolver", "dpmsolver++");
-        c.getEnum("solver_type", "logrho", "logrho", "midpoint", "heun", "bh1", "bh2");
-        lowerOrderFinal = c.getBool("lower_order_final", true);
-        conversion = SigmaConversion.from(c, true);
+        c.get(ALGORITHM_TYPE);
+        c.get(SOLVER_TYPE);
+        lowerOrderFinal = c.get(LOWER_ORDER_FINAL);
+        SigmaConversion conversion = SigmaConversion.from(c);
         refuseFlowMatching(c);
-        spacing = c.getEnum("timestep_spacing", "linspace", SPACINGS);
-        stepsOffset = c.getInt("steps_offset", 0);
-        cfgSigmaMin = c.getDoubleOrNull("sigma_min");
-        cfgSigmaMax = c.getDoubleOrNull("sigma_max");
+        spacing = c.get(TIMESTEP_SPACING);
+        stepsOffset = c.get(STEPS_OFFSET);
+        sigmaSchedule = new SigmaSchedule(conversion, c.get(SIGMA_MIN), c.get(SIGMA_MAX));
         clamp = X0Clamp.thresholdOnly(c);
         modelOutputs = new NDArray[solverOrder];
     }
@@ -51,23 +61,11 @@ final class DeisMultistepSampler extends AbstractSampler {
     @Override
     protected void computeTimesteps(int n) {
         int T = train.numTrainTimesteps;
-        double[] ts = multistepSpacing(spacing, T, T, n, stepsOffset);
-        float[] trainSigmas = train.trainSigmas();
-        float last;
-        double[] sig;
-        if (conversion != SigmaConversion.NONE) {
-            float[] logSigmas = ScheduleMath.logf(trainSigmas);
-            double[] flipped = ScheduleMath.reverse(ScheduleMath.toDouble(trainSigmas));
-            sig = conversion.convert(flipped, n, cfgSigmaMin, cfgSigmaMax);
-            ts = SigmaConversion.toTimesteps(sig, logSigmas);
-            if (conversion == SigmaConversion.KARRAS) {
-                roundInPlace(ts);
-            }
-            last = (float) sig[sig.length - 1];
-        } else {
-            sig = ScheduleMath.interp(ts, trainSigmas);
-            last = ScheduleMath.sigmaFromAlphaCumprod(train.alphasCumprod[0]);
-        }
+        double[] spaced = multistepSpacing(spacing, T, T, n, stepsOffset);
+        SigmaSchedule.Result s = sigmaSchedule.apply(train, spaced, n, SigmaSchedule.Range.TRAINING, true);
+        double[] ts = s.timesteps();
+        double[] sig = s.sigmas();
+        float last = sigmaSchedule.converts() ? (float) sig[sig.length - 1] : ScheduleMath.sigmaFromAlphaCumprod(train.alphasCumprod[0]);
         sigmas = withFinalSigma(sig, last);
         timesteps = int64(ts);
         numInferenceSteps = n;

@@ -3,6 +3,12 @@ package dev.sdcfg.sampler;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 
+import java.util.List;
+
+import static dev.sdcfg.sampler.SamplerOption.bool;
+import static dev.sdcfg.sampler.SamplerOption.choice;
+import static dev.sdcfg.sampler.SharedOptions.*;
+
 /**
  * diffusers' {@code DPMSolverMultistepScheduler}: DPM-Solver / DPM-Solver++ (and their SDE variants), orders 1–3,
  * midpoint or Heun second-order updates. The update runs in float32 like diffusers and returns the model output's
@@ -11,7 +17,18 @@ import ai.djl.ndarray.types.DataType;
 final class DpmSolverMultistepSampler extends AbstractSampler {
 
     static final String CLASS = "DPMSolverMultistepScheduler";
-    static final String[] SCHEDULES = {"linear", "scaled_linear", "squaredcos_cap_v2"};
+
+    static final TrainSchedule.Args TRAIN = TrainSchedule.args(true, true, "linear", "scaled_linear", "squaredcos_cap_v2");
+    static final SamplerOption<String> ALGORITHM_TYPE = choice("algorithm_type", "dpmsolver++",
+            List.of("dpmsolver++", "dpmsolver", "sde-dpmsolver++", "sde-dpmsolver", "deis"), "sde-* variants draw noise");
+    static final SamplerOption<String> SOLVER_TYPE = choice("solver_type", "midpoint",
+            List.of("midpoint", "heun", "logrho", "bh1", "bh2"), "second-order update");
+    static final SamplerOption<Boolean> EULER_AT_FINAL = bool("euler_at_final", false, "first-order last step");
+    static final SamplerOption<Boolean> USE_LU_LAMBDAS = bool("use_lu_lambdas", false, "uniform log-SNR steps (Lu et al.)");
+    static final List<SamplerOption<?>> OPTIONS = SamplerOption.list(common(TRAIN, MULTISTEP_PREDICTION_TYPE, TIMESTEP_SPACING),
+            SIGMA_OPTIONS, SOLVER_ORDER, ALGORITHM_TYPE, SOLVER_TYPE, LOWER_ORDER_FINAL, EULER_AT_FINAL, USE_LU_LAMBDAS,
+            FINAL_SIGMAS_TYPE, LAMBDA_MIN_CLIPPED, THRESHOLDING, DYNAMIC_THRESHOLDING_RATIO, SAMPLE_MAX_VALUE,
+            RESCALE_BETAS_ZERO_SNR, DPM_VARIANCE_TYPE, FLOW_OPTIONS);
 
     private final int solverOrder;
     private final String predictionType;
@@ -19,52 +36,49 @@ final class DpmSolverMultistepSampler extends AbstractSampler {
     private final String solverType;
     private final boolean lowerOrderFinal;
     private final boolean eulerAtFinal;
-    private final SigmaConversion conversion;
     private final boolean useLuLambdas;
     private final String finalSigmasType;
     private final double lambdaMinClipped;
     private final String spacing;
     private final int stepsOffset;
     private final String betaSchedule;
-    private final Double cfgSigmaMin;
-    private final Double cfgSigmaMax;
+    private final SigmaSchedule sigmaSchedule;
     private final X0Clamp clamp;
 
     private NDArray[] modelOutputs;
     private int lowerOrderNums;
 
     DpmSolverMultistepSampler(String name, SamplerConfig c) {
-        super(name, CLASS, c, TrainSchedule.from(c, SCHEDULES, true, true));
+        super(name, CLASS, c, TrainSchedule.from(c, TRAIN));
         solverOrder = solverOrder(c);
         predictionType = multistepPredictionType(c);
-        String alg = c.getEnum("algorithm_type", "dpmsolver++", "dpmsolver", "dpmsolver++", "sde-dpmsolver", "sde-dpmsolver++", "deis");
+        String alg = c.get(ALGORITHM_TYPE);
         algorithm = alg.equals("deis") ? "dpmsolver++" : alg;
-        String st = c.getEnum("solver_type", "midpoint", "midpoint", "heun", "logrho", "bh1", "bh2");
-        solverType = st.equals("heun") ? "heun" : "midpoint";
-        lowerOrderFinal = c.getBool("lower_order_final", true);
-        eulerAtFinal = c.getBool("euler_at_final", false);
-        conversion = SigmaConversion.from(c, true);
-        useLuLambdas = c.getBool("use_lu_lambdas", false);
+        solverType = c.get(SOLVER_TYPE).equals("heun") ? "heun" : "midpoint";
+        lowerOrderFinal = c.get(LOWER_ORDER_FINAL);
+        eulerAtFinal = c.get(EULER_AT_FINAL);
+        SigmaConversion conversion = SigmaConversion.from(c);
+        useLuLambdas = c.get(USE_LU_LAMBDAS);
         if (useLuLambdas && conversion != SigmaConversion.NONE) {
-            throw new IllegalArgumentException("use_lu_lambdas cannot be combined with use_karras_sigmas / "
-                    + "use_exponential_sigmas / use_beta_sigmas");
+            throw c.conflict("use_lu_lambdas cannot be combined with use_karras_sigmas / use_exponential_sigmas / use_beta_sigmas",
+                    List.of(USE_LU_LAMBDAS, conversion.option()));
         }
         refuseFlowMatching(c);
-        c.requireAbsentOr("variance_type", "learned variances are not supported");
-        finalSigmasType = c.getEnum("final_sigmas_type", "zero", "zero", "sigma_min");
+        c.get(DPM_VARIANCE_TYPE);
+        finalSigmasType = c.get(FINAL_SIGMAS_TYPE);
         if (!alg.equals("sde-dpmsolver++") && !alg.equals("dpmsolver++") && finalSigmasType.equals("zero")) {
-            throw new IllegalArgumentException("sampler option 'final_sigmas_type' = zero is not supported with algorithm_type "
-                    + alg + "; use sigma_min");
+            throw c.refuse("sampler option 'final_sigmas_type' = zero is not supported with algorithm_type " + alg
+                    + "; use sigma_min", ALGORITHM_TYPE, FINAL_SIGMAS_TYPE);
         }
         if (algorithm.equals("sde-dpmsolver") && solverOrder == 3) {
-            throw new IllegalArgumentException("sampler option 'solver_order' = 3 is not defined for algorithm_type sde-dpmsolver");
+            throw c.conflict("sampler option 'solver_order' = 3 is not defined for algorithm_type sde-dpmsolver",
+                    List.of(SOLVER_ORDER, ALGORITHM_TYPE));
         }
-        lambdaMinClipped = c.getDouble("lambda_min_clipped", Double.NEGATIVE_INFINITY);
-        spacing = c.getEnum("timestep_spacing", "linspace", SPACINGS);
-        stepsOffset = c.getInt("steps_offset", 0);
-        betaSchedule = c.getString("beta_schedule", "linear");
-        cfgSigmaMin = c.getDoubleOrNull("sigma_min");
-        cfgSigmaMax = c.getDoubleOrNull("sigma_max");
+        lambdaMinClipped = c.get(LAMBDA_MIN_CLIPPED);
+        spacing = c.get(TIMESTEP_SPACING);
+        stepsOffset = c.get(STEPS_OFFSET);
+        betaSchedule = train.betaSchedule;
+        sigmaSchedule = new SigmaSchedule(conversion, c.get(SIGMA_MIN), c.get(SIGMA_MAX));
         clamp = X0Clamp.thresholdOnly(c);
         modelOutputs = new NDArray[solverOrder];
     }
@@ -81,18 +95,10 @@ final class DpmSolverMultistepSampler extends AbstractSampler {
         int clipped = clippedLambdas(train, lambdaMinClipped);
         int lastTimestep = T - clipped;
         double[] ts = multistepSpacing(spacing, T, lastTimestep, n, stepsOffset);
-        float[] trainSigmas = train.trainSigmas();
-        float[] logSigmas = ScheduleMath.logf(trainSigmas);
         double[] sig;
         boolean roundTs = !"squaredcos_cap_v2".equals(betaSchedule);
-        if (conversion != SigmaConversion.NONE) {
-            double[] flipped = ScheduleMath.reverse(ScheduleMath.toDouble(trainSigmas));
-            sig = conversion.convert(flipped, n, cfgSigmaMin, cfgSigmaMax);
-            ts = SigmaConversion.toTimesteps(sig, logSigmas);
-            if (conversion == SigmaConversion.KARRAS && roundTs) {
-                roundInPlace(ts);
-            }
-        } else if (useLuLambdas) {
+        if (useLuLambdas) { // (never with a sigma conversion)
+            float[] logSigmas = ScheduleMath.logf(train.trainSigmas());
             double lambdaMin = logSigmas[0];
             double lambdaMax = logSigmas[T - 1];
             double[] ramp = ScheduleMath.npLinspace(0, 1, n);
@@ -105,7 +111,9 @@ final class DpmSolverMultistepSampler extends AbstractSampler {
                 roundInPlace(ts);
             }
         } else {
-            sig = ScheduleMath.interp(ts, trainSigmas);
+            SigmaSchedule.Result s = sigmaSchedule.apply(train, ts, n, SigmaSchedule.Range.TRAINING, roundTs);
+            ts = s.timesteps();
+            sig = s.sigmas();
         }
         double last = "sigma_min".equals(finalSigmasType) ? ScheduleMath.sigmaFromAlphaCumprod(ac[0]) : 0.0;
         sigmas = withFinalSigma(sig, (float) last);

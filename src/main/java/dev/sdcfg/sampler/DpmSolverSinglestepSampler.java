@@ -3,6 +3,11 @@ package dev.sdcfg.sampler;
 import ai.djl.ndarray.NDArray;
 
 import java.util.Arrays;
+import java.util.List;
+
+import static dev.sdcfg.sampler.SamplerOption.bool;
+import static dev.sdcfg.sampler.SamplerOption.choice;
+import static dev.sdcfg.sampler.SharedOptions.*;
 
 /**
  * diffusers' {@code DPMSolverSinglestepScheduler}: single-step DPM-Solver / DPM-Solver++ (and SDE-DPM-Solver++),
@@ -20,7 +25,22 @@ import java.util.Arrays;
 final class DpmSolverSinglestepSampler extends AbstractSampler {
 
     static final String CLASS = "DPMSolverSinglestepScheduler";
-    static final String[] SCHEDULES = {"linear", "scaled_linear", "squaredcos_cap_v2"};
+
+    static final TrainSchedule.Args TRAIN = TrainSchedule.args(false, false, "linear", "scaled_linear", "squaredcos_cap_v2");
+    /** sde-dpmsolver, not listed, is refused with its own message. */
+    static final SamplerOption<String> ALGORITHM_TYPE = choice("algorithm_type", "dpmsolver++",
+            List.of("dpmsolver++", "dpmsolver", "sde-dpmsolver++", "deis"),
+            "sde-dpmsolver++ draws noise; deis means dpmsolver++; dpmsolver needs final_sigmas_type sigma_min");
+    static final SamplerOption<String> SOLVER_TYPE = choice("solver_type", "midpoint", List.of("midpoint", "heun", "logrho", "bh1", "bh2"),
+            "second/third-order update (logrho, bh1, bh2 mean midpoint)");
+    static final SamplerOption<Boolean> SINGLESTEP_LOWER_ORDER_FINAL = bool("lower_order_final", false,
+            "false keeps full-order groups to the end; needs final_sigmas_type sigma_min and steps divisible by solver_order, else it is turned on");
+    static final SamplerOption<Boolean> SINGLESTEP_THRESHOLDING = THRESHOLDING.describedAs("dynamic thresholding of x0 (not with dpmsolver)");
+    // no timestep_spacing / steps_offset: the timesteps are always linspace-spaced
+    static final List<SamplerOption<?>> OPTIONS = SamplerOption.list(common(TRAIN, MULTISTEP_PREDICTION_TYPE, null),
+            SIGMA_OPTIONS, SOLVER_ORDER, ALGORITHM_TYPE, SOLVER_TYPE, SINGLESTEP_LOWER_ORDER_FINAL, FINAL_SIGMAS_TYPE,
+            LAMBDA_MIN_CLIPPED, SINGLESTEP_THRESHOLDING, DYNAMIC_THRESHOLDING_RATIO, SAMPLE_MAX_VALUE, DPM_VARIANCE_TYPE,
+            FLOW_OPTIONS);
 
     private final int solverOrder;
     private final String predictionType;
@@ -28,11 +48,9 @@ final class DpmSolverSinglestepSampler extends AbstractSampler {
     private final boolean heun;
     /** Not final: set_timesteps turns it on (register_to_config) in the cases above. */
     private boolean lowerOrderFinal;
-    private final SigmaConversion conversion;
     private final boolean finalSigmaZero;
     private final double lambdaMinClipped;
-    private final Double cfgSigmaMin;
-    private final Double cfgSigmaMax;
+    private final SigmaSchedule sigmaSchedule;
     private final X0Clamp clamp;
 
     private int[] orderList = new int[0];
@@ -41,39 +59,35 @@ final class DpmSolverSinglestepSampler extends AbstractSampler {
     private NDArray groupSample;
 
     DpmSolverSinglestepSampler(String name, SamplerConfig c) {
-        super(name, CLASS, c, TrainSchedule.from(c, SCHEDULES, false, false));
+        super(name, CLASS, c, TrainSchedule.from(c, TRAIN));
         solverOrder = solverOrder(c);
         predictionType = multistepPredictionType(c);
-        String alg = c.getString("algorithm_type", "dpmsolver++");
-        switch (alg) {
-            case "dpmsolver", "dpmsolver++", "sde-dpmsolver++" -> algorithm = alg;
-            case "deis" -> algorithm = "dpmsolver++"; // diffusers' own mapping
-            case "sde-dpmsolver" -> throw new IllegalArgumentException("sampler option 'algorithm_type' = sde-dpmsolver is not "
-                    + "implemented by diffusers' DPMSolverSinglestepScheduler; use dpmsolver, dpmsolver++ or sde-dpmsolver++ "
-                    + "(or dpmpp_2m_sde for the multistep SDE solver)");
-            default -> throw c.bad("algorithm_type", "one of dpmsolver++, dpmsolver, sde-dpmsolver++");
+        if (c.is(ALGORITHM_TYPE, "sde-dpmsolver")) {
+            throw c.refuse("sampler option 'algorithm_type' = sde-dpmsolver is not implemented by diffusers' "
+                    + "DPMSolverSinglestepScheduler; use dpmsolver, dpmsolver++ or sde-dpmsolver++ (or dpmpp_2m_sde for the "
+                    + "multistep SDE solver)", ALGORITHM_TYPE);
         }
-        String st = c.getEnum("solver_type", "midpoint", "midpoint", "heun", "logrho", "bh1", "bh2");
-        heun = st.equals("heun");
-        lowerOrderFinal = c.getBool("lower_order_final", false);
-        conversion = SigmaConversion.from(c, true);
+        String alg = c.get(ALGORITHM_TYPE);
+        algorithm = alg.equals("deis") ? "dpmsolver++" : alg; // diffusers' own mapping
+        heun = c.get(SOLVER_TYPE).equals("heun");
+        lowerOrderFinal = c.get(SINGLESTEP_LOWER_ORDER_FINAL);
+        SigmaConversion conversion = SigmaConversion.from(c);
         refuseFlowMatching(c);
-        c.requireAbsentOr("variance_type", "learned variances are not supported");
-        String finalType = c.getEnum("final_sigmas_type", "zero", "zero", "sigma_min");
-        finalSigmaZero = finalType.equals("zero");
+        c.get(DPM_VARIANCE_TYPE);
+        finalSigmaZero = c.get(FINAL_SIGMAS_TYPE).equals("zero");
         if (algorithm.equals("dpmsolver") && finalSigmaZero) {
-            throw new IllegalArgumentException("sampler option 'final_sigmas_type' = zero is not supported with algorithm_type "
-                    + "dpmsolver; use sigma_min");
+            throw c.refuse("sampler option 'final_sigmas_type' = zero is not supported with algorithm_type "
+                    + "dpmsolver; use sigma_min", ALGORITHM_TYPE, FINAL_SIGMAS_TYPE);
         }
-        clamp = X0Clamp.thresholdOnly(c);
+        clamp = X0Clamp.thresholdOnly(c, SINGLESTEP_THRESHOLDING);
         if (algorithm.equals("dpmsolver") && clamp.thresholding()) {
             // diffusers indexes alpha_t / sigma_t with the (absent) timestep argument there and fails on every step
-            throw new IllegalArgumentException("sampler option 'thresholding' = true is not supported with algorithm_type "
-                    + "dpmsolver (diffusers' DPMSolverSinglestepScheduler fails in that combination); use dpmsolver++");
+            throw c.refuse("sampler option 'thresholding' = true is not supported with algorithm_type "
+                    + "dpmsolver (diffusers' DPMSolverSinglestepScheduler fails in that combination); use dpmsolver++",
+                    ALGORITHM_TYPE, SINGLESTEP_THRESHOLDING);
         }
-        lambdaMinClipped = c.getDouble("lambda_min_clipped", Double.NEGATIVE_INFINITY);
-        cfgSigmaMin = c.getDoubleOrNull("sigma_min");
-        cfgSigmaMax = c.getDoubleOrNull("sigma_max");
+        lambdaMinClipped = c.get(LAMBDA_MIN_CLIPPED);
+        sigmaSchedule = new SigmaSchedule(conversion, c.get(SIGMA_MIN), c.get(SIGMA_MAX));
         modelOutputs = new NDArray[solverOrder];
     }
 
@@ -87,20 +101,10 @@ final class DpmSolverSinglestepSampler extends AbstractSampler {
         int T = train.numTrainTimesteps;
         float[] ac = train.alphasCumprod;
         int clipped = clippedLambdas(train, lambdaMinClipped);
-        double[] ts = multistepSpacing("linspace", T, T - clipped, n, 0);
-        float[] trainSigmas = train.trainSigmas();
-        double[] sig;
-        if (conversion != SigmaConversion.NONE) {
-            float[] logSigmas = ScheduleMath.logf(trainSigmas);
-            double[] flipped = ScheduleMath.reverse(ScheduleMath.toDouble(trainSigmas));
-            sig = conversion.convert(flipped, n, cfgSigmaMin, cfgSigmaMax);
-            ts = SigmaConversion.toTimesteps(sig, logSigmas);
-            if (conversion == SigmaConversion.KARRAS) {
-                roundInPlace(ts);
-            }
-        } else {
-            sig = ScheduleMath.interp(ts, trainSigmas);
-        }
+        double[] spaced = multistepSpacing("linspace", T, T - clipped, n, 0);
+        SigmaSchedule.Result s = sigmaSchedule.apply(train, spaced, n, SigmaSchedule.Range.TRAINING, true);
+        double[] ts = s.timesteps();
+        double[] sig = s.sigmas();
         float last = finalSigmaZero ? 0f : ScheduleMath.sigmaFromAlphaCumprod(ac[0]);
         sigmas = withFinalSigma(sig, last);
         timesteps = int64(ts);

@@ -2,6 +2,10 @@ package dev.sdcfg.sampler;
 
 import ai.djl.ndarray.NDArray;
 
+import java.util.List;
+
+import static dev.sdcfg.sampler.SharedOptions.*;
+
 /**
  * diffusers' {@code EulerAncestralDiscreteScheduler}: an Euler step to sigma_down plus fresh noise of sigma_up,
  * drawn every step in the model output's dtype. The step runs in float32 like diffusers.
@@ -9,14 +13,17 @@ import ai.djl.ndarray.NDArray;
 final class EulerAncestralSampler extends SigmaSampler {
 
     static final String CLASS = "EulerAncestralDiscreteScheduler";
-    static final String[] SCHEDULES = {"linear", "scaled_linear", "squaredcos_cap_v2"};
+
+    static final TrainSchedule.Args TRAIN = TrainSchedule.args(true, true, "linear", "scaled_linear", "squaredcos_cap_v2");
+    static final SamplerOption<String> PREDICTION_TYPE = predictionType("epsilon", "v_prediction");
+    static final List<SamplerOption<?>> OPTIONS = SamplerOption.list(common(TRAIN, PREDICTION_TYPE, TIMESTEP_SPACING),
+            RESCALE_BETAS_ZERO_SNR);
 
     private final int stepsOffset;
 
     EulerAncestralSampler(String name, SamplerConfig c) {
-        super(name, CLASS, c, TrainSchedule.from(c, SCHEDULES, true, true),
-                c.getEnum("prediction_type", "epsilon", "epsilon", "v_prediction"));
-        stepsOffset = c.getInt("steps_offset", 0);
+        super(name, CLASS, c, TrainSchedule.from(c, TRAIN), c.get(PREDICTION_TYPE));
+        stepsOffset = c.get(STEPS_OFFSET);
     }
 
     @Override

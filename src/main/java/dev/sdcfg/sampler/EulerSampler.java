@@ -3,6 +3,12 @@ package dev.sdcfg.sampler;
 import ai.djl.ndarray.NDArray;
 import dev.sdcfg.runtime.HostScalars;
 
+import java.util.List;
+
+import static dev.sdcfg.sampler.SamplerOption.choice;
+import static dev.sdcfg.sampler.SamplerOption.number;
+import static dev.sdcfg.sampler.SharedOptions.*;
+
 /**
  * diffusers' {@code EulerDiscreteScheduler} (Karras et al. Algorithm 2, with optional churn). The step runs in
  * float32 like diffusers ({@code sample.to(torch.float32)}) and returns the model output's dtype.
@@ -10,15 +16,26 @@ import dev.sdcfg.runtime.HostScalars;
 final class EulerSampler extends SigmaSampler {
 
     static final String CLASS = "EulerDiscreteScheduler";
-    static final String[] SCHEDULES = {"linear", "scaled_linear", "squaredcos_cap_v2"};
+
+    // EulerDiscreteScheduler.__init__'s arguments; OPTIONS lists them as GET /v1/samplers shows them
+    static final TrainSchedule.Args TRAIN = TrainSchedule.args(true, true, "linear", "scaled_linear", "squaredcos_cap_v2");
+    static final SamplerOption<String> PREDICTION_TYPE = predictionType("epsilon", "v_prediction", "sample", "original_sample");
+    static final SamplerOption<String> INTERPOLATION_TYPE = choice("interpolation_type", "linear", List.of("linear", "log_linear"),
+            "how sigmas are interpolated between train timesteps");
+    static final SamplerOption<String> TIMESTEP_TYPE = choice("timestep_type", "discrete", List.of("discrete", "continuous"),
+            "continuous: timesteps 0.25·log σ (v-prediction only)");
+    static final SamplerOption<Double> S_CHURN = number("s_churn", 0.0, "stochasticity (step option); > 0 draws noise");
+    static final SamplerOption<Double> S_TMIN = number("s_tmin", 0.0, "lowest sigma that gets churn (step option)");
+    static final SamplerOption<Double> S_TMAX = number("s_tmax", Double.POSITIVE_INFINITY, "highest sigma that gets churn (step option)");
+    static final SamplerOption<Double> S_NOISE = number("s_noise", 1.0, "scale of the churn noise (step option)");
+    static final List<SamplerOption<?>> OPTIONS = SamplerOption.list(common(TRAIN, PREDICTION_TYPE, TIMESTEP_SPACING), SIGMA_OPTIONS,
+            INTERPOLATION_TYPE, TIMESTEP_TYPE, FINAL_SIGMAS_TYPE, RESCALE_BETAS_ZERO_SNR, S_CHURN, S_TMIN, S_TMAX, S_NOISE);
 
     private final String interpolationType;
     private final String timestepType;
     private final String finalSigmasType;
     private final int stepsOffset;
-    private final SigmaConversion conversion;
-    private final Double cfgSigmaMin;
-    private final Double cfgSigmaMax;
+    private final SigmaSchedule sigmaSchedule;
     private final double sChurn;
     private final double sTmin;
     private final double sTmax;
@@ -27,24 +44,20 @@ final class EulerSampler extends SigmaSampler {
     EulerSampler(String name, SamplerConfig c) {
         // options are read in their long-standing order (interpolation_type before timestep_spacing): a config with
         // several bad options keeps naming the same one
-        this(name, c, TrainSchedule.from(c, SCHEDULES, true, true),
-                c.getEnum("prediction_type", "epsilon", "epsilon", "v_prediction", "sample", "original_sample"),
-                c.getEnum("interpolation_type", "linear", "linear", "log_linear"));
+        this(name, c, TrainSchedule.from(c, TRAIN), c.get(PREDICTION_TYPE), c.get(INTERPOLATION_TYPE));
     }
 
     private EulerSampler(String name, SamplerConfig c, TrainSchedule train, String predictionType, String interpolationType) {
         super(name, CLASS, c, train, predictionType);
         this.interpolationType = interpolationType;
-        timestepType = c.getEnum("timestep_type", "discrete", "discrete", "continuous");
-        finalSigmasType = c.getEnum("final_sigmas_type", "zero", "zero", "sigma_min");
-        stepsOffset = c.getInt("steps_offset", 0);
-        conversion = SigmaConversion.from(c, true);
-        cfgSigmaMin = c.getDoubleOrNull("sigma_min");
-        cfgSigmaMax = c.getDoubleOrNull("sigma_max");
-        sChurn = c.getDouble("s_churn", 0.0);
-        sTmin = c.getDouble("s_tmin", 0.0);
-        sTmax = c.getDouble("s_tmax", Double.POSITIVE_INFINITY);
-        sNoise = c.getDouble("s_noise", 1.0);
+        timestepType = c.get(TIMESTEP_TYPE);
+        finalSigmasType = c.get(FINAL_SIGMAS_TYPE);
+        stepsOffset = c.get(STEPS_OFFSET);
+        sigmaSchedule = new SigmaSchedule(SigmaConversion.from(c), c.get(SIGMA_MIN), c.get(SIGMA_MAX));
+        sChurn = c.get(S_CHURN);
+        sTmin = c.get(S_TMIN);
+        sTmax = c.get(S_TMAX);
+        sNoise = c.get(S_NOISE);
         if (sChurn < 0) {
             throw c.bad("s_churn", "a number ≥ 0");
         }
@@ -58,24 +71,23 @@ final class EulerSampler extends SigmaSampler {
     @Override
     protected void computeTimesteps(int n) {
         int T = train.numTrainTimesteps;
-        double[] ts = floatSpacing(spacing, T, n, stepsOffset);
+        double[] spaced = floatSpacing(spacing, T, n, stepsOffset);
         float[] trainSigmas = train.trainSigmas();
-        float[] logSigmas = ScheduleMath.logf(trainSigmas);
-        double[] sig;
+        double[] interpolated;
         if ("linear".equals(interpolationType)) {
-            sig = ScheduleMath.interp(ts, trainSigmas);
+            interpolated = ScheduleMath.interp(spaced, trainSigmas);
         } else {
             // torch.linspace(np.log(sigmas[-1]), np.log(sigmas[0]), n + 1).exp(): float32 throughout
+            float[] logSigmas = ScheduleMath.logf(trainSigmas);
             float[] l = ScheduleMath.torchLinspace(logSigmas[T - 1], logSigmas[0], n + 1);
-            sig = new double[l.length];
+            interpolated = new double[l.length];
             for (int i = 0; i < l.length; i++) {
-                sig[i] = ScheduleMath.expf(l[i]);
+                interpolated[i] = ScheduleMath.expf(l[i]);
             }
         }
-        if (conversion != SigmaConversion.NONE) {
-            sig = conversion.convert(sig, n, cfgSigmaMin, cfgSigmaMax);
-            ts = SigmaConversion.toTimesteps(sig, logSigmas);
-        }
+        SigmaSchedule.Result s = sigmaSchedule.apply(train, spaced, interpolated, n, false);
+        double[] ts = s.timesteps();
+        double[] sig = s.sigmas();
         double last = "sigma_min".equals(finalSigmasType)
                 ? ScheduleMath.sigmaFromAlphaCumprod(train.alphasCumprod[0]) : 0.0;
         sigmas = withFinalSigma(sig, (float) last);

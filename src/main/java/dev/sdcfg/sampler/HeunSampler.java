@@ -3,6 +3,10 @@ package dev.sdcfg.sampler;
 import ai.djl.ndarray.NDArray;
 import dev.sdcfg.runtime.HostScalars;
 
+import java.util.List;
+
+import static dev.sdcfg.sampler.SharedOptions.*;
+
 /**
  * diffusers' {@code HeunDiscreteScheduler} (Karras et al. Algorithm 1 without churn): two model calls per step —
  * an Euler predictor then the trapezoidal corrector. {@link #timesteps()} lists every model call
@@ -11,12 +15,16 @@ import dev.sdcfg.runtime.HostScalars;
 final class HeunSampler extends SigmaSampler {
 
     static final String CLASS = "HeunDiscreteScheduler";
-    static final String[] SCHEDULES = {"linear", "scaled_linear", "squaredcos_cap_v2", "exp"};
+
+    static final TrainSchedule.Args TRAIN = TrainSchedule.args(0.00085, 0.012, false, false,
+            "linear", "scaled_linear", "squaredcos_cap_v2", "exp");
+    static final SamplerOption<String> PREDICTION_TYPE = predictionType("epsilon", "v_prediction", "sample");
+    static final SamplerOption<Boolean> CLIP_SAMPLE = clipSample(false);
+    static final List<SamplerOption<?>> OPTIONS = SamplerOption.list(common(TRAIN, PREDICTION_TYPE, TIMESTEP_SPACING), SIGMA_OPTIONS,
+            CLIP_SAMPLE, CLIP_SAMPLE_RANGE);
 
     private final int stepsOffset;
-    private final SigmaConversion conversion;
-    private final Double cfgSigmaMin;
-    private final Double cfgSigmaMax;
+    private final SigmaSchedule sigmaSchedule;
     private final boolean clipSample;
     private final double clipRange;
 
@@ -26,14 +34,11 @@ final class HeunSampler extends SigmaSampler {
     private Float dt;
 
     HeunSampler(String name, SamplerConfig c) {
-        super(name, CLASS, c, TrainSchedule.from(c, SCHEDULES, false, false, 0.00085, 0.012),
-                c.getEnum("prediction_type", "epsilon", "epsilon", "v_prediction", "sample"));
-        stepsOffset = c.getInt("steps_offset", 0);
-        conversion = SigmaConversion.from(c, true);
-        cfgSigmaMin = c.getDoubleOrNull("sigma_min");
-        cfgSigmaMax = c.getDoubleOrNull("sigma_max");
-        clipSample = c.getBool("clip_sample", false);
-        clipRange = c.getDouble("clip_sample_range", 1.0);
+        super(name, CLASS, c, TrainSchedule.from(c, TRAIN), c.get(PREDICTION_TYPE));
+        stepsOffset = c.get(STEPS_OFFSET);
+        sigmaSchedule = new SigmaSchedule(SigmaConversion.from(c), c.get(SIGMA_MIN), c.get(SIGMA_MAX));
+        clipSample = c.get(CLIP_SAMPLE);
+        clipRange = c.get(CLIP_SAMPLE_RANGE);
     }
 
     @Override
@@ -43,15 +48,10 @@ final class HeunSampler extends SigmaSampler {
 
     @Override
     protected void computeTimesteps(int n) {
-        int T = train.numTrainTimesteps;
-        double[] ts = floatSpacing(spacing, T, n, stepsOffset);
-        float[] trainSigmas = train.trainSigmas();
-        float[] logSigmas = ScheduleMath.logf(trainSigmas);
-        double[] sig = ScheduleMath.interp(ts, trainSigmas);
-        if (conversion != SigmaConversion.NONE) {
-            sig = conversion.convert(sig, n, cfgSigmaMin, cfgSigmaMax);
-            ts = SigmaConversion.toTimesteps(sig, logSigmas);
-        }
+        double[] spaced = floatSpacing(spacing, train.numTrainTimesteps, n, stepsOffset);
+        SigmaSchedule.Result s = sigmaSchedule.apply(train, spaced, n, SigmaSchedule.Range.SPACED, false);
+        double[] ts = s.timesteps();
+        double[] sig = s.sigmas();
         // sigmas: [s0, s1, s1, s2, s2, ..., s_{n-1}, s_{n-1}, 0]; timesteps: [t0, t1, t1, ..., t_{n-1}, t_{n-1}]
         int m = sig.length;
         sigmas = new float[2 * m];

@@ -3,6 +3,10 @@ package dev.sdcfg.sampler;
 import ai.djl.ndarray.NDArray;
 import dev.sdcfg.runtime.HostScalars;
 
+import java.util.List;
+
+import static dev.sdcfg.sampler.SharedOptions.*;
+
 /**
  * diffusers' {@code KDPM2DiscreteScheduler} (k-diffusion's {@code sample_dpm_2}) and
  * {@code KDPM2AncestralDiscreteScheduler} ({@code sample_dpm_2_ancestral}): two model calls per step — an Euler
@@ -20,13 +24,17 @@ final class KDpm2Sampler extends SigmaSampler {
 
     static final String CLASS = "KDPM2DiscreteScheduler";
     static final String ANCESTRAL_CLASS = "KDPM2AncestralDiscreteScheduler";
-    static final String[] SCHEDULES = {"linear", "scaled_linear", "squaredcos_cap_v2"};
+
+    // the arguments of both classes
+    static final TrainSchedule.Args TRAIN = TrainSchedule.args(0.00085, 0.012, false, false,
+            "linear", "scaled_linear", "squaredcos_cap_v2");
+    /** epsilon or v_prediction: diffusers accepts "sample" in the config but raises NotImplementedError in step. */
+    static final SamplerOption<String> PREDICTION_TYPE = predictionType("epsilon", "v_prediction");
+    static final List<SamplerOption<?>> OPTIONS = SamplerOption.list(common(TRAIN, PREDICTION_TYPE, TIMESTEP_SPACING), SIGMA_OPTIONS);
 
     private final boolean ancestral;
     private final int stepsOffset;
-    private final SigmaConversion conversion;
-    private final Double cfgSigmaMin;
-    private final Double cfgSigmaMax;
+    private final SigmaSchedule sigmaSchedule;
 
     /** Interleaved like {@link #sigmas}: sigmas_interpol, and (ancestral only) sigmas_up / sigmas_down. */
     private float[] interpol;
@@ -37,13 +45,11 @@ final class KDpm2Sampler extends SigmaSampler {
     private NDArray held;
 
     private KDpm2Sampler(String name, String cls, SamplerConfig c, boolean ancestral) {
-        super(name, cls, c, TrainSchedule.from(c, SCHEDULES, false, false, 0.00085, 0.012), predictionType(c));
+        super(name, cls, c, TrainSchedule.from(c, TRAIN), c.get(PREDICTION_TYPE));
         this.ancestral = ancestral;
-        stepsOffset = c.getInt("steps_offset", 0);
-        conversion = SigmaConversion.from(c, true);
+        stepsOffset = c.get(STEPS_OFFSET);
         // _convert_to_* consult config.sigma_min / sigma_max when the config has them (hasattr)
-        cfgSigmaMin = c.getDoubleOrNull("sigma_min");
-        cfgSigmaMax = c.getDoubleOrNull("sigma_max");
+        sigmaSchedule = new SigmaSchedule(SigmaConversion.from(c), c.get(SIGMA_MIN), c.get(SIGMA_MAX));
     }
 
     /** {@code KDPM2DiscreteScheduler}. */
@@ -54,11 +60,6 @@ final class KDpm2Sampler extends SigmaSampler {
     /** {@code KDPM2AncestralDiscreteScheduler}. */
     static KDpm2Sampler ancestral(String name, SamplerConfig c) {
         return new KDpm2Sampler(name, ANCESTRAL_CLASS, c, true);
-    }
-
-    /** epsilon or v_prediction: diffusers accepts "sample" in the config but raises NotImplementedError in step. */
-    private static String predictionType(SamplerConfig c) {
-        return c.getEnum("prediction_type", "epsilon", "epsilon", "v_prediction");
     }
 
     @Override
@@ -73,18 +74,12 @@ final class KDpm2Sampler extends SigmaSampler {
 
     @Override
     protected void computeTimesteps(int n) {
-        int T = train.numTrainTimesteps;
-        double[] ts = floatSpacing(spacing, T, n, stepsOffset);
-        float[] trainSigmas = train.trainSigmas();
-        float[] logSigmas = ScheduleMath.logf(trainSigmas);
-        double[] sig = ScheduleMath.interp(ts, trainSigmas);
-        if (conversion != SigmaConversion.NONE) {
-            sig = conversion.convert(sig, n, cfgSigmaMin, cfgSigmaMax);
-            ts = SigmaConversion.toTimesteps(sig, logSigmas);
-            if (conversion == SigmaConversion.KARRAS) {
-                roundInPlace(ts); // only the Karras branch rounds; the timesteps stay float64 in all three
-            }
-        }
+        double[] spaced = floatSpacing(spacing, train.numTrainTimesteps, n, stepsOffset);
+        // only the Karras branch rounds; the timesteps stay float64 in all three
+        SigmaSchedule.Result r = sigmaSchedule.apply(train, spaced, n, SigmaSchedule.Range.SPACED, true);
+        double[] ts = r.timesteps();
+        double[] sig = r.sigmas();
+        float[] logSigmas = ScheduleMath.logf(train.trainSigmas());
         float[] s = withFinalSigma(sig, 0f); // n + 1 values, float32
         float[] interp = new float[n + 1];
         float[] u = null;

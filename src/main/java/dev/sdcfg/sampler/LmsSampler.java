@@ -4,46 +4,46 @@ import ai.djl.ndarray.NDArray;
 
 import java.util.List;
 
+import static dev.sdcfg.sampler.SharedOptions.*;
+
 /** diffusers' {@code LMSDiscreteScheduler}: linear multistep (order 4) on the Karras-style sigma ODE. */
 final class LmsSampler extends SigmaSampler {
 
     static final String CLASS = "LMSDiscreteScheduler";
-    static final String[] SCHEDULES = {"linear", "scaled_linear", "squaredcos_cap_v2"};
+
+    static final TrainSchedule.Args TRAIN = TrainSchedule.args(false, false, "linear", "scaled_linear", "squaredcos_cap_v2");
+    static final SamplerOption<String> PREDICTION_TYPE = predictionType("epsilon", "v_prediction", "sample");
+    /** Not LMSDiscreteScheduler arguments: its exponential / beta conversions look them up in the model's config (hasattr). */
+    static final SamplerOption<Double> HIDDEN_SIGMA_MIN = SIGMA_MIN.hidden();
+    static final SamplerOption<Double> HIDDEN_SIGMA_MAX = SIGMA_MAX.hidden();
+    static final List<SamplerOption<?>> OPTIONS = SamplerOption.list(common(TRAIN, PREDICTION_TYPE, TIMESTEP_SPACING),
+            USE_KARRAS_SIGMAS, USE_EXPONENTIAL_SIGMAS, USE_BETA_SIGMAS, HIDDEN_SIGMA_MIN, HIDDEN_SIGMA_MAX);
     /** diffusers' default {@code order} argument of {@code step}. */
     static final int LMS_ORDER = 4;
     /** scipy.integrate.quad's tolerance in diffusers. */
     static final double EPS_REL = 1e-4;
 
     private final int stepsOffset;
-    private final SigmaConversion conversion;
-    private final Double cfgSigmaMin;
-    private final Double cfgSigmaMax;
+    private final SigmaSchedule sigmaSchedule;
     private final List<NDArray> derivatives = newList();
 
     LmsSampler(String name, SamplerConfig c) {
-        super(name, CLASS, c, TrainSchedule.from(c, SCHEDULES, false, false),
-                c.getEnum("prediction_type", "epsilon", "epsilon", "v_prediction", "sample"));
-        stepsOffset = c.getInt("steps_offset", 0);
-        conversion = SigmaConversion.from(c, true);
-        cfgSigmaMin = c.getDoubleOrNull("sigma_min");
-        cfgSigmaMax = c.getDoubleOrNull("sigma_max");
+        super(name, CLASS, c, TrainSchedule.from(c, TRAIN), c.get(PREDICTION_TYPE));
+        stepsOffset = c.get(STEPS_OFFSET);
+        SigmaConversion conversion = SigmaConversion.from(c);
+        Double sigmaMin = c.get(HIDDEN_SIGMA_MIN);
+        Double sigmaMax = c.get(HIDDEN_SIGMA_MAX);
+        // LMS's _convert_to_karras ignores sigma_min/sigma_max; its exponential/beta variants consult them
+        boolean cfgRange = conversion != SigmaConversion.KARRAS;
+        sigmaSchedule = new SigmaSchedule(conversion, cfgRange ? sigmaMin : null, cfgRange ? sigmaMax : null);
     }
 
     @Override
     protected void computeTimesteps(int n) {
-        int T = train.numTrainTimesteps;
-        double[] ts = floatSpacing(spacing, T, n, stepsOffset);
-        float[] trainSigmas = train.trainSigmas();
-        float[] logSigmas = ScheduleMath.logf(trainSigmas);
-        double[] sig = ScheduleMath.interp(ts, trainSigmas);
-        if (conversion != SigmaConversion.NONE) {
-            // LMS's _convert_to_karras ignores sigma_min/sigma_max; its exponential/beta variants consult them
-            boolean cfgRange = conversion != SigmaConversion.KARRAS;
-            sig = conversion.convert(sig, n, cfgRange ? cfgSigmaMin : null, cfgRange ? cfgSigmaMax : null);
-            ts = SigmaConversion.toTimesteps(sig, logSigmas);
-        }
-        sigmas = withFinalSigma(sig, 0f);
-        timesteps = float32(ts);
+        double[] spaced = floatSpacing(spacing, train.numTrainTimesteps, n, stepsOffset);
+        SigmaSchedule.Result s = sigmaSchedule.apply(train, spaced, n, SigmaSchedule.Range.SPACED, false);
+        sigmas = withFinalSigma(s.sigmas(), 0f);
+        timesteps = float32(s.timesteps());
         numInferenceSteps = n;
     }
 

@@ -6,6 +6,9 @@ import dev.sdcfg.runtime.HostScalars;
 import java.util.ArrayList;
 import java.util.List;
 
+import static dev.sdcfg.sampler.SamplerOption.bool;
+import static dev.sdcfg.sampler.SharedOptions.*;
+
 /**
  * diffusers' {@code PNDMScheduler}: pseudo Runge–Kutta warm-up (unless {@code skip_prk_steps}) then pseudo linear
  * multistep (PLMS). With {@code skip_prk_steps} the second timestep is repeated, so there is one more model call
@@ -14,7 +17,13 @@ import java.util.List;
 final class PndmSampler extends AbstractSampler {
 
     static final String CLASS = "PNDMScheduler";
-    static final String[] SCHEDULES = {"linear", "scaled_linear", "squaredcos_cap_v2"};
+
+    static final TrainSchedule.Args TRAIN = TrainSchedule.args(false, false, "linear", "scaled_linear", "squaredcos_cap_v2");
+    static final SamplerOption<String> PREDICTION_TYPE = predictionType("epsilon", "v_prediction");
+    static final SamplerOption<Boolean> SKIP_PRK_STEPS = bool("skip_prk_steps", false, "skip the Runge-Kutta warm-up (PLMS)");
+    static final SamplerOption<Boolean> SET_ALPHA_TO_ONE = setAlphaToOne(false);
+    static final List<SamplerOption<?>> OPTIONS = SamplerOption.list(common(TRAIN, PREDICTION_TYPE, LEADING_TIMESTEP_SPACING),
+            SKIP_PRK_STEPS, SET_ALPHA_TO_ONE);
     private static final int PNDM_ORDER = 4;
 
     private final String predictionType;
@@ -30,12 +39,12 @@ final class PndmSampler extends AbstractSampler {
     private NDArray curModelOutput;
 
     PndmSampler(String name, SamplerConfig c) {
-        super(name, CLASS, c, TrainSchedule.from(c, SCHEDULES, false, false));
-        predictionType = c.getEnum("prediction_type", "epsilon", "epsilon", "v_prediction");
-        spacing = c.getEnum("timestep_spacing", "leading", SPACINGS);
-        stepsOffset = c.getInt("steps_offset", 0);
-        skipPrk = c.getBool("skip_prk_steps", false);
-        finalAlphaCumprod = c.getBool("set_alpha_to_one", false) ? 1f : train.alphasCumprod[0];
+        super(name, CLASS, c, TrainSchedule.from(c, TRAIN));
+        predictionType = c.get(PREDICTION_TYPE);
+        spacing = c.get(LEADING_TIMESTEP_SPACING);
+        stepsOffset = c.get(STEPS_OFFSET);
+        skipPrk = c.get(SKIP_PRK_STEPS);
+        finalAlphaCumprod = c.get(SET_ALPHA_TO_ONE) ? 1f : train.alphasCumprod[0];
     }
 
     @Override

@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -24,17 +25,28 @@ import java.util.Set;
  */
 public final class SamplerConfig {
 
+    /** Where a request's {@code sampler_options} come from (the other origins are the model's file and the preset). */
+    static final String REQUEST = "sampler options";
+
     private final Map<String, JsonElement> values;
     private final Map<String, String> origin;
+    /** For each key the request set: the value it had before (from the model's file or the preset; null: none). */
+    private final Map<String, JsonElement> beforeRequest;
+    /** The sampler's declared options by key (null: any option may be read). */
+    private final Map<String, SamplerOption<?>> declared;
+    private final Set<String> read = new LinkedHashSet<>();
 
-    private SamplerConfig(Map<String, JsonElement> values, Map<String, String> origin) {
+    private SamplerConfig(Map<String, JsonElement> values, Map<String, String> origin, Map<String, JsonElement> beforeRequest,
+            Map<String, SamplerOption<?>> declared) {
         this.values = values;
         this.origin = origin;
+        this.beforeRequest = beforeRequest;
+        this.declared = declared;
     }
 
     /** An empty configuration (every value at its class default). */
     public static SamplerConfig empty() {
-        return new SamplerConfig(new LinkedHashMap<>(), new LinkedHashMap<>());
+        return new SamplerConfig(new LinkedHashMap<>(), new LinkedHashMap<>(), new LinkedHashMap<>(), null);
     }
 
     /**
@@ -42,6 +54,12 @@ public final class SamplerConfig {
      * {@code _use_default_values} are dropped), {@code preset} and {@code overrides}; later layers win.
      */
     public static SamplerConfig of(JsonObject base, String baseSource, JsonObject preset, JsonObject overrides) {
+        return of(base, baseSource, preset, overrides, null);
+    }
+
+    /** As {@link #of(JsonObject, String, JsonObject, JsonObject)}, for a sampler that may read only {@code options}. */
+    static SamplerConfig of(JsonObject base, String baseSource, JsonObject preset, JsonObject overrides,
+            List<SamplerOption<?>> options) {
         Map<String, JsonElement> v = new LinkedHashMap<>();
         Map<String, String> o = new LinkedHashMap<>();
         if (base != null) {
@@ -68,22 +86,112 @@ public final class SamplerConfig {
                 o.put(e.getKey(), "sampler preset");
             }
         }
+        Map<String, JsonElement> before = new LinkedHashMap<>();
         if (overrides != null) {
             for (Map.Entry<String, JsonElement> e : overrides.entrySet()) {
+                before.put(e.getKey(), v.get(e.getKey()));
                 v.put(e.getKey(), e.getValue());
-                o.put(e.getKey(), "sampler options");
+                o.put(e.getKey(), REQUEST);
             }
         }
-        return new SamplerConfig(v, o);
+        Map<String, SamplerOption<?>> declared = null;
+        if (options != null) {
+            declared = new LinkedHashMap<>();
+            for (SamplerOption<?> opt : options) {
+                declared.put(opt.key, opt);
+            }
+        }
+        return new SamplerConfig(v, o, before, declared);
     }
 
     /** A copy with {@code key} set (used by tests and presets). */
     public SamplerConfig with(String key, JsonElement value) {
         Map<String, JsonElement> v = new LinkedHashMap<>(values);
         Map<String, String> o = new LinkedHashMap<>(origin);
+        Map<String, JsonElement> before = new LinkedHashMap<>(beforeRequest);
+        before.putIfAbsent(key, values.get(key));
         v.put(key, value);
-        o.put(key, "sampler options");
-        return new SamplerConfig(v, o);
+        o.put(key, REQUEST);
+        return new SamplerConfig(v, o, before, declared);
+    }
+
+    /**
+     * The value of a declared option: its default when absent or null, else checked against its type and accepted
+     * values. Reading an option the sampler does not declare is a programming error.
+     */
+    <T> T get(SamplerOption<T> option) {
+        markRead(option);
+        return option.read(this);
+    }
+
+    private void markRead(SamplerOption<?> option) {
+        if (declared != null && declared.get(option.key) != option) {
+            throw new IllegalStateException("option '" + option.key + "' is read but not declared by this sampler");
+        }
+        read.add(option.key);
+    }
+
+    /** A string option's value without the check against its accepted values (where diffusers does not check it). */
+    String unchecked(SamplerOption<String> option) {
+        markRead(option);
+        return getString(option.key, option.defaultValue);
+    }
+
+    /** Whether a string option is set to {@code value} (before {@link #get} checks it: for values refused with a reason). */
+    boolean is(SamplerOption<String> option, String value) {
+        JsonElement e = get(option.key);
+        return e != null && e.isJsonPrimitive() && e.getAsJsonPrimitive().isString() && e.getAsString().equals(value);
+    }
+
+    /** The keys read with {@link #get} so far. */
+    Set<String> readKeys() {
+        return Collections.unmodifiableSet(read);
+    }
+
+    /**
+     * A combination refused for a reason of its own. The field is the first of {@code keys} that the request changed
+     * (set to another value than the model's file, the preset or the default gave), else {@code sampler}: list first
+     * the key whose change from its default breaks the combination.
+     */
+    SamplerOptionException refuse(String message, SamplerOption<?>... keys) {
+        for (SamplerOption<?> k : keys) {
+            if (changedByRequest(k)) {
+                return new SamplerOptionException(message, "sampler_options." + k.key);
+            }
+        }
+        return SamplerOptionException.sampler(message);
+    }
+
+    /**
+     * Options that cannot go together, none more at fault than another: the field is the one the request changed, or
+     * {@code sampler_options} when it changed several, or {@code sampler} when it changed none.
+     */
+    SamplerOptionException conflict(String message, List<SamplerOption<?>> keys) {
+        List<String> changed = new ArrayList<>();
+        for (SamplerOption<?> k : keys) {
+            if (changedByRequest(k)) {
+                changed.add(k.key);
+            }
+        }
+        return changed.isEmpty() ? SamplerOptionException.sampler(message)
+                : new SamplerOptionException(message, changed.size() == 1 ? "sampler_options." + changed.get(0) : "sampler_options");
+    }
+
+    private boolean fromRequest(String key) {
+        return REQUEST.equals(origin.get(key));
+    }
+
+    /** Whether the request set {@code option} to a value other than the one it would have without the request. */
+    private boolean changedByRequest(SamplerOption<?> option) {
+        if (!fromRequest(option.key)) {
+            return false;
+        }
+        JsonElement before = beforeRequest.get(option.key);
+        if (before == null || before.isJsonNull()) {
+            before = json(option.defaultValue);
+        }
+        JsonElement now = values.get(option.key);
+        return !(now == null || now.isJsonNull() ? json(option.defaultValue) : now).equals(before);
     }
 
     /** True when the key is present and not JSON null. */
@@ -108,13 +216,21 @@ public final class SamplerConfig {
         return e == null || e.isJsonNull() ? null : e;
     }
 
-    IllegalArgumentException bad(String key, String expected) {
+    /**
+     * A bad value of {@code key}. The field is {@code key} when the request set it, else the first of
+     * {@code dependsOn} that the request set (a value that made this one wrong), else {@code sampler}.
+     */
+    SamplerOptionException bad(String key, String expected, SamplerOption<?>... dependsOn) {
         JsonElement e = values.get(key);
-        return new IllegalArgumentException("sampler option '" + key + "' (from " + origin.getOrDefault(key, "defaults")
-                + ") must be " + expected + ", got " + (e == null ? "nothing" : e.toString()));
+        String message = "sampler option '" + key + "' (from " + origin.getOrDefault(key, "defaults")
+                + ") must be " + expected + ", got " + (e == null ? "nothing" : e.toString());
+        if (fromRequest(key)) {
+            return new SamplerOptionException(message, "sampler_options." + key);
+        }
+        return refuse(message, dependsOn);
     }
 
-    public int getInt(String key, int dflt) {
+    int getInt(String key, int dflt) {
         JsonElement e = get(key);
         if (e == null) {
             return dflt;
@@ -128,7 +244,7 @@ public final class SamplerConfig {
         throw bad(key, "an integer");
     }
 
-    public double getDouble(String key, double dflt) {
+    double getDouble(String key, double dflt) {
         JsonElement e = get(key);
         if (e == null) {
             return dflt;
@@ -157,11 +273,11 @@ public final class SamplerConfig {
     }
 
     /** A number, or null when absent / JSON null. */
-    public Double getDoubleOrNull(String key) {
+    Double getDoubleOrNull(String key) {
         return has(key) ? getDouble(key, Double.NaN) : null;
     }
 
-    public boolean getBool(String key, boolean dflt) {
+    boolean getBool(String key, boolean dflt) {
         JsonElement e = get(key);
         if (e == null) {
             return dflt;
@@ -172,7 +288,7 @@ public final class SamplerConfig {
         throw bad(key, "true or false");
     }
 
-    public String getString(String key, String dflt) {
+    String getString(String key, String dflt) {
         JsonElement e = get(key);
         if (e == null) {
             return dflt;
@@ -184,7 +300,7 @@ public final class SamplerConfig {
     }
 
     /** A string limited to {@code allowed}. */
-    public String getEnum(String key, String dflt, String... allowed) {
+    String getEnum(String key, String dflt, String... allowed) {
         String v = getString(key, dflt);
         if (v == null || !Arrays.asList(allowed).contains(v)) {
             throw bad(key, "one of " + String.join(", ", allowed));
@@ -193,7 +309,7 @@ public final class SamplerConfig {
     }
 
     /** An array of numbers, or null when absent / JSON null. */
-    public double[] getDoubleArray(String key) {
+    double[] getDoubleArray(String key) {
         JsonElement e = get(key);
         if (e == null) {
             return null;
@@ -214,7 +330,7 @@ public final class SamplerConfig {
     }
 
     /** An array of integers (empty when absent / null). */
-    public List<Integer> getIntList(String key) {
+    List<Integer> getIntList(String key) {
         JsonElement e = get(key);
         List<Integer> out = new ArrayList<>();
         if (e == null) {
@@ -233,7 +349,7 @@ public final class SamplerConfig {
     }
 
     /** Fails unless the value is absent, null, or one of {@code allowed} (for options we accept but do not vary). */
-    public void requireAbsentOr(String key, String why, JsonElement... allowed) {
+    void requireAbsentOr(String key, String why, JsonElement... allowed) {
         JsonElement e = get(key);
         if (e == null) {
             return;
@@ -244,8 +360,8 @@ public final class SamplerConfig {
                 return;
             }
         }
-        throw new IllegalArgumentException("sampler option '" + key + "' (from " + origin.getOrDefault(key, "defaults")
-                + ") = " + e + " is not supported: " + why);
+        throw new SamplerOptionException("sampler option '" + key + "' (from " + origin.getOrDefault(key, "defaults")
+                + ") = " + e + " is not supported: " + why, fromRequest(key) ? "sampler_options." + key : "sampler");
     }
 
     String originOf(String key) {

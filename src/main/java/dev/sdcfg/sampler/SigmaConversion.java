@@ -1,17 +1,36 @@
 package dev.sdcfg.sampler;
 
+import java.util.ArrayList;
+import java.util.List;
+
 /** The {@code use_karras_sigmas} / {@code use_exponential_sigmas} / {@code use_beta_sigmas} switches. */
 enum SigmaConversion {
     NONE, KARRAS, EXPONENTIAL, BETA;
 
-    static SigmaConversion from(SamplerConfig c, boolean exponentialAndBetaSupported) {
-        boolean k = c.getBool("use_karras_sigmas", false);
-        boolean e = exponentialAndBetaSupported && c.getBool("use_exponential_sigmas", false);
-        boolean b = exponentialAndBetaSupported && c.getBool("use_beta_sigmas", false);
-        if ((k ? 1 : 0) + (e ? 1 : 0) + (b ? 1 : 0) > 1) {
-            throw new IllegalArgumentException("only one of use_karras_sigmas, use_exponential_sigmas, use_beta_sigmas can be true");
+    /** Reads the three switches (in this order); at most one may be on. */
+    static SigmaConversion from(SamplerConfig c) {
+        SigmaConversion chosen = NONE;
+        List<SamplerOption<?>> on = new ArrayList<>();
+        for (SigmaConversion s : List.of(KARRAS, EXPONENTIAL, BETA)) {
+            if (c.get(s.option())) {
+                chosen = s;
+                on.add(s.option());
+            }
         }
-        return k ? KARRAS : e ? EXPONENTIAL : b ? BETA : NONE;
+        if (on.size() > 1) {
+            throw c.conflict("only one of use_karras_sigmas, use_exponential_sigmas, use_beta_sigmas can be true", on);
+        }
+        return chosen;
+    }
+
+    /** The switch that selects this conversion (null for {@link #NONE}). */
+    SamplerOption<Boolean> option() {
+        return switch (this) {
+            case KARRAS -> SharedOptions.USE_KARRAS_SIGMAS;
+            case EXPONENTIAL -> SharedOptions.USE_EXPONENTIAL_SIGMAS;
+            case BETA -> SharedOptions.USE_BETA_SIGMAS;
+            case NONE -> null;
+        };
     }
 
     /**

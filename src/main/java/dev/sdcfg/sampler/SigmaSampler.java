@@ -19,7 +19,7 @@ abstract class SigmaSampler extends AbstractSampler {
     SigmaSampler(String name, String diffusersClass, SamplerConfig c, TrainSchedule train, String predictionType) {
         super(name, diffusersClass, c, train);
         this.predictionType = predictionType;
-        spacing = c.getEnum("timestep_spacing", "linspace", SPACINGS);
+        spacing = c.get(SharedOptions.TIMESTEP_SPACING);
     }
 
     @Override

@@ -7,44 +7,59 @@ package dev.sdcfg.sampler;
 final class TrainSchedule {
 
     final int numTrainTimesteps;
+    /** The config's beta_schedule (not checked when trained_betas replace it, as in diffusers). */
+    final String betaSchedule;
     final float[] betas;
     final float[] alphasCumprod;
 
-    private TrainSchedule(int numTrainTimesteps, float[] betas, float[] alphasCumprod) {
+    private TrainSchedule(int numTrainTimesteps, String betaSchedule, float[] betas, float[] alphasCumprod) {
         this.numTrainTimesteps = numTrainTimesteps;
+        this.betaSchedule = betaSchedule;
         this.betas = betas;
         this.alphasCumprod = alphasCumprod;
     }
 
     /**
-     * @param schedules the beta_schedule values this class supports
+     * A class's training-schedule options: beta_start / beta_end defaults and the beta_schedule values vary by class.
+     *
      * @param zeroSnr whether the class has {@code rescale_betas_zero_snr}
      * @param zeroSnrPinsLast whether the class then sets {@code alphas_cumprod[-1] = 2**-24} (the sigma-based ones)
      */
-    static TrainSchedule from(SamplerConfig c, String[] schedules, boolean zeroSnr, boolean zeroSnrPinsLast) {
-        return from(c, schedules, zeroSnr, zeroSnrPinsLast, 0.0001, 0.02);
+    record Args(SamplerOption<Double> betaStart, SamplerOption<Double> betaEnd, SamplerOption<String> betaSchedule,
+            boolean zeroSnr, boolean zeroSnrPinsLast) {
     }
 
-    static TrainSchedule from(SamplerConfig c, String[] schedules, boolean zeroSnr, boolean zeroSnrPinsLast,
-            double defaultBetaStart, double defaultBetaEnd) {
-        int T = c.getInt("num_train_timesteps", 1000);
+    /** beta_start 0.0001, beta_end 0.02 (most classes). */
+    static Args args(boolean zeroSnr, boolean zeroSnrPinsLast, String... schedules) {
+        return args(0.0001, 0.02, zeroSnr, zeroSnrPinsLast, schedules);
+    }
+
+    static Args args(double betaStart, double betaEnd, boolean zeroSnr, boolean zeroSnrPinsLast, String... schedules) {
+        return new Args(SharedOptions.betaStart(betaStart), SharedOptions.betaEnd(betaEnd), SharedOptions.betaSchedule(schedules),
+                zeroSnr, zeroSnrPinsLast);
+    }
+
+    static TrainSchedule from(SamplerConfig c, Args a) {
+        int T = c.get(SharedOptions.NUM_TRAIN_TIMESTEPS);
         if (T < 2) {
             throw c.bad("num_train_timesteps", "an integer ≥ 2");
         }
-        double betaStart = c.getDouble("beta_start", defaultBetaStart);
-        double betaEnd = c.getDouble("beta_end", defaultBetaEnd);
+        double betaStart = c.get(a.betaStart());
+        double betaEnd = c.get(a.betaEnd());
         float[] betas;
-        double[] trained = c.getDoubleArray("trained_betas");
+        String schedule;
+        double[] trained = c.get(SharedOptions.TRAINED_BETAS);
         if (trained != null) {
             if (trained.length != T) {
-                throw c.bad("trained_betas", "an array of num_train_timesteps (" + T + ") numbers");
+                throw c.bad("trained_betas", "an array of num_train_timesteps (" + T + ") numbers", SharedOptions.NUM_TRAIN_TIMESTEPS);
             }
             betas = ScheduleMath.toFloat(trained);
+            schedule = c.unchecked(a.betaSchedule());
         } else {
-            String schedule = c.getEnum("beta_schedule", "linear", schedules);
+            schedule = c.get(a.betaSchedule());
             betas = betas(schedule, betaStart, betaEnd, T);
         }
-        boolean rescale = zeroSnr && c.getBool("rescale_betas_zero_snr", false);
+        boolean rescale = a.zeroSnr() && c.get(SharedOptions.RESCALE_BETAS_ZERO_SNR);
         if (rescale) {
             betas = rescaleZeroTerminalSnr(betas);
         }
@@ -53,15 +68,17 @@ final class TrainSchedule {
             alphas[i] = 1f - betas[i];
         }
         float[] ac = ScheduleMath.cumprod(alphas);
-        if (rescale && zeroSnrPinsLast) {
+        if (rescale && a.zeroSnrPinsLast()) {
             ac[T - 1] = (float) Math.pow(2, -24);
         }
         for (int i = 0; i < T; i++) {
             if (!(betas[i] >= 0 && betas[i] <= 1)) {
-                throw c.bad(trained != null ? "trained_betas" : "beta_end", "betas in [0, 1], got beta[" + i + "] = " + betas[i]);
+                String expected = "betas in [0, 1], got beta[" + i + "] = " + betas[i];
+                throw trained != null ? c.bad("trained_betas", expected)
+                        : c.bad("beta_end", expected, a.betaStart(), a.betaSchedule(), SharedOptions.NUM_TRAIN_TIMESTEPS);
             }
         }
-        return new TrainSchedule(T, betas, ac);
+        return new TrainSchedule(T, schedule, betas, ac);
     }
 
     static float[] betas(String schedule, double betaStart, double betaEnd, int T) {

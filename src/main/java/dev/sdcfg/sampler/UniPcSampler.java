@@ -4,6 +4,11 @@ import ai.djl.ndarray.NDArray;
 
 import java.util.List;
 
+import static dev.sdcfg.sampler.SamplerOption.bool;
+import static dev.sdcfg.sampler.SamplerOption.choice;
+import static dev.sdcfg.sampler.SamplerOption.fixed;
+import static dev.sdcfg.sampler.SharedOptions.*;
+
 /**
  * diffusers' {@code UniPCMultistepScheduler}: the UniP predictor with the UniC corrector (B(h) = bh1 or bh2),
  * in data (x0) or noise prediction form. Computed in the sample's dtype, as diffusers does.
@@ -11,7 +16,21 @@ import java.util.List;
 final class UniPcSampler extends AbstractSampler {
 
     static final String CLASS = "UniPCMultistepScheduler";
-    static final String[] SCHEDULES = {"linear", "scaled_linear", "squaredcos_cap_v2"};
+
+    static final TrainSchedule.Args TRAIN = TrainSchedule.args(true, true, "linear", "scaled_linear", "squaredcos_cap_v2");
+    static final SamplerOption<Boolean> PREDICT_X0 = bool("predict_x0", true, "data-prediction form");
+    static final SamplerOption<String> SOLVER_TYPE = choice("solver_type", "bh2", List.of("bh1", "bh2", "midpoint", "heun", "logrho"), "B(h)");
+    static final SamplerOption<Boolean> UNIPC_LOWER_ORDER_FINAL = bool("lower_order_final", true, "lower orders for the last steps");
+    static final SamplerOption<List<Integer>> DISABLE_CORRECTOR = SamplerOption.integers("disable_corrector",
+            "step indices without the corrector");
+    static final SamplerOption<Object> SOLVER_P = fixed("solver_p", "string", null, List.of(), "only null",
+            "a separate predictor scheduler is not supported");
+    static final SamplerOption<Object> SHIFT_TERMINAL = fixed("shift_terminal", "number", null, List.of(), "only null",
+            "shift_terminal is for flow-matching models");
+    static final List<SamplerOption<?>> OPTIONS = SamplerOption.list(common(TRAIN, MULTISTEP_PREDICTION_TYPE, TIMESTEP_SPACING),
+            SIGMA_OPTIONS, SOLVER_ORDER, PREDICT_X0, SOLVER_TYPE, UNIPC_LOWER_ORDER_FINAL, DISABLE_CORRECTOR, FINAL_SIGMAS_TYPE,
+            THRESHOLDING, DYNAMIC_THRESHOLDING_RATIO, SAMPLE_MAX_VALUE, RESCALE_BETAS_ZERO_SNR, SOLVER_P, FLOW_OPTIONS,
+            SHIFT_TERMINAL);
 
     private final int solverOrder;
     private final String predictionType;
@@ -19,12 +38,10 @@ final class UniPcSampler extends AbstractSampler {
     private final String solverType;
     private final boolean lowerOrderFinal;
     private final List<Integer> disableCorrector;
-    private final SigmaConversion conversion;
     private final String spacing;
     private final int stepsOffset;
     private final String finalSigmasType;
-    private final Double cfgSigmaMin;
-    private final Double cfgSigmaMax;
+    private final SigmaSchedule sigmaSchedule;
     private final X0Clamp clamp;
 
     private NDArray[] modelOutputs;
@@ -33,23 +50,21 @@ final class UniPcSampler extends AbstractSampler {
     private NDArray lastSample;
 
     UniPcSampler(String name, SamplerConfig c) {
-        super(name, CLASS, c, TrainSchedule.from(c, SCHEDULES, true, true));
+        super(name, CLASS, c, TrainSchedule.from(c, TRAIN));
         solverOrder = solverOrder(c);
         predictionType = multistepPredictionType(c);
-        predictX0 = c.getBool("predict_x0", true);
-        String st = c.getEnum("solver_type", "bh2", "bh1", "bh2", "midpoint", "heun", "logrho");
-        solverType = st.equals("bh1") ? "bh1" : "bh2";
-        lowerOrderFinal = c.getBool("lower_order_final", true);
-        disableCorrector = c.getIntList("disable_corrector");
-        c.requireAbsentOr("solver_p", "a separate predictor scheduler is not supported");
+        predictX0 = c.get(PREDICT_X0);
+        solverType = c.get(SOLVER_TYPE).equals("bh1") ? "bh1" : "bh2";
+        lowerOrderFinal = c.get(UNIPC_LOWER_ORDER_FINAL);
+        disableCorrector = c.get(DISABLE_CORRECTOR);
+        c.get(SOLVER_P);
         refuseFlowMatching(c);
-        c.requireAbsentOr("shift_terminal", "shift_terminal is for flow-matching models");
-        conversion = SigmaConversion.from(c, true);
-        spacing = c.getEnum("timestep_spacing", "linspace", SPACINGS);
-        stepsOffset = c.getInt("steps_offset", 0);
-        finalSigmasType = c.getEnum("final_sigmas_type", "zero", "zero", "sigma_min");
-        cfgSigmaMin = c.getDoubleOrNull("sigma_min");
-        cfgSigmaMax = c.getDoubleOrNull("sigma_max");
+        c.get(SHIFT_TERMINAL);
+        SigmaConversion conversion = SigmaConversion.from(c);
+        spacing = c.get(TIMESTEP_SPACING);
+        stepsOffset = c.get(STEPS_OFFSET);
+        finalSigmasType = c.get(FINAL_SIGMAS_TYPE);
+        sigmaSchedule = new SigmaSchedule(conversion, c.get(SIGMA_MIN), c.get(SIGMA_MAX));
         clamp = X0Clamp.thresholdOnly(c);
         modelOutputs = new NDArray[solverOrder];
     }
@@ -57,23 +72,13 @@ final class UniPcSampler extends AbstractSampler {
     @Override
     protected void computeTimesteps(int n) {
         int T = train.numTrainTimesteps;
-        double[] ts = multistepSpacing(spacing, T, T, n, stepsOffset);
-        float[] trainSigmas = train.trainSigmas();
-        double[] sig;
-        double last;
-        if (conversion != SigmaConversion.NONE) {
-            float[] logSigmas = ScheduleMath.logf(trainSigmas);
-            double[] flipped = ScheduleMath.reverse(ScheduleMath.toDouble(trainSigmas));
-            sig = conversion.convert(flipped, n, cfgSigmaMin, cfgSigmaMax);
-            ts = SigmaConversion.toTimesteps(sig, logSigmas);
-            if (conversion == SigmaConversion.KARRAS) {
-                roundInPlace(ts);
-            }
-            last = "sigma_min".equals(finalSigmasType) ? sig[sig.length - 1] : 0.0;
-        } else {
-            sig = ScheduleMath.interp(ts, trainSigmas);
-            last = "sigma_min".equals(finalSigmasType) ? ScheduleMath.sigmaFromAlphaCumprod(train.alphasCumprod[0]) : 0.0;
-        }
+        double[] spaced = multistepSpacing(spacing, T, T, n, stepsOffset);
+        SigmaSchedule.Result s = sigmaSchedule.apply(train, spaced, n, SigmaSchedule.Range.TRAINING, true);
+        double[] ts = s.timesteps();
+        double[] sig = s.sigmas();
+        // sigma_min: the last converted sigma, else the training schedule's (as diffusers)
+        double last = !"sigma_min".equals(finalSigmasType) ? 0.0
+                : sigmaSchedule.converts() ? sig[sig.length - 1] : ScheduleMath.sigmaFromAlphaCumprod(train.alphasCumprod[0]);
         sigmas = withFinalSigma(sig, (float) last);
         timesteps = int64(ts);
         numInferenceSteps = n;

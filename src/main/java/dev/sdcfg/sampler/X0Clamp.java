@@ -9,17 +9,21 @@ import ai.djl.ndarray.NDArray;
  */
 record X0Clamp(boolean clip, double clipRange, boolean thresholding, double ratio, double maxValue) {
 
-    /** All five options, clip_sample defaulting to true (DDIM, DDPM). */
-    static X0Clamp clipOrThreshold(SamplerConfig c) {
-        return new X0Clamp(c.getBool("clip_sample", true), c.getDouble("clip_sample_range", 1.0),
-                c.getBool("thresholding", false), c.getDouble("dynamic_thresholding_ratio", 0.995),
-                c.getDouble("sample_max_value", 1.0));
+    /** All five options (DDIM, DDPM). */
+    static X0Clamp clipOrThreshold(SamplerConfig c, SamplerOption<Boolean> clipSample) {
+        return new X0Clamp(c.get(clipSample), c.get(SharedOptions.CLIP_SAMPLE_RANGE), c.get(SharedOptions.THRESHOLDING),
+                c.get(SharedOptions.DYNAMIC_THRESHOLDING_RATIO), c.get(SharedOptions.SAMPLE_MAX_VALUE));
     }
 
     /** Thresholding only (DPM-Solver, UniPC have no clip_sample). */
     static X0Clamp thresholdOnly(SamplerConfig c) {
-        return new X0Clamp(false, 1.0, c.getBool("thresholding", false), c.getDouble("dynamic_thresholding_ratio", 0.995),
-                c.getDouble("sample_max_value", 1.0));
+        return thresholdOnly(c, SharedOptions.THRESHOLDING);
+    }
+
+    /** Thresholding only, with the class's own declaration of {@code thresholding}. */
+    static X0Clamp thresholdOnly(SamplerConfig c, SamplerOption<Boolean> thresholding) {
+        return new X0Clamp(false, 1.0, c.get(thresholding), c.get(SharedOptions.DYNAMIC_THRESHOLDING_RATIO),
+                c.get(SharedOptions.SAMPLE_MAX_VALUE));
     }
 
     /** Whether {@link #apply} changes anything. */
