@@ -161,7 +161,8 @@ class RedisModeApiTest {
         given().get("/v1/models").then().statusCode(401);
         given().get("/v1/jobs/00000000-0000-0000-0000-000000000000").then().statusCode(401);
         assertEquals(List.of(), storeKeys());
-        given().header("Authorization", "Bearer " + RedisModeProfile.KEY_A).get("/v1/models").then().statusCode(200);
+        given().header("Authorization", "Bearer " + RedisModeProfile.KEY_A).get("/v1/models").then().statusCode(200)
+                .body("data[0].queue", equalTo("redis")).body("data[0].worker", equalTo(jobs.workerName()));
         given().get("/q/health/live").then().statusCode(200);
         given().get("/q/openapi").then().statusCode(200).body(containsString("apiKey"));
         given().get("/q/metrics").then().statusCode(200).body(containsString("sd_queue_depth"));
