@@ -2,6 +2,7 @@ package dev.sdcfg.api;
 
 import dev.sdcfg.jobs.JobService;
 import dev.sdcfg.jobs.ServiceConfig;
+import dev.sdcfg.pipeline.ModelInfo;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.Path;
@@ -61,8 +62,8 @@ public class CatalogResource {
                             + "[\"use_karras_sigmas\", \"timestep_spacing\"]}, {\"name\": \"dpmpp_2m\"}]")))
     @APIResponse(responseCode = "503", description = "The model is not loaded (yet)",
             content = @Content(mediaType = ProblemMappers.PROBLEM_JSON, schema = @Schema(implementation = Problem.class)))
-    public List<Map<String, Object>> samplers() {
-        return jobs.requireGenerator().samplers();
+    public List<SamplerView> samplers() {
+        return jobs.requireGenerator().samplers().stream().map(SamplerView::of).toList();
     }
 
     @GET
@@ -82,7 +83,7 @@ public class CatalogResource {
         model.put("status", jobs.state().name().toLowerCase(Locale.ROOT));
         model.put("source", jobs.modelDescription());
         jobs.failureReason().ifPresent(r -> model.put("reason", r));
-        jobs.generator().ifPresent(g -> model.putAll(g.modelInfo()));
+        jobs.generator().ifPresent(g -> model.putAll(facts(g.modelInfo())));
         model.put("object", "model");
         model.put("queue_capacity", jobs.capacity());
         // which queue this replica serves from, and its name in job views ("worker")
@@ -92,5 +93,24 @@ public class CatalogResource {
         out.put("object", "list");
         out.put("data", List.of(model));
         return out;
+    }
+
+    /** The engine's facts about the model, in the API's JSON names. */
+    static Map<String, Object> facts(ModelInfo info) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("id", info.id());
+        m.put("path", info.path());
+        m.put("device", info.device());
+        m.put("dtype", info.dtype());
+        m.put("native_size", info.nativeSize());
+        m.put("vae_scale_factor", info.vaeScaleFactor());
+        m.put("latent_channels", info.latentChannels());
+        m.put("text_hidden_size", info.textHiddenSize());
+        m.put("max_prompt_tokens", info.maxPromptTokens());
+        m.put("default_sampler", info.defaultSampler());
+        m.put("prediction_type", info.predictionType());
+        m.put("clip_skip", info.clipSkip());
+        m.put("attention_slice_size", info.attentionSliceSize());
+        return m;
     }
 }

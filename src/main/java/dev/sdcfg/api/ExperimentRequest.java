@@ -29,7 +29,8 @@ public record ExperimentRequest(
                         + "a number, an object or {\"preset\": name} as in ImageGenerationRequest.guidance",
                 examples = "[7.5, {\"normalizer\": \"basenorm\", \"g\": 7.5}, {\"preset\": \"FullNormGuidance_Sched_TCos\"}]")
         List<JsonNode> guidance,
-        @Schema(description = "Grid titles, one per spec (default: the preset name, \"g=<number>\" or the spec's JSON); "
+        @Schema(description = "Grid titles, one per spec (default: the spec's short title, e.g. the preset name, "
+                + "\"CFG g=7.5\" or \"FullNorm g=cos(0.25→0.05)\"); "
                 + "at most 200 characters each", examples = "[\"plain CFG 7.5\", \"basenorm 7.5\", \"fullnorm cosine\"]")
         List<String> labels,
         @Schema(description = "Grid columns (default: all specs in one row up to 4, else about a square)",

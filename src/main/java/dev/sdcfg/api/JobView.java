@@ -87,8 +87,11 @@ public record JobView(
             @JsonProperty("sampler_options") @Schema(type = SchemaType.OBJECT, implementation = Object.class,
                     description = "Sampler overrides", examples = "{\"use_karras_sigmas\": true}")
             JsonNode samplerOptions,
-            @Schema(implementation = Object.class, description = "The guidance spec (an array of specs for experiments)",
-                    examples = "{\"preset\": \"FullNormGuidance_Sched_TCos\"}")
+            @Schema(implementation = Object.class, description = "The guidance spec as the engine runs it (an array of "
+                    + "specs for experiments), in canonical form: the preset if one was named, the normalizer, every "
+                    + "parameter with its default filled in, and the interval unless it is all steps",
+                    examples = "{\"preset\": \"FullNormGuidance_Sched_TCos\", \"normalizer\": \"fullnorm\", "
+                            + "\"g\": {\"schedule\": \"cosine\", \"max\": 0.25, \"min\": 0.05}}")
             JsonNode guidance,
             @Schema(description = "Experiment labels, one per spec", examples = "[\"plain CFG 7.5\", \"fullnorm\"]")
             List<String> labels) {

@@ -1,8 +1,8 @@
 package dev.sdcfg.api;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import dev.sdcfg.jobs.Job;
 import dev.sdcfg.jobs.JobKind;
 import dev.sdcfg.jobs.JobService;
@@ -23,9 +23,6 @@ public class JobViews {
 
     @Inject
     JobService jobs;
-
-    @Inject
-    ObjectMapper json;
 
     public static String jobUrl(String id) {
         return "/v1/jobs/" + id;
@@ -54,36 +51,26 @@ public class JobViews {
                 s.hasGrid() ? jobUrl(s.id()) + "/grid" : null, jobUrl(s.id()), s.attempt(), s.worker(), echo(job));
     }
 
+    /** The request as the engine runs it: the guidance spec and sampler options in their canonical form. */
     private JobView.RequestEcho echo(Job job) {
         List<JobTask> tasks = job.tasks();
         GenerationRequest r = tasks.get(0).request();
         JsonNode guidance;
         List<String> labels = null;
         if (job.kind() == JobKind.EXPERIMENT) {
-            ArrayNode arr = json.createArrayNode();
+            ArrayNode arr = JsonNodeFactory.instance.arrayNode();
             labels = new ArrayList<>();
             for (JobTask t : tasks) {
-                arr.add(parse(t.request().guidanceJson()));
+                arr.add(JsonTrees.toJackson(t.request().guidance().toJson()));
                 labels.add(t.label());
             }
             guidance = arr;
         } else {
-            guidance = parse(r.guidanceJson());
+            guidance = JsonTrees.toJackson(r.guidance().toJson());
         }
+        JsonNode samplerOptions = r.samplerOptions().isEmpty() ? null : JsonTrees.toJackson(r.samplerOptions().toJson());
         return new JobView.RequestEcho(r.prompt(), r.negativePrompt().isEmpty() ? null : r.negativePrompt(),
-                r.width(), r.height(), r.steps(), r.n(), r.seed(), r.sampler(), parse(r.samplerOptions()), guidance,
-                labels);
-    }
-
-    private JsonNode parse(String text) {
-        if (text == null) {
-            return null;
-        }
-        try {
-            return json.readTree(text);
-        } catch (Exception e) {
-            return json.getNodeFactory().textNode(text);
-        }
+                r.width(), r.height(), r.steps(), r.n(), r.seed(), r.sampler(), samplerOptions, guidance, labels);
     }
 
     private static String iso(Long millis) {

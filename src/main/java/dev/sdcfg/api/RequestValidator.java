@@ -3,12 +3,14 @@ package dev.sdcfg.api;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.sdcfg.guidance.GuidanceSpec;
 import dev.sdcfg.jobs.JobService;
 import dev.sdcfg.jobs.JobTask;
 import dev.sdcfg.jobs.ServiceConfig;
 import dev.sdcfg.pipeline.GenerationRequest;
 import dev.sdcfg.pipeline.ImageGenerator;
 import dev.sdcfg.pipeline.InvalidRequestException;
+import dev.sdcfg.pipeline.SamplerOverrides;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 
@@ -22,9 +24,11 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Bounds every field of a request (limits from {@code sd.limits.*}), fills in defaults and the seed, and asks the
+ * Bounds every field of a request (limits from {@code sd.limits.*}), fills in defaults and the seed, parses the
+ * free-form fields into the engine's typed values ({@link GuidanceSpec}, {@link SamplerOverrides}) and asks the
  * engine ({@link ImageGenerator#validate}) whether it can run the result. Collects all field errors of a request
- * into one 400 problem; engine rejections are 422 naming the engine's field. Nothing here touches the queue.
+ * into one 400 problem; a guidance spec the parser rejects, and engine rejections, are 422 naming the field.
+ * Nothing here touches the queue.
  */
 @ApplicationScoped
 public class RequestValidator {
@@ -73,15 +77,15 @@ public class RequestValidator {
         long seed = seed(b.seed(), errors);
         int steps = steps(b.steps(), errors);
         String sampler = sampler(b.sampler(), errors);
-        String samplerOptions = samplerOptions(b.samplerOptions(), errors);
-        String guidance = guidanceText(b.guidance(), "guidance", errors);
+        SamplerOverrides samplerOptions = samplerOptions(b.samplerOptions(), errors);
+        JsonNode guidance = guidanceNode(b.guidance(), GuidanceSpec.FIELD, errors);
         meta("model", b.model(), errors);
         meta("user", b.user(), errors);
         if (!errors.isEmpty()) {
             throw ProblemException.invalid(errors);
         }
         return new Generation(new GenerationRequest(prompt, negative, wh[0], wh[1], steps, sampler, samplerOptions,
-                guidance, seed, n), format);
+                guidanceSpec(guidance, GuidanceSpec.FIELD), seed, n), format);
     }
 
     public Experiment experiment(ExperimentRequest b) {
@@ -95,10 +99,10 @@ public class RequestValidator {
         long seed = seed(b.seed(), errors);
         int steps = steps(b.steps(), errors);
         String sampler = sampler(b.sampler(), errors);
-        String samplerOptions = samplerOptions(b.samplerOptions(), errors);
+        SamplerOverrides samplerOptions = samplerOptions(b.samplerOptions(), errors);
         List<JsonNode> specs = b.guidance();
         int max = config.limits().maxExperimentSpecs();
-        List<String> guidance = new ArrayList<>();
+        List<JsonNode> guidance = new ArrayList<>();
         if (specs == null) {
             errors.add(new FieldError("guidance", "required: an array of 1.." + max + " guidance specs"));
         } else if (specs.isEmpty() || specs.size() > max) {
@@ -110,7 +114,7 @@ public class RequestValidator {
                     errors.add(new FieldError("guidance[" + i + "]", "must be a number or an object"));
                     guidance.add(null);
                 } else {
-                    guidance.add(guidanceText(s, "guidance[" + i + "]", errors));
+                    guidance.add(guidanceNode(s, specField(i), errors));
                 }
             }
         }
@@ -144,9 +148,10 @@ public class RequestValidator {
         }
         List<JobTask> tasks = new ArrayList<>();
         for (int i = 0; i < count; i++) {
-            String label = labels != null ? labels.get(i).strip() : defaultLabel(specs.get(i));
+            GuidanceSpec spec = guidanceSpec(guidance.get(i), specField(i));
+            String label = labels != null ? labels.get(i).strip() : spec.label();
             tasks.add(new JobTask(label, new GenerationRequest(prompt, negative, wh[0], wh[1], steps, sampler,
-                    samplerOptions, guidance.get(i), seed, 1)));
+                    samplerOptions, spec, seed, 1)));
         }
         return new Experiment(tasks, columns);
     }
@@ -173,8 +178,8 @@ public class RequestValidator {
             generator.validate(request);
         } catch (InvalidRequestException e) {
             String field = e.field() == null ? "" : e.field();
-            if (specIndex >= 0 && field.startsWith("guidance")) {
-                field = "guidance[" + specIndex + "]" + field.substring("guidance".length());
+            if (specIndex >= 0 && field.startsWith(GuidanceSpec.FIELD)) {
+                field = specField(specIndex) + field.substring(GuidanceSpec.FIELD.length());
             }
             throw ProblemException.unprocessable(field, e.getMessage());
         }
@@ -240,21 +245,27 @@ public class RequestValidator {
         return sampler;
     }
 
-    private String samplerOptions(JsonNode options, List<FieldError> errors) {
-        if (options == null || options.isNull()) {
-            return null;
-        }
-        if (!options.isObject()) {
-            errors.add(new FieldError("sampler_options", "must be a JSON object"));
-            return null;
-        }
-        if (!finite(options, "sampler_options", errors)) {
-            return null;
-        }
-        return bounded(options, "sampler_options", errors);
+    /** The experiment's field of spec {@code index}: {@code guidance[index]}. */
+    private static String specField(int index) {
+        return GuidanceSpec.FIELD + "[" + index + "]";
     }
 
-    private String guidanceText(JsonNode g, String field, List<FieldError> errors) {
+    private SamplerOverrides samplerOptions(JsonNode options, List<FieldError> errors) {
+        if (options == null || options.isNull()) {
+            return SamplerOverrides.NONE;
+        }
+        if (!options.isObject()) {
+            errors.add(new FieldError(SamplerOverrides.FIELD, "must be a JSON object"));
+            return null;
+        }
+        if (!finite(options, SamplerOverrides.FIELD, errors) || !bounded(options, SamplerOverrides.FIELD, errors)) {
+            return null;
+        }
+        return SamplerOverrides.of(JsonTrees.toGson(options).getAsJsonObject());
+    }
+
+    /** The guidance field when its shape and size are acceptable (null when absent or with errors added). */
+    private JsonNode guidanceNode(JsonNode g, String field, List<FieldError> errors) {
         if (g == null || g.isNull()) {
             return null;
         }
@@ -262,10 +273,25 @@ public class RequestValidator {
             errors.add(new FieldError(field, "must be a number, an object or {\"preset\": name}"));
             return null;
         }
-        if (!finite(g, field, errors)) {
+        if (!finite(g, field, errors) || !bounded(g, field, errors)) {
             return null;
         }
-        return bounded(g, field, errors);
+        return g;
+    }
+
+    /**
+     * The guidance spec of a bounded field (null: the default); what the spec parser rejects is a 422 naming the
+     * field (as the engine's own rejections are).
+     */
+    private static GuidanceSpec guidanceSpec(JsonNode g, String field) {
+        if (g == null) {
+            return GuidanceSpec.DEFAULT;
+        }
+        try {
+            return GuidanceSpec.parse(JsonTrees.toGson(g), field);
+        } catch (InvalidRequestException e) {
+            throw ProblemException.unprocessable(e.field(), e.getMessage());
+        }
     }
 
     /**
@@ -294,19 +320,20 @@ public class RequestValidator {
         return ok;
     }
 
-    private String bounded(JsonNode node, String field, List<FieldError> errors) {
+    /** False (with an error) when the JSON text of {@code node} is longer than {@code sd.limits.max-spec-chars}. */
+    private boolean bounded(JsonNode node, String field, List<FieldError> errors) {
         String text;
         try {
             text = json.writeValueAsString(node);
         } catch (JsonProcessingException e) {
             errors.add(new FieldError(field, "cannot be serialized"));
-            return null;
+            return false;
         }
         if (text.length() > config.limits().maxSpecChars()) {
             errors.add(new FieldError(field, "at most " + config.limits().maxSpecChars() + " characters of JSON"));
-            return null;
+            return false;
         }
-        return text;
+        return true;
     }
 
     private void meta(String field, String value, List<FieldError> errors) {
@@ -379,21 +406,11 @@ public class RequestValidator {
                 return new int[] {Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2))};
             }
         }
-        Object nativeSize = jobs.generator().map(g -> g.modelInfo().get("native_size")).orElse(null);
-        if (nativeSize instanceof Number num && num.intValue() > 0) {
-            int v = Math.max(config.limits().minSize(), Math.min(config.limits().maxSize(), num.intValue() / 8 * 8));
+        int nativeSize = jobs.generator().map(g -> g.modelInfo().nativeSize()).orElse(0);
+        if (nativeSize > 0) {
+            int v = Math.max(config.limits().minSize(), Math.min(config.limits().maxSize(), nativeSize / 8 * 8));
             return new int[] {v, v};
         }
         return new int[] {512, 512};
-    }
-
-    private static String defaultLabel(JsonNode spec) {
-        if (spec.isNumber()) {
-            return "g=" + spec.asText();
-        }
-        if (spec.isObject() && spec.size() == 1 && spec.path("preset").isTextual()) {
-            return spec.get("preset").asText();
-        }
-        return spec.toString();
     }
 }

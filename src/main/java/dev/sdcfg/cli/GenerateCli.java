@@ -7,6 +7,7 @@ import dev.sdcfg.pipeline.GenerationRequest;
 import dev.sdcfg.pipeline.GenerationResult;
 import dev.sdcfg.pipeline.InvalidRequestException;
 import dev.sdcfg.pipeline.PipelineOptions;
+import dev.sdcfg.pipeline.SamplerOverrides;
 import dev.sdcfg.pipeline.StableDiffusionPipeline;
 import dev.sdcfg.pipeline.image.ImageGrid;
 import dev.sdcfg.pipeline.image.PngEncoder;
@@ -108,15 +109,16 @@ public final class GenerateCli {
             List<String> titles = new ArrayList<>();
             int specIndex = 0;
             for (String g : guidance) {
-                String json = g == null ? null : asJson(g);
-                GenerationRequest req = new GenerationRequest(prompt, negative, w, h, steps, sampler, samplerOptions,
-                        json, seed, n);
+                GenerationRequest req = null;
                 try {
+                    req = new GenerationRequest(prompt, negative, w, h, steps, sampler,
+                            SamplerOverrides.parse(samplerOptions), GuidanceSpec.parse(g == null ? null : asJson(g)),
+                            seed, n);
                     pipe.validate(req);
                 } catch (InvalidRequestException e) {
                     fail(e.field() + ": " + e.getMessage());
                 }
-                String label = json == null ? GuidanceSpec.DEFAULT.label() : GuidanceSpec.parse(json).label();
+                String label = req.guidance().label();
                 long t0 = System.nanoTime();
                 GenerationResult res = pipe.generate(req, new GenerationListener() {
                     @Override

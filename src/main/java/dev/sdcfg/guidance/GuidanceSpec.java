@@ -26,7 +26,8 @@ import java.util.Objects;
  *       override the preset's;</li>
  *   <li>null — {@link #DEFAULT}.</li>
  * </ul>
- * Two specs are equal when their canonical JSON ({@link #toJson()}) is.
+ * Two specs are equal when they apply the same guidance: their canonical JSON ({@link #toJson()}) without the
+ * preset name is the same.
  */
 public final class GuidanceSpec {
 
@@ -38,18 +39,17 @@ public final class GuidanceSpec {
 
     /** Plain CFG with g = 7.5. */
     public static final GuidanceSpec DEFAULT = new GuidanceSpec(null, Normalizer.NONE,
-            Map.of("g", Schedule.constant(7.5)), Interval.ALL, FIELD);
+            Map.of("g", Schedule.constant(7.5)), Interval.ALL);
 
     private final String preset;
     private final Normalizer normalizer;
     private final Map<String, Schedule> params;
     private final Interval interval;
-    private final String path;
     private final String canonical;
     /** The canonical JSON without the preset name: what decides equality. */
     private final String identity;
 
-    GuidanceSpec(String preset, Normalizer normalizer, Map<String, Schedule> given, Interval interval, String path) {
+    GuidanceSpec(String preset, Normalizer normalizer, Map<String, Schedule> given, Interval interval) {
         this.preset = preset;
         this.normalizer = normalizer;
         Map<String, Schedule> all = new LinkedHashMap<>();
@@ -64,7 +64,6 @@ public final class GuidanceSpec {
         }
         this.params = Collections.unmodifiableMap(all);
         this.interval = Objects.requireNonNull(interval);
-        this.path = path;
         this.canonical = toJson().toString();
         JsonObject withoutPreset = toJson();
         withoutPreset.remove("preset");
@@ -110,7 +109,10 @@ public final class GuidanceSpec {
 
     // ------------------------------------------------------------------------------------------------ steps
 
-    /** Checks what depends on the step count (array lengths, zero-init steps); throws InvalidRequestException. */
+    /**
+     * Checks what depends on the step count (array lengths, zero-init steps); throws InvalidRequestException naming
+     * the field under {@value #FIELD} (an experiment's caller puts the spec's index in).
+     */
     public void validateFor(int steps) {
         if (steps < 1 || steps > MAX_STEPS) {
             throw new InvalidRequestException("steps", "steps must be between 1 and " + MAX_STEPS + " (got " + steps + ")");
@@ -118,13 +120,13 @@ public final class GuidanceSpec {
         for (Map.Entry<String, Schedule> e : params.entrySet()) {
             if (e.getValue() instanceof Schedule.ArraySchedule a && a.values().length != steps) {
                 // names the parameter: it may have been given as a bare array (no "values" field)
-                throw new InvalidRequestException(path + "." + e.getKey(), "the array schedule has "
+                throw new InvalidRequestException(FIELD + "." + e.getKey(), "the array schedule has "
                         + a.values().length + " values but the run has " + steps + " steps");
             }
         }
         Schedule z = params.get("zero_init_steps");
         if (z != null && z.value(0, steps) > steps) {
-            throw new InvalidRequestException(path + ".zero_init_steps", "zero_init_steps ("
+            throw new InvalidRequestException(FIELD + ".zero_init_steps", "zero_init_steps ("
                     + Schedule.fmt(z.value(0, steps)) + ") exceeds the step count (" + steps + ")");
         }
     }
@@ -160,9 +162,9 @@ public final class GuidanceSpec {
     }
 
     /**
-     * Canonical JSON (for image metadata): {@code preset} when one was named, {@code normalizer}, every
-     * parameter (a number when constant, else its schedule object), and {@code interval} unless it is all steps.
-     * Parsing it gives an equal spec.
+     * Canonical JSON: {@code preset} when one was named, {@code normalizer}, every parameter (a number when
+     * constant, else its schedule object; numbers in their shortest round-trip form) and {@code interval} unless it
+     * is all steps. Parsing it gives an equal spec with the same preset, whose canonical JSON is the same again.
      */
     public JsonObject toJson() {
         JsonObject o = new JsonObject();
@@ -175,6 +177,14 @@ public final class GuidanceSpec {
             o.add("interval", interval.toJson());
         }
         return o;
+    }
+
+    /**
+     * The canonical JSON as text ({@link #toJson()}): what a job echoes, what PNG text holds and what a stored request
+     * keeps. {@link #parse(String)} reads it back to an equal spec with the same text.
+     */
+    public String canonicalJson() {
+        return canonical;
     }
 
     /**

@@ -314,9 +314,12 @@ public sealed interface Schedule {
 
     // ---------------------------------------------------------------------------------------------------------
 
-    /** A JSON number that prints integers without ".0" and keeps every double exactly (shortest round-trip form). */
+    /**
+     * A JSON number that prints integers without ".0" and keeps every double exactly (shortest round-trip form),
+     * the sign of a zero included ({@code -0.0}).
+     */
     static JsonPrimitive number(double v) {
-        if (v == Math.rint(v) && Math.abs(v) < 1e15) {
+        if (v == Math.rint(v) && Math.abs(v) < 1e15 && Double.doubleToRawLongBits(v) != Long.MIN_VALUE) {
             return new JsonPrimitive((long) v);
         }
         return new JsonPrimitive(v);

@@ -40,7 +40,7 @@ final class SpecParser {
             if (p.isNumber()) {
                 Normalizer n = Normalizer.NONE;
                 Schedule g = constant(p, path, n.param("g"));
-                return new GuidanceSpec(null, n, Map.of("g", g), Interval.ALL, path);
+                return new GuidanceSpec(null, n, Map.of("g", g), Interval.ALL);
             }
             if (p.isString()) {
                 JsonObject o = new JsonObject();
@@ -93,7 +93,7 @@ final class SpecParser {
             params.put(key, schedule(e.getValue(), path + "." + key, p));
         }
         Interval interval = obj.has("interval") ? interval(obj.get("interval"), path + ".interval") : Interval.ALL;
-        return new GuidanceSpec(preset, normalizer, params, interval, path);
+        return new GuidanceSpec(preset, normalizer, params, interval);
     }
 
     // ------------------------------------------------------------------------------------------------ schedules

@@ -1,8 +1,11 @@
 package dev.sdcfg.pipeline;
 
+import dev.sdcfg.guidance.GuidanceSpec;
+
 /**
- * One generation job as the core engine sees it (already bounded by the HTTP layer; the engine checks again in
- * {@link ImageGenerator#validate}).
+ * One generation job as the core engine sees it: typed values, parsed once where the request came in (the HTTP
+ * layer, the CLI) and already bounded there; the engine checks what depends on the model in
+ * {@link ImageGenerator#validate}.
  *
  * @param prompt          the text prompt
  * @param negativePrompt  the negative prompt ("" for none: the cached empty-prompt embedding is used)
@@ -10,9 +13,8 @@ package dev.sdcfg.pipeline;
  * @param height          image height in pixels, a multiple of 8
  * @param steps           denoising steps
  * @param sampler         sampler name as listed by {@link ImageGenerator#samplers()} (null: the model's own)
- * @param samplerOptions  per-request sampler config overrides as a JSON object text (null or "{}": none),
- *                        e.g. {"use_karras_sigmas": true, "timestep_spacing": "trailing"}
- * @param guidanceJson    the guidance spec as JSON text (a number, an object, or {"preset": …}); null: the default
+ * @param samplerOptions  per-request sampler config overrides (null: {@link SamplerOverrides#NONE})
+ * @param guidance        the guidance spec (null: {@link GuidanceSpec#DEFAULT})
  * @param seed            seed of image 0; image i uses seed + i
  * @param n               number of images
  */
@@ -23,8 +25,13 @@ public record GenerationRequest(
         int height,
         int steps,
         String sampler,
-        String samplerOptions,
-        String guidanceJson,
+        SamplerOverrides samplerOptions,
+        GuidanceSpec guidance,
         long seed,
         int n) {
+
+    public GenerationRequest {
+        samplerOptions = samplerOptions == null ? SamplerOverrides.NONE : samplerOptions;
+        guidance = guidance == null ? GuidanceSpec.DEFAULT : guidance;
+    }
 }

@@ -1,5 +1,7 @@
 package dev.sdcfg.pipeline;
 
+import dev.sdcfg.sampler.SamplerInfo;
+
 import java.util.List;
 import java.util.Map;
 
@@ -11,13 +13,13 @@ import java.util.Map;
 public interface ImageGenerator extends AutoCloseable {
 
     /** Model name, folder, device, dtype, native size and other facts for GET /v1/models. */
-    Map<String, Object> modelInfo();
+    ModelInfo modelInfo();
 
     /** Normalizers, schedule kinds, parameters with ranges, presets: the body of GET /v1/guidance. */
     Map<String, Object> guidanceCatalog();
 
-    /** Sampler names with their options: the body of GET /v1/samplers. */
-    List<Map<String, Object>> samplers();
+    /** Sampler names with their options: what GET /v1/samplers lists. */
+    List<SamplerInfo> samplers();
 
     /** Throws {@link InvalidRequestException} naming the field when the request cannot run; changes nothing. */
     void validate(GenerationRequest request);

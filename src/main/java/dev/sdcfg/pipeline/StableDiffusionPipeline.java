@@ -9,10 +9,8 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
 import dev.sdcfg.guidance.GuidanceCatalog;
 import dev.sdcfg.guidance.GuidancePlan;
-import dev.sdcfg.guidance.GuidanceSpec;
 import dev.sdcfg.model.ModelFolder;
 import dev.sdcfg.model.clip.ClipTextModel;
 import dev.sdcfg.model.clip.ClipTokenizer;
@@ -26,7 +24,6 @@ import dev.sdcfg.sampler.PrefetchedNoise;
 import dev.sdcfg.sampler.Sampler;
 import dev.sdcfg.sampler.SamplerFactory;
 import dev.sdcfg.sampler.SamplerInfo;
-import dev.sdcfg.sampler.SamplerOptionException;
 import dev.sdcfg.runtime.HostScalars;
 
 import java.nio.file.Path;
@@ -55,6 +52,7 @@ public final class StableDiffusionPipeline implements ImageGenerator {
     private final JsonConfig schedulerConfig;
     private final NDManager manager;
     private final int vaeScaleFactor;
+    private final RequestChecks checks;
     /** Embedding of the empty prompt (the default negative prompt), computed once. */
     private NDArray emptyPromptEmbedding;
 
@@ -84,6 +82,7 @@ public final class StableDiffusionPipeline implements ImageGenerator {
         this.vae = vae;
         this.manager = NDManager.newBaseManager(ctx.device());
         this.vaeScaleFactor = vae.downscaleFactor();
+        this.checks = new RequestChecks(schedulerConfig, vaeScaleFactor, options.maxPixels());
     }
 
     /**
@@ -214,25 +213,15 @@ public final class StableDiffusionPipeline implements ImageGenerator {
         return vaeScaleFactor;
     }
 
-    // ---------------------------------------------------------------- description
+    // ---------------------------------------------------------------- description and checks
 
     @Override
-    public Map<String, Object> modelInfo() {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("id", modelId);
-        m.put("path", root == null ? null : root.toString());
-        m.put("device", ctx.device().toString());
-        m.put("dtype", ctx.dtype().name().toLowerCase(java.util.Locale.ROOT));
-        m.put("native_size", nativeSize());
-        m.put("vae_scale_factor", vaeScaleFactor);
-        m.put("latent_channels", unet.config().inChannels());
-        m.put("text_hidden_size", textEncoder.hiddenSize());
-        m.put("max_prompt_tokens", tokenizer.maxLength());
-        m.put("default_sampler", schedulerConfig.getString("_class_name", null));
-        m.put("prediction_type", schedulerConfig.getString("prediction_type", "epsilon"));
-        m.put("clip_skip", options.clipSkip());
-        m.put("attention_slice_size", options.attentionSliceSize());
-        return m;
+    public ModelInfo modelInfo() {
+        return new ModelInfo(modelId, root == null ? null : root.toString(), ctx.device().toString(),
+                ctx.dtype().name().toLowerCase(java.util.Locale.ROOT), nativeSize(), vaeScaleFactor,
+                unet.config().inChannels(), textEncoder.hiddenSize(), tokenizer.maxLength(),
+                schedulerConfig.getString("_class_name", null), schedulerConfig.getString("prediction_type", "epsilon"),
+                options.clipSkip(), options.attentionSliceSize());
     }
 
     @Override
@@ -241,99 +230,21 @@ public final class StableDiffusionPipeline implements ImageGenerator {
     }
 
     @Override
-    public List<Map<String, Object>> samplers() {
-        List<Map<String, Object>> out = new ArrayList<>();
-        for (SamplerInfo info : SamplerFactory.describe()) {
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("name", info.name());
-            m.put("diffusers_class", info.diffusersClass());
-            m.put("description", info.description());
-            m.put("preset", info.preset());
-            m.put("stochastic", info.stochastic());
-            List<Map<String, Object>> opts = new ArrayList<>();
-            for (SamplerInfo.Option o : info.options()) {
-                Map<String, Object> om = new LinkedHashMap<>();
-                om.put("key", o.key());
-                om.put("type", o.type());
-                om.put("default", o.defaultValue());
-                if (!o.allowed().isEmpty()) {
-                    om.put("allowed", o.allowed());
-                }
-                om.put("description", o.description());
-                opts.add(om);
-            }
-            m.put("options", opts);
-            out.add(m);
-        }
-        return out;
+    public List<SamplerInfo> samplers() {
+        return SamplerFactory.describe();
     }
-
-    // ---------------------------------------------------------------- validation
 
     /** Everything that can be checked without running the model, with the offending field named. */
     @Override
     public void validate(GenerationRequest r) {
-        prepare(r);
-    }
-
-    /** A validated request with its parsed parts. */
-    record Prepared(GuidanceSpec guidance, JsonObject samplerOverrides, int modelCalls) {
-    }
-
-    Prepared prepare(GenerationRequest r) {
-        if (r.prompt() == null) {
-            throw new InvalidRequestException("prompt", "prompt is required");
-        }
-        checkSide("width", r.width());
-        checkSide("height", r.height());
-        if ((long) r.width() * r.height() > options.maxPixels()) {
-            throw new InvalidRequestException("width", "width×height " + r.width() + "×" + r.height() + " exceeds "
-                    + options.maxPixels() + " pixels");
-        }
-        if (r.steps() < 1 || r.steps() > GuidanceSpec.MAX_STEPS) {
-            throw new InvalidRequestException("steps", "steps must be within 1.." + GuidanceSpec.MAX_STEPS);
-        }
-        if (r.n() < 1) {
-            throw new InvalidRequestException("n", "n must be at least 1");
-        }
-        if (r.seed() < 0) {
-            throw new InvalidRequestException("seed", "seed must be non-negative");
-        }
-        JsonObject overrides;
-        try {
-            JsonElement e = r.samplerOptions() == null || r.samplerOptions().isBlank()
-                    ? new JsonObject() : JsonParser.parseString(r.samplerOptions());
-            if (!e.isJsonObject()) {
-                throw new InvalidRequestException("sampler_options", "sampler_options must be a JSON object");
-            }
-            overrides = e.getAsJsonObject();
-        } catch (com.google.gson.JsonParseException e) {
-            throw new InvalidRequestException("sampler_options", "sampler_options is not valid JSON");
-        }
-        int calls;
-        try (Sampler probe = SamplerFactory.create(r.sampler(), schedulerConfig, overrides)) {
-            probe.setTimesteps(r.steps());
-            calls = probe.timesteps().length;
-        } catch (IllegalArgumentException e) {
-            throw new InvalidRequestException(SamplerOptionException.fieldOf(e), e.getMessage());
-        }
-        GuidanceSpec spec = r.guidanceJson() == null || r.guidanceJson().isBlank()
-                ? GuidanceSpec.DEFAULT : GuidanceSpec.parse(r.guidanceJson());
-        spec.validateFor(r.steps());
-        return new Prepared(spec, overrides, calls);
-    }
-
-    private void checkSide(String field, int v) {
-        if (v < vaeScaleFactor || v % 8 != 0 || v % vaeScaleFactor != 0) {
-            throw new InvalidRequestException(field, field + " must be a positive multiple of 8 (got " + v + ")");
-        }
+        checks.check(r);
     }
 
     // ---------------------------------------------------------------- generation
 
     @Override
     public GenerationResult generate(GenerationRequest r, GenerationListener listener) {
-        Prepared p = prepare(r);
+        validate(r);
         long t0 = System.nanoTime();
         List<String> warnings = new ArrayList<>();
         List<GeneratedImage> images = new ArrayList<>();
@@ -351,7 +262,7 @@ public final class StableDiffusionPipeline implements ImageGenerator {
             for (int i = 0; i < r.n(); i++) {
                 long seed = r.seed() + i;
                 long d0 = System.nanoTime();
-                NDArray latents = denoise(r, p, seed, i, cond, uncond, listener, job, null);
+                NDArray latents = denoise(r, seed, i, cond, uncond, listener, job, null);
                 long d1 = System.nanoTime();
                 NDArray image = decode(latents);
                 byte[] rgb = toRgbBytes(image);
@@ -359,7 +270,7 @@ public final class StableDiffusionPipeline implements ImageGenerator {
                 listener.onVaeDecoded(d2 - d1);
                 denoise += (d1 - d0) / 1e6;
                 decode += (d2 - d1) / 1e6;
-                images.add(new GeneratedImage(PngEncoder.encodeRgb(rgb, r.width(), r.height(), pngText(r, p, seed)),
+                images.add(new GeneratedImage(PngEncoder.encodeRgb(rgb, r.width(), r.height(), pngText(r, seed)),
                         seed, r.width(), r.height()));
                 latents.close();
                 image.close();
@@ -415,11 +326,11 @@ public final class StableDiffusionPipeline implements ImageGenerator {
      * Runs the denoising loop of one image and returns its final latents (attached to {@code into}). {@code
      * observer} (may be null) sees the latents after each step; tests use it to compare trajectories.
      */
-    NDArray denoise(GenerationRequest r, Prepared p, long seed, int imageIndex, NDArray cond, NDArray uncond,
+    NDArray denoise(GenerationRequest r, long seed, int imageIndex, NDArray cond, NDArray uncond,
                     GenerationListener listener, NDManager into, StepObserver observer) {
         NDManager work = into.newSubManager();
-        try (GuidancePlan plan = p.guidance().plan(r.steps());
-             Sampler sampler = newSampler(r, p);
+        try (GuidancePlan plan = r.guidance().plan(r.steps());
+             Sampler sampler = newSampler(r);
              // noise for stochastic samplers, drawn ahead and moved once: at most one draw per model call
              PrefetchedNoise noise = new PrefetchedNoise(sampler.timesteps().length)) {
             double[] timesteps = sampler.timesteps();
@@ -488,8 +399,8 @@ public final class StableDiffusionPipeline implements ImageGenerator {
     }
 
     /** A sampler for the request with its timesteps set. */
-    private Sampler newSampler(GenerationRequest r, Prepared p) {
-        Sampler sampler = SamplerFactory.create(r.sampler(), schedulerConfig, p.samplerOverrides());
+    private Sampler newSampler(GenerationRequest r) {
+        Sampler sampler = SamplerFactory.create(r.sampler(), schedulerConfig, r.samplerOptions().toJson());
         try {
             sampler.setTimesteps(r.steps());
             return sampler;
@@ -519,7 +430,7 @@ public final class StableDiffusionPipeline implements ImageGenerator {
         }
     }
 
-    private Map<String, String> pngText(GenerationRequest r, Prepared p, long seed) {
+    private Map<String, String> pngText(GenerationRequest r, long seed) {
         Map<String, String> t = new LinkedHashMap<>();
         t.put("prompt", r.prompt());
         if (r.negativePrompt() != null && !r.negativePrompt().isEmpty()) {
@@ -527,11 +438,11 @@ public final class StableDiffusionPipeline implements ImageGenerator {
         }
         t.put("seed", Long.toString(seed));
         t.put("sampler", r.sampler() == null ? schedulerConfig.getString("_class_name", "default") : r.sampler());
-        if (!p.samplerOverrides().entrySet().isEmpty()) {
-            t.put("sampler_options", p.samplerOverrides().toString());
+        if (!r.samplerOptions().isEmpty()) {
+            t.put("sampler_options", r.samplerOptions().canonicalJson());
         }
         t.put("steps", Integer.toString(r.steps()));
-        t.put("guidance", p.guidance().toJson().toString());
+        t.put("guidance", r.guidance().canonicalJson());
         t.put("size", r.width() + "x" + r.height());
         t.put("model", modelId);
         t.put("software", "sd-guidance-service");

@@ -116,7 +116,9 @@ class GenerationApiTest {
         assertEquals(1.0, done.getDouble("progress.fraction"));
         assertEquals(List.of(99, 100), done.getList("seeds"));
         assertEquals(null, (Object) done.get("queue_position"));
-        assertEquals(7.5f, done.getFloat("request.guidance"));
+        // the echo is the spec as it runs (canonical form), here plain CFG with g = 7.5
+        assertEquals(Map.of("normalizer", "none", "g", 7.5f), done.getMap("request.guidance"));
+        assertEquals(Map.of("use_karras_sigmas", true), done.getMap("request.sampler_options"));
         assertEquals("euler", done.getString("request.sampler"));
         assertTrue(done.getString("started_at") != null && done.getString("finished_at") != null);
         assertTrue(done.getMap("timings").containsKey("queue_wait_ms"));
@@ -144,8 +146,8 @@ class GenerationApiTest {
                 .post("/v1/experiments");
         r.then().statusCode(202).header("Location", endsWith("/v1/jobs/" + r.path("id")))
                 .body("kind", equalTo("experiment"))
-                .body("request.labels", equalTo(List.of("g=3", "{\"normalizer\":\"basenorm\",\"g\":7.5}",
-                        "FullNormGuidance_Sched_TCos")));
+                .body("request.labels", equalTo(List.of("CFG g=3", "BaseNorm g=7.5", "FullNormGuidance_Sched_TCos")))
+                .body("request.guidance[2].normalizer", equalTo("fullnorm"));
         String id = r.path("id");
         JsonPath done = awaitStatus(id, "succeeded", "failed", "canceled");
         assertEquals("succeeded", done.getString("status"), done.prettify());

@@ -3,6 +3,7 @@ package dev.sdcfg.jobs;
 import dev.sdcfg.jobs.fake.Await;
 import dev.sdcfg.jobs.fake.FakeImageGenerator;
 import dev.sdcfg.jobs.fake.Gate;
+import dev.sdcfg.guidance.GuidanceSpec;
 import dev.sdcfg.pipeline.GenerationRequest;
 import dev.sdcfg.pipeline.ImageGenerator;
 import dev.sdcfg.pipeline.image.PngEncoder;
@@ -121,7 +122,8 @@ class JobServiceTest {
         awaitReady();
         List<JobTask> tasks = new ArrayList<>();
         for (String label : List.of("g=3", "g=7.5", "fullnorm")) {
-            tasks.add(new JobTask(label, new GenerationRequest("a fox", "", 32, 32, 2, null, null, "7.5", 5, 1)));
+            tasks.add(new JobTask(label, new GenerationRequest("a fox", "", 32, 32, 2, null, null,
+                    GuidanceSpec.parse("7.5"), 5, 1)));
         }
         Job job = awaitFinal(service.submit(JobKind.EXPERIMENT, tasks, 2));
         Job.Snapshot s = job.snapshot();

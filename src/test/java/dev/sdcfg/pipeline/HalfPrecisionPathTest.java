@@ -6,6 +6,7 @@ import dev.sdcfg.pipeline.image.PngEncoder;
 import dev.sdcfg.runtime.ComputeContext;
 import dev.sdcfg.sampler.SamplerFactory;
 import dev.sdcfg.testutil.Fixtures;
+import dev.sdcfg.guidance.GuidanceSpec;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -54,7 +55,8 @@ class HalfPrecisionPathTest {
     }
 
     private static GenerationRequest req(String sampler, String guidance) {
-        return new GenerationRequest("a red cube on a table", "blurry", 64, 64, 6, sampler, null, guidance, 7, 1);
+        return new GenerationRequest("a red cube on a table", "blurry", 64, 64, 6, sampler, null,
+                GuidanceSpec.parse(guidance), 7, 1);
     }
 
     @Test
@@ -95,11 +97,11 @@ class HalfPrecisionPathTest {
     void latentsStayInTheModelDtypeBetweenSteps() {
         List<DataType> seen = new ArrayList<>();
         GenerationRequest r = req("dpmpp_2m", "7.5");
-        StableDiffusionPipeline.Prepared p = fp16.prepare(r);
+        fp16.validate(r);
         try (ai.djl.ndarray.NDManager m = ai.djl.ndarray.NDManager.newBaseManager(Device.cpu())) {
             var cond = fp16.encodePrompt(r.prompt(), "prompt", new ArrayList<>(), m);
             var uncond = fp16.encodePrompt(r.negativePrompt(), "negative_prompt", new ArrayList<>(), m);
-            fp16.denoise(r, p, 7, 0, cond, uncond, GenerationListener.NONE, m, (step, latents) -> seen.add(latents.getDataType()));
+            fp16.denoise(r, 7, 0, cond, uncond, GenerationListener.NONE, m, (step, latents) -> seen.add(latents.getDataType()));
         }
         assertEquals(6, seen.size());
         assertTrue(seen.stream().allMatch(t -> t == DataType.FLOAT16), seen.toString());

@@ -10,6 +10,7 @@ import com.google.gson.JsonParser;
 import dev.sdcfg.model.io.Safetensors;
 import dev.sdcfg.runtime.ComputeContext;
 import dev.sdcfg.testutil.Fixtures;
+import dev.sdcfg.guidance.GuidanceSpec;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DynamicTest;
@@ -126,7 +127,7 @@ class PipelineParityTest {
     private void runExperiment(String name) throws IOException {
         int steps = notes.get("steps").getAsInt();
         GenerationRequest r = new GenerationRequest(prompt(), notes.get("negative").getAsString(), width, height, steps,
-                sampler, null, "{\"preset\":\"" + name + "\"}", seed, 1);
+                sampler, null, GuidanceSpec.parse("{\"preset\":\"" + name + "\"}"), seed, 1);
         List<Integer> recorded = new ArrayList<>();
         for (String k : golden.keys()) {
             Matcher m = Pattern.compile(Pattern.quote(name) + "\\.step(\\d+)\\.latents").matcher(k);
@@ -135,12 +136,12 @@ class PipelineParityTest {
             }
         }
         assertFalse(recorded.isEmpty(), name + ": no recorded steps in the golden");
-        StableDiffusionPipeline.Prepared p = pipe.prepare(r);
+        pipe.validate(r);
         Map<Integer, NDArray> seen = new HashMap<>();
         try (NDManager job = manager.newSubManager()) {
             NDArray cond = pipe.encodePrompt(r.prompt(), "prompt", null, job);
             NDArray uncond = pipe.encodePrompt(r.negativePrompt(), "negative_prompt", null, job);
-            NDArray latents = pipe.denoise(r, p, r.seed(), 0, cond, uncond, GenerationListener.NONE, job,
+            NDArray latents = pipe.denoise(r, r.seed(), 0, cond, uncond, GenerationListener.NONE, job,
                     (step, x) -> {
                         if (recorded.contains(step)) {
                             NDArray copy = x.duplicate();

@@ -12,6 +12,7 @@ import dev.sdcfg.runtime.ComputeContext;
 import dev.sdcfg.sampler.Sampler;
 import dev.sdcfg.sampler.SamplerFactory;
 import dev.sdcfg.testutil.Fixtures;
+import dev.sdcfg.guidance.GuidanceSpec;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DynamicTest;
@@ -124,8 +125,8 @@ class Sd2PipelineParityTest {
         assertEquals(0, pipe.tokenizer().padId(), "SD 2.x pads with '!' (id 0), from special_tokens_map.json");
         assertEquals(77, pipe.tokenizer().maxLength());
         assertTrue(pipe.unet().config().upcastAttention(), "upcast_attention");
-        assertEquals("v_prediction", pipe.modelInfo().get("prediction_type"));
-        assertEquals("DDIMScheduler", pipe.modelInfo().get("default_sampler"));
+        assertEquals("v_prediction", pipe.modelInfo().predictionType());
+        assertEquals("DDIMScheduler", pipe.modelInfo().defaultSampler());
     }
 
     @Test
@@ -155,7 +156,8 @@ class Sd2PipelineParityTest {
         return new GenerationRequest(q.get("prompt").getAsString(), q.get("negative_prompt").getAsString(),
                 q.get("width").getAsInt(), q.get("height").getAsInt(), q.get("steps").getAsInt(),
                 q.get("sampler").getAsString(), q.get("sampler_options").isJsonNull() ? null
-                        : q.get("sampler_options").getAsString(), q.get("guidance").getAsString(),
+                        : SamplerOverrides.parse(q.get("sampler_options").getAsString()),
+                GuidanceSpec.parse(q.get("guidance").getAsString()),
                 q.get("seed").getAsLong(), 1);
     }
 
@@ -178,9 +180,7 @@ class Sd2PipelineParityTest {
         GenerationRequest r = request(run);
         JsonConfig cfg = StableDiffusionPipeline.asStableDiffusionPipelineSees(
                 JsonConfig.read(modelDir.resolve("scheduler").resolve("scheduler_config.json")));
-        JsonObject overrides = r.samplerOptions() == null ? new JsonObject()
-                : JsonParser.parseString(r.samplerOptions()).getAsJsonObject();
-        try (Sampler s = SamplerFactory.create(r.sampler(), cfg, overrides)) {
+        try (Sampler s = SamplerFactory.create(r.sampler(), cfg, r.samplerOptions().toJson())) {
             assertEquals(run.get("scheduler_class").getAsString(), s.diffusersClass());
             s.setTimesteps(r.steps());
             double[] theirs = ref(name + ".timesteps").toDoubleArray();
@@ -215,12 +215,12 @@ class Sd2PipelineParityTest {
         }
         recorded.sort(null);
         assertEquals(r.steps(), recorded.size(), name + ": the golden records every step");
-        StableDiffusionPipeline.Prepared prepared = pipe.prepare(r);
+        pipe.validate(r);
         Map<Integer, NDArray> seen = new HashMap<>();
         try (NDManager job = manager.newSubManager()) {
             NDArray cond = pipe.encodePrompt(r.prompt(), "prompt", null, job);
             NDArray uncond = pipe.encodePrompt(r.negativePrompt(), "negative_prompt", null, job);
-            NDArray latents = pipe.denoise(r, prepared, r.seed(), 0, cond, uncond, GenerationListener.NONE, job,
+            NDArray latents = pipe.denoise(r, r.seed(), 0, cond, uncond, GenerationListener.NONE, job,
                     (step, x) -> {
                         NDArray copy = x.duplicate();
                         copy.attach(job);

@@ -4,6 +4,7 @@ import dev.sdcfg.pipeline.image.PngEncoder;
 import dev.sdcfg.runtime.ComputeContext;
 import dev.sdcfg.sampler.SamplerFactory;
 import dev.sdcfg.testutil.Fixtures;
+import dev.sdcfg.guidance.GuidanceSpec;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -38,7 +39,8 @@ class StableDiffusionPipelineTest {
     }
 
     private static GenerationRequest req(String sampler, int w, int h, int steps, String guidance, long seed, int n) {
-        return new GenerationRequest("a lighthouse", "", w, h, steps, sampler, null, guidance, seed, n);
+        return new GenerationRequest("a lighthouse", "", w, h, steps, sampler, null, GuidanceSpec.parse(guidance), seed,
+                n);
     }
 
     @Test
@@ -153,7 +155,8 @@ class StableDiffusionPipelineTest {
         assertEquals("width", assertThrows(InvalidRequestException.class,
                 () -> pipe.validate(req(null, 60, 64, 2, null, 1, 1))).field());
         assertEquals("sampler_options.bogus", assertThrows(InvalidRequestException.class,
-                () -> pipe.validate(new GenerationRequest("a", "", 64, 64, 2, "euler", "{\"bogus\":1}", null, 1, 1)))
+                () -> pipe.validate(new GenerationRequest("a", "", 64, 64, 2, "euler",
+                        SamplerOverrides.parse("{\"bogus\":1}"), null, 1, 1)))
                 .field());
         assertEquals("guidance.g", assertThrows(InvalidRequestException.class,
                 () -> pipe.validate(req("euler", 64, 64, 2, "{\"g\":[1,2,3]}", 1, 1))).field());

@@ -1,7 +1,6 @@
 package dev.sdcfg.jobs.fake;
 
 import ai.djl.engine.EngineException;
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.sdcfg.pipeline.GeneratedImage;
 import dev.sdcfg.pipeline.GenerationCanceledException;
@@ -10,11 +9,11 @@ import dev.sdcfg.pipeline.GenerationRequest;
 import dev.sdcfg.pipeline.GenerationResult;
 import dev.sdcfg.pipeline.ImageGenerator;
 import dev.sdcfg.pipeline.InvalidRequestException;
+import dev.sdcfg.pipeline.ModelInfo;
 import dev.sdcfg.pipeline.image.PngEncoder;
+import dev.sdcfg.sampler.SamplerInfo;
 
-import java.io.IOException;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -23,8 +22,8 @@ import java.util.concurrent.CopyOnWriteArraySet;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * A stand-in for the Stable Diffusion pipeline in service tests: same contract (validation of the guidance spec
- * and sampler, per-step callbacks, cancellation between steps, PNGs with a parameters text chunk), no NDArrays.
+ * A stand-in for the Stable Diffusion pipeline in service tests: same contract (validation of the sampler and of
+ * the guidance spec against the step count, per-step callbacks, cancellation between steps, PNGs with a parameters text chunk), no NDArrays.
  * Images are a deterministic function of the seed. Prompts starting with {@code fail:oom} or {@code fail:boom}
  * make the job fail inside the generator.
  */
@@ -58,14 +57,9 @@ public final class FakeImageGenerator implements ImageGenerator {
     }
 
     @Override
-    public Map<String, Object> modelInfo() {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("id", "fake-tiny-sd");
-        m.put("description", "test double: deterministic patterns, no model");
-        m.put("device", "cpu");
-        m.put("dtype", "float32");
-        m.put("native_size", 64);
-        return m;
+    public ModelInfo modelInfo() {
+        return new ModelInfo("fake-tiny-sd", null, "cpu", "float32", 64, 8, 4, 32, 77, "PNDMScheduler", "epsilon", 0,
+                0);
     }
 
     @Override
@@ -79,10 +73,12 @@ public final class FakeImageGenerator implements ImageGenerator {
     }
 
     @Override
-    public List<Map<String, Object>> samplers() {
-        List<Map<String, Object>> out = new ArrayList<>();
+    public List<SamplerInfo> samplers() {
+        List<SamplerInfo.Option> options = SAMPLER_OPTIONS.stream()
+                .map(k -> new SamplerInfo.Option(k, "string", null, List.of(), "fake option")).toList();
+        List<SamplerInfo> out = new ArrayList<>();
         for (String s : List.of("pndm", "euler", "euler_a", "ddim", "lms", "dpmpp_2m")) {
-            out.add(Map.of("name", s, "options", List.copyOf(SAMPLER_OPTIONS)));
+            out.add(new SamplerInfo(s, "FakeScheduler", "test double", Map.of(), false, options));
         }
         return out;
     }
@@ -101,101 +97,13 @@ public final class FakeImageGenerator implements ImageGenerator {
         if (r.sampler() != null && !SAMPLERS.contains(r.sampler())) {
             throw new InvalidRequestException("sampler", "unknown sampler '" + r.sampler() + "'; known: " + SAMPLERS);
         }
-        if (r.samplerOptions() != null) {
-            JsonNode o = parse(r.samplerOptions(), "sampler_options");
-            for (Iterator<String> it = o.fieldNames(); it.hasNext(); ) {
-                String k = it.next();
-                if (!SAMPLER_OPTIONS.contains(k)) {
-                    throw new InvalidRequestException("sampler_options." + k, "unknown sampler option");
-                }
+        for (String k : r.samplerOptions().keys()) {
+            if (!SAMPLER_OPTIONS.contains(k)) {
+                throw new InvalidRequestException("sampler_options." + k, "unknown sampler option");
             }
         }
-        if (r.guidanceJson() != null) {
-            validateGuidance(parse(r.guidanceJson(), "guidance"), r.steps());
-        }
-    }
-
-    private static JsonNode parse(String json, String field) {
-        try {
-            return JSON.readTree(json);
-        } catch (IOException e) {
-            throw new InvalidRequestException(field, "not JSON");
-        }
-    }
-
-    private static void validateGuidance(JsonNode g, int steps) {
-        if (g.isNumber()) {
-            checkScale(g.asDouble(), "guidance");
-            return;
-        }
-        if (!g.isObject()) {
-            throw new InvalidRequestException("guidance", "must be a number, an object or {\"preset\": name}");
-        }
-        for (Iterator<Map.Entry<String, JsonNode>> it = g.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> e = it.next();
-            String k = e.getKey();
-            JsonNode v = e.getValue();
-            switch (k) {
-                case "preset":
-                    if (!v.isTextual() || !PRESETS.contains(v.asText())) {
-                        throw new InvalidRequestException("guidance.preset", "unknown preset " + v + "; known: " + PRESETS);
-                    }
-                    break;
-                case "normalizer":
-                    if (!v.isTextual() || !NORMALIZERS.contains(v.asText())) {
-                        throw new InvalidRequestException("guidance.normalizer", "unknown normalizer " + v);
-                    }
-                    break;
-                case "g":
-                    validateSchedule(v, "guidance.g", steps);
-                    break;
-                case "interval":
-                    if (!v.isArray() || v.size() != 2 || !v.get(0).isNumber() || !v.get(1).isNumber()
-                            || v.get(0).asDouble() < 0 || v.get(1).asDouble() > 1
-                            || v.get(0).asDouble() >= v.get(1).asDouble()) {
-                        throw new InvalidRequestException("guidance.interval", "must be [start, end) with 0 <= start < end <= 1");
-                    }
-                    break;
-                default:
-                    throw new InvalidRequestException("guidance." + k, "unknown guidance parameter");
-            }
-        }
-    }
-
-    private static void validateSchedule(JsonNode v, String field, int steps) {
-        if (v.isNumber()) {
-            checkScale(v.asDouble(), field);
-            return;
-        }
-        if (v.isArray()) {
-            if (v.size() != steps) {
-                throw new InvalidRequestException(field, "an explicit schedule needs one value per step (" + steps + ")");
-            }
-            for (int i = 0; i < v.size(); i++) {
-                if (!v.get(i).isNumber()) {
-                    throw new InvalidRequestException(field + "[" + i + "]", "must be a number");
-                }
-                checkScale(v.get(i).asDouble(), field + "[" + i + "]");
-            }
-            return;
-        }
-        if (!v.isObject() || !v.path("schedule").isTextual() || !SCHEDULES.contains(v.path("schedule").asText())) {
-            throw new InvalidRequestException(field + ".schedule", "unknown schedule; known: " + SCHEDULES);
-        }
-        for (String p : List.of("max", "min", "value", "from", "to")) {
-            if (v.has(p)) {
-                if (!v.get(p).isNumber()) {
-                    throw new InvalidRequestException(field + "." + p, "must be a number");
-                }
-                checkScale(v.get(p).asDouble(), field + "." + p);
-            }
-        }
-    }
-
-    private static void checkScale(double g, String field) {
-        if (!Double.isFinite(g) || g < 0 || g > 30) {
-            throw new InvalidRequestException(field, "guidance scale must be within 0..30");
-        }
+        // the spec was parsed where the request came in; what depends on the step count is the engine's check
+        r.guidance().validateFor(r.steps());
     }
 
     @Override
@@ -230,7 +138,7 @@ public final class FakeImageGenerator implements ImageGenerator {
             long seed = r.seed() + i;
             Map<String, String> text = new LinkedHashMap<>();
             text.put("parameters", "{\"prompt\":" + JSON.valueToTree(r.prompt()) + ",\"seed\":" + seed
-                    + ",\"guidance\":" + r.guidanceJson() + "}");
+                    + ",\"guidance\":" + r.guidance().canonicalJson() + "}");
             images.add(new GeneratedImage(PngEncoder.encode(pattern(seed, r.width(), r.height()), r.width(),
                     r.height(), text), seed, r.width(), r.height()));
             listener.onVaeDecoded(3_000_000);
