@@ -5,7 +5,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.sdcfg.guidance.GuidanceSpec;
 import dev.sdcfg.pipeline.GenerationRequest;
+import dev.sdcfg.pipeline.SamplerOverrides;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -42,8 +44,9 @@ final class JobCodec {
             o.put("height", r.height());
             o.put("steps", r.steps());
             o.put("sampler", r.sampler());
-            o.put("sampler_options", r.samplerOptions());
-            o.put("guidance", r.guidanceJson());
+            // both in their canonical text, which parse() reads back to an equal value
+            o.put("sampler_options", r.samplerOptions().canonicalJson());
+            o.put("guidance", r.guidance().canonicalJson());
             o.put("seed", r.seed());
             o.put("n", r.n());
         }
@@ -55,7 +58,8 @@ final class JobCodec {
         for (JsonNode o : read(text)) {
             GenerationRequest r = new GenerationRequest(o.get("prompt").asText(), o.get("negative_prompt").asText(""),
                     o.get("width").asInt(), o.get("height").asInt(), o.get("steps").asInt(), text(o, "sampler"),
-                    text(o, "sampler_options"), text(o, "guidance"), o.get("seed").asLong(), o.get("n").asInt());
+                    samplerOptions(text(o, "sampler_options")), guidance(text(o, "guidance")), o.get("seed").asLong(),
+                    o.get("n").asInt());
             tasks.add(new JobTask(text(o, "label"), r));
         }
         return tasks;
@@ -88,6 +92,14 @@ final class JobCodec {
         Map<String, Double> timings = JSON.convertValue(o.get("timings"),
                 new TypeReference<LinkedHashMap<String, Double>>() { });
         return new Result(images, warnings, timings, o.get("grid").asBoolean());
+    }
+
+    private static SamplerOverrides samplerOptions(String text) {
+        return text == null ? SamplerOverrides.NONE : SamplerOverrides.parse(text);
+    }
+
+    private static GuidanceSpec guidance(String text) {
+        return text == null ? GuidanceSpec.DEFAULT : GuidanceSpec.parse(text);
     }
 
     private static String text(JsonNode o, String field) {

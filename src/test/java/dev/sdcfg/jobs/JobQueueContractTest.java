@@ -3,7 +3,9 @@ package dev.sdcfg.jobs;
 import dev.sdcfg.jobs.fake.Await;
 import dev.sdcfg.jobs.fake.FakeImageGenerator;
 import dev.sdcfg.jobs.fake.Gate;
+import dev.sdcfg.guidance.GuidanceSpec;
 import dev.sdcfg.pipeline.GenerationRequest;
+import dev.sdcfg.pipeline.SamplerOverrides;
 import dev.sdcfg.pipeline.image.PngEncoder;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.AfterEach;
@@ -108,8 +110,12 @@ abstract class JobQueueContractTest {
     void experimentComposesAGrid() throws Exception {
         start(4);
         List<JobTask> tasks = new ArrayList<>();
-        for (String label : List.of("g=3", "g=7.5", "fullnorm")) {
-            tasks.add(new JobTask(label, new GenerationRequest("a fox", "", 32, 32, 2, null, null, "7.5", 5, 1)));
+        List<String> specs = List.of("3", "7.5", "{\"normalizer\": \"fullnorm\", \"g\": {\"schedule\": \"cosine\", "
+                + "\"max\": 0.25, \"min\": 0.05}}");
+        List<String> labels = List.of("g=3", "g=7.5", "fullnorm");
+        for (int i = 0; i < 3; i++) {
+            tasks.add(new JobTask(labels.get(i), new GenerationRequest("a fox", "", 32, 32, 2, "euler",
+                    SamplerOverrides.parse("{\"use_karras_sigmas\": true}"), GuidanceSpec.parse(specs.get(i)), 5, 1)));
         }
         Job job = service.submit(JobKind.EXPERIMENT, tasks, 2);
         Job.Snapshot s = awaitFinal(job);
@@ -119,8 +125,10 @@ abstract class JobQueueContractTest {
         byte[] grid = service.grid(job.id()).orElseThrow();
         assertEquals(2 * 32 + 3 * 4, PngEncoder.decode(grid).getWidth());
         assertTrue(PngEncoder.readText(grid).get("Description").contains("1: g=7.5"));
-        assertEquals(List.of("g=3", "g=7.5", "fullnorm"),
-                service.find(job.id()).orElseThrow().tasks().stream().map(JobTask::label).toList());
+        List<JobTask> stored = service.find(job.id()).orElseThrow().tasks();
+        assertEquals(labels, stored.stream().map(JobTask::label).toList());
+        assertEquals(tasks.stream().map(JobTask::request).toList(), stored.stream().map(JobTask::request).toList(),
+                "the request comes back equal from the store: guidance spec and sampler options included");
     }
 
     @Test
