@@ -27,7 +27,9 @@ import java.util.Map;
  * diffusers' {@code UNet2DConditionModel} with the semantics SD 1.x and 2.x configs use (see {@link UNetConfig}):
  * sinusoidal time embedding → TimestepEmbedding; conv_in; down blocks (collecting skip tensors); mid block; up
  * blocks (consuming them; each upsampler follows its next skip tensor's size, so any latent size works); GroupNorm →
- * SiLU → conv_out. Module and parameter names equal the checkpoint keys.
+ * SiLU → conv_out. Module and parameter names equal the checkpoint keys; the model reads exactly the tensors the
+ * config implies, and a checkpoint tensor it does not read fails the load ({@link Weights#requireAllUsed}: diffusers
+ * ignores no UNet key either).
  *
  * <p>Weights live in this model's own {@link NDManager} on {@code ctx.device()} in {@code ctx.dtype()}. Each forward
  * runs inside an {@link NDScope}: its intermediates are closed when it returns; the result is attached to the
@@ -84,7 +86,7 @@ public final class UNet2DConditionModel implements AutoCloseable {
         this.manager = NDManager.newBaseManager(ctx.device());
         manager.setName("unet");
         try {
-            ParamLoader p = new ParamLoader(weights, manager, ctx.dtype(), "");
+            ParamLoader p = ParamLoader.root(weights, manager, ctx.dtype());
             int n = c.numBlocks();
             int c0 = c.blockOutChannels(0);
             BlockSettings s = new BlockSettings(c.timeEmbedDim(), c.normNumGroups(), c.normEps(),
@@ -161,13 +163,10 @@ public final class UNet2DConditionModel implements AutoCloseable {
             for (NDArray a : owned) {
                 NDScope.unregister(a);
             }
-            this.parameterCount = weights.keys().size() - weights.unusedKeys().size();
-            int stored = weights.keys().size();
-            if (parameterCount != stored) {
-                System.getLogger(UNet2DConditionModel.class.getName()).log(System.Logger.Level.WARNING,
-                        "{0}: the checkpoint holds {1} tensors but the model uses {2}; the config may not match the"
-                                + " weights", weights, stored, parameterCount);
-            }
+            weights.requireAllUsed(c.source() + " does not describe this checkpoint (check block_out_channels,"
+                    + " layers_per_block, down_block_types, up_block_types, mid_block_type,"
+                    + " transformer_layers_per_block, encoder_hid_dim)");
+            this.parameterCount = weights.keys().size();
         } catch (RuntimeException e) {
             manager.close();
             if (e instanceof ModelLoadException) {
@@ -189,7 +188,7 @@ public final class UNet2DConditionModel implements AutoCloseable {
         return attentionSliceSize;
     }
 
-    /** Number of weight tensors loaded from the checkpoint. */
+    /** Number of weight tensors loaded from the checkpoint (all it holds; 0 for synthetic weights). */
     public int parameterCount() {
         return parameterCount;
     }
