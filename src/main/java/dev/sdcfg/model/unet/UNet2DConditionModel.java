@@ -68,10 +68,6 @@ public final class UNet2DConditionModel implements AutoCloseable {
         }
     }
 
-    public UNet2DConditionModel(JsonConfig config, Weights weights, ComputeContext ctx, int attentionSliceSize) {
-        this(new UNetConfig(config), weights, ctx, attentionSliceSize);
-    }
-
     public UNet2DConditionModel(UNetConfig c, Weights weights, ComputeContext ctx, int attentionSliceSize) {
         if (attentionSliceSize < 0) {
             throw new IllegalArgumentException("attention slice size must be >= 0, got " + attentionSliceSize);

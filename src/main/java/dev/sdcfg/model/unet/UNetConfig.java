@@ -586,11 +586,6 @@ public final class UNetConfig {
         return timeEmbedDim;
     }
 
-    /** How many times the UNet halves the latent (one downsampler per down block but the last). */
-    public int numDownsamplers() {
-        return blockOutChannels.length - 1;
-    }
-
     @Override
     public String toString() {
         return "UNetConfig[" + source + ", blocks " + Arrays.toString(blockOutChannels) + ", heads "
