@@ -169,7 +169,7 @@ public final class Benchmark {
         BenchConfigs.Preset p = BenchConfigs.get(config);
         DjlRuntime.seed(0);
         ClipTextModel text = new ClipTextModel(p.text(), Weights.synthetic("text_encoder"), ctx);
-        UNet2DConditionModel unet = new UNet2DConditionModel(new UNetConfig(p.unet()), Weights.synthetic("unet"), ctx,
+        UNet2DConditionModel unet = new UNet2DConditionModel(UNetConfig.from(p.unet()), Weights.synthetic("unet"), ctx,
                 slice);
         AutoencoderKL vae = AutoencoderKL.create(VaeConfig.from(p.vae()), Weights.synthetic("vae"), ctx);
         return StableDiffusionPipeline.assemble("synthetic-" + config, demo.resolve("tokenizer"),

@@ -62,7 +62,7 @@ public final class UNet2DConditionModel implements AutoCloseable {
      */
     public static UNet2DConditionModel load(Path unetDir, ComputeContext ctx, String variant, int attentionSliceSize) {
         JsonConfig cfg = JsonConfig.read(unetDir.resolve("config.json"));
-        UNetConfig parsed = new UNetConfig(cfg); // fail on the config before touching the weights
+        UNetConfig parsed = UNetConfig.from(cfg); // fail on the config before touching the weights
         try (Weights w = Weights.openComponent(unetDir, variant)) {
             return new UNet2DConditionModel(parsed, w, ctx, attentionSliceSize);
         }
@@ -84,7 +84,10 @@ public final class UNet2DConditionModel implements AutoCloseable {
         try {
             ParamLoader p = ParamLoader.root(weights, manager, ctx.dtype());
             int n = c.numBlocks();
-            int c0 = c.blockOutChannels(0);
+            List<Integer> ch = c.blockOutChannels();
+            List<Integer> heads = c.numAttentionHeads();
+            List<Integer> cross = c.crossAttentionDims();
+            int c0 = ch.get(0);
             BlockSettings s = new BlockSettings(c.timeEmbedDim(), c.normNumGroups(), c.normEps(),
                     c.resnetTimeScaleShift(), c.useLinearProjection(), c.upcastAttention(), attentionSliceSize);
 
@@ -100,19 +103,15 @@ public final class UNet2DConditionModel implements AutoCloseable {
             int outCh = c0;
             for (int i = 0; i < n; i++) {
                 int inCh = outCh;
-                outCh = c.blockOutChannels(i);
+                outCh = ch.get(i);
                 boolean last = i == n - 1;
                 ParamLoader bp = p.child("down_blocks." + i);
                 if (UNetConfig.CROSS_ATTN_DOWN.equals(c.downBlockTypes().get(i))) {
-                    int[] depths = new int[c.layersPerBlock(i)];
-                    for (int j = 0; j < depths.length; j++) {
-                        depths[j] = c.downTransformerLayers(i, j);
-                    }
-                    downBlocks[i] = new CrossAttnDownBlock2D(bp, inCh, outCh, c.layersPerBlock(i), depths,
-                            c.numAttentionHeads(i), c.crossAttentionDim(i), c.onlyCrossAttention(i), !last,
-                            c.downsamplePadding(), s);
+                    int[] depths = ints(c.downTransformerLayers().get(i));
+                    downBlocks[i] = new CrossAttnDownBlock2D(bp, inCh, outCh, c.layersPerBlock().get(i), depths,
+                            heads.get(i), cross.get(i), c.onlyCrossAttention().get(i), !last, c.downsamplePadding(), s);
                 } else {
-                    downBlocks[i] = new DownBlock2D(bp, inCh, outCh, c.layersPerBlock(i), !last,
+                    downBlocks[i] = new DownBlock2D(bp, inCh, outCh, c.layersPerBlock().get(i), !last,
                             c.downsamplePadding(), s);
                 }
             }
@@ -120,31 +119,26 @@ public final class UNet2DConditionModel implements AutoCloseable {
             if (c.midBlockType() == null) {
                 this.midBlock = null;
             } else if (UNetConfig.MID_PLAIN.equals(c.midBlockType())) {
-                this.midBlock = new UNetMidBlock2D(p.child("mid_block"), c.blockOutChannels(n - 1),
-                        c.midBlockScaleFactor(), s);
+                this.midBlock = new UNetMidBlock2D(p.child("mid_block"), ch.get(n - 1), c.midBlockScaleFactor(), s);
             } else {
-                this.midBlock = new UNetMidBlock2DCrossAttn(p.child("mid_block"), c.blockOutChannels(n - 1),
-                        c.midTransformerLayers(), c.numAttentionHeads(n - 1), c.crossAttentionDim(n - 1),
-                        c.midBlockScaleFactor(), s);
+                this.midBlock = new UNetMidBlock2DCrossAttn(p.child("mid_block"), ch.get(n - 1),
+                        c.midTransformerLayers(), heads.get(n - 1), cross.get(n - 1), c.midBlockScaleFactor(), s);
             }
 
             this.upBlocks = new UpBlock[n];
-            outCh = c.blockOutChannels(n - 1);
+            outCh = ch.get(n - 1);
             for (int i = 0; i < n; i++) {
                 int r = n - 1 - i; // reversed index into the per-block lists
                 boolean last = i == n - 1;
                 int prevOut = outCh;
-                outCh = c.blockOutChannels(r);
-                int inCh = c.blockOutChannels(Math.max(r - 1, 0));
-                int layers = c.layersPerBlock(r) + 1;
+                outCh = ch.get(r);
+                int inCh = ch.get(Math.max(r - 1, 0));
+                int layers = c.layersPerBlock().get(r) + 1;
                 ParamLoader bp = p.child("up_blocks." + i);
                 if (UNetConfig.CROSS_ATTN_UP.equals(c.upBlockTypes().get(i))) {
-                    int[] depths = new int[layers];
-                    for (int j = 0; j < layers; j++) {
-                        depths[j] = c.upTransformerLayers(i, j);
-                    }
-                    upBlocks[i] = new CrossAttnUpBlock2D(bp, inCh, prevOut, outCh, layers, depths,
-                            c.numAttentionHeads(r), c.crossAttentionDim(r), c.onlyCrossAttention(r), !last, s);
+                    int[] depths = ints(c.upTransformerLayers().get(i));
+                    upBlocks[i] = new CrossAttnUpBlock2D(bp, inCh, prevOut, outCh, layers, depths, heads.get(r),
+                            cross.get(r), c.onlyCrossAttention().get(r), !last, s);
                 } else {
                     upBlocks[i] = new UpBlock2D(bp, inCh, prevOut, outCh, layers, !last, s);
                 }
@@ -310,6 +304,10 @@ public final class UNet2DConditionModel implements AutoCloseable {
             NDScope.register(r);
         }
         return out;
+    }
+
+    private static int[] ints(List<Integer> l) {
+        return l.stream().mapToInt(Integer::intValue).toArray();
     }
 
     private static void keep(Map<String, NDArray> record, List<NDArray> recorded, String name, NDArray a) {

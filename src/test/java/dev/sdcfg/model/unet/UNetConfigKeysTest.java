@@ -127,11 +127,11 @@ class UNetConfigKeysTest {
         f.reverseTransformerLayers = new int[][] {{4, 4, 4}, {2, 0, 1}, {1, 2, 1}, {0, 1, 3}};
         int tensors = f.write(dir, 3);
         UNetConfig c = loadUsesEveryTensorAndRuns(dir, tensors);
-        assertEquals(2, c.downTransformerLayers(0, 1));
-        assertEquals(0, c.downTransformerLayers(1, 0));
+        assertEquals(2, c.downTransformerLayers().get(0).get(1));
+        assertEquals(0, c.downTransformerLayers().get(1).get(0));
         assertEquals(2, c.midTransformerLayers());
-        assertEquals(3, c.upTransformerLayers(3, 2));
-        assertEquals(0, c.upTransformerLayers(1, 1));
+        assertEquals(3, c.upTransformerLayers().get(3).get(2));
+        assertEquals(0, c.upTransformerLayers().get(1).get(1));
     }
 
     /** A flat list is per down block; without a reverse list the up blocks take it reversed (SDXL's form). */
@@ -142,8 +142,8 @@ class UNetConfigKeysTest {
         int tensors = f.write(dir, 4);
         UNetConfig c = loadUsesEveryTensorAndRuns(dir, tensors);
         for (int j = 0; j < 3; j++) {
-            assertEquals(3, c.upTransformerLayers(1, j)); // up block 1 ↔ down block 2
-            assertEquals(1, c.upTransformerLayers(3, j));
+            assertEquals(3, c.upTransformerLayers().get(1).get(j)); // up block 1 ↔ down block 2
+            assertEquals(1, c.upTransformerLayers().get(3).get(j));
         }
         assertEquals(1, c.midTransformerLayers());
 
@@ -164,8 +164,8 @@ class UNetConfigKeysTest {
         f.onlyCrossAttention = new boolean[] {true, false, true, false};
         int tensors = f.write(dir, 6);
         UNetConfig c = loadUsesEveryTensorAndRuns(dir, tensors);
-        assertTrue(c.onlyCrossAttention(0));
-        assertFalse(c.onlyCrossAttention(1));
+        assertTrue(c.onlyCrossAttention().get(0));
+        assertFalse(c.onlyCrossAttention().get(1));
 
         TinyUNetFolder all = TinyUNetFolder.sd2Style();
         all.onlyCrossAttention = new boolean[] {true, true, true, true};
@@ -395,14 +395,14 @@ class UNetConfigKeysTest {
     void explicitNullsReadAsDiffusersReadsThem() {
         JsonConfig flags = JsonConfig.parse("unet/config.json", "{\"flip_sin_to_cos\": null, \"upcast_attention\": null,"
                 + " \"center_input_sample\": null, \"use_linear_projection\": null}");
-        UNetConfig c = new UNetConfig(flags);
+        UNetConfig c = UNetConfig.from(flags);
         assertFalse(c.flipSinToCos(), "None is falsy: [sin, cos] order");
         assertFalse(c.upcastAttention());
-        assertTrue(new UNetConfig(JsonConfig.parse("unet/config.json", "{}")).flipSinToCos());
+        assertTrue(UNetConfig.from(JsonConfig.parse("unet/config.json", "{}")).flipSinToCos());
         for (String key : new String[] {"cross_attention_dim", "attention_head_dim", "layers_per_block", "freq_shift",
             "norm_eps", "transformer_layers_per_block", "only_cross_attention", "downsample_padding"}) {
             ModelLoadException e = assertThrows(ModelLoadException.class,
-                    () -> new UNetConfig(JsonConfig.parse("unet/config.json", "{\"" + key + "\": null}")), key);
+                    () -> UNetConfig.from(JsonConfig.parse("unet/config.json", "{\"" + key + "\": null}")), key);
             assertTrue(e.getMessage().contains("unet/config.json") && e.getMessage().contains("'" + key + "'"),
                     e.getMessage());
         }
