@@ -388,6 +388,6 @@ public final class Weights implements AutoCloseable {
 
     @Override
     public String toString() {
-        return "Weights" + description;
+        return "Weights[" + description + "]";
     }
 }
