@@ -9,8 +9,9 @@ import dev.sdcfg.model.io.Weights;
  * Loads a module's parameters by checkpoint key: the one way every model (CLIP text encoder, UNet, VAE) reads its
  * weights. {@code prefix} is the module's path in the checkpoint ({@code "down_blocks.0.resnets.1."}), so module
  * code names only its local keys ({@code "conv1.weight"}) and the full key stays equal to diffusers'. Which tensors
- * exist follows the config, as in diffusers' constructors, never the checkpoint: a missing or mis-shaped tensor
- * fails here, and a tensor nothing asked for fails {@link Weights#requireAllUsed} once the model is built.
+ * exist follows the config, as in diffusers' constructors, not the checkpoint (the one exception: a VAE checkpoint
+ * without encoder weights loads decoder-only): a missing or mis-shaped tensor fails here, and a tensor nothing
+ * asked for fails {@link Weights#requireAllUsed} once the model is built.
  */
 public record ParamLoader(Weights weights, NDManager manager, DataType dtype, String prefix) {
 
@@ -25,10 +26,6 @@ public record ParamLoader(Weights weights, NDManager manager, DataType dtype, St
 
     public NDArray get(String local, long... expectedShape) {
         return weights.get(prefix + local, manager, dtype, expectedShape);
-    }
-
-    public boolean has(String local) {
-        return weights.has(prefix + local);
     }
 
     /** A documented ignore-list entry: the checkpoint may hold {@code local}; it is known and not loaded. */
