@@ -29,7 +29,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Three packaged replicas ({@code target/quarkus-app/quarkus-run.jar}, the real service on the embedded demo model)
@@ -42,7 +41,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * (see .ci/run); without the jar the test is skipped, not failed.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
-class ReplicasProcessTest {
+class ReplicasProcessIT {
 
     static final Path JAR = Path.of("target/quarkus-app/quarkus-run.jar");
     static final ObjectMapper JSON = new ObjectMapper();
@@ -62,7 +61,8 @@ class ReplicasProcessTest {
 
     @BeforeAll
     static void startAll() throws Exception {
-        assumeTrue(Files.isRegularFile(JAR), "packaged application missing: run ./mvnw -B -DskipTests package first");
+        // run by failsafe in `verify`, after the package phase built this jar
+        assertTrue(Files.isRegularFile(JAR), "packaged application missing: run it with ./mvnw -B verify");
         redis = new TestRedis();
         for (String name : List.of("r1", "r2", "r3")) {
             replicas.put(name, launch(name));
@@ -188,7 +188,7 @@ class ReplicasProcessTest {
         victim.process().destroyForcibly(); // SIGKILL: no shutdown hook, no hand-back
         victim.process().waitFor();
         List<Replica> left = alive();
-        JsonNode done = awaitJob(left.get(0), id, ReplicasProcessTest::isFinal, "finished");
+        JsonNode done = awaitJob(left.get(0), id, ReplicasProcessIT::isFinal, "finished");
         assertEquals("succeeded", done.get("status").asText(), done.toString());
         assertEquals(2, done.get("attempt").asInt(), "taken over after the lease lapsed");
         assertNotEquals(victim.name(), done.get("worker").asText());
@@ -211,7 +211,7 @@ class ReplicasProcessTest {
         Replica other = left.stream().filter(r -> !r.name().equals(owner)).findFirst().orElseThrow();
         HttpResponse<byte[]> res = delete(other, "/v1/jobs/" + id);
         assertEquals(202, res.statusCode(), new String(res.body()));
-        JsonNode done = awaitJob(other, id, ReplicasProcessTest::isFinal, "ended");
+        JsonNode done = awaitJob(other, id, ReplicasProcessIT::isFinal, "ended");
         assertEquals("canceled", done.get("status").asText(), done.toString());
         assertTrue(done.get("progress").get("step").asInt() < done.get("progress").get("total").asInt(),
                 "stopped before the last step: " + done.get("progress"));
@@ -248,7 +248,7 @@ class ReplicasProcessTest {
             delete(left.get(0), "/v1/jobs/" + id);
         }
         for (String id : ids) {
-            awaitJob(left.get(1), id, ReplicasProcessTest::isFinal, "ended");
+            awaitJob(left.get(1), id, ReplicasProcessIT::isFinal, "ended");
         }
     }
 
@@ -267,7 +267,7 @@ class ReplicasProcessTest {
         replicas.put("r4", fresh);
         awaitReady(fresh);
         for (String id : List.of(first, second, third)) {
-            JsonNode done = awaitJob(fresh, id, ReplicasProcessTest::isFinal, "finished on r4");
+            JsonNode done = awaitJob(fresh, id, ReplicasProcessIT::isFinal, "finished on r4");
             assertEquals("succeeded", done.get("status").asText(), done.toString());
             assertEquals("r4", done.get("worker").asText());
         }
