@@ -37,6 +37,23 @@ kubectl kustomize "$overlay" > "$out/with-nvidia-runtime-class.yaml"
 grep -q 'runtimeClassName: nvidia' "$out/with-nvidia-runtime-class.yaml" \
   || { echo "validate.sh: the nvidia-runtime-class component did not set runtimeClassName" >&2; exit 1; }
 
+redis_overlay="$out/overlay-redis-queue"
+rm -rf "$redis_overlay" && mkdir -p "$redis_overlay"
+rel_deploy="$(realpath --relative-to="$redis_overlay" "$root/deploy")"
+cat > "$redis_overlay/kustomization.yaml" <<EOF
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - $rel_deploy
+components:
+  - $rel_deploy/components/redis-queue
+EOF
+kubectl kustomize "$redis_overlay" > "$out/with-redis-queue.yaml"
+for want in 'appendfsync everysec' 'maxmemory-policy noeviction' 'name: QUARKUS_REDIS_HOSTS' 'type: redis-streams'; do
+  grep -q "$want" "$out/with-redis-queue.yaml" \
+    || { echo "validate.sh: the redis-queue component renders without '$want'" >&2; exit 1; }
+done
+
 echo "== schema validation"
 if [ ! -f "$tools/package-lock.json" ] || ! cmp -s deploy/tools/package-lock.json "$tools/package-lock.json" \
    || [ ! -d "$tools/node_modules" ]; then
@@ -44,7 +61,7 @@ if [ ! -f "$tools/package-lock.json" ] || ! cmp -s deploy/tools/package-lock.jso
   (cd "$tools" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 cp deploy/tools/validate.mjs "$tools/validate.mjs"
-node "$tools/validate.mjs" "$out/base.yaml" "$out/with-nvidia-runtime-class.yaml"
+node "$tools/validate.mjs" "$out/base.yaml" "$out/with-nvidia-runtime-class.yaml" "$out/with-redis-queue.yaml"
 
 echo "== Dockerfile syntax"
 for f in Dockerfile Dockerfile.cuda; do

@@ -16,8 +16,10 @@ const models = {
   "v1/ConfigMap": core.ConfigMap,
   "v1/PersistentVolumeClaim": core.PersistentVolumeClaim,
   "apps/v1/Deployment": apps.Deployment,
+  "apps/v1/StatefulSet": apps.StatefulSet,
   "monitoring.coreos.com/v1/ServiceMonitor": monitoring.ServiceMonitor,
   "keda.sh/v1alpha1/ScaledObject": keda.ScaledObject,
+  "keda.sh/v1alpha1/TriggerAuthentication": keda.TriggerAuthentication,
 };
 
 let failures = 0;

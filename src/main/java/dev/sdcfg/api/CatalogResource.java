@@ -86,6 +86,9 @@ public class CatalogResource {
         jobs.generator().ifPresent(g -> model.putAll(facts(g.modelInfo())));
         model.put("object", "model");
         model.put("queue_capacity", jobs.capacity());
+        // which queue this replica serves from, and its name in job views ("worker")
+        model.put("queue", jobs.sharedQueue() ? "redis" : "memory");
+        model.put("worker", jobs.workerName());
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("object", "list");
         out.put("data", List.of(model));

@@ -1,12 +1,15 @@
 package dev.sdcfg.api;
 
 import dev.sdcfg.jobs.Job;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.sdcfg.jobs.JobKind;
+import dev.sdcfg.jobs.JobQueue;
 import dev.sdcfg.jobs.JobService;
 import dev.sdcfg.jobs.JobTask;
 import dev.sdcfg.pipeline.ImageGenerator;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.HeaderParam;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
@@ -18,6 +21,7 @@ import org.eclipse.microprofile.openapi.annotations.headers.Header;
 import org.eclipse.microprofile.openapi.annotations.media.Content;
 import org.eclipse.microprofile.openapi.annotations.media.ExampleObject;
 import org.eclipse.microprofile.openapi.annotations.media.Schema;
+import org.eclipse.microprofile.openapi.annotations.parameters.Parameter;
 import org.eclipse.microprofile.openapi.annotations.parameters.RequestBody;
 import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
@@ -38,6 +42,9 @@ public class ExperimentsResource {
 
     @Inject
     JobViews views;
+
+    @Inject
+    ObjectMapper json;
 
     @POST
     @Consumes(MediaType.APPLICATION_JSON)
@@ -66,14 +73,18 @@ public class ExperimentsResource {
     @APIResponse(responseCode = "503", description = "Model loading, failed to load, or shutting down",
             headers = @Header(name = "Retry-After", description = "Seconds", schema = @Schema(type = SchemaType.INTEGER)),
             content = @Content(mediaType = ProblemMappers.PROBLEM_JSON, schema = @Schema(implementation = Problem.class)))
-    public Response submit(ExperimentRequest body) {
+    public Response submit(ExperimentRequest body,
+                           @HeaderParam(IdempotencyKeys.HEADER) @Parameter(description = "Optional. A retry with the same key and "
+                    + "body returns the first request's job (24 h); the same key with another body is 422. 1..255 "
+                    + "visible ASCII characters") String idempotencyKey) {
         RequestValidator.Experiment e = validator.experiment(body);
+        JobQueue.Idempotency idem = IdempotencyKeys.of(idempotencyKey, "/v1/experiments", body, json);
         ImageGenerator generator = jobs.requireGenerator();
         List<JobTask> tasks = e.tasks();
         for (int i = 0; i < tasks.size(); i++) {
             validator.engineCheck(generator, tasks.get(i).request(), i);
         }
-        Job job = jobs.submit(JobKind.EXPERIMENT, tasks, e.columns());
+        Job job = jobs.submit(JobKind.EXPERIMENT, tasks, e.columns(), idem);
         return Response.accepted(views.view(job)).location(URI.create(JobViews.jobUrl(job.id()))).build();
     }
 }

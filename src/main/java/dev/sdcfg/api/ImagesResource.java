@@ -1,15 +1,18 @@
 package dev.sdcfg.api;
 
 import dev.sdcfg.jobs.Job;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.sdcfg.jobs.JobKind;
+import dev.sdcfg.jobs.JobQueue;
 import dev.sdcfg.jobs.JobService;
 import dev.sdcfg.jobs.JobStatus;
 import dev.sdcfg.jobs.JobTask;
 import dev.sdcfg.jobs.ServiceConfig;
-import dev.sdcfg.pipeline.GeneratedImage;
 import dev.sdcfg.pipeline.ImageGenerator;
+import io.vertx.core.http.HttpServerRequest;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.HeaderParam;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
@@ -23,14 +26,19 @@ import org.eclipse.microprofile.openapi.annotations.headers.Header;
 import org.eclipse.microprofile.openapi.annotations.media.Content;
 import org.eclipse.microprofile.openapi.annotations.media.ExampleObject;
 import org.eclipse.microprofile.openapi.annotations.media.Schema;
+import org.eclipse.microprofile.openapi.annotations.parameters.Parameter;
 import org.eclipse.microprofile.openapi.annotations.parameters.RequestBody;
 import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
+import org.jboss.logging.Logger;
+
 import java.net.URI;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
+import java.util.Optional;
 
 /** POST /v1/images/generations: synchronous, OpenAI-shaped generation. */
 @Path("/v1/images/generations")
@@ -38,6 +46,9 @@ import java.util.List;
 public class ImagesResource {
 
     static final String PNG = "image/png";
+    private static final Logger LOG = Logger.getLogger(ImagesResource.class);
+    /** How often the synchronous wait looks whether its client is still there. */
+    private static final Duration DISCONNECT_CHECK = Duration.ofMillis(250);
 
     @Inject
     JobService jobs;
@@ -50,6 +61,9 @@ public class ImagesResource {
 
     @Inject
     JobViews views;
+
+    @Inject
+    ObjectMapper json;
 
     @POST
     @Consumes(MediaType.APPLICATION_JSON)
@@ -100,9 +114,15 @@ public class ImagesResource {
             headers = @Header(name = "Retry-After", description = "Seconds", schema = @Schema(type = SchemaType.INTEGER)),
             content = @Content(mediaType = ProblemMappers.PROBLEM_JSON, schema = @Schema(implementation = Problem.class),
                     examples = @ExampleObject(name = "loading", value = ApiExamples.PROBLEM_503)))
-    public Response generate(ImageGenerationRequest body, @Context HttpHeaders headers) throws InterruptedException {
+    public Response generate(ImageGenerationRequest body, @Context HttpHeaders headers,
+                             @Context HttpServerRequest request,
+                             @HeaderParam(IdempotencyKeys.HEADER) @Parameter(description = "Optional. A retry with the same key and "
+                    + "body returns the first request's job (24 h); the same key with another body is 422. 1..255 "
+                    + "visible ASCII characters") String idempotencyKey)
+            throws InterruptedException {
         boolean png = wantsPng(headers);
         RequestValidator.Generation g = validator.generation(body);
+        JobQueue.Idempotency idem = IdempotencyKeys.of(idempotencyKey, "/v1/images/generations", body, json);
         if (png && g.request().n() != 1) {
             throw new ProblemException(406, "not-acceptable", "Not acceptable",
                     "Accept: image/png returns exactly one image; use n = 1 or ask for application/json",
@@ -110,15 +130,19 @@ public class ImagesResource {
         }
         ImageGenerator generator = jobs.requireGenerator();
         validator.engineCheck(generator, g.request(), -1);
-        Job job = jobs.submit(JobKind.GENERATION, List.of(new JobTask(null, g.request())), 1);
-        if (!job.await(config.sync().timeout())) {
-            return Response.accepted(views.view(job)).location(URI.create(JobViews.jobUrl(job.id())))
+        Job job = jobs.submit(JobKind.GENERATION, List.of(new JobTask(null, g.request())), 1, idem);
+        Optional<Job> latest = await(job, request);
+        if (latest.isEmpty()) {
+            throw ProblemException.notFound("job " + job.id() + " was deleted before it finished").job(job.id());
+        }
+        if (!latest.get().status().isFinal()) {
+            return Response.accepted(views.view(latest.get())).location(URI.create(JobViews.jobUrl(job.id())))
                     .type(MediaType.APPLICATION_JSON).build();
         }
-        return finished(job, png, g.responseFormat());
+        return finished(latest.get(), png, g.responseFormat());
     }
 
-    static Response finished(Job job, boolean png, String format) {
+    private Response finished(Job job, boolean png, String format) {
         Job.Snapshot s = job.snapshot();
         if (s.status() == JobStatus.FAILED) {
             throw new ProblemException(500, "generation-failed", "Generation failed",
@@ -132,25 +156,53 @@ public class ImagesResource {
             throw new ProblemException(409, "canceled", "Job canceled",
                     "the job was canceled before it finished: " + s.errorMessage(), List.of()).job(job.id());
         }
-        List<GeneratedImage> images = job.images();
+        List<Job.ImageInfo> images = s.images();
         if (png) {
-            return Response.ok(images.get(0).png(), PNG).header("X-Job-Id", job.id())
+            return Response.ok(pngOf(job, 0), PNG).header("X-Job-Id", job.id())
                     .header("X-Seed", Long.toString(images.get(0).seed())).build();
         }
         List<ImagesResponse.Image> data = new ArrayList<>();
         Base64.Encoder b64 = Base64.getEncoder();
-        for (int i = 0; i < images.size(); i++) {
-            GeneratedImage img = images.get(i);
-            boolean url = "url".equals(format);
-            data.add(new ImagesResponse.Image(url ? null : b64.encodeToString(img.png()),
-                    url ? JobViews.imageUrl(job.id(), i) : null, img.seed(), img.width(), img.height()));
+        boolean url = "url".equals(format);
+        for (Job.ImageInfo img : images) {
+            data.add(new ImagesResponse.Image(url ? null : b64.encodeToString(pngOf(job, img.index())),
+                    url ? JobViews.imageUrl(job.id(), img.index()) : null, img.seed(), img.width(), img.height()));
         }
         List<Long> seeds = new ArrayList<>();
-        for (GeneratedImage img : images) {
+        for (Job.ImageInfo img : images) {
             seeds.add(img.seed());
         }
         return Response.ok(new ImagesResponse(s.createdAtMillis() / 1000, job.id(), data, seeds, s.warnings(),
                 s.timings()), MediaType.APPLICATION_JSON).header("X-Job-Id", job.id()).build();
+    }
+
+    /**
+     * Waits for the job (it may run on another replica) up to sd.sync.timeout, in slices, so that a client that
+     * hangs up does not leave its job running for nobody: the job is canceled (queued: at once; running: before its
+     * next step).
+     */
+    private Optional<Job> await(Job job, HttpServerRequest request) throws InterruptedException {
+        long deadline = System.nanoTime() + config.sync().timeout().toNanos();
+        Optional<Job> latest = Optional.of(job);
+        while (latest.isPresent() && !latest.get().status().isFinal()) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                break;
+            }
+            latest = jobs.awaitFinal(job, Duration.ofNanos(Math.min(left, DISCONNECT_CHECK.toNanos())));
+            if (request != null && request.response().closed() && latest.isPresent()
+                    && !latest.get().status().isFinal()) {
+                LOG.infof("Client of job %s hung up before it finished: canceling it", job.id());
+                jobs.cancel(job.id());
+                return latest;
+            }
+        }
+        return latest;
+    }
+
+    private byte[] pngOf(Job job, int index) {
+        return jobs.image(job.id(), index).orElseThrow(() -> ProblemException.notFound(
+                "the images of job " + job.id() + " expired or were deleted").job(job.id()));
     }
 
     /** True when the client prefers image/png over JSON (Accept order and q-values; * / * means JSON). */

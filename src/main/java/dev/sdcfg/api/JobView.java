@@ -35,6 +35,10 @@ public record JobView(
         @Schema(description = "Result images (once succeeded)") List<JobImage> images,
         @JsonProperty("grid_url") @Schema(description = "The titled grid PNG of a succeeded experiment") String gridUrl,
         @Schema(description = "The job's own URL") String url,
+        @Schema(description = "Runs started: 1, or more when the job was taken over after its worker stopped "
+                + "(the same seeds run again); 0 while queued", examples = "1") int attempt,
+        @Schema(description = "The replica that ran (or runs) the job's last attempt", examples = "sd-guidance-7f9c-1")
+        String worker,
         @Schema(description = "The request as the engine runs it (defaults and the seed filled in)")
         RequestEcho request) {
 

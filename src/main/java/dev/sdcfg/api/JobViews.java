@@ -48,7 +48,7 @@ public class JobViews {
         return new JobView(s.id(), "job", s.kind().wire(), s.status().wire(), iso(s.createdAtMillis()),
                 iso(s.startedAtMillis()), iso(s.finishedAtMillis()), pos.isPresent() ? pos.getAsInt() : null,
                 progress, s.cancelRequested(), s.seeds(), s.warnings(), s.timings(), error, images,
-                s.hasGrid() ? jobUrl(s.id()) + "/grid" : null, jobUrl(s.id()), echo(job));
+                s.hasGrid() ? jobUrl(s.id()) + "/grid" : null, jobUrl(s.id()), s.attempt(), s.worker(), echo(job));
     }
 
     /** The request as the engine runs it: the guidance spec and sampler options in their canonical form. */

@@ -1,16 +1,18 @@
 package dev.sdcfg.api;
 
 import dev.sdcfg.jobs.Job;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.sdcfg.jobs.JobKind;
+import dev.sdcfg.jobs.JobQueue;
 import dev.sdcfg.jobs.JobService;
 import dev.sdcfg.jobs.JobStatus;
 import dev.sdcfg.jobs.JobTask;
-import dev.sdcfg.pipeline.GeneratedImage;
 import dev.sdcfg.pipeline.ImageGenerator;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.GET;
+import jakarta.ws.rs.HeaderParam;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
@@ -46,6 +48,9 @@ public class JobsResource {
     @Inject
     JobViews views;
 
+    @Inject
+    ObjectMapper json;
+
     @POST
     @Consumes(MediaType.APPLICATION_JSON)
     @Produces(MediaType.APPLICATION_JSON)
@@ -77,11 +82,15 @@ public class JobsResource {
             headers = @Header(name = "Retry-After", description = "Seconds", schema = @Schema(type = SchemaType.INTEGER)),
             content = @Content(mediaType = ProblemMappers.PROBLEM_JSON, schema = @Schema(implementation = Problem.class),
                     examples = @ExampleObject(name = "loading", value = ApiExamples.PROBLEM_503)))
-    public Response submit(ImageGenerationRequest body) {
+    public Response submit(ImageGenerationRequest body,
+                           @HeaderParam(IdempotencyKeys.HEADER) @Parameter(description = "Optional. A retry with the same key and "
+                    + "body returns the first request's job (24 h); the same key with another body is 422. 1..255 "
+                    + "visible ASCII characters") String idempotencyKey) {
         RequestValidator.Generation g = validator.generation(body);
+        JobQueue.Idempotency idem = IdempotencyKeys.of(idempotencyKey, "/v1/jobs", body, json);
         ImageGenerator generator = jobs.requireGenerator();
         validator.engineCheck(generator, g.request(), -1);
-        Job job = jobs.submit(JobKind.GENERATION, List.of(new JobTask(null, g.request())), 1);
+        Job job = jobs.submit(JobKind.GENERATION, List.of(new JobTask(null, g.request())), 1, idem);
         return Response.accepted(views.view(job)).location(URI.create(JobViews.jobUrl(job.id()))).build();
     }
 
@@ -118,12 +127,13 @@ public class JobsResource {
                           @PathParam("index") @Parameter(description = "Image index, 0-based") int index) {
         Job job = find(id);
         requireSucceeded(job, "images");
-        Optional<GeneratedImage> img = job.image(index);
+        Optional<byte[]> img = index < 0 || index >= job.snapshot().images().size() ? Optional.empty()
+                : jobs.image(id, index);
         if (img.isEmpty()) {
-            throw ProblemException.notFound("job " + id + " has " + job.images().size() + " image(s); no index " + index)
-                    .job(id);
+            throw ProblemException.notFound("job " + id + " has " + job.snapshot().images().size()
+                    + " image(s); no index " + index).job(id);
         }
-        return png(img.get().png(), id + "-" + index + ".png");
+        return png(img.get(), id + "-" + index + ".png");
     }
 
     @GET
@@ -143,7 +153,7 @@ public class JobsResource {
             throw ProblemException.notFound("job " + id + " is not an experiment: it has no grid").job(id);
         }
         requireSucceeded(job, "the grid");
-        return png(job.grid().orElseThrow(), id + "-grid.png");
+        return png(jobs.grid(id).orElseThrow(() -> unknown(id)), id + "-grid.png");
     }
 
     @DELETE
@@ -162,8 +172,10 @@ public class JobsResource {
             content = @Content(mediaType = ProblemMappers.PROBLEM_JSON, schema = @Schema(implementation = Problem.class),
                     examples = @ExampleObject(name = "unknown", value = ApiExamples.PROBLEM_404)))
     public Response cancel(@PathParam("id") @Parameter(description = "Job id") String id) {
-        Job job = find(id);
+        find(id);
         Job.CancelOutcome outcome = jobs.cancel(id).orElseThrow(() -> unknown(id));
+        // read it again: a job from a shared store is a snapshot taken before the cancel
+        Job job = jobs.find(id).orElseThrow(() -> unknown(id));
         switch (outcome) {
             case CANCELED:
                 return Response.ok(views.view(job)).build();

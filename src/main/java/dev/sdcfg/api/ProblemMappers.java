@@ -13,7 +13,9 @@ import com.fasterxml.jackson.databind.exc.InvalidNullException;
 import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import com.fasterxml.jackson.databind.exc.PropertyBindingException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import dev.sdcfg.jobs.IdempotencyConflictException;
 import dev.sdcfg.jobs.QueueFullException;
+import dev.sdcfg.jobs.QueueUnavailableException;
 import dev.sdcfg.jobs.ServiceNotReadyException;
 import dev.sdcfg.pipeline.InvalidRequestException;
 import jakarta.inject.Inject;
@@ -68,6 +70,18 @@ public class ProblemMappers {
     public Response queueFull(QueueFullException e, UriInfo uri) {
         return render(new ProblemException(429, "queue-full", "Too many jobs waiting", e.getMessage(), List.of())
                 .header(HttpHeaders.RETRY_AFTER, Long.toString(e.retryAfterSeconds())), uri);
+    }
+
+    @ServerExceptionMapper
+    public Response storeDown(QueueUnavailableException e, UriInfo uri) {
+        return render(new ProblemException(503, "queue-unavailable", "Job store unavailable", e.getMessage(), List.of())
+                .header(HttpHeaders.RETRY_AFTER, Long.toString(e.retryAfterSeconds())), uri);
+    }
+
+    @ServerExceptionMapper
+    public Response idempotencyConflict(IdempotencyConflictException e, UriInfo uri) {
+        return render(new ProblemException(422, "idempotency-key-reused", "Idempotency-Key reused", e.getMessage(),
+                List.of(new FieldError("Idempotency-Key", "already used with another request body"))), uri);
     }
 
     @ServerExceptionMapper

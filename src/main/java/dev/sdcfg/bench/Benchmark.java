@@ -10,6 +10,7 @@ import dev.sdcfg.model.clip.ClipTextModel;
 import dev.sdcfg.model.config.JsonConfig;
 import dev.sdcfg.model.io.Weights;
 import dev.sdcfg.model.unet.UNet2DConditionModel;
+import dev.sdcfg.model.unet.UNetConfig;
 import dev.sdcfg.model.vae.AutoencoderKL;
 import dev.sdcfg.model.vae.VaeConfig;
 import dev.sdcfg.pipeline.GenerationListener;
@@ -187,7 +188,8 @@ public final class Benchmark {
         BenchConfigs.Preset p = BenchConfigs.get(config);
         DjlRuntime.seed(0);
         ClipTextModel text = new ClipTextModel(p.text(), Weights.synthetic("text_encoder"), ctx);
-        UNet2DConditionModel unet = new UNet2DConditionModel(p.unet(), Weights.synthetic("unet"), ctx, slice);
+        UNet2DConditionModel unet = new UNet2DConditionModel(UNetConfig.from(p.unet()), Weights.synthetic("unet"), ctx,
+                slice);
         AutoencoderKL vae = AutoencoderKL.create(VaeConfig.from(p.vae()), Weights.synthetic("vae"), ctx);
         return StableDiffusionPipeline.assemble("synthetic-" + config, demo.resolve("tokenizer"),
                 JsonConfig.read(demo.resolve("scheduler/scheduler_config.json")), text, unet, vae, ctx, opts);

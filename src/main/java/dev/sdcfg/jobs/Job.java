@@ -19,6 +19,10 @@ import java.util.concurrent.TimeoutException;
 /**
  * One job: its tasks, state, progress and results. State changes happen under the job's monitor; the worker
  * thread writes, HTTP threads read {@link #snapshot()}. Images are PNG bytes (no NDArrays ever live here).
+ *
+ * <p>In memory mode the queue hands out the live object. A shared queue ({@link RedisJobQueue}) gives the worker a
+ * local working copy and gives readers a {@linkplain #frozen frozen} job: a snapshot read from the store, whose
+ * images are fetched through the queue ({@link JobQueue#image}).
  */
 public final class Job {
 
@@ -36,12 +40,16 @@ public final class Job {
     public record ImageInfo(int index, long seed, int width, int height, String label) {
     }
 
-    /** An immutable, consistent view of a job for the HTTP layer. */
+    /**
+     * An immutable, consistent view of a job for the HTTP layer. {@code attempt} counts the runs a job started (a
+     * job taken over after its worker died runs again with the same seeds); {@code worker} names the replica that
+     * ran (or runs) the last attempt.
+     */
     public record Snapshot(String id, JobKind kind, JobStatus status, long createdAtMillis, Long startedAtMillis,
                            Long finishedAtMillis, int stepsDone, int stepsTotal, int tasksDone, int tasksTotal,
                            boolean cancelRequested, List<Long> seeds, List<String> warnings,
                            Map<String, Double> timings, String errorType, String errorMessage,
-                           List<ImageInfo> images, boolean hasGrid) {
+                           List<ImageInfo> images, boolean hasGrid, int attempt, String worker) {
     }
 
     private final String id;
@@ -52,6 +60,8 @@ public final class Job {
     private final long enqueuedNanos;
     private final CompletableFuture<Job> done = new CompletableFuture<>();
     private volatile boolean cancelRequested;
+    /** Non-null for a job read back from a shared store: its state is this snapshot and never changes. */
+    private final Snapshot frozen;
 
     // guarded by this
     private JobStatus status = JobStatus.QUEUED;
@@ -69,8 +79,15 @@ public final class Job {
     private final Map<String, Double> timings = new LinkedHashMap<>();
     private String errorType;
     private String errorMessage;
+    private int attempt;
+    private String worker;
 
     Job(String id, JobKind kind, List<JobTask> tasks, int gridColumns, long createdAtMillis, long enqueuedNanos) {
+        this(id, kind, tasks, gridColumns, createdAtMillis, enqueuedNanos, null);
+    }
+
+    private Job(String id, JobKind kind, List<JobTask> tasks, int gridColumns, long createdAtMillis,
+                long enqueuedNanos, Snapshot frozen) {
         if (tasks.isEmpty()) {
             throw new IllegalArgumentException("a job needs at least one task");
         }
@@ -80,11 +97,29 @@ public final class Job {
         this.gridColumns = gridColumns;
         this.createdAtMillis = createdAtMillis;
         this.enqueuedNanos = enqueuedNanos;
+        this.frozen = frozen;
         this.taskTotals = new int[tasks.size()];
         for (int i = 0; i < tasks.size(); i++) {
             GenerationRequest r = tasks.get(i).request();
             taskTotals[i] = r.n() * r.steps();
         }
+        if (frozen != null) {
+            status = frozen.status();
+            cancelRequested = frozen.cancelRequested();
+            if (status.isFinal()) {
+                done.complete(this);
+            }
+        }
+    }
+
+    /** A read-only job as a shared store holds it: {@link #snapshot()} is {@code state}; images come from the store. */
+    static Job frozen(Snapshot state, List<JobTask> tasks, int gridColumns) {
+        return new Job(state.id(), state.kind(), tasks, gridColumns, state.createdAtMillis(), 0, state);
+    }
+
+    /** True for a job read back from a shared store (see {@link #frozen}). */
+    boolean isFrozen() {
+        return frozen != null;
     }
 
     public String id() {
@@ -103,8 +138,13 @@ public final class Job {
         return gridColumns;
     }
 
+    /** System.nanoTime() at submission in this process; 0 for a job submitted elsewhere (a shared queue). */
     long enqueuedNanos() {
         return enqueuedNanos;
+    }
+
+    long createdAtMillis() {
+        return createdAtMillis;
     }
 
     public boolean cancelRequested() {
@@ -161,6 +201,9 @@ public final class Job {
     }
 
     public synchronized Snapshot snapshot() {
+        if (frozen != null) {
+            return frozen;
+        }
         int current = 0;
         for (int s : currentImageSteps) {
             current += s;
@@ -181,7 +224,7 @@ public final class Job {
                 finishedAtMillis == 0 ? null : finishedAtMillis, stepsDone, total, tasksDone, tasks.size(),
                 cancelRequested, plannedSeeds(), List.copyOf(warnings),
                 Collections.unmodifiableMap(new LinkedHashMap<>(timings)), errorType, errorMessage, infos,
-                status == JobStatus.SUCCEEDED && grid != null);
+                status == JobStatus.SUCCEEDED && grid != null, attempt, worker);
     }
 
     synchronized long finishedAtMillis() {
@@ -194,12 +237,14 @@ public final class Job {
 
     // ---- transitions (worker thread, or the service for queued jobs) ----
 
-    /** queued → running; false when the job was canceled while it waited. */
-    synchronized boolean start(long nowMillis) {
-        if (status != JobStatus.QUEUED) {
+    /** queued → running as attempt {@code attempt} on {@code worker}; false when it was canceled while it waited. */
+    synchronized boolean start(long nowMillis, int attempt, String worker) {
+        if (status != JobStatus.QUEUED || frozen != null) {
             return false;
         }
         status = JobStatus.RUNNING;
+        this.attempt = attempt;
+        this.worker = worker;
         startedAtMillis = nowMillis;
         timings.put("queue_wait_ms", (double) (nowMillis - createdAtMillis));
         return true;
@@ -207,6 +252,9 @@ public final class Job {
 
     /** Cancel from the API: queued jobs end now, running jobs are flagged for the worker. */
     synchronized CancelOutcome requestCancel(long nowMillis) {
+        if (frozen != null) {
+            throw new IllegalStateException("a frozen job is canceled through its queue");
+        }
         switch (status) {
             case QUEUED:
                 cancelRequested = true;
@@ -285,7 +333,7 @@ public final class Job {
 
     /** Ends the job (idempotent: the first final status wins) and completes {@link #completion()}. */
     synchronized boolean finish(JobStatus finalStatus, String type, String message, long nowMillis) {
-        if (status.isFinal()) {
+        if (status.isFinal() || frozen != null) {
             return false;
         }
         if (!finalStatus.isFinal()) {

@@ -67,8 +67,16 @@ public final class JobMetrics {
 
     /** Registers the queue gauges against {@code service}. */
     void bind(JobService service) {
-        Gauge.builder(MetricNames.QUEUE_DEPTH, service, JobService::queueDepth)
-                .description("Jobs waiting in the queue").strongReference(true).register(registry);
+        // in Redis mode this is the global depth (every replica reports the same number); NaN while Redis is away
+        Gauge.builder(MetricNames.QUEUE_DEPTH, service, s -> {
+                    try {
+                        return s.queueDepth();
+                    } catch (QueueUnavailableException e) {
+                        return Double.NaN;
+                    }
+                })
+                .description("Jobs waiting in the queue (all replicas when the queue is shared)").strongReference(true)
+                .register(registry);
         Gauge.builder(MetricNames.QUEUE_CAPACITY, service, JobService::capacity)
                 .description("Queue capacity").strongReference(true).register(registry);
         Gauge.builder(MetricNames.JOBS_RUNNING, service, s -> s.runningJob().isPresent() ? 1 : 0)

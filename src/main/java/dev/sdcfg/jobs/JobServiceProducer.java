@@ -1,6 +1,7 @@
 package dev.sdcfg.jobs;
 
 import io.micrometer.core.instrument.MeterRegistry;
+import io.vertx.mutiny.redis.client.Redis;
 import io.quarkus.runtime.ShutdownDelayInitiatedEvent;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
@@ -31,12 +32,38 @@ public class JobServiceProducer {
 
     @Produces
     @Singleton
-    JobService jobService(ServiceConfig config, MeterRegistry registry, @Any Instance<GeneratorProvider> providers) {
+    JobService jobService(ServiceConfig config, MeterRegistry registry, @Any Instance<GeneratorProvider> providers,
+                          @ConfigProperty(name = "quarkus.redis.hosts") Optional<String> redisHosts,
+                          Instance<Redis> redis) {
         GeneratorProvider provider = select(config.generator(), providers);
         JobSettings settings = new JobSettings(config.queue().capacity(), config.jobs().ttl(),
                 config.jobs().maxRetained(), config.queue().retryAfter(), config.model().loadingRetryAfter());
-        return new JobService(settings, provider::create, provider.describe(), new JobMetrics(registry),
-                System::currentTimeMillis);
+        String worker = config.queue().workerName().filter(n -> !n.isBlank()).orElseGet(JobServiceProducer::hostAndPid);
+        JobQueue queue;
+        if (redisHosts.filter(h -> !h.isBlank()).isPresent()) {
+            // the choice is made here, at start-up, so one image serves both modes
+            queue = new RedisJobQueue(redis.get(), settings, config.queue().lease(), config.queue().maxCrashes(),
+                    Duration.ofSeconds(5), "sd:");
+            LOG.infof("Job queue: shared, on Redis (lease %s); this replica is %s", config.queue().lease(), worker);
+        } else {
+            queue = new MemoryJobQueue(settings);
+            LOG.info("Job queue: in memory (set quarkus.redis.hosts to share one queue between replicas)");
+        }
+        return new JobService(settings, queue, provider::create, provider.describe(), new JobMetrics(registry),
+                System::currentTimeMillis, worker, config.queue().heartbeat());
+    }
+
+    /** The pod name (HOSTNAME) or host name, and the process id: unique among replicas, also on one host. */
+    static String hostAndPid() {
+        String host = System.getenv("HOSTNAME");
+        if (host == null || host.isBlank()) {
+            try {
+                host = java.net.InetAddress.getLocalHost().getHostName();
+            } catch (java.io.IOException e) {
+                host = "replica";
+            }
+        }
+        return host + "-" + ProcessHandle.current().pid();
     }
 
     static GeneratorProvider select(String name, Instance<GeneratorProvider> providers) {
@@ -70,7 +97,9 @@ public class JobServiceProducer {
 
     /** First phase of a graceful shutdown (quarkus.shutdown.delay-enabled): stop accepting, cancel queued jobs. */
     void onShutdownInitiated(@Observes ShutdownDelayInitiatedEvent event, JobService service) {
-        LOG.info("Shutdown initiated: no new jobs; queued jobs are canceled, the running job may finish");
+        LOG.info(service.sharedQueue()
+                ? "Shutdown initiated: no new jobs claimed; queued jobs stay in the shared queue, the running job may finish"
+                : "Shutdown initiated: no new jobs; queued jobs are canceled, the running job may finish");
         service.stopAccepting();
     }
 

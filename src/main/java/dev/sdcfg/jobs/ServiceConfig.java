@@ -49,6 +49,13 @@ public interface ServiceConfig {
 
     Defaults defaults();
 
+    Auth auth();
+
+    interface Auth {
+        /** API keys (comma-separated); empty: no authentication. Never logged. */
+        Optional<java.util.List<String>> apiKeys();
+    }
+
     interface Model {
         /** A diffusers folder; empty: the embedded demo model (random weights, noise images). */
         Optional<String> path();
@@ -83,6 +90,22 @@ public interface ServiceConfig {
         /** Retry-After for 429 before any job has finished (later it is estimated from job durations). */
         @WithDefault("10s")
         Duration retryAfter();
+
+        /** Redis mode: a running job whose lease was not renewed for this long is taken over by another replica. */
+        @WithDefault("30s")
+        Duration lease();
+
+        /** How often the running job's lease is renewed and its cancel flag read. */
+        @WithDefault("1s")
+        Duration heartbeat();
+
+        /** Runs of one job that may end with a dead worker before the job is failed. */
+        @WithDefault("2")
+        @Min(0)
+        int maxCrashes();
+
+        /** This replica's name in job views; empty: host name and process id. */
+        Optional<String> workerName();
     }
 
     interface Sync {

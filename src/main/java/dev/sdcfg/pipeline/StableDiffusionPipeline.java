@@ -288,7 +288,7 @@ public final class StableDiffusionPipeline implements ImageGenerator {
             return;
         }
         dev.sdcfg.model.unet.UNetConfig u = unet.config();
-        int k = Math.max(8, 1 << u.numDownsamplers());
+        int k = Math.max(8, 1 << (u.numBlocks() - 1)); // divisible by every downsampling
         long[] unetBytes = new long[2];
         long[] vaeBytes = new long[2];
         try (NDManager m = manager.newSubManager()) {
@@ -326,8 +326,8 @@ public final class StableDiffusionPipeline implements ImageGenerator {
                     || (i == levels - 1 && dev.sdcfg.model.unet.UNetConfig.MID_CROSS_ATTN.equals(u.midBlockType()));
             if (attn) {
                 boolean half = u.upcastAttention() && ctx.dtype() == DataType.FLOAT16;
-                sites.add(new MemoryPlanner.Site(1 << i, u.numAttentionHeads(i), 0, el, half));
-                sites.add(new MemoryPlanner.Site(1 << i, u.numAttentionHeads(i), tokenizer.maxLength(), el, half));
+                sites.add(new MemoryPlanner.Site(1 << i, u.numAttentionHeads().get(i), 0, el, half));
+                sites.add(new MemoryPlanner.Site(1 << i, u.numAttentionHeads().get(i), tokenizer.maxLength(), el, half));
             }
         }
         MemoryPlanner.Site vaeSite = vae.config().midBlockAddAttention()

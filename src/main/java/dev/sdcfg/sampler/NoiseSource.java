@@ -60,9 +60,4 @@ public interface NoiseSource {
     NoiseSource NONE = (shape, dtype, manager) -> {
         throw new IllegalStateException("this sampler configuration needs noise but no NoiseSource was given");
     };
-
-    /** The default source ({@link #ENGINE_CPU}). */
-    static NoiseSource engineCpu() {
-        return ENGINE_CPU;
-    }
 }

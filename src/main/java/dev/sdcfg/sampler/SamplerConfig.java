@@ -44,20 +44,11 @@ public final class SamplerConfig {
         this.declared = declared;
     }
 
-    /** An empty configuration (every value at its class default). */
-    public static SamplerConfig empty() {
-        return new SamplerConfig(new LinkedHashMap<>(), new LinkedHashMap<>(), new LinkedHashMap<>(), null);
-    }
-
     /**
      * Layers {@code base} (a scheduler_config.json; {@code _}-prefixed keys and the keys listed in
-     * {@code _use_default_values} are dropped), {@code preset} and {@code overrides}; later layers win.
+     * {@code _use_default_values} are dropped), {@code preset} and {@code overrides}; later layers win. The sampler
+     * may read only the declared {@code options}.
      */
-    public static SamplerConfig of(JsonObject base, String baseSource, JsonObject preset, JsonObject overrides) {
-        return of(base, baseSource, preset, overrides, null);
-    }
-
-    /** As {@link #of(JsonObject, String, JsonObject, JsonObject)}, for a sampler that may read only {@code options}. */
     static SamplerConfig of(JsonObject base, String baseSource, JsonObject preset, JsonObject overrides,
             List<SamplerOption<?>> options) {
         Map<String, JsonElement> v = new LinkedHashMap<>();
@@ -101,17 +92,6 @@ public final class SamplerConfig {
                 declared.put(opt.key, opt);
             }
         }
-        return new SamplerConfig(v, o, before, declared);
-    }
-
-    /** A copy with {@code key} set (used by tests and presets). */
-    public SamplerConfig with(String key, JsonElement value) {
-        Map<String, JsonElement> v = new LinkedHashMap<>(values);
-        Map<String, String> o = new LinkedHashMap<>(origin);
-        Map<String, JsonElement> before = new LinkedHashMap<>(beforeRequest);
-        before.putIfAbsent(key, values.get(key));
-        v.put(key, value);
-        o.put(key, REQUEST);
         return new SamplerConfig(v, o, before, declared);
     }
 

@@ -137,11 +137,6 @@ public final class SamplerFactory {
         return out;
     }
 
-    /** Resolves a name or class name to the canonical sampler name; IllegalArgumentException when unknown. */
-    public static String canonicalName(String name, JsonConfig schedulerConfig) {
-        return resolve(name, schedulerConfig == null ? null : schedulerConfig.json()).name;
-    }
-
     public static Sampler create(String name, JsonConfig schedulerConfig, JsonObject overrides) {
         return create(name, schedulerConfig == null ? null : schedulerConfig.json(),
                 schedulerConfig == null ? null : schedulerConfig.source(), overrides);

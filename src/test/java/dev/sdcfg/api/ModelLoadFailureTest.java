@@ -39,7 +39,8 @@ class ModelLoadFailureTest {
         given().get("/q/health/ready").then().statusCode(503).body("status", equalTo("DOWN"))
                 .body("checks.find { it.name == 'model' }.data.state", equalTo("loading"));
         given().get("/q/health/live").then().statusCode(200).body("status", equalTo("UP"));
-        given().get("/v1/models").then().statusCode(200).body("data[0].status", equalTo("loading"));
+        given().get("/v1/models").then().statusCode(200).body("data[0].status", equalTo("loading"))
+                .body("data[0].queue", equalTo("memory"));
         // bad input is still a 400, before the 503
         given().contentType(JSON).body("{\"prompt\": \"\"}").post("/v1/jobs").then().statusCode(400);
 

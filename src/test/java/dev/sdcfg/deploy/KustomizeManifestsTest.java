@@ -26,16 +26,18 @@ import java.util.Set;
 class KustomizeManifestsTest {
 
     /** kind -> the apiVersion this project writes it with. */
-    static final Map<String, String> API_VERSIONS = Map.of(
-            "Kustomization", "kustomize.config.k8s.io/v1beta1",
-            "Component", "kustomize.config.k8s.io/v1alpha1",
-            "Namespace", "v1",
-            "PersistentVolumeClaim", "v1",
-            "Service", "v1",
-            "ConfigMap", "v1",
-            "Deployment", "apps/v1",
-            "ServiceMonitor", "monitoring.coreos.com/v1",
-            "ScaledObject", "keda.sh/v1alpha1");
+    static final Map<String, String> API_VERSIONS = Map.ofEntries(
+            Map.entry("Kustomization", "kustomize.config.k8s.io/v1beta1"),
+            Map.entry("Component", "kustomize.config.k8s.io/v1alpha1"),
+            Map.entry("Namespace", "v1"),
+            Map.entry("PersistentVolumeClaim", "v1"),
+            Map.entry("Service", "v1"),
+            Map.entry("ConfigMap", "v1"),
+            Map.entry("Deployment", "apps/v1"),
+            Map.entry("StatefulSet", "apps/v1"),
+            Map.entry("ServiceMonitor", "monitoring.coreos.com/v1"),
+            Map.entry("ScaledObject", "keda.sh/v1alpha1"),
+            Map.entry("TriggerAuthentication", "keda.sh/v1alpha1"));
 
     @Test
     void everyYamlParsesWithKnownKindAndApiVersion() {

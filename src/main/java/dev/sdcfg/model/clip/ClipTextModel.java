@@ -12,6 +12,7 @@ import ai.djl.nn.core.Embedding;
 import dev.sdcfg.model.ModelLoadException;
 import dev.sdcfg.model.config.JsonConfig;
 import dev.sdcfg.model.io.Weights;
+import dev.sdcfg.model.nn.ParamLoader;
 import dev.sdcfg.model.nn.Ops;
 import dev.sdcfg.runtime.ComputeContext;
 import dev.sdcfg.runtime.DjlRuntime;
@@ -33,10 +34,10 @@ import java.util.List;
  * never influence the real tokens). {@code hidden_act} is {@code quick_gelu} (SD 1.x) or exact-erf {@code gelu}
  * (SD 2.x).
  *
- * <p>Parameter names are the checkpoint keys ({@code encoder.layers.0.self_attn.q_proj.weight}). Checkpoints saved
- * by transformers 4.x prefix them with {@code text_model.} and may carry the int64
- * {@code text_model.embeddings.position_ids} buffer; the prefix resolves through a {@link Weights} alias and the
- * buffer is never read (positions are always 0..T−1).
+ * <p>Parameter names are the checkpoint keys ({@code encoder.layers.0.self_attn.q_proj.weight}), read through
+ * {@link ParamLoader} with the same policy as the UNet and the VAE: a missing or mis-shaped tensor, or one the model
+ * does not read, fails the load naming file and key, except {@link #IGNORED_KEYS}. Checkpoints saved by
+ * transformers 4.x prefix the keys with {@code text_model.}; the prefix resolves through a {@link Weights} alias.
  *
  * <p>Weights live in this model's own manager, in the context's dtype, until {@link #close()}. Each forward runs
  * in an {@link NDScope}; its results belong to the manager of the {@code inputIds} passed in. One thread at a time.
@@ -45,6 +46,16 @@ public final class ClipTextModel implements AutoCloseable {
 
     /** The prefix transformers 4.x checkpoints put before every key. */
     public static final String LEGACY_PREFIX = "text_model.";
+
+    /**
+     * Checkpoint tensors that are known and not read. {@code embeddings.position_ids} is CLIPTextEmbeddings' buffer
+     * {@code arange(max_position_embeddings)} ([1, 77] int64): checkpoints saved by transformers before 4.31, as SD
+     * 1.x/2.x's {@code text_encoder} (issue threads quote {@code text_model.embeddings.position_ids} from them),
+     * hold it; transformers has registered it non-persistent since and drops a model's buffers from the unexpected
+     * keys ({@code modeling_utils}: {@code unexpected_keys - model_buffers}), so the stored values are never read.
+     * Here too: positions are always 0..T−1.
+     */
+    public static final List<String> IGNORED_KEYS = List.of("embeddings.position_ids");
 
     private final ComputeContext context;
     private final NDManager manager;
@@ -128,24 +139,28 @@ public final class ClipTextModel implements AutoCloseable {
         manager = DjlRuntime.engine().newBaseManager(context.device());
         manager.setName("clip-text-model");
         try {
+            ParamLoader root = ParamLoader.root(w, manager, dt);
             long c = hiddenSize;
-            tokenEmbedding = load(w, "embeddings.token_embedding.weight", vocabSize, c);
-            positionEmbedding = load(w, "embeddings.position_embedding.weight", maxPositions, c);
+            tokenEmbedding = load(root, "embeddings.token_embedding.weight", vocabSize, c);
+            positionEmbedding = load(root, "embeddings.position_embedding.weight", maxPositions, c);
             layers = new Layer[numLayers];
             for (int i = 0; i < numLayers; i++) {
-                String p = "encoder.layers." + i + ".";
+                ParamLoader p = root.child("encoder.layers." + i);
                 layers[i] = new Layer(
-                        load(w, p + "layer_norm1.weight", c), load(w, p + "layer_norm1.bias", c),
-                        load(w, p + "self_attn.q_proj.weight", c, c), load(w, p + "self_attn.q_proj.bias", c),
-                        load(w, p + "self_attn.k_proj.weight", c, c), load(w, p + "self_attn.k_proj.bias", c),
-                        load(w, p + "self_attn.v_proj.weight", c, c), load(w, p + "self_attn.v_proj.bias", c),
-                        load(w, p + "self_attn.out_proj.weight", c, c), load(w, p + "self_attn.out_proj.bias", c),
-                        load(w, p + "layer_norm2.weight", c), load(w, p + "layer_norm2.bias", c),
-                        load(w, p + "mlp.fc1.weight", intermediate, c), load(w, p + "mlp.fc1.bias", intermediate),
-                        load(w, p + "mlp.fc2.weight", c, intermediate), load(w, p + "mlp.fc2.bias", c));
+                        load(p, "layer_norm1.weight", c), load(p, "layer_norm1.bias", c),
+                        load(p, "self_attn.q_proj.weight", c, c), load(p, "self_attn.q_proj.bias", c),
+                        load(p, "self_attn.k_proj.weight", c, c), load(p, "self_attn.k_proj.bias", c),
+                        load(p, "self_attn.v_proj.weight", c, c), load(p, "self_attn.v_proj.bias", c),
+                        load(p, "self_attn.out_proj.weight", c, c), load(p, "self_attn.out_proj.bias", c),
+                        load(p, "layer_norm2.weight", c), load(p, "layer_norm2.bias", c),
+                        load(p, "mlp.fc1.weight", intermediate, c), load(p, "mlp.fc1.bias", intermediate),
+                        load(p, "mlp.fc2.weight", c, intermediate), load(p, "mlp.fc2.bias", c));
             }
-            finalLnWeight = load(w, "final_layer_norm.weight", c);
-            finalLnBias = load(w, "final_layer_norm.bias", c);
+            finalLnWeight = load(root, "final_layer_norm.weight", c);
+            finalLnBias = load(root, "final_layer_norm.bias", c);
+            IGNORED_KEYS.forEach(root::ignore);
+            w.requireAllUsed(source + " does not describe this checkpoint (check num_hidden_layers; a"
+                    + " CLIPTextModelWithProjection's text_projection is not read by this model)");
 
             float[] mask = new float[maxPositions * maxPositions];
             for (int r = 0; r < maxPositions; r++) {
@@ -182,14 +197,13 @@ public final class ClipTextModel implements AutoCloseable {
         }
     }
 
-    private NDArray load(Weights w, String key, long... shape) {
-        return keep(w.get(key, manager, context.dtype(), shape));
+    private static NDArray load(ParamLoader p, String key, long... shape) {
+        return keep(p.get(key, shape));
     }
 
     /** Weights must outlive any NDScope the constructor happens to run in. */
-    private NDArray keep(NDArray a) {
+    private static NDArray keep(NDArray a) {
         NDScope.unregister(a);
-        a.attach(manager);
         return a;
     }
 

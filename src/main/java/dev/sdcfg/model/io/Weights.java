@@ -29,6 +29,12 @@ import java.util.function.Function;
  * <p>Lookups try the key as asked, then each alias from {@link #withAliases}: this is how prefixes of older
  * checkpoints ({@code text_model.}) and legacy names (VAE {@code query}/{@code key}/{@code value}) resolve without
  * the model code knowing about them. Every failure names the file and the key.
+ *
+ * <p>The loading policy, the same for every model (modules read their tensors through
+ * {@link dev.sdcfg.model.nn.ParamLoader}): a tensor the model asks for must exist with the expected shape
+ * ({@link #get}), and once the model is built every stored tensor must have been loaded or be on the model's
+ * documented ignore list ({@link #ignore}, {@link #requireAllUsed}), as nanoGPT's {@code from_pretrained} asserts
+ * every key and shape. Either failure is a {@link ModelLoadException} naming the file and the key.
  */
 public final class Weights implements AutoCloseable {
 
@@ -36,7 +42,10 @@ public final class Weights implements AutoCloseable {
     private final Map<String, Safetensors> fileOfKey;
     private final List<Safetensors> files;
     private final Function<String, List<String>> aliases;
-    /** Stored keys loaded through {@link #get}, shared by every alias view of the same files. */
+    /**
+     * Stored keys loaded through {@link #get} or named by {@link #ignore}, shared by every alias view of the same
+     * files.
+     */
     private final Set<String> used;
     /** Random weights for benchmarks (see {@link #synthetic}). */
     private final boolean synthetic;
@@ -70,7 +79,13 @@ public final class Weights implements AutoCloseable {
     }
 
     public static Weights of(Safetensors... files) {
-        return new Weights(Arrays.toString(files), List.of(files), k -> List.of());
+        return new Weights(describe(Arrays.stream(files).map(Safetensors::path).toList()), List.of(files),
+                k -> List.of());
+    }
+
+    /** The file itself, or the list of shards. */
+    private static String describe(List<Path> files) {
+        return files.size() == 1 ? files.get(0).toString() : files.toString();
     }
 
     /**
@@ -97,7 +112,7 @@ public final class Weights implements AutoCloseable {
             }
             throw new ModelLoadException("cannot read weights in " + dir + ": " + e.getMessage(), e);
         }
-        return new Weights(chosen.toString(), opened, k -> List.of());
+        return new Weights(describe(chosen), opened, k -> List.of());
     }
 
     static List<Path> chooseFiles(Path dir, String variant) {
@@ -227,8 +242,8 @@ public final class Weights implements AutoCloseable {
     }
 
     /**
-     * Stored keys that no {@link #get} (through this or any alias view) has loaded yet, in file order: after a
-     * model is built, these reveal a config that does not match its checkpoint.
+     * Stored keys that no {@link #get} (through this or any alias view) has loaded and no {@link #ignore} has
+     * named yet, in file order: after a model is built, these reveal a config that does not match its checkpoint.
      */
     public List<String> unusedKeys() {
         List<String> out = new ArrayList<>();
@@ -238,6 +253,43 @@ public final class Weights implements AutoCloseable {
             }
         }
         return out;
+    }
+
+    /**
+     * Marks {@code key} (resolved through the aliases, like a lookup) as known and deliberately not loaded: an
+     * entry of a model's documented ignore list. A key the checkpoint does not hold is fine.
+     */
+    public void ignore(String key) {
+        String k = resolve(key);
+        if (k != null) {
+            used.add(k);
+        }
+    }
+
+    /**
+     * The second half of the loading policy (the first: {@link #get} fails on a missing or mis-shaped tensor):
+     * every stored tensor must have been loaded or {@linkplain #ignore ignored}. A tensor left over means the config
+     * does not describe this checkpoint, so the model would not compute what the checkpoint was trained for.
+     *
+     * @param hint what to check, ending the message (e.g. the config keys that decide the module layout)
+     * @throws ModelLoadException naming the file and the first unused key, and how many more there are
+     */
+    public void requireAllUsed(String hint) {
+        List<String> unused = unusedKeys();
+        if (unused.isEmpty()) {
+            return;
+        }
+        String first = unused.get(0);
+        StringBuilder more = new StringBuilder();
+        if (unused.size() > 1) {
+            more.append(" (and ").append(unused.size() - 1).append(" more: ");
+            for (int i = 1; i < Math.min(unused.size(), 4); i++) {
+                more.append(i > 1 ? ", '" : "'").append(unused.get(i)).append('\'');
+            }
+            more.append(unused.size() > 4 ? ", …)" : ")");
+        }
+        throw new ModelLoadException(fileOfKey.get(first).path() + ": tensor '" + first + "' is not used by the"
+                + " model" + more + "; " + hint);
     }
 
     public boolean has(String key) {
@@ -336,6 +388,6 @@ public final class Weights implements AutoCloseable {
 
     @Override
     public String toString() {
-        return "Weights" + description;
+        return "Weights[" + description + "]";
     }
 }

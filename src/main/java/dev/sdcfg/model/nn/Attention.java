@@ -8,8 +8,8 @@ import ai.djl.ndarray.types.Shape;
 
 /**
  * diffusers Attention (AttnProcessor semantics) on token sequences [B, N, C]: to_q/to_k/to_v projections
- * (bias when the checkpoint has one), heads × headDim, softmax(q·kᵀ/√d)·v, to_out.0. Cross-attention when a
- * context [B, M, Cc] is given.
+ * (with a bias when built with {@code bias=True}: the VAE's, not the UNet's), heads × headDim, softmax(q·kᵀ/√d)·v,
+ * to_out.0 (always with a bias). Cross-attention when a context [B, M, Cc] is given.
  *
  * <p>Op economy (every DJL op costs host time): the 1/√d scale is folded into the to_q weights at load; for
  * self-attention q, k and v come from one fused projection; k is permuted straight to [B, H, D, M] so no
@@ -35,13 +35,14 @@ public final class Attention {
     private NDArray cachedKT;
     private NDArray cachedV;
 
-    public Attention(ParamLoader p, long queryDim, long contextDim, int heads, long headDim, boolean upcast,
-                     int sliceSize) {
+    /** @param bias diffusers' {@code bias}: whether to_q, to_k and to_v have biases */
+    public Attention(ParamLoader p, long queryDim, long contextDim, int heads, long headDim, boolean bias,
+                     boolean upcast, int sliceSize) {
         long inner = heads * headDim;
         double scale = 1.0 / Math.sqrt(headDim);
-        this.toQ = new LinearLayer(p.child("to_q"), queryDim, inner).scaled(scale);
-        this.toK = new LinearLayer(p.child("to_k"), contextDim, inner);
-        this.toV = new LinearLayer(p.child("to_v"), contextDim, inner);
+        this.toQ = new LinearLayer(p.child("to_q"), queryDim, inner, bias).scaled(scale);
+        this.toK = new LinearLayer(p.child("to_k"), contextDim, inner, bias);
+        this.toV = new LinearLayer(p.child("to_v"), contextDim, inner, bias);
         this.toOut = new LinearLayer(p.child("to_out.0"), inner, queryDim);
         this.heads = heads;
         this.headDim = headDim;
@@ -49,9 +50,7 @@ public final class Attention {
         this.sliceSize = sliceSize;
         if (queryDim == contextDim) {
             qkvWeight = NDArrays.concat(new NDList(toQ.weight, toK.weight, toV.weight), 0);
-            boolean anyBias = toQ.bias != null || toK.bias != null || toV.bias != null;
-            qkvBias = anyBias ? NDArrays.concat(new NDList(biasOrZeros(toQ, inner), biasOrZeros(toK, inner),
-                    biasOrZeros(toV, inner)), 0) : null;
+            qkvBias = bias ? NDArrays.concat(new NDList(toQ.bias, toK.bias, toV.bias), 0) : null;
         } else {
             qkvWeight = null;
             qkvBias = null;
@@ -70,10 +69,6 @@ public final class Attention {
         cachedContext = context;
         cachedKT = kT;
         cachedV = v;
-    }
-
-    private static NDArray biasOrZeros(LinearLayer l, long n) {
-        return l.bias != null ? l.bias : l.weight.getManager().zeros(new Shape(n), l.weight.getDataType());
     }
 
     /** @param context [B, M, Cc] for cross-attention, or null for self-attention */

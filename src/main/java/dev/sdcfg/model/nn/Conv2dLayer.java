@@ -2,7 +2,7 @@ package dev.sdcfg.model.nn;
 
 import ai.djl.ndarray.NDArray;
 
-/** torch.nn.Conv2d with square kernel; weight [out, in, k, k]. */
+/** torch.nn.Conv2d with square kernel; weight [out, in, k, k], bias [out] (every conv of SD's models has one). */
 public final class Conv2dLayer {
     final NDArray weight;
     final NDArray bias;
@@ -11,7 +11,7 @@ public final class Conv2dLayer {
 
     public Conv2dLayer(ParamLoader p, long in, long out, int kernel, int stride, int padding) {
         this.weight = p.get("weight", out, in, kernel, kernel);
-        this.bias = p.getOptional("bias", out);
+        this.bias = p.get("bias", out);
         this.stride = stride;
         this.padding = padding;
     }

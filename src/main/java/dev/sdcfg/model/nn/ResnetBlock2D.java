@@ -33,8 +33,8 @@ public final class ResnetBlock2D {
                 ? new LinearLayer(p.child("time_emb_proj"), timeEmbChannels, scaleShift ? 2 * out : out) : null;
         this.norm2 = new GroupNormLayer(p.child("norm2"), groups, out, eps);
         this.conv2 = new Conv2dLayer(p.child("conv2"), out, out, 3, 1, 1);
-        this.convShortcut = in != out || p.has("conv_shortcut.weight")
-                ? new Conv2dLayer(p.child("conv_shortcut"), in, out, 1, 1, 0) : null;
+        // diffusers: use_in_shortcut defaults to in != out, and no SD block passes it
+        this.convShortcut = in != out ? new Conv2dLayer(p.child("conv_shortcut"), in, out, 1, 1, 0) : null;
         this.outputScaleFactor = outputScaleFactor;
         this.outChannels = out;
     }

@@ -30,10 +30,11 @@ public final class BasicTransformerBlock {
                                  boolean onlyCrossAttention, boolean upcastAttention, int attentionSliceSize) {
         this.onlyCrossAttention = onlyCrossAttention;
         this.norm1 = new LayerNormLayer(p.child("norm1"), dim, LAYER_NORM_EPS);
+        // SD UNets build their attentions with diffusers' default attention_bias=False: no to_q/to_k/to_v biases
         this.attn1 = new Attention(p.child("attn1"), dim, onlyCrossAttention ? crossAttentionDim : dim, heads, headDim,
-                upcastAttention, attentionSliceSize);
+                false, upcastAttention, attentionSliceSize);
         this.norm2 = new LayerNormLayer(p.child("norm2"), dim, LAYER_NORM_EPS);
-        this.attn2 = new Attention(p.child("attn2"), dim, crossAttentionDim, heads, headDim, upcastAttention,
+        this.attn2 = new Attention(p.child("attn2"), dim, crossAttentionDim, heads, headDim, false, upcastAttention,
                 attentionSliceSize);
         this.norm3 = new LayerNormLayer(p.child("norm3"), dim, LAYER_NORM_EPS);
         this.ff = new FeedForward(p.child("ff"), dim);

@@ -27,7 +27,9 @@ import java.util.Map;
  * diffusers' {@code UNet2DConditionModel} with the semantics SD 1.x and 2.x configs use (see {@link UNetConfig}):
  * sinusoidal time embedding → TimestepEmbedding; conv_in; down blocks (collecting skip tensors); mid block; up
  * blocks (consuming them; each upsampler follows its next skip tensor's size, so any latent size works); GroupNorm →
- * SiLU → conv_out. Module and parameter names equal the checkpoint keys.
+ * SiLU → conv_out. Module and parameter names equal the checkpoint keys; the model reads exactly the tensors the
+ * config implies, and a checkpoint tensor it does not read fails the load ({@link Weights#requireAllUsed}: diffusers
+ * ignores no UNet key either).
  *
  * <p>Weights live in this model's own {@link NDManager} on {@code ctx.device()} in {@code ctx.dtype()}. Each forward
  * runs inside an {@link NDScope}: its intermediates are closed when it returns; the result is attached to the
@@ -60,14 +62,10 @@ public final class UNet2DConditionModel implements AutoCloseable {
      */
     public static UNet2DConditionModel load(Path unetDir, ComputeContext ctx, String variant, int attentionSliceSize) {
         JsonConfig cfg = JsonConfig.read(unetDir.resolve("config.json"));
-        UNetConfig parsed = new UNetConfig(cfg); // fail on the config before touching the weights
+        UNetConfig parsed = UNetConfig.from(cfg); // fail on the config before touching the weights
         try (Weights w = Weights.openComponent(unetDir, variant)) {
             return new UNet2DConditionModel(parsed, w, ctx, attentionSliceSize);
         }
-    }
-
-    public UNet2DConditionModel(JsonConfig config, Weights weights, ComputeContext ctx, int attentionSliceSize) {
-        this(new UNetConfig(config), weights, ctx, attentionSliceSize);
     }
 
     public UNet2DConditionModel(UNetConfig c, Weights weights, ComputeContext ctx, int attentionSliceSize) {
@@ -84,9 +82,12 @@ public final class UNet2DConditionModel implements AutoCloseable {
         this.manager = NDManager.newBaseManager(ctx.device());
         manager.setName("unet");
         try {
-            ParamLoader p = new ParamLoader(weights, manager, ctx.dtype(), "");
+            ParamLoader p = ParamLoader.root(weights, manager, ctx.dtype());
             int n = c.numBlocks();
-            int c0 = c.blockOutChannels(0);
+            List<Integer> ch = c.blockOutChannels();
+            List<Integer> heads = c.numAttentionHeads();
+            List<Integer> cross = c.crossAttentionDims();
+            int c0 = ch.get(0);
             BlockSettings s = new BlockSettings(c.timeEmbedDim(), c.normNumGroups(), c.normEps(),
                     c.resnetTimeScaleShift(), c.useLinearProjection(), c.upcastAttention(), attentionSliceSize);
 
@@ -102,19 +103,15 @@ public final class UNet2DConditionModel implements AutoCloseable {
             int outCh = c0;
             for (int i = 0; i < n; i++) {
                 int inCh = outCh;
-                outCh = c.blockOutChannels(i);
+                outCh = ch.get(i);
                 boolean last = i == n - 1;
                 ParamLoader bp = p.child("down_blocks." + i);
                 if (UNetConfig.CROSS_ATTN_DOWN.equals(c.downBlockTypes().get(i))) {
-                    int[] depths = new int[c.layersPerBlock(i)];
-                    for (int j = 0; j < depths.length; j++) {
-                        depths[j] = c.downTransformerLayers(i, j);
-                    }
-                    downBlocks[i] = new CrossAttnDownBlock2D(bp, inCh, outCh, c.layersPerBlock(i), depths,
-                            c.numAttentionHeads(i), c.crossAttentionDim(i), c.onlyCrossAttention(i), !last,
-                            c.downsamplePadding(), s);
+                    int[] depths = ints(c.downTransformerLayers().get(i));
+                    downBlocks[i] = new CrossAttnDownBlock2D(bp, inCh, outCh, c.layersPerBlock().get(i), depths,
+                            heads.get(i), cross.get(i), c.onlyCrossAttention().get(i), !last, c.downsamplePadding(), s);
                 } else {
-                    downBlocks[i] = new DownBlock2D(bp, inCh, outCh, c.layersPerBlock(i), !last,
+                    downBlocks[i] = new DownBlock2D(bp, inCh, outCh, c.layersPerBlock().get(i), !last,
                             c.downsamplePadding(), s);
                 }
             }
@@ -122,31 +119,26 @@ public final class UNet2DConditionModel implements AutoCloseable {
             if (c.midBlockType() == null) {
                 this.midBlock = null;
             } else if (UNetConfig.MID_PLAIN.equals(c.midBlockType())) {
-                this.midBlock = new UNetMidBlock2D(p.child("mid_block"), c.blockOutChannels(n - 1),
-                        c.midBlockScaleFactor(), s);
+                this.midBlock = new UNetMidBlock2D(p.child("mid_block"), ch.get(n - 1), c.midBlockScaleFactor(), s);
             } else {
-                this.midBlock = new UNetMidBlock2DCrossAttn(p.child("mid_block"), c.blockOutChannels(n - 1),
-                        c.midTransformerLayers(), c.numAttentionHeads(n - 1), c.crossAttentionDim(n - 1),
-                        c.midBlockScaleFactor(), s);
+                this.midBlock = new UNetMidBlock2DCrossAttn(p.child("mid_block"), ch.get(n - 1),
+                        c.midTransformerLayers(), heads.get(n - 1), cross.get(n - 1), c.midBlockScaleFactor(), s);
             }
 
             this.upBlocks = new UpBlock[n];
-            outCh = c.blockOutChannels(n - 1);
+            outCh = ch.get(n - 1);
             for (int i = 0; i < n; i++) {
                 int r = n - 1 - i; // reversed index into the per-block lists
                 boolean last = i == n - 1;
                 int prevOut = outCh;
-                outCh = c.blockOutChannels(r);
-                int inCh = c.blockOutChannels(Math.max(r - 1, 0));
-                int layers = c.layersPerBlock(r) + 1;
+                outCh = ch.get(r);
+                int inCh = ch.get(Math.max(r - 1, 0));
+                int layers = c.layersPerBlock().get(r) + 1;
                 ParamLoader bp = p.child("up_blocks." + i);
                 if (UNetConfig.CROSS_ATTN_UP.equals(c.upBlockTypes().get(i))) {
-                    int[] depths = new int[layers];
-                    for (int j = 0; j < layers; j++) {
-                        depths[j] = c.upTransformerLayers(i, j);
-                    }
-                    upBlocks[i] = new CrossAttnUpBlock2D(bp, inCh, prevOut, outCh, layers, depths,
-                            c.numAttentionHeads(r), c.crossAttentionDim(r), c.onlyCrossAttention(r), !last, s);
+                    int[] depths = ints(c.upTransformerLayers().get(i));
+                    upBlocks[i] = new CrossAttnUpBlock2D(bp, inCh, prevOut, outCh, layers, depths, heads.get(r),
+                            cross.get(r), c.onlyCrossAttention().get(r), !last, s);
                 } else {
                     upBlocks[i] = new UpBlock2D(bp, inCh, prevOut, outCh, layers, !last, s);
                 }
@@ -161,13 +153,10 @@ public final class UNet2DConditionModel implements AutoCloseable {
             for (NDArray a : owned) {
                 NDScope.unregister(a);
             }
-            this.parameterCount = weights.keys().size() - weights.unusedKeys().size();
-            int stored = weights.keys().size();
-            if (parameterCount != stored) {
-                System.getLogger(UNet2DConditionModel.class.getName()).log(System.Logger.Level.WARNING,
-                        "{0}: the checkpoint holds {1} tensors but the model uses {2}; the config may not match the"
-                                + " weights", weights, stored, parameterCount);
-            }
+            weights.requireAllUsed(c.source() + " does not describe this checkpoint (check block_out_channels,"
+                    + " layers_per_block, down_block_types, up_block_types, mid_block_type,"
+                    + " transformer_layers_per_block, encoder_hid_dim)");
+            this.parameterCount = weights.keys().size();
         } catch (RuntimeException e) {
             manager.close();
             if (e instanceof ModelLoadException) {
@@ -189,7 +178,7 @@ public final class UNet2DConditionModel implements AutoCloseable {
         return attentionSliceSize;
     }
 
-    /** Number of weight tensors loaded from the checkpoint. */
+    /** Number of weight tensors loaded from the checkpoint (all it holds; 0 for synthetic weights). */
     public int parameterCount() {
         return parameterCount;
     }
@@ -315,6 +304,10 @@ public final class UNet2DConditionModel implements AutoCloseable {
             NDScope.register(r);
         }
         return out;
+    }
+
+    private static int[] ints(List<Integer> l) {
+        return l.stream().mapToInt(Integer::intValue).toArray();
     }
 
     private static void keep(Map<String, NDArray> record, List<NDArray> recorded, String name, NDArray a) {

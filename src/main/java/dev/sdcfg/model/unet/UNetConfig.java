@@ -13,10 +13,35 @@ import java.util.Set;
 
 /**
  * The parts of diffusers' {@code UNet2DConditionModel} config that Stable Diffusion 1.x and 2.x use, resolved the
- * way diffusers resolves them (scalars repeated per block, the legacy meaning of {@code attention_head_dim}). Every
- * value this runtime does not implement fails with a {@link ModelLoadException} naming the file and the key.
+ * way diffusers resolves them (scalars repeated per block, the legacy meaning of {@code attention_head_dim}) by
+ * {@link #from}. Per-block lists have one entry per down block, index i.
+ *
+ * @param source                the config file this was read from
+ * @param sampleHeight          latent height the model was trained at (config {@code sample_size}), 0 when none
+ * @param midBlockType          {@code UNetMidBlock2DCrossAttn}, {@code UNetMidBlock2D} (one resnet), or null when
+ *                              there is no mid block
+ * @param downTransformerLayers transformer depth of each attention of down block i: [i][layer]
+ * @param midTransformerLayers  transformer depth of the mid block's attention
+ * @param upTransformerLayers   transformer depth of each attention of up block i (diffusers' index, deepest first)
+ * @param onlyCrossAttention    {@code only_cross_attention} of down block i (up block i uses entry n−1−i)
+ * @param numAttentionHeads     attention heads of down block i (config {@code attention_head_dim}, legacy meaning)
+ * @param crossAttentionDims    config {@code cross_attention_dim}, per down block
+ * @param encoderHidDim         {@code encoder_hid_dim} when the UNet projects its text input ("text_proj"), else 0
+ * @param timeEmbeddingActFn    diffusers' {@code time_embedding_act_fn} (applied to the time embedding before the
+ *                              blocks), or null
+ * @param timestepPostAct       diffusers' {@code timestep_post_act} (the TimestepEmbedding's post activation), or null
  */
-public final class UNetConfig {
+public record UNetConfig(String source, int inChannels, int outChannels, int sampleHeight, int sampleWidth,
+                         boolean centerInputSample, boolean flipSinToCos, double freqShift,
+                         List<String> downBlockTypes, List<String> upBlockTypes, String midBlockType,
+                         List<Integer> blockOutChannels, List<Integer> layersPerBlock,
+                         List<List<Integer>> downTransformerLayers, int midTransformerLayers,
+                         List<List<Integer>> upTransformerLayers, List<Boolean> onlyCrossAttention,
+                         List<Integer> numAttentionHeads, List<Integer> crossAttentionDims, int encoderHidDim,
+                         int downsamplePadding, double midBlockScaleFactor, int normNumGroups, double normEps,
+                         boolean useLinearProjection, boolean upcastAttention, String resnetTimeScaleShift,
+                         int convInKernel, int convOutKernel, int timeEmbedDim, String timeEmbeddingActFn,
+                         String timestepPostAct) {
 
     public static final String CROSS_ATTN_DOWN = "CrossAttnDownBlock2D";
     public static final String DOWN = "DownBlock2D";
@@ -26,43 +51,31 @@ public final class UNetConfig {
     /** diffusers' {@code get_mid_block("UNetMidBlock2D")}: num_layers 0, no attention, i.e. one resnet. */
     public static final String MID_PLAIN = "UNetMidBlock2D";
 
-    private final String source;
-    private final int inChannels;
-    private final int outChannels;
-    private final int sampleHeight;
-    private final int sampleWidth;
-    private final boolean centerInputSample;
-    private final boolean flipSinToCos;
-    private final double freqShift;
-    private final List<String> downBlockTypes;
-    private final List<String> upBlockTypes;
-    private final String midBlockType;
-    private final int[] blockOutChannels;
-    private final int[] layersPerBlock;
-    /** Transformer depth of each attention of down block i: [i][layer]. */
-    private final int[][] downTransformerLayers;
-    private final int midTransformerLayers;
-    /** Transformer depth of each attention of up block i (diffusers' index, deepest first): [i][layer]. */
-    private final int[][] upTransformerLayers;
-    private final boolean[] onlyCrossAttention;
-    private final int[] numAttentionHeads;
-    private final int[] crossAttentionDim;
-    private final int encoderHidDim;
-    private final int downsamplePadding;
-    private final double midBlockScaleFactor;
-    private final int normNumGroups;
-    private final double normEps;
-    private final boolean useLinearProjection;
-    private final boolean upcastAttention;
-    private final String resnetTimeScaleShift;
-    private final int convInKernel;
-    private final int convOutKernel;
-    private final int timeEmbedDim;
-    private final String timeEmbeddingActFn;
-    private final String timestepPostAct;
+    /** Latent height the model was trained at (config {@code sample_size}), 0 when the config has none. */
+    public int sampleSize() {
+        return sampleHeight;
+    }
 
-    public UNetConfig(JsonConfig c) {
-        this.source = c.source();
+    public int numBlocks() {
+        return blockOutChannels.size();
+    }
+
+    /** The text-embedding width the UNet expects (the first block's; SD configs use one value for all). */
+    public int crossAttentionDim() {
+        return crossAttentionDims.get(0);
+    }
+
+    /** The text-embedding width the UNet takes as encoder_hidden_states: encoder_hid_dim or cross_attention_dim. */
+    public int contextDim() {
+        return encoderHidDim > 0 ? encoderHidDim : crossAttentionDim();
+    }
+
+    /**
+     * Reads a UNet config as diffusers' {@code UNet2DConditionModel.from_config} would: every value this runtime
+     * does not implement fails with a {@link ModelLoadException} naming the file and the key.
+     */
+    public static UNetConfig from(JsonConfig c) {
+        String source = c.source();
         String cls = c.getString("_class_name", "UNet2DConditionModel");
         if (!"UNet2DConditionModel".equals(cls)) {
             throw unsupported(c, "_class_name", "'" + cls + "' (only UNet2DConditionModel is supported)");
@@ -96,30 +109,32 @@ public final class UNetConfig {
         c.getEnum("attention_type", "default", "default");
         c.getEnum("time_embedding_type", "positional", "positional");
         c.getEnum("act_fn", "silu", "silu", "swish");
-        this.resnetTimeScaleShift = c.getEnum("resnet_time_scale_shift", "default", "default", "scale_shift");
-        this.timeEmbeddingActFn = c.getEnum("time_embedding_act_fn", null, ACTIVATIONS);
-        this.timestepPostAct = c.getEnum("timestep_post_act", null, ACTIVATIONS);
+        String resnetTimeScaleShift = c.getEnum("resnet_time_scale_shift", "default", "default", "scale_shift");
+        String timeEmbeddingActFn = c.getEnum("time_embedding_act_fn", null, ACTIVATIONS);
+        String timestepPostAct = c.getEnum("timestep_post_act", null, ACTIVATIONS);
 
-        this.inChannels = c.getInt("in_channels", 4);
-        this.outChannels = c.getInt("out_channels", 4);
+        int inChannels = c.getInt("in_channels", 4);
+        int outChannels = c.getInt("out_channels", 4);
+        int sampleHeight;
+        int sampleWidth;
         if (c.isArray("sample_size")) {
             int[] s = c.getIntArray("sample_size", null);
             if (s.length != 2) {
                 throw new ModelLoadException(source + ": 'sample_size' must be an integer or [height, width]");
             }
-            this.sampleHeight = s[0];
-            this.sampleWidth = s[1];
+            sampleHeight = s[0];
+            sampleWidth = s[1];
         } else {
-            this.sampleHeight = c.getInt("sample_size", 0);
-            this.sampleWidth = sampleHeight;
+            sampleHeight = c.getInt("sample_size", 0);
+            sampleWidth = sampleHeight;
         }
-        this.centerInputSample = c.getPyBool("center_input_sample", false);
-        this.flipSinToCos = c.getPyBool("flip_sin_to_cos", true);
-        this.freqShift = c.getDouble("freq_shift", 0);
+        boolean centerInputSample = c.getPyBool("center_input_sample", false);
+        boolean flipSinToCos = c.getPyBool("flip_sin_to_cos", true);
+        double freqShift = c.getDouble("freq_shift", 0);
 
-        this.downBlockTypes = stripUNetRes(stringList(c, "down_block_types",
+        List<String> downBlockTypes = stripUNetRes(stringList(c, "down_block_types",
                 List.of(CROSS_ATTN_DOWN, CROSS_ATTN_DOWN, CROSS_ATTN_DOWN, DOWN)));
-        this.upBlockTypes = stripUNetRes(stringList(c, "up_block_types",
+        List<String> upBlockTypes = stripUNetRes(stringList(c, "up_block_types",
                 List.of(UP, CROSS_ATTN_UP, CROSS_ATTN_UP, CROSS_ATTN_UP)));
         for (String t : downBlockTypes) {
             if (!CROSS_ATTN_DOWN.equals(t) && !DOWN.equals(t)) {
@@ -132,10 +147,11 @@ public final class UNetConfig {
             }
         }
         JsonObject j = c.json();
+        String midBlockType;
         if (j.has("mid_block_type") && j.get("mid_block_type").isJsonNull()) {
-            this.midBlockType = null; // diffusers: no mid block
+            midBlockType = null; // diffusers: no mid block
         } else {
-            this.midBlockType = c.getEnum("mid_block_type", MID_CROSS_ATTN, MID_CROSS_ATTN, MID_PLAIN);
+            midBlockType = c.getEnum("mid_block_type", MID_CROSS_ATTN, MID_CROSS_ATTN, MID_PLAIN);
         }
         int n = downBlockTypes.size();
         if (n == 0) {
@@ -145,42 +161,40 @@ public final class UNetConfig {
             throw new ModelLoadException(source + ": 'up_block_types' has " + upBlockTypes.size()
                     + " entries but 'down_block_types' has " + n);
         }
-        this.blockOutChannels = c.getIntArray("block_out_channels", new int[] {320, 640, 1280, 1280});
+        int[] blockOutChannels = c.getIntArray("block_out_channels", new int[] {320, 640, 1280, 1280});
         if (blockOutChannels.length != n) {
             throw new ModelLoadException(source + ": 'block_out_channels' has " + blockOutChannels.length
                     + " entries but 'down_block_types' has " + n);
         }
-        this.layersPerBlock = c.getIntOrArray("layers_per_block", n, 2);
+        int[] layersPerBlock = c.getIntOrArray("layers_per_block", n, 2);
         for (int i = 0; i < n; i++) {
             check(c, "layers_per_block", layersPerBlock[i] > 0, "entries must be positive");
         }
-        this.onlyCrossAttention = boolOrList(c, "only_cross_attention", n);
-        this.downTransformerLayers = new int[n][];
-        this.upTransformerLayers = new int[n][];
-        this.midTransformerLayers = transformerLayers(c, n);
+        List<Boolean> onlyCrossAttention = boolOrList(c, "only_cross_attention", n);
+        Depths depths = transformerLayers(c, n, layersPerBlock);
         // Legacy naming (diffusers issue #2011): num_attention_heads = num_attention_heads or attention_head_dim,
         // so in these configs attention_head_dim is the number of heads of each block.
-        this.numAttentionHeads = intOrFlatList(c, "attention_head_dim", n, 8);
-        this.crossAttentionDim = c.getIntOrArray("cross_attention_dim", n, 1280);
-        this.encoderHidDim = encoderHidDim(c);
-        this.downsamplePadding = c.getInt("downsample_padding", 1);
-        this.midBlockScaleFactor = c.getDouble("mid_block_scale_factor", 1.0);
+        int[] numAttentionHeads = intOrFlatList(c, "attention_head_dim", n, 8);
+        int[] crossAttentionDim = c.getIntOrArray("cross_attention_dim", n, 1280);
+        int encoderHidDim = encoderHidDim(c);
+        int downsamplePadding = c.getInt("downsample_padding", 1);
+        double midBlockScaleFactor = c.getDouble("mid_block_scale_factor", 1.0);
         if (j.has("norm_num_groups") && j.get("norm_num_groups").isJsonNull()) {
             throw unsupported(c, "norm_num_groups", "null (a UNet without GroupNorm is not supported)");
         }
-        this.normNumGroups = c.getInt("norm_num_groups", 32);
-        this.normEps = c.getDouble("norm_eps", 1e-5);
-        this.useLinearProjection = c.getPyBool("use_linear_projection", false);
-        this.upcastAttention = c.getPyBool("upcast_attention", false);
-        this.convInKernel = c.getInt("conv_in_kernel", 3);
-        this.convOutKernel = c.getInt("conv_out_kernel", 3);
+        int normNumGroups = c.getInt("norm_num_groups", 32);
+        double normEps = c.getDouble("norm_eps", 1e-5);
+        boolean useLinearProjection = c.getPyBool("use_linear_projection", false);
+        boolean upcastAttention = c.getPyBool("upcast_attention", false);
+        int convInKernel = c.getInt("conv_in_kernel", 3);
+        int convOutKernel = c.getInt("conv_out_kernel", 3);
         for (String k : List.of("conv_in_kernel", "conv_out_kernel")) {
             int v = c.getInt(k, 3);
             if (v <= 0 || v % 2 == 0) {
                 throw unsupported(c, k, v + " (an odd kernel size is required)");
             }
         }
-        this.timeEmbedDim = c.getInt("time_embedding_dim", blockOutChannels[0] * 4);
+        int timeEmbedDim = c.getInt("time_embedding_dim", blockOutChannels[0] * 4);
 
         for (int i = 0; i < n; i++) {
             check(c, "block_out_channels", blockOutChannels[i] > 0 && blockOutChannels[i] % normNumGroups == 0,
@@ -201,6 +215,12 @@ public final class UNetConfig {
         if (MID_CROSS_ATTN.equals(midBlockType)) {
             checkHeads(c, blockOutChannels[n - 1], numAttentionHeads[n - 1], "mid_block");
         }
+        return new UNetConfig(source, inChannels, outChannels, sampleHeight, sampleWidth, centerInputSample,
+                flipSinToCos, freqShift, downBlockTypes, upBlockTypes, midBlockType, list(blockOutChannels),
+                list(layersPerBlock), depths.down, depths.mid, depths.up, onlyCrossAttention, list(numAttentionHeads),
+                list(crossAttentionDim), encoderHidDim, downsamplePadding, midBlockScaleFactor, normNumGroups, normEps,
+                useLinearProjection, upcastAttention, resnetTimeScaleShift, convInKernel, convOutKernel, timeEmbedDim,
+                timeEmbeddingActFn, timestepPostAct);
     }
 
     /** diffusers' {@code get_activation} names this runtime implements exactly ("mish" is not among them). */
@@ -252,8 +272,8 @@ public final class UNetConfig {
     }
 
     /** {@code only_cross_attention}: one boolean for every block or a list with one per down block. */
-    private static boolean[] boolOrList(JsonConfig c, String key, int n) {
-        boolean[] out = new boolean[n];
+    private static List<Boolean> boolOrList(JsonConfig c, String key, int n) {
+        Boolean[] out = new Boolean[n];
         if (c.isArray(key)) {
             JsonArray a = c.json().getAsJsonArray(key);
             if (a.size() != n) {
@@ -271,7 +291,7 @@ public final class UNetConfig {
         } else {
             Arrays.fill(out, c.getBool(key, false));
         }
-        return out;
+        return List.of(out);
     }
 
     /**
@@ -280,9 +300,10 @@ public final class UNetConfig {
      * down block, each an int (every attention of that block) or a list (one per attention; nested lists need
      * {@code reverse_transformer_layers_per_block}, diffusers raises otherwise). The mid block takes the last entry
      * (its first element when it is a list). Up block i takes {@code reverse_transformer_layers_per_block[i]} when
-     * given, else the entry of down block n−1−i. Fills the down/up tables; returns the mid block's depth.
+     * given, else the entry of down block n−1−i.
      */
-    private int transformerLayers(JsonConfig c, int n) {
+    private static Depths transformerLayers(JsonConfig c, int n, int[] layersPerBlock) {
+        String source = c.source();
         String key = "transformer_layers_per_block";
         String revKey = "reverse_transformer_layers_per_block";
         JsonElement tl = c.json().get(key);
@@ -313,22 +334,29 @@ public final class UNetConfig {
         } else {
             throw new ModelLoadException(source + ": '" + key + "' must be an integer or a list, got " + tl);
         }
+        List<List<Integer>> down = new ArrayList<>();
+        List<List<Integer>> up = new ArrayList<>();
         for (int i = 0; i < n; i++) {
-            downTransformerLayers[i] = depths(c, key, perBlock[i], layersPerBlock[i], "down block " + i);
-            JsonElement up = rev != null ? rev.getAsJsonArray().get(i) : perBlock[n - 1 - i];
-            upTransformerLayers[i] = depths(c, rev != null ? revKey : key, up, layersPerBlock[n - 1 - i] + 1,
-                    "up block " + i);
+            down.add(list(depths(c, key, perBlock[i], layersPerBlock[i], "down block " + i)));
+            JsonElement upEntry = rev != null ? rev.getAsJsonArray().get(i) : perBlock[n - 1 - i];
+            up.add(list(depths(c, rev != null ? revKey : key, upEntry, layersPerBlock[n - 1 - i] + 1,
+                    "up block " + i)));
         }
         JsonElement last = perBlock[n - 1];
-        return last.isJsonArray() ? depths(c, key, last, 1, "the mid block")[0] : depth(c, key, last);
+        int mid = last.isJsonArray() ? depths(c, key, last, 1, "the mid block")[0] : depth(c, key, last);
+        return new Depths(List.copyOf(down), mid, List.copyOf(up));
     }
 
-    private int[] depths(JsonConfig c, String key, JsonElement e, int layers, String where) {
+    /** Transformer depths per attention: down block i, the mid block, up block i. */
+    private record Depths(List<List<Integer>> down, int mid, List<List<Integer>> up) {
+    }
+
+    private static int[] depths(JsonConfig c, String key, JsonElement e, int layers, String where) {
         int[] out = new int[layers];
         if (e.isJsonArray()) {
             JsonArray a = e.getAsJsonArray();
             if (a.size() < layers) {
-                throw new ModelLoadException(source + ": '" + key + "' gives " + where + " " + a.size()
+                throw new ModelLoadException(c.source() + ": '" + key + "' gives " + where + " " + a.size()
                         + " transformer depths but it has " + layers + " attentions");
             }
             for (int j = 0; j < layers; j++) {
@@ -340,14 +368,14 @@ public final class UNetConfig {
         return out;
     }
 
-    private int depth(JsonConfig c, String key, JsonElement e) {
+    private static int depth(JsonConfig c, String key, JsonElement e) {
         if (e.isJsonPrimitive() && e.getAsJsonPrimitive().isNumber()) {
             double d = e.getAsDouble();
             if (d == Math.rint(d) && d >= 0 && d <= 1000) {
                 return (int) d;
             }
         }
-        throw new ModelLoadException(source + ": '" + key + "' entries must be non-negative integers, got " + e);
+        throw new ModelLoadException(c.source() + ": '" + key + "' entries must be non-negative integers, got " + e);
     }
 
     /**
@@ -355,7 +383,7 @@ public final class UNetConfig {
      * to cross_attention_dim applied to the text embeddings; the default type when only the dim is set) is
      * implemented; the image projections need inputs the pipeline does not have. Returns 0 when there is none.
      */
-    private int encoderHidDim(JsonConfig c) {
+    private static int encoderHidDim(JsonConfig c) {
         String type = c.getString("encoder_hid_dim_type", null);
         boolean hasDim = c.has("encoder_hid_dim");
         if (type == null && !hasDim) {
@@ -425,176 +453,14 @@ public final class UNetConfig {
         return c.getIntOrArray(key, n, dflt);
     }
 
-    /** The config file this was read from. */
-    public String source() {
-        return source;
-    }
-
-    public int inChannels() {
-        return inChannels;
-    }
-
-    public int outChannels() {
-        return outChannels;
-    }
-
-    /** Latent height the model was trained at (config {@code sample_size}), 0 when the config has none. */
-    public int sampleSize() {
-        return sampleHeight;
-    }
-
-    public int sampleHeight() {
-        return sampleHeight;
-    }
-
-    public int sampleWidth() {
-        return sampleWidth;
-    }
-
-    public boolean centerInputSample() {
-        return centerInputSample;
-    }
-
-    public boolean flipSinToCos() {
-        return flipSinToCos;
-    }
-
-    public double freqShift() {
-        return freqShift;
-    }
-
-    public List<String> downBlockTypes() {
-        return downBlockTypes;
-    }
-
-    public List<String> upBlockTypes() {
-        return upBlockTypes;
-    }
-
-    /** {@code UNetMidBlock2DCrossAttn}, {@code UNetMidBlock2D} (one resnet), or null when there is no mid block. */
-    public String midBlockType() {
-        return midBlockType;
-    }
-
-    public int numBlocks() {
-        return blockOutChannels.length;
-    }
-
-    public int[] blockOutChannels() {
-        return blockOutChannels.clone();
-    }
-
-    public int blockOutChannels(int i) {
-        return blockOutChannels[i];
-    }
-
-    public int layersPerBlock(int i) {
-        return layersPerBlock[i];
-    }
-
-    /** Transformer depth of attention {@code layer} of down block {@code i}. */
-    public int downTransformerLayers(int i, int layer) {
-        return downTransformerLayers[i][layer];
-    }
-
-    /** Transformer depth of the mid block's attention. */
-    public int midTransformerLayers() {
-        return midTransformerLayers;
-    }
-
-    /** Transformer depth of attention {@code layer} of up block {@code i} (diffusers' index: deepest first). */
-    public int upTransformerLayers(int i, int layer) {
-        return upTransformerLayers[i][layer];
-    }
-
-    /** {@code only_cross_attention} of down block {@code i} (up block i uses entry n−1−i). */
-    public boolean onlyCrossAttention(int i) {
-        return onlyCrossAttention[i];
-    }
-
-    /** {@code encoder_hid_dim} when the UNet projects its text input ("text_proj"), else 0. */
-    public int encoderHidDim() {
-        return encoderHidDim;
-    }
-
-    /** The text-embedding width the UNet takes as encoder_hidden_states: encoder_hid_dim or cross_attention_dim. */
-    public int contextDim() {
-        return encoderHidDim > 0 ? encoderHidDim : crossAttentionDim[0];
-    }
-
-    /** diffusers' {@code time_embedding_act_fn} (applied to the time embedding before the blocks), or null. */
-    public String timeEmbeddingActFn() {
-        return timeEmbeddingActFn;
-    }
-
-    /** diffusers' {@code timestep_post_act} (the TimestepEmbedding's post activation), or null. */
-    public String timestepPostAct() {
-        return timestepPostAct;
-    }
-
-    /** Attention heads of down block {@code i} (config {@code attention_head_dim}, legacy meaning). */
-    public int numAttentionHeads(int i) {
-        return numAttentionHeads[i];
-    }
-
-    public int crossAttentionDim(int i) {
-        return crossAttentionDim[i];
-    }
-
-    /** The text-embedding width the UNet expects (the first block's; SD configs use one value for all). */
-    public int crossAttentionDim() {
-        return crossAttentionDim[0];
-    }
-
-    public int downsamplePadding() {
-        return downsamplePadding;
-    }
-
-    public double midBlockScaleFactor() {
-        return midBlockScaleFactor;
-    }
-
-    public int normNumGroups() {
-        return normNumGroups;
-    }
-
-    public double normEps() {
-        return normEps;
-    }
-
-    public boolean useLinearProjection() {
-        return useLinearProjection;
-    }
-
-    public boolean upcastAttention() {
-        return upcastAttention;
-    }
-
-    public String resnetTimeScaleShift() {
-        return resnetTimeScaleShift;
-    }
-
-    public int convInKernel() {
-        return convInKernel;
-    }
-
-    public int convOutKernel() {
-        return convOutKernel;
-    }
-
-    public int timeEmbedDim() {
-        return timeEmbedDim;
-    }
-
-    /** How many times the UNet halves the latent (one downsampler per down block but the last). */
-    public int numDownsamplers() {
-        return blockOutChannels.length - 1;
+    private static List<Integer> list(int[] a) {
+        return Arrays.stream(a).boxed().toList();
     }
 
     @Override
     public String toString() {
-        return "UNetConfig[" + source + ", blocks " + Arrays.toString(blockOutChannels) + ", heads "
-                + Arrays.toString(numAttentionHeads) + ", cross " + Arrays.toString(crossAttentionDim)
-                + (useLinearProjection ? ", linear proj" : "") + (upcastAttention ? ", upcast" : "") + "]";
+        return "UNetConfig[" + source + ", blocks " + blockOutChannels + ", heads " + numAttentionHeads + ", cross "
+                + crossAttentionDims + (useLinearProjection ? ", linear proj" : "") + (upcastAttention ? ", upcast" : "")
+                + "]";
     }
 }

@@ -32,8 +32,10 @@ import java.util.function.BiConsumer;
  * survives, attached to the input's manager.
  *
  * <p>Older checkpoints name the mid-block attention projections {@code query}/{@code key}/{@code value}/
- * {@code proj_attn} and may store them as 1×1 conv weights; both load. Not a thread-safe object: one thread
- * (the worker that owns the model) calls it.
+ * {@code proj_attn} and may store them as 1×1 conv weights; both load. The checkpoint decides only whether there
+ * is an encoder (decoder-only checkpoints load); everything else follows the config, and a tensor the config does
+ * not account for fails the load (diffusers ignores no AutoencoderKL key either). Not a thread-safe object: one
+ * thread (the worker that owns the model) calls it.
  */
 public final class AutoencoderKL implements AutoCloseable {
 
@@ -83,7 +85,7 @@ public final class AutoencoderKL implements AutoCloseable {
         m.setName("vae");
         Weights w = weights.withAliases(AutoencoderKL::legacyAliases);
         try (NDScope scope = new NDScope()) {
-            ParamLoader root = new ParamLoader(w, m, ctx.dtype(), "");
+            ParamLoader root = ParamLoader.root(w, m, ctx.dtype());
             VaeEncoder enc = null;
             Conv2dLayer quant = null;
             if (w.has("encoder.conv_in.weight")) {
@@ -92,20 +94,17 @@ public final class AutoencoderKL implements AutoCloseable {
                     long c2 = 2L * cfg.latentChannels();
                     quant = new Conv2dLayer(root.child("quant_conv"), c2, c2, 1, 1, 0);
                 }
+            } else {
+                // The ignore list: a decoder-only checkpoint may keep quant_conv, which only the encoder's output
+                // goes through.
+                root.ignore("quant_conv.weight");
+                root.ignore("quant_conv.bias");
             }
             Conv2dLayer postQuant = cfg.usePostQuantConv() ? new Conv2dLayer(root.child("post_quant_conv"),
                     cfg.latentChannels(), cfg.latentChannels(), 1, 1, 0) : null;
             VaeDecoder dec = new VaeDecoder(root.child("decoder"), cfg);
-            boolean encoderless = enc == null;
-            List<String> unused = w.unusedKeys().stream().filter(AutoencoderKL::isModuleKey)
-                    .filter(k -> !(encoderless && k.startsWith("quant_conv."))).toList();
-            if (!unused.isEmpty()) {
-                throw new ModelLoadException(w + ": " + unused.size() + " tensor(s) that " + cfg.source()
-                        + " does not account for, e.g. '" + unused.get(0) + "'"
-                        + (unused.size() > 1 ? ", '" + unused.get(1) + "'" : "")
-                        + " (check layers_per_block, block_out_channels, use_quant_conv, use_post_quant_conv,"
-                        + " mid_block_add_attention)");
-            }
+            w.requireAllUsed(cfg.source() + " does not describe this checkpoint (check layers_per_block,"
+                    + " block_out_channels, use_quant_conv, use_post_quant_conv, mid_block_add_attention)");
             // The weights were created while this scope was open: keep them, drop only loading temporaries.
             for (NDArray a : m.getManagedArrays()) {
                 NDScope.unregister(a);
@@ -143,11 +142,6 @@ public final class AutoencoderKL implements AutoCloseable {
             }
         }
         return List.of();
-    }
-
-    private static boolean isModuleKey(String key) {
-        return key.startsWith("encoder.") || key.startsWith("decoder.") || key.startsWith("quant_conv.")
-                || key.startsWith("post_quant_conv.");
     }
 
     /** Raw decode (diffusers {@code vae.decode(z).sample}): no scaling or shift is applied to {@code latents}. */

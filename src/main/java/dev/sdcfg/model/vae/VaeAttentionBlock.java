@@ -18,7 +18,7 @@ final class VaeAttentionBlock {
 
     VaeAttentionBlock(ParamLoader p, long channels, int groups, double eps) {
         this.groupNorm = new GroupNormLayer(p.child("group_norm"), groups, channels, eps);
-        this.attention = new Attention(p, channels, channels, 1, channels, true, 0);
+        this.attention = new Attention(p, channels, channels, 1, channels, true, true, 0);
     }
 
     NDArray forward(NDArray x) {

@@ -17,6 +17,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.function.Consumer;
@@ -68,7 +69,7 @@ class UNet2DConditionModelTest {
             assertEquals(4, c.inChannels());
             assertEquals(16, c.sampleSize());
             assertEquals(32, c.crossAttentionDim());
-            assertEquals(8, c.numAttentionHeads(0));
+            assertEquals(8, c.numAttentionHeads().get(0));
             assertFalse(c.useLinearProjection());
         }
     }
@@ -87,9 +88,7 @@ class UNet2DConditionModelTest {
             assertEquals(tensors, unet.parameterCount(), "every checkpoint tensor is used");
             assertTrue(unet.config().useLinearProjection());
             assertTrue(unet.config().upcastAttention());
-            assertArrayEquals(new int[] {1, 2, 3, 3},
-                    new int[] {unet.config().numAttentionHeads(0), unet.config().numAttentionHeads(1),
-                            unet.config().numAttentionHeads(2), unet.config().numAttentionHeads(3)});
+            assertEquals(List.of(1, 2, 3, 3), unet.config().numAttentionHeads());
             DjlRuntime.seed(3);
             NDArray ctx = m.randomNormal(new Shape(2, 77, 24));
             // 24×40 is a multiple of 8; 20×36 is not, and only works because upsampling follows the skip sizes.

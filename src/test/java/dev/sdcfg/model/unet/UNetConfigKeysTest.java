@@ -17,6 +17,7 @@ import dev.sdcfg.model.nn.ParamLoader;
 import dev.sdcfg.runtime.ComputeContext;
 import dev.sdcfg.runtime.DjlRuntime;
 import dev.sdcfg.testutil.Fixtures;
+import dev.sdcfg.testutil.SafetensorsWriter;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -67,6 +68,26 @@ class UNetConfigKeysTest {
     private static Path variant(Path src, Path dst, Consumer<JsonObject> edit) throws IOException {
         Files.createDirectories(dst);
         Files.copy(src.resolve("diffusion_pytorch_model.safetensors"), dst.resolve("diffusion_pytorch_model.safetensors"));
+        return editConfig(src, dst, edit);
+    }
+
+    /** {@link #variant} whose checkpoint leaves out the tensors under {@code dropPrefix} (the edited config has none). */
+    private static Path variantWithout(Path src, Path dst, Consumer<JsonObject> edit, String dropPrefix)
+            throws IOException {
+        Files.createDirectories(dst);
+        SafetensorsWriter w = new SafetensorsWriter();
+        try (Safetensors st = Safetensors.open(src.resolve("diffusion_pytorch_model.safetensors"))) {
+            for (String k : st.keys()) {
+                if (!k.startsWith(dropPrefix)) {
+                    w.copy(st, k, k, st.info(k).shape());
+                }
+            }
+        }
+        w.write(dst.resolve("diffusion_pytorch_model.safetensors"));
+        return editConfig(src, dst, edit);
+    }
+
+    private static Path editConfig(Path src, Path dst, Consumer<JsonObject> edit) throws IOException {
         JsonObject cfg = JsonParser.parseString(Files.readString(src.resolve("config.json"))).getAsJsonObject();
         edit.accept(cfg);
         Files.writeString(dst.resolve("config.json"), GSON.toJson(cfg), StandardCharsets.UTF_8);
@@ -106,11 +127,11 @@ class UNetConfigKeysTest {
         f.reverseTransformerLayers = new int[][] {{4, 4, 4}, {2, 0, 1}, {1, 2, 1}, {0, 1, 3}};
         int tensors = f.write(dir, 3);
         UNetConfig c = loadUsesEveryTensorAndRuns(dir, tensors);
-        assertEquals(2, c.downTransformerLayers(0, 1));
-        assertEquals(0, c.downTransformerLayers(1, 0));
+        assertEquals(2, c.downTransformerLayers().get(0).get(1));
+        assertEquals(0, c.downTransformerLayers().get(1).get(0));
         assertEquals(2, c.midTransformerLayers());
-        assertEquals(3, c.upTransformerLayers(3, 2));
-        assertEquals(0, c.upTransformerLayers(1, 1));
+        assertEquals(3, c.upTransformerLayers().get(3).get(2));
+        assertEquals(0, c.upTransformerLayers().get(1).get(1));
     }
 
     /** A flat list is per down block; without a reverse list the up blocks take it reversed (SDXL's form). */
@@ -121,8 +142,8 @@ class UNetConfigKeysTest {
         int tensors = f.write(dir, 4);
         UNetConfig c = loadUsesEveryTensorAndRuns(dir, tensors);
         for (int j = 0; j < 3; j++) {
-            assertEquals(3, c.upTransformerLayers(1, j)); // up block 1 ↔ down block 2
-            assertEquals(1, c.upTransformerLayers(3, j));
+            assertEquals(3, c.upTransformerLayers().get(1).get(j)); // up block 1 ↔ down block 2
+            assertEquals(1, c.upTransformerLayers().get(3).get(j));
         }
         assertEquals(1, c.midTransformerLayers());
 
@@ -143,8 +164,8 @@ class UNetConfigKeysTest {
         f.onlyCrossAttention = new boolean[] {true, false, true, false};
         int tensors = f.write(dir, 6);
         UNetConfig c = loadUsesEveryTensorAndRuns(dir, tensors);
-        assertTrue(c.onlyCrossAttention(0));
-        assertFalse(c.onlyCrossAttention(1));
+        assertTrue(c.onlyCrossAttention().get(0));
+        assertFalse(c.onlyCrossAttention().get(1));
 
         TinyUNetFolder all = TinyUNetFolder.sd2Style();
         all.onlyCrossAttention = new boolean[] {true, true, true, true};
@@ -282,7 +303,8 @@ class UNetConfigKeysTest {
         int tensors = f.write(dir, 14);
         assertEquals(12, loadUsesEveryTensorAndRuns(dir, tensors).contextDim());
         Path explicit = variant(dir, dir.resolve("explicit"), c -> c.addProperty("encoder_hid_dim_type", "text_proj"));
-        Path without = variant(dir, dir.resolve("without"), c -> c.remove("encoder_hid_dim"));
+        Path without = variantWithout(dir, dir.resolve("without"), c -> c.remove("encoder_hid_dim"),
+                "encoder_hid_proj.");
         double[] withProj = run(dir, null, null, null, 12);
         assertArrayEqualsExactly(withProj, run(explicit, null, null, null, 12));
         try (Safetensors st = Safetensors.open(dir.resolve("diffusion_pytorch_model.safetensors")); NDManager m = cpu()) {
@@ -373,14 +395,14 @@ class UNetConfigKeysTest {
     void explicitNullsReadAsDiffusersReadsThem() {
         JsonConfig flags = JsonConfig.parse("unet/config.json", "{\"flip_sin_to_cos\": null, \"upcast_attention\": null,"
                 + " \"center_input_sample\": null, \"use_linear_projection\": null}");
-        UNetConfig c = new UNetConfig(flags);
+        UNetConfig c = UNetConfig.from(flags);
         assertFalse(c.flipSinToCos(), "None is falsy: [sin, cos] order");
         assertFalse(c.upcastAttention());
-        assertTrue(new UNetConfig(JsonConfig.parse("unet/config.json", "{}")).flipSinToCos());
+        assertTrue(UNetConfig.from(JsonConfig.parse("unet/config.json", "{}")).flipSinToCos());
         for (String key : new String[] {"cross_attention_dim", "attention_head_dim", "layers_per_block", "freq_shift",
             "norm_eps", "transformer_layers_per_block", "only_cross_attention", "downsample_padding"}) {
             ModelLoadException e = assertThrows(ModelLoadException.class,
-                    () -> new UNetConfig(JsonConfig.parse("unet/config.json", "{\"" + key + "\": null}")), key);
+                    () -> UNetConfig.from(JsonConfig.parse("unet/config.json", "{\"" + key + "\": null}")), key);
             assertTrue(e.getMessage().contains("unet/config.json") && e.getMessage().contains("'" + key + "'"),
                     e.getMessage());
         }
