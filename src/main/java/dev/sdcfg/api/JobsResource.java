@@ -49,6 +49,9 @@ public class JobsResource {
     JobService jobs;
 
     @Inject
+    Webhooks webhooks;
+
+    @Inject
     RequestValidator validator;
 
     @Inject
@@ -97,9 +100,11 @@ public class JobsResource {
                     + "visible ASCII characters") String idempotencyKey) {
         RequestValidator.Generation g = validator.generation(body);
         JobQueue.Idempotency idem = IdempotencyKeys.of(idempotencyKey, "/v1/jobs", body, json);
+        Optional<Webhooks.Hook> hook = webhooks.check(body.webhook(), body.webhookEvents());
         ImageGenerator generator = jobs.requireGenerator();
         validator.engineCheck(generator, g.request(), -1);
         Job job = jobs.submit(JobKind.GENERATION, List.of(new JobTask(null, g.request())), 1, idem);
+        hook.ifPresent(h -> webhooks.watch(job, h));
         return Response.accepted(views.view(job)).location(URI.create(JobViews.jobUrl(job.id()))).build();
     }
 
