@@ -246,8 +246,14 @@ public class Webhooks {
 
     // ---------------------------------------------------------------- watching a job
 
+    /** Jobs followed now (a repeated Idempotency-Key returns the same job: it is watched once). */
+    private final Set<String> watched = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
     /** Follows the job from this replica and sends its hook's events. */
     public void watch(Job job, Hook hook) {
+        if (!watched.add(job.id())) {
+            return;
+        }
         Watcher w = new Watcher(job.id(), hook);
         long every = Math.max(10, config.events().pollInterval().toMillis());
         synchronized (w) {
@@ -277,6 +283,7 @@ public class Webhooks {
             }
             if (found.isEmpty()) {
                 task.cancel(false);
+                watched.remove(id);
                 return;
             }
             Job job = found.get();
@@ -302,6 +309,7 @@ public class Webhooks {
                 if (hook.events().contains("completed")) {
                     enqueue("completed", job);
                 }
+                watched.remove(id);
             }
         }
 
@@ -385,9 +393,9 @@ public class Webhooks {
         registry.counter("sd.webhook.deliveries", "outcome", outcome).increment();
     }
 
-    /** For tests: the sender's idle state. */
+    /** For tests: no job watched and nothing being sent. */
     boolean idle() {
-        return sender.getActiveCount() == 0 && sender.getQueue().isEmpty();
+        return watched.isEmpty() && sender.getActiveCount() == 0 && sender.getQueue().isEmpty();
     }
 
 }

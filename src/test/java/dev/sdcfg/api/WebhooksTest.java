@@ -150,6 +150,30 @@ class WebhooksTest {
         assertEquals("succeeded", new JsonPath(byEvent.get("completed").body()).getString("status"));
     }
 
+    @Inject
+    Webhooks webhooks;
+
+    @Test
+    void aRepeatedIdempotencyKeyWatchesItsJobOnce() throws Exception {
+        fake.gate().close();
+        String body = "{\"prompt\": \"once\", \"size\": \"64x64\", \"steps\": 2, \"webhook\": \"" + hookUrl() + "\"}";
+        String id;
+        try {
+            id = given().contentType(JSON).header("Idempotency-Key", "hook-once-1").body(body).post("/v1/jobs")
+                    .then().statusCode(202).extract().path("id");
+            String again = given().contentType(JSON).header("Idempotency-Key", "hook-once-1").body(body)
+                    .post("/v1/jobs").then().statusCode(202).extract().path("id");
+            assertEquals(id, again);
+        } finally {
+            fake.gate().open();
+        }
+        Await.until(() -> received.stream().anyMatch(r -> "completed".equals(r.event())), "completed delivered");
+        Await.until(webhooks::idle, "watchers and sender idle");
+        assertEquals(1, received.size(), received.toString());
+        assertEquals(id, new JsonPath(received.get(0).body()).getString("id"));
+        assertSigned(received.get(0));
+    }
+
     @Test
     void schemeIsCheckedEvenWhenPrivateAddressesAreAllowed() {
         given().contentType(JSON).body("{\"prompt\": \"x\", \"webhook\": \"file:///etc/passwd\"}").post("/v1/jobs")
