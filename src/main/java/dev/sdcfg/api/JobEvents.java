@@ -57,6 +57,12 @@ public class JobEvents {
         return t;
     });
     private static final AtomicInteger THREADS = new AtomicInteger();
+    private final AtomicInteger open = new AtomicInteger();
+
+    /** Streams open now (their poll and heartbeat tasks are scheduled). */
+    public int openStreams() {
+        return open.get();
+    }
 
     @PreDestroy
     void stop() {
@@ -90,12 +96,19 @@ public class JobEvents {
             long beatMs = Math.max(1, config.events().heartbeat().toMillis());
             long pollMs = Math.max(10, config.events().pollInterval().toMillis());
             synchronized (this) {
+                if (done) {
+                    return; // the client went away before the stream started
+                }
+                open.incrementAndGet();
                 beat = timer.scheduleAtFixedRate(this::heartbeat, beatMs, beatMs, TimeUnit.MILLISECONDS);
                 poll = timer.scheduleWithFixedDelay(this::poll, 0, pollMs, TimeUnit.MILLISECONDS);
             }
         }
 
         private synchronized void cancelTasks() {
+            if (!done && beat != null) {
+                open.decrementAndGet();
+            }
             done = true;
             if (poll != null) {
                 poll.cancel(false);

@@ -168,6 +168,23 @@ class JobEventsTest {
         }
     }
 
+    @Inject
+    JobEvents events;
+
+    @Test
+    void aClientThatHangsUpEndsItsStreamsTasks() throws Exception {
+        String id = QueueAndCancelTest.submit("hang up", 3);
+        awaitBlocked(id);
+        int before = events.openStreams();
+        SseClient sse = stream(id, Map.of());
+        assertEquals("started", sse.nextEvent(WAIT).name());
+        assertEquals(before + 1, events.openStreams());
+        sse.close();
+        Await.until(() -> events.openStreams() == before, "the stream's tasks end once the client is gone");
+        assertEquals("running", given().get("/v1/jobs/" + id).then().extract().path("status"),
+                "hanging up a stream does not cancel the job");
+    }
+
     @Test
     void unknownJobIs404ProblemJson() throws Exception {
         try (SseClient sse = stream("3f1c2a9e-8d7b-4c1a-9e0f-2b6d5a4c3e21", Map.of())) {
