@@ -69,6 +69,14 @@ final class ApiExamples {
             + "\"detail\": \"no job 3f1c2a9e-8d7b-4c1a-9e0f-2b6d5a4c3e21 (unknown, or evicted after its retention time)\", "
             + "\"instance\": \"/v1/jobs/3f1c2a9e-8d7b-4c1a-9e0f-2b6d5a4c3e21\", \"errors\": []}";
 
+    static final String JOB_EVENTS = "id: 0\nevent: queued\ndata: {\"id\":\"3f1c…\",\"status\":\"queued\",\"queue_position\":1}\n\n"
+            + "id: 1\nevent: started\ndata: {\"id\":\"3f1c…\",\"status\":\"running\",\"attempt\":1,\"worker\":\"local\"}\n\n"
+            + "id: 14\nevent: progress\ndata: {\"id\":\"3f1c…\",\"status\":\"running\",\"step\":12,\"total\":30,"
+            + "\"fraction\":0.4,\"generation\":0,\"generations\":1,\"eta_seconds\":4.2}\n\n"
+            + ": heartbeat\n\n"
+            + "id: 33\nevent: succeeded\ndata: {\"id\":\"3f1c…\",\"object\":\"job\",\"status\":\"succeeded\",…,"
+            + "\"images\":[{\"index\":0,\"url\":\"/v1/jobs/3f1c…/images/0\",…}]}\n\n";
+
     static final String PROBLEM_409 = "{\"type\": \"urn:sdcfg:problem:not-finished\", \"title\": \"Job not finished\", "
             + "\"status\": 409, \"detail\": \"job 3f1c… is running; images are available once it succeeded\", "
             + "\"instance\": \"/v1/jobs/3f1c…/images/0\", \"errors\": [], \"job_id\": \"3f1c…\"}";

@@ -76,5 +76,19 @@ public record ImageGenerationRequest(
         String model,
 
         @Schema(description = "Accepted for OpenAI client compatibility and ignored", maxLength = 200)
-        String user) {
+        String user,
+
+        @Schema(description = "Optional http(s) URL that receives the job view (POST, JSON) on the events of "
+                + "webhook_events, signed as Standard Webhooks (Webhook-Id, Webhook-Timestamp, Webhook-Signature: "
+                + "v1,base64 HMAC-SHA256 of id.timestamp.body with sd.webhooks.secret). At most "
+                + "sd.webhooks.max-url-length (2048) characters; loopback, link-local and private addresses are "
+                + "refused (422) unless sd.webhooks.allow-private. Retried with backoff (5 tries)",
+                examples = "https://example.com/hooks/sd")
+        String webhook,
+
+        @JsonProperty("webhook_events")
+        @Schema(description = "Which events are sent to webhook: a subset of started, progress (at most one a "
+                + "second), completed (succeeded, failed or canceled). Default [\"completed\"]",
+                examples = "[\"started\", \"completed\"]")
+        java.util.List<String> webhookEvents) {
 }

@@ -54,6 +54,9 @@ public class ImagesResource {
     JobService jobs;
 
     @Inject
+    Webhooks webhooks;
+
+    @Inject
     RequestValidator validator;
 
     @Inject
@@ -123,6 +126,7 @@ public class ImagesResource {
         boolean png = wantsPng(headers);
         RequestValidator.Generation g = validator.generation(body);
         JobQueue.Idempotency idem = IdempotencyKeys.of(idempotencyKey, "/v1/images/generations", body, json);
+        Optional<Webhooks.Hook> hook = webhooks.check(body.webhook(), body.webhookEvents());
         if (png && g.request().n() != 1) {
             throw new ProblemException(406, "not-acceptable", "Not acceptable",
                     "Accept: image/png returns exactly one image; use n = 1 or ask for application/json",
@@ -131,6 +135,7 @@ public class ImagesResource {
         ImageGenerator generator = jobs.requireGenerator();
         validator.engineCheck(generator, g.request(), -1);
         Job job = jobs.submit(JobKind.GENERATION, List.of(new JobTask(null, g.request())), 1, idem);
+        hook.ifPresent(h -> webhooks.watch(job, h));
         Optional<Job> latest = await(job, request);
         if (latest.isEmpty()) {
             throw ProblemException.notFound("job " + job.id() + " was deleted before it finished").job(job.id());

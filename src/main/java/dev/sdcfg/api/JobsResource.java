@@ -8,7 +8,13 @@ import dev.sdcfg.jobs.JobService;
 import dev.sdcfg.jobs.JobStatus;
 import dev.sdcfg.jobs.JobTask;
 import dev.sdcfg.pipeline.ImageGenerator;
+import io.smallrye.common.annotation.Blocking;
+import io.smallrye.mutiny.Multi;
 import jakarta.inject.Inject;
+import jakarta.ws.rs.core.Context;
+import jakarta.ws.rs.sse.OutboundSseEvent;
+import jakarta.ws.rs.sse.Sse;
+import org.jboss.resteasy.reactive.RestStreamElementType;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.GET;
@@ -43,6 +49,9 @@ public class JobsResource {
     JobService jobs;
 
     @Inject
+    Webhooks webhooks;
+
+    @Inject
     RequestValidator validator;
 
     @Inject
@@ -50,6 +59,9 @@ public class JobsResource {
 
     @Inject
     ObjectMapper json;
+
+    @Inject
+    JobEvents events;
 
     @POST
     @Consumes(MediaType.APPLICATION_JSON)
@@ -88,9 +100,11 @@ public class JobsResource {
                     + "visible ASCII characters") String idempotencyKey) {
         RequestValidator.Generation g = validator.generation(body);
         JobQueue.Idempotency idem = IdempotencyKeys.of(idempotencyKey, "/v1/jobs", body, json);
+        Optional<Webhooks.Hook> hook = webhooks.check(body.webhook(), body.webhookEvents());
         ImageGenerator generator = jobs.requireGenerator();
         validator.engineCheck(generator, g.request(), -1);
         Job job = jobs.submit(JobKind.GENERATION, List.of(new JobTask(null, g.request())), 1, idem);
+        hook.ifPresent(h -> webhooks.watch(job, h));
         return Response.accepted(views.view(job)).location(URI.create(JobViews.jobUrl(job.id()))).build();
     }
 
@@ -109,6 +123,49 @@ public class JobsResource {
                     examples = @ExampleObject(name = "unknown", value = ApiExamples.PROBLEM_404)))
     public JobView get(@PathParam("id") @Parameter(description = "Job id") String id) {
         return views.view(find(id));
+    }
+
+    @GET
+    @Path("/{id}/events")
+    @Produces(MediaType.SERVER_SENT_EVENTS)
+    @RestStreamElementType(MediaType.APPLICATION_JSON)
+    @Blocking // the first look-up may be a Redis call; the stream itself is fed from JobEvents' own threads
+    @Operation(summary = "Follow a job as Server-Sent Events",
+            description = "A text/event-stream of the job's life: `queued` (queue_position), `started` (attempt, "
+                    + "worker), `progress` (step, total, fraction, eta_seconds, generation, generations; sent as the "
+                    + "job advances, at most once per sd.events.poll-interval, and in Redis mode at each lease "
+                    + "heartbeat of the replica that runs it), then one final event, `succeeded` (the job view "
+                    + "with its image URLs), `failed` or `canceled` (the job view with its error), after which the "
+                    + "stream ends. Every event has an id derived from the job's state (0 queued, 1 started, "
+                    + "2 + step progress, 3 + total the final event), the same on every replica: reconnect with "
+                    + "`Last-Event-ID` to receive only later events. A `: heartbeat` comment is sent every "
+                    + "sd.events.heartbeat (15 s). Works for jobs run on any replica.")
+    @APIResponse(responseCode = "200", description = "The event stream",
+            content = @Content(mediaType = MediaType.SERVER_SENT_EVENTS,
+                    schema = @Schema(type = SchemaType.STRING),
+                    examples = @ExampleObject(name = "events", value = ApiExamples.JOB_EVENTS)))
+    @APIResponse(responseCode = "404", description = "Unknown or evicted job",
+            content = @Content(mediaType = ProblemMappers.PROBLEM_JSON, schema = @Schema(implementation = Problem.class),
+                    examples = @ExampleObject(name = "unknown", value = ApiExamples.PROBLEM_404)))
+    public Multi<OutboundSseEvent> events(@PathParam("id") @Parameter(description = "Job id") String id,
+                                          @HeaderParam("Last-Event-ID") @Parameter(description = "Optional. The id "
+                                                  + "of the last event received: only later events are sent")
+                                          String lastEventId,
+                                          @Context Sse sse) {
+        Job job = find(id);
+        return events.stream(job, parseEventId(lastEventId), sse);
+    }
+
+    /** The Last-Event-ID as a number; absent or not one of this stream's ids: -1 (everything is sent). */
+    static long parseEventId(String header) {
+        if (header == null || header.isBlank() || header.length() > 19) {
+            return -1;
+        }
+        try {
+            return Math.max(-1, Long.parseLong(header.trim()));
+        } catch (NumberFormatException e) {
+            return -1;
+        }
     }
 
     @GET

@@ -51,6 +51,53 @@ public interface ServiceConfig {
 
     Auth auth();
 
+    /** GET /v1/jobs/{id}/events. */
+    Events events();
+
+    /** Webhook delivery. */
+    Webhooks webhooks();
+
+    interface Events {
+        /** A comment line is sent on every stream this often (proxies and clients see it alive). */
+        @WithDefault("15s")
+        Duration heartbeat();
+
+        /** How often a stream reads its job (one read per stream and interval; in Redis mode one HGETALL). */
+        @WithDefault("250ms")
+        Duration pollInterval();
+    }
+
+    interface Webhooks {
+        /** The HMAC-SHA256 key of Webhook-Signature (a "whsec_" prefix is dropped, the rest base64-decoded). */
+        Optional<String> secret();
+
+        /** Allow webhook URLs that resolve to loopback, link-local, private or unique-local addresses. */
+        @WithDefault("false")
+        boolean allowPrivate();
+
+        @WithDefault("2048")
+        @Min(16)
+        int maxUrlLength();
+
+        /** Tries per delivery (the first one included). */
+        @WithDefault("5")
+        @Min(1)
+        int tries();
+
+        /** Wait before the second try; doubled before each next one (15 s: ~4 min over 5 tries). */
+        @WithDefault("15s")
+        Duration backoff();
+
+        /** Connect + response timeout of one try. */
+        @WithDefault("10s")
+        Duration timeout();
+
+        /** Deliveries that may wait for the sender; beyond it new ones are dropped (counted). */
+        @WithDefault("1000")
+        @Min(1)
+        int queueCapacity();
+    }
+
     interface Auth {
         /** API keys (comma-separated); empty: no authentication. Never logged. */
         Optional<java.util.List<String>> apiKeys();

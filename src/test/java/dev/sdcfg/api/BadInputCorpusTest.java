@@ -234,7 +234,40 @@ class BadInputCorpusTest {
         c.add(a("experiment: second spec unknown preset", EXP, JSON, null,
                 "{\"prompt\": \"a\", \"guidance\": [1, {\"preset\": \"Nope\"}]}", 422, "guidance[1].preset"));
         c.add(a("experiment: wrong content type", EXP, "text/csv", null, "a,b", 415, "Content-Type"));
+        // --- webhooks (private addresses refused by default: sd.webhooks.allow-private=false)
+        c.add(a("webhook to loopback", JOBS, JSON, null, hook("\"http://127.0.0.1:8080/hook\""), 422, "webhook"));
+        c.add(a("webhook to localhost", GEN, JSON, null, hook("\"http://localhost/hook\""), 422, "webhook"));
+        c.add(a("webhook to IPv6 loopback", JOBS, JSON, null, hook("\"http://[::1]:9000/hook\""), 422, "webhook"));
+        c.add(a("webhook to a private address", JOBS, JSON, null, hook("\"https://10.1.2.3/hook\""), 422, "webhook"));
+        c.add(a("webhook to 192.168/16", JOBS, JSON, null, hook("\"https://192.168.0.10/hook\""), 422, "webhook"));
+        c.add(a("webhook to cloud metadata (link-local)", JOBS, JSON, null,
+                hook("\"http://169.254.169.254/latest/meta-data\""), 422, "webhook"));
+        c.add(a("webhook to IPv4-mapped loopback", JOBS, JSON, null, hook("\"http://[::ffff:127.0.0.1]/\""), 422,
+                "webhook"));
+        c.add(a("webhook with ftp scheme", JOBS, JSON, null, hook("\"ftp://example.com/hook\""), 422, "webhook"));
+        c.add(a("webhook relative URL", JOBS, JSON, null, hook("\"/hook\""), 422, "webhook"));
+        c.add(a("webhook not a URL", JOBS, JSON, null, hook("\"http://exa mple.com/\""), 422, "webhook"));
+        c.add(a("webhook URL too long", JOBS, JSON, null, hook("\"https://example.com/" + "a".repeat(2100) + "\""),
+                422, "webhook"));
+        c.add(a("webhook not a string", JOBS, JSON, null, hook("42"), 400, "webhook"));
+        c.add(a("webhook_events unknown event", JOBS, JSON, null,
+                "{\"prompt\": \"a\", \"webhook\": \"https://203.0.113.7/h\", \"webhook_events\": [\"finished\"]}",
+                400, "webhook_events[0]"));
+        c.add(a("webhook_events empty", JOBS, JSON, null,
+                "{\"prompt\": \"a\", \"webhook\": \"https://203.0.113.7/h\", \"webhook_events\": []}", 400,
+                "webhook_events"));
+        c.add(a("webhook_events not an array", JOBS, JSON, null,
+                "{\"prompt\": \"a\", \"webhook\": \"https://203.0.113.7/h\", \"webhook_events\": 7}", 400,
+                "webhook_events"));
+        c.add(a("webhook_events without webhook", JOBS, JSON, null,
+                "{\"prompt\": \"a\", \"webhook_events\": [\"completed\"]}", 400, "webhook_events"));
+        c.add(a("experiment: webhook is not a field", EXP, JSON, null,
+                "{\"prompt\": \"a\", \"guidance\": [1], \"webhook\": \"https://203.0.113.7/h\"}", 400, "webhook"));
         return c.stream();
+    }
+
+    static String hook(String urlJson) {
+        return "{\"prompt\": \"a\", \"size\": \"64x64\", \"steps\": 1, \"webhook\": " + urlJson + "}";
     }
 
     static Arguments a(String name, String path, String contentType, String accept, String body, int status,

@@ -16,16 +16,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @QuarkusTest
 class OpenApiTest {
 
-    static final Map<String, List<String>> ENDPOINTS = Map.of(
-            "/v1/images/generations", List.of("post"),
-            "/v1/jobs", List.of("post"),
-            "/v1/jobs/{id}", List.of("get", "delete"),
-            "/v1/jobs/{id}/images/{index}", List.of("get"),
-            "/v1/jobs/{id}/grid", List.of("get"),
-            "/v1/experiments", List.of("post"),
-            "/v1/guidance", List.of("get"),
-            "/v1/samplers", List.of("get"),
-            "/v1/models", List.of("get"));
+    static final Map<String, List<String>> ENDPOINTS = Map.ofEntries(
+            Map.entry("/v1/jobs/{id}/events", List.of("get")),
+            Map.entry("/v1/images/generations", List.of("post")),
+            Map.entry("/v1/jobs", List.of("post")),
+            Map.entry("/v1/jobs/{id}", List.of("get", "delete")),
+            Map.entry("/v1/jobs/{id}/images/{index}", List.of("get")),
+            Map.entry("/v1/jobs/{id}/grid", List.of("get")),
+            Map.entry("/v1/experiments", List.of("post")),
+            Map.entry("/v1/guidance", List.of("get")),
+            Map.entry("/v1/samplers", List.of("get")),
+            Map.entry("/v1/models", List.of("get")));
 
     @Test
     void documentListsEveryEndpointWithErrorsAndExamples() {
@@ -51,7 +52,7 @@ class OpenApiTest {
         assertNotNull(doc.get("paths.'/v1/experiments'.post.requestBody.content.'application/json'.examples"));
         Map<String, Object> req = doc.getMap("components.schemas.ImageGenerationRequest.properties");
         for (String field : List.of("prompt", "negative_prompt", "n", "size", "width", "height", "response_format",
-                "seed", "steps", "sampler", "sampler_options", "guidance")) {
+                "seed", "steps", "sampler", "sampler_options", "guidance", "webhook", "webhook_events")) {
             assertTrue(req.containsKey(field), "ImageGenerationRequest." + field + " undocumented: " + req.keySet());
             assertNotNull(doc.getString("components.schemas.ImageGenerationRequest.properties." + field + ".description"),
                     field + " has no description");

@@ -114,6 +114,49 @@ class RedisModeApiTest {
     @Inject
     dev.sdcfg.jobs.fake.FakeGeneratorProvider fakeProvider;
 
+    /**
+     * The event stream reads the job from Redis (what the replica running it writes at each lease heartbeat), so a
+     * stream on any replica follows it: queued, started, progress as the worker advances, then succeeded.
+     */
+    @Test
+    void theEventStreamFollowsAJobThroughTheSharedStore() throws Exception {
+        var gate = fakeProvider.gate();
+        gate.close();
+        try {
+            String running = given().header("Authorization", AUTH).contentType(JSON).body(BODY).post("/v1/jobs")
+                    .then().statusCode(202).extract().path("id");
+            dev.sdcfg.jobs.fake.Await.until(() -> gate.waiting() == 1, "first job running");
+            String id = given().header("Authorization", AUTH).contentType(JSON).body(BODY).post("/v1/jobs")
+                    .then().statusCode(202).extract().path("id");
+            java.net.URI uri = java.net.URI.create("http://127.0.0.1:" + io.restassured.RestAssured.port
+                    + "/v1/jobs/" + id + "/events");
+            try (SseClient none = SseClient.open(uri, java.util.Map.of())) {
+                assertEquals(401, none.response.statusCode());
+            }
+            try (SseClient sse = SseClient.open(uri, java.util.Map.of("Authorization", AUTH))) {
+                assertEquals(200, sse.response.statusCode());
+                java.time.Duration wait = java.time.Duration.ofSeconds(30);
+                SseClient.Event queued = sse.nextEvent(wait);
+                assertEquals("queued", queued.name());
+                assertEquals(1, new io.restassured.path.json.JsonPath(queued.data()).getInt("queue_position"));
+                given().header("Authorization", AUTH).delete("/v1/jobs/" + running).then().statusCode(202);
+                assertEquals("started", sse.nextEvent(wait).name());
+                dev.sdcfg.jobs.fake.Await.until(() -> gate.waiting() == 1, "second job held at step 1");
+                gate.release(1); // step 1 done; the heartbeat (50 ms) writes it to Redis
+                SseClient.Event progress = sse.nextEvent(wait);
+                assertEquals("progress", progress.name());
+                assertEquals(1, new io.restassured.path.json.JsonPath(progress.data()).getInt("step"));
+                gate.open();
+                List<SseClient.Event> rest = sse.rest(wait);
+                SseClient.Event last = rest.get(rest.size() - 1);
+                assertEquals("succeeded", last.name());
+                assertEquals(jobs.workerName(), new io.restassured.path.json.JsonPath(last.data()).getString("worker"));
+            }
+        } finally {
+            gate.open();
+        }
+    }
+
     @Test
     void deleteAnswersWithTheJobAsItIsAfterTheCancel() {
         fakeProvider.gate().close();

@@ -17,6 +17,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
 
+import static dev.sdcfg.jobs.JobServiceTest.one;
+import static dev.sdcfg.jobs.JobServiceTest.req;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -60,13 +62,6 @@ abstract class JobQueueContractTest {
         }
     }
 
-    static GenerationRequest req(String prompt, long seed, int n, int steps) {
-        return new GenerationRequest(prompt, "", 16, 8, steps, null, null, null, seed, n);
-    }
-
-    static List<JobTask> one(GenerationRequest r) {
-        return List.of(new JobTask(null, r));
-    }
 
     Job.Snapshot awaitFinal(Job job) throws InterruptedException {
         Job latest = service.awaitFinal(job, Duration.ofSeconds(60)).orElseThrow();
