@@ -327,10 +327,6 @@ public final class Job {
         grid = png;
     }
 
-    synchronized void addWarning(String warning) {
-        warnings.add(warning);
-    }
-
     /** Ends the job (idempotent: the first final status wins) and completes {@link #completion()}. */
     synchronized boolean finish(JobStatus finalStatus, String type, String message, long nowMillis) {
         if (status.isFinal() || frozen != null) {
