@@ -41,8 +41,8 @@ public final class MetricNames {
     public static final String JOBS_OUT_OF_MEMORY = "sd.jobs.out_of_memory";
 
     public static final String PROM_MEMORY_PLANS = "sd_memory_plans_total";
-    public static final String PROM_MEMORY_ESTIMATE = "sd.memory.estimate.bytes";
-    public static final String PROM_MEMORY_BUDGET = "sd.memory.budget.bytes";
+    public static final String PROM_MEMORY_ESTIMATE = "sd_memory_estimate_bytes";
+    public static final String PROM_MEMORY_BUDGET = "sd_memory_budget_bytes";
     public static final String PROM_JOBS_OUT_OF_MEMORY = "sd_jobs_out_of_memory_total";
 
     public static final String PROM_DENOISE_STEP = "sd_denoise_step_seconds";

@@ -71,6 +71,13 @@ public final class TestRedis implements AutoCloseable {
         if (client == null) {
             vertx = Vertx.vertx();
             client = Redis.createClient(vertx, url());
+            // First blocking call on this thread: outside Quarkus, Mutiny's context propagation registers its provider
+            // on first use, and two threads doing that at once fail ("ContextManagerProvider already set").
+            try {
+                client.sendAndAwait(Request.cmd(Command.PING));
+            } catch (RuntimeException serverStopped) {
+                // a test that stopped the server on purpose; the provider is registered all the same
+            }
         }
         return client;
     }
