@@ -219,31 +219,16 @@ public final class Benchmark {
                 row.put("estimate_mib", plan.estimateBytes() >> 20);
                 if (plan.fits()) {
                     System.gc();
-                    long base = dev.sdcfg.runtime.MemoryBudget.residentSetBytes();
-                    java.util.concurrent.atomic.AtomicLong peak = new java.util.concurrent.atomic.AtomicLong(base);
-                    java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
-                    Thread sampler = new Thread(() -> {
-                        while (!done.get()) {
-                            peak.accumulateAndGet(dev.sdcfg.runtime.MemoryBudget.residentSetBytes(), Math::max);
-                            try {
-                                Thread.sleep(10);
-                            } catch (InterruptedException e) {
-                                return;
-                            }
-                        }
-                    });
-                    sampler.setDaemon(true);
-                    sampler.start();
                     long t0 = System.nanoTime();
+                    dev.sdcfg.runtime.PeakRss rss = new dev.sdcfg.runtime.PeakRss(10);
                     try {
                         pipe.generate(req, GenerationListener.NONE);
                     } finally {
-                        done.set(true);
-                        sampler.join();
+                        rss.close();
                     }
                     row.put("seconds", (System.nanoTime() - t0) / 1e9);
-                    row.put("rss_before_mib", base >> 20);
-                    row.put("rss_peak_growth_mib", (peak.get() - base) >> 20);
+                    row.put("rss_before_mib", rss.baseBytes() >> 20);
+                    row.put("rss_peak_growth_mib", (rss.peakBytes() - rss.baseBytes()) >> 20);
                 }
                 System.out.println("[memory] " + row);
                 rows.add(row);

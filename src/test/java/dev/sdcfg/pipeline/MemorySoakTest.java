@@ -1,12 +1,10 @@
 package dev.sdcfg.pipeline;
 
-import dev.sdcfg.runtime.MemoryBudget;
 import dev.sdcfg.runtime.ComputeContext;
+import dev.sdcfg.runtime.MemoryBudget;
+import dev.sdcfg.runtime.PeakRss;
 import dev.sdcfg.testutil.Fixtures;
 import org.junit.jupiter.api.Test;
-
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -31,32 +29,19 @@ class MemorySoakTest {
         try (StableDiffusionPipeline pipe = StableDiffusionPipeline.load(Fixtures.model(), ComputeContext.cpu(),
                 new PipelineOptions(null, 0, 0, 1024L * 1024L, Long.toString(BUDGET)))) {
             pipe.calibrateMemory();
-            long base = MemoryBudget.residentSetBytes();
-            AtomicLong peak = new AtomicLong(base);
-            AtomicBoolean done = new AtomicBoolean();
-            Thread sampler = new Thread(() -> {
-                while (!done.get()) {
-                    peak.accumulateAndGet(MemoryBudget.residentSetBytes(), Math::max);
-                    try {
-                        Thread.sleep(20);
-                    } catch (InterruptedException e) {
-                        return;
-                    }
-                }
-            });
-            sampler.setDaemon(true);
-            sampler.start();
             MemoryPlan plan = pipe.memoryPlan(largest);
             GenerationResult res;
+            PeakRss rss = new PeakRss(20);
             try {
                 res = pipe.generate(largest, GenerationListener.NONE);
             } finally {
-                done.set(true);
-                sampler.join();
+                rss.close();
             }
-            long grown = peak.get() - base;
+            long base = rss.baseBytes();
+            long peak = rss.peakBytes();
+            long grown = peak - base;
             System.out.printf("[memory soak] 1024x1024: RSS %s before, peak %s (+%s); plan %s%n",
-                    MemoryBudget.format(base), MemoryBudget.format(peak.get()), MemoryBudget.format(grown),
+                    MemoryBudget.format(base), MemoryBudget.format(peak), MemoryBudget.format(grown),
                     plan.describe());
             assertEquals(1, res.images().size());
             assertTrue(grown <= BUDGET, "RSS grew by " + MemoryBudget.format(grown) + ", budget "
