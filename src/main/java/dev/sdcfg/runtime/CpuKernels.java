@@ -151,6 +151,7 @@ public final class CpuKernels {
             {24, 24, 23, 71, 3, 2}, {3, 24, 17, 33, 3, 1}, {24, 16, 24, 72, 1, 1}, {40, 48, 12, 20, 3, 1},
         };
         double worst = 0;
+        // Conv2d directly, not Ops.conv2d: this runs inside DjlRuntime.engine(), which Ops' initialiser calls.
         try (NDManager m = NDManager.newBaseManager(Device.cpu())) {
             for (int[] c : cases) {
                 NDArray x = m.create(pattern(c[0] * c[2] * c[3], 1), new Shape(1, c[0], c[2], c[3]));
@@ -210,14 +211,18 @@ public final class CpuKernels {
         throw new IllegalStateException("libtorch_cpu not found in " + dir);
     }
 
-    /** The widest x86 vector extension the CPU reports (Linux), or what the JVM says the architecture is. */
+    /** The CPU's vendor and x86 vector-extension flags (Linux), or what the JVM says the architecture is. */
     static String cpuVectorIsa() {
         try {
+            String vendor = "?";
             Set<String> flags = new TreeSet<>();
             for (String line : Files.readAllLines(Paths.get("/proc/cpuinfo"))) {
-                if (line.startsWith("flags")) {
-                    flags.addAll(List.of(line.substring(line.indexOf(':') + 1).trim().split("\\s+")));
-                    break;
+                String value = line.substring(line.indexOf(':') + 1).trim();
+                if (line.startsWith("vendor_id")) {
+                    vendor = value;
+                } else if (line.startsWith("flags")) {
+                    flags.addAll(List.of(value.split("\\s+")));
+                    break; // the first processor's entry is enough: vendor_id comes before flags
                 }
             }
             List<String> isaFlags = new ArrayList<>();
@@ -226,9 +231,6 @@ public final class CpuKernels {
                     isaFlags.add(f);
                 }
             }
-            String vendor = Files.readAllLines(Paths.get("/proc/cpuinfo")).stream()
-                    .filter(l -> l.startsWith("vendor_id")).findFirst()
-                    .map(l -> l.substring(l.indexOf(':') + 1).trim()).orElse("?");
             return vendor + " " + String.join(" ", isaFlags);
         } catch (IOException | RuntimeException e) {
             return System.getProperty("os.arch");
