@@ -137,7 +137,9 @@ class WebhooksTest {
     @Test
     void startedAndCompletedAreSentWhenAskedFor() throws Exception {
         String id = submit("[\"started\", \"completed\"]");
-        Await.until(() -> received.stream().anyMatch(r -> "completed".equals(r.event())), "completed delivered");
+        // two sender threads: the events may arrive in either order, so wait for both (a missing one times out)
+        Await.until(() -> received.stream().anyMatch(r -> "completed".equals(r.event()))
+                && received.stream().anyMatch(r -> "started".equals(r.event())), "started and completed delivered");
         Map<String, Received> byEvent = new java.util.HashMap<>();
         for (Received r : received) {
             assertSigned(r);
