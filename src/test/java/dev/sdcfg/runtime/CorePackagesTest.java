@@ -14,13 +14,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The engine (model, sampler, guidance, pipeline, runtime) and the tools that run from a small classpath (bench,
- * cli) depend on DJL, the tokenizer, Gson and the JDK only: no Quarkus, Jakarta, MicroProfile, Jackson, Vert.x or
+ * cli, eval) depend on DJL, the tokenizer, Gson and the JDK only: no Quarkus, Jakarta, MicroProfile, Jackson, Vert.x or
  * Micrometer class is referenced from their bytecode. (The GPU benchmark runs them with exactly that classpath.)
  */
 class CorePackagesTest {
 
     private static final List<String> CORE = List.of("dev/sdcfg/runtime", "dev/sdcfg/model", "dev/sdcfg/sampler",
-            "dev/sdcfg/guidance", "dev/sdcfg/pipeline", "dev/sdcfg/bench", "dev/sdcfg/cli");
+            "dev/sdcfg/guidance", "dev/sdcfg/pipeline", "dev/sdcfg/bench", "dev/sdcfg/cli", "dev/sdcfg/eval");
 
     /** Internal-name prefixes of the service frameworks (class references live in the constant pool as UTF-8). */
     static final List<String> FRAMEWORKS = List.of("io/quarkus/", "jakarta/", "javax/ws/", "org/eclipse/microprofile/",
