@@ -39,11 +39,11 @@ TOKENIZER_DIR = os.path.join(REPO, "src", "main", "resources", "demo-model", "to
 MAX_LEN = 77
 BOS, EOS = 49406, 49407
 
-VAE_CONFIG = dict(in_channels=3, out_channels=3, latent_channels=4, block_out_channels=[32, 64, 64, 64],
+VAE_CONFIG = dict(in_channels=3, out_channels=3, latent_channels=4, block_out_channels=[16, 32, 32, 32],
                   down_block_types=["DownEncoderBlock2D"] * 4, up_block_types=["UpDecoderBlock2D"] * 4,
-                  layers_per_block=1, norm_num_groups=16, act_fn="silu", sample_size=64, scaling_factor=1.0,
+                  layers_per_block=1, norm_num_groups=8, act_fn="silu", sample_size=64, scaling_factor=1.0,
                   force_upcast=False, mid_block_add_attention=True)
-UNET_CONFIG = dict(sample_size=8, in_channels=4, out_channels=4, block_out_channels=[64, 128], layers_per_block=1,
+UNET_CONFIG = dict(sample_size=8, in_channels=4, out_channels=4, block_out_channels=[32, 64], layers_per_block=1,
                    down_block_types=["CrossAttnDownBlock2D", "CrossAttnDownBlock2D"],
                    up_block_types=["CrossAttnUpBlock2D", "CrossAttnUpBlock2D"], cross_attention_dim=32,
                    attention_head_dim=8, norm_num_groups=16)
