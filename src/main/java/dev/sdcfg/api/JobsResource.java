@@ -103,7 +103,8 @@ public class JobsResource {
         Optional<Webhooks.Hook> hook = webhooks.check(body.webhook(), body.webhookEvents());
         ImageGenerator generator = jobs.requireGenerator();
         validator.engineCheck(generator, g.request(), -1);
-        Job job = jobs.submit(JobKind.GENERATION, List.of(new JobTask(null, g.request())), 1, idem);
+        Job job = jobs.submit(JobKind.GENERATION, List.of(new JobTask(null, g.request(), PreviewEvery.of(body))), 1,
+                idem);
         hook.ifPresent(h -> webhooks.watch(job, h));
         return Response.accepted(views.view(job)).location(URI.create(JobViews.jobUrl(job.id()))).build();
     }
