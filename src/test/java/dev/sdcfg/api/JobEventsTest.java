@@ -209,6 +209,43 @@ class JobEventsTest {
     }
 
     @Test
+    void postWithAcceptEventStreamStreamsTheNewJob() throws Exception {
+        gate.open();
+        URI jobs = URI.create(base.toString()).resolve("/v1/jobs");
+        String body = "{\"prompt\": \"streamed\", \"size\": \"64x64\", \"steps\": 3, \"seed\": 11, \"preview_every\": 1}";
+        try (SseClient sse = SseClient.post(jobs, body, Map.of())) {
+            assertEquals(200, sse.response.statusCode());
+            assertTrue(sse.response.headers().firstValue("Content-Type").orElse("").startsWith("text/event-stream"));
+            String location = sse.response.headers().firstValue("Location").orElseThrow();
+            String id = location.substring(location.lastIndexOf('/') + 1);
+            assertTrue(location.endsWith("/v1/jobs/" + id), location);
+            List<SseClient.Event> events = sse.rest(WAIT);
+            List<String> names = events.stream().map(SseClient.Event::name).toList();
+            assertTrue(names.contains("started") && names.contains("progress") && names.contains("preview"),
+                    names.toString());
+            SseClient.Event last = events.get(events.size() - 1);
+            assertEquals("succeeded", last.name());
+            assertEquals("6", last.id());
+            assertEquals(id, new JsonPath(last.data()).getString("id"));
+            for (SseClient.Event e : events) {
+                assertEquals(id, new JsonPath(e.data()).getString("id"));
+                if (e.name().equals("preview")) {
+                    assertPreview(e, new JsonPath(e.data()).getInt("step"), 8, 8);
+                }
+            }
+        }
+        // the same checks as the JSON form: a bad body is a problem document, not a stream; nothing is queued
+        long accepted = this.jobs.acceptedTotal();
+        try (SseClient bad = SseClient.post(jobs, "{\"prompt\": \"x\", \"steps\": 0}", Map.of())) {
+            assertEquals(400, bad.response.statusCode());
+            assertTrue(bad.response.headers().firstValue("Content-Type").orElse("").startsWith(ApiTestSupport.PROBLEM));
+        }
+        assertEquals(accepted, this.jobs.acceptedTotal());
+        // other Accepts keep the 202 answer
+        given().contentType(JSON).accept(JSON).body(body).post("/v1/jobs").then().statusCode(202);
+    }
+
+    @Test
     void lastEventIdResumesAfterThatEvent() throws Exception {
         gate.open();
         String id = QueueAndCancelTest.submit("resume", 3);

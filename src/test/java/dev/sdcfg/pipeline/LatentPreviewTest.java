@@ -57,6 +57,38 @@ class LatentPreviewTest {
         assertArrayEquals(new byte[] {0, 0, 0}, black);
     }
 
+    /**
+     * Against A1111's own cheap_approximation and single_sample_to_image conversion (tools/preview-goldens): 8-bit
+     * images within one level (the einsum may sum in another order; in practice the bytes are equal).
+     */
+    @Test
+    void projectionMatchesA1111sCheapApproximation() throws Exception {
+        java.nio.file.Path file = dev.sdcfg.testutil.ExtraGoldens.root("preview").resolve("cheap_approx.json");
+        com.google.gson.JsonObject doc = com.google.gson.JsonParser.parseString(java.nio.file.Files.readString(file))
+                .getAsJsonObject();
+        int cases = 0;
+        int maxDiff = 0;
+        for (com.google.gson.JsonElement e : doc.getAsJsonArray("cases")) {
+            com.google.gson.JsonObject c = e.getAsJsonObject();
+            int h = c.get("height").getAsInt();
+            int w = c.get("width").getAsInt();
+            com.google.gson.JsonArray lat = c.getAsJsonArray("latent_chw");
+            float[] latent = new float[lat.size()];
+            for (int i = 0; i < latent.length; i++) {
+                latent[i] = (float) lat.get(i).getAsDouble();
+            }
+            com.google.gson.JsonArray want = c.getAsJsonArray("rgb_hwc");
+            byte[] rgb = LatentPreview.toRgb(latent, h, w);
+            assertEquals(want.size(), rgb.length);
+            for (int i = 0; i < rgb.length; i++) {
+                maxDiff = Math.max(maxDiff, Math.abs((rgb[i] & 0xff) - want.get(i).getAsInt()));
+            }
+            cases++;
+        }
+        assertEquals(3, cases);
+        assertTrue(maxDiff <= 1, "max difference " + maxDiff + " levels");
+    }
+
     @Test
     void renderReadsImageZeroAndEncodesALatentSizedPng() {
         try (NDManager m = DjlRuntime.engine().newBaseManager(Device.cpu())) {
