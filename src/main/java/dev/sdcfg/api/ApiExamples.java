@@ -73,6 +73,8 @@ final class ApiExamples {
             + "id: 1\nevent: started\ndata: {\"id\":\"3f1c…\",\"status\":\"running\",\"attempt\":1,\"worker\":\"local\"}\n\n"
             + "id: 14\nevent: progress\ndata: {\"id\":\"3f1c…\",\"status\":\"running\",\"step\":12,\"total\":30,"
             + "\"fraction\":0.4,\"generation\":0,\"generations\":1,\"eta_seconds\":4.2}\n\n"
+            + "event: preview\ndata: {\"id\":\"3f1c…\",\"status\":\"running\",\"step\":12,\"total\":30,"
+            + "\"generation\":0,\"image\":0,\"width\":64,\"height\":64,\"png_base64\":\"iVBORw0KGgo…\"}\n\n"
             + ": heartbeat\n\n"
             + "id: 33\nevent: succeeded\ndata: {\"id\":\"3f1c…\",\"object\":\"job\",\"status\":\"succeeded\",…,"
             + "\"images\":[{\"index\":0,\"url\":\"/v1/jobs/3f1c…/images/0\",…}]}\n\n";

@@ -90,5 +90,13 @@ public record ImageGenerationRequest(
         @Schema(description = "Which events are sent to webhook: a subset of started, progress (at most one a "
                 + "second), completed (succeeded, failed or canceled). Default [\"completed\"]",
                 examples = "[\"started\", \"completed\"]")
-        java.util.List<String> webhookEvents) {
+        java.util.List<String> webhookEvents,
+
+        @JsonProperty("preview_every")
+        @Schema(description = "POST /v1/jobs: a live preview after every that many steps (but the last), sent as "
+                + "`preview` events on GET /v1/jobs/{id}/events: the current denoised estimate mapped to RGB without "
+                + "the VAE (A1111's \"Approx cheap\"), a PNG of the latent's size (width/8 × height/8). 0 (default): "
+                + "none; at most sd.limits.max-steps (150). Ignored by POST /v1/images/generations",
+                minimum = "0", maximum = "150", defaultValue = "0", examples = "5")
+        Integer previewEvery) {
 }

@@ -30,6 +30,12 @@ import java.util.concurrent.atomic.AtomicInteger;
  * they are the same on every replica and {@code Last-Event-ID} resumes anywhere:
  * {@code 0} queued, {@code 1} started, {@code 2 + step} progress (steps over the whole job), {@code 3 + total}
  * the final event ({@code succeeded}, {@code failed} or {@code canceled}, with the job view as data).
+ *
+ * <p>Jobs that asked for previews ({@code preview_every}) also get {@code preview} events: the job's latest preview
+ * ({@link JobService#preview}: the live job in memory mode, a per-job key written at the worker's heartbeats in
+ * Redis mode), read only when the job's progress or status changed, and sent when it is newer than the last one this
+ * stream sent. Previews carry no event id (they are not replayed one by one: a stream, new or resumed, gets the
+ * latest preview once, then each newer one), so Last-Event-ID keeps naming the last state event.
  */
 @ApplicationScoped
 public class JobEvents {
@@ -80,6 +86,10 @@ public class JobEvents {
         private final Sse sse;
         private final MultiEmitter<? super OutboundSseEvent> em;
         private long lastSent;
+        /** Poll thread only: the progress and status at the last preview read, and the last preview's step. */
+        private int previewReadAt = -1;
+        private JobStatus previewReadStatus;
+        private int lastPreviewStep = -1;
         private boolean done;
         private ScheduledFuture<?> poll;
         private ScheduledFuture<?> beat;
@@ -127,6 +137,7 @@ public class JobEvents {
         private void poll() {
             try {
                 Optional<Job> job = jobs.find(id);
+                Optional<Job.Preview> preview = job.flatMap(this::newPreview);
                 synchronized (this) {
                     if (done || em.isCancelled()) {
                         return;
@@ -135,7 +146,7 @@ public class JobEvents {
                         finish();
                         return;
                     }
-                    emitChanges(job.get());
+                    emitChanges(job.get(), preview.orElse(null));
                 }
             } catch (RuntimeException e) {
                 // a store hiccup (Redis unreachable): try again at the next tick
@@ -143,7 +154,21 @@ public class JobEvents {
             }
         }
 
-        private void emitChanges(Job job) {
+        /** The job's latest preview when it may have changed since the last read and is newer than the last sent. */
+        private Optional<Job.Preview> newPreview(Job job) {
+            if (!job.wantsPreviews()) {
+                return Optional.empty();
+            }
+            Job.Snapshot s = job.snapshot();
+            if (s.status() == JobStatus.QUEUED || (s.stepsDone() == previewReadAt && s.status() == previewReadStatus)) {
+                return Optional.empty();
+            }
+            previewReadAt = s.stepsDone();
+            previewReadStatus = s.status();
+            return jobs.preview(id).filter(p -> p.step() > lastPreviewStep);
+        }
+
+        private void emitChanges(Job job, Job.Preview preview) {
             Job.Snapshot s = job.snapshot();
             JobStatus status = s.status();
             if (status == JobStatus.QUEUED) {
@@ -165,6 +190,10 @@ public class JobEvents {
             long progressId = ID_STARTED + 1 + s.stepsDone();
             if (s.stepsDone() > 0 && progressId > lastSent && progressId < finalId(s)) {
                 send(progressId, "progress", progress(s));
+            }
+            if (preview != null && preview.step() > lastPreviewStep) {
+                em.emit(sse.newEventBuilder().name("preview").data(previewData(s, preview)).build());
+                lastPreviewStep = preview.step();
             }
             if (status.isFinal()) {
                 if (finalId(s) > lastSent) {
@@ -198,6 +227,18 @@ public class JobEvents {
                 double elapsed = Math.max(0, System.currentTimeMillis() - s.startedAtMillis()) / 1000.0;
                 d.put("eta_seconds", Math.round(elapsed * (1 - fraction) / fraction * 10) / 10.0);
             }
+            return d;
+        }
+
+        private ObjectNode previewData(Job.Snapshot s, Job.Preview p) {
+            ObjectNode d = base(s);
+            d.put("step", p.step());
+            d.put("total", p.total());
+            d.put("generation", p.generation());
+            d.put("image", p.image());
+            d.put("width", p.width());
+            d.put("height", p.height());
+            d.put("png_base64", java.util.Base64.getEncoder().encodeToString(p.png()));
             return d;
         }
 

@@ -68,7 +68,10 @@ public class JobsResource {
     @Produces(MediaType.APPLICATION_JSON)
     @Operation(summary = "Queue a generation job",
             description = "Same body as POST /v1/images/generations (response_format is ignored). Answers at once "
-                    + "with 202, the job in the body and its URL in Location.")
+                    + "with 202, the job in the body and its URL in Location. With `Accept: text/event-stream` the "
+                    + "answer is instead 200 and the new job's event stream, exactly as GET /v1/jobs/{id}/events "
+                    + "sends it (Location names the job); the request is checked the same way first, so errors are "
+                    + "the same problem documents.")
     @RequestBody(required = true, content = @Content(mediaType = MediaType.APPLICATION_JSON,
             schema = @Schema(implementation = ImageGenerationRequest.class),
             examples = {@ExampleObject(name = "full", value = ApiExamples.GENERATION),
@@ -77,6 +80,12 @@ public class JobsResource {
             headers = @Header(name = "Location", description = "URL of the job", schema = @Schema(type = SchemaType.STRING)),
             content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = JobView.class),
                     examples = @ExampleObject(name = "queued", value = ApiExamples.JOB_QUEUED)))
+    @APIResponse(responseCode = "200", description = "Accept: text/event-stream: queued, and the job's events "
+            + "follow (queued, started, progress, preview, then succeeded, failed or canceled; see "
+            + "GET /v1/jobs/{id}/events)",
+            headers = @Header(name = "Location", description = "URL of the job", schema = @Schema(type = SchemaType.STRING)),
+            content = @Content(mediaType = MediaType.SERVER_SENT_EVENTS, schema = @Schema(type = SchemaType.STRING),
+                    examples = @ExampleObject(name = "events", value = ApiExamples.JOB_EVENTS)))
     @APIResponse(responseCode = "400", description = "Invalid JSON, wrong type, unknown field or value out of range",
             content = @Content(mediaType = ProblemMappers.PROBLEM_JSON, schema = @Schema(implementation = Problem.class),
                     examples = @ExampleObject(name = "invalid", value = ApiExamples.PROBLEM_400)))
@@ -98,14 +107,38 @@ public class JobsResource {
                            @HeaderParam(IdempotencyKeys.HEADER) @Parameter(description = "Optional. A retry with the same key and "
                     + "body returns the first request's job (24 h); the same key with another body is 422. 1..255 "
                     + "visible ASCII characters") String idempotencyKey) {
+        Job job = accept(body, idempotencyKey);
+        return Response.accepted(views.view(job)).location(URI.create(JobViews.jobUrl(job.id()))).build();
+    }
+
+    /**
+     * POST /v1/jobs with {@code Accept: text/event-stream}: the same submission (same checks, same 4xx problems
+     * before anything is streamed), answered with the new job's event stream instead of 202 + the job view.
+     */
+    @POST
+    @Consumes(MediaType.APPLICATION_JSON)
+    @Produces(MediaType.SERVER_SENT_EVENTS)
+    @RestStreamElementType(MediaType.APPLICATION_JSON)
+    @Blocking // the submission may be a Redis call
+    @Operation(hidden = true) // documented on the application/json operation (one operation per method and path)
+    public org.jboss.resteasy.reactive.RestMulti<OutboundSseEvent> submitAndStream(ImageGenerationRequest body,
+            @HeaderParam(IdempotencyKeys.HEADER) String idempotencyKey, @Context Sse sse) {
+        Job job = accept(body, idempotencyKey);
+        return org.jboss.resteasy.reactive.RestMulti.fromMultiData(events.stream(job, -1, sse))
+                .header("Location", JobViews.jobUrl(job.id())).build();
+    }
+
+    /** Checks and enqueues a job (and its webhook): what both forms of POST /v1/jobs do before they answer. */
+    private Job accept(ImageGenerationRequest body, String idempotencyKey) {
         RequestValidator.Generation g = validator.generation(body);
         JobQueue.Idempotency idem = IdempotencyKeys.of(idempotencyKey, "/v1/jobs", body, json);
         Optional<Webhooks.Hook> hook = webhooks.check(body.webhook(), body.webhookEvents());
         ImageGenerator generator = jobs.requireGenerator();
         validator.engineCheck(generator, g.request(), -1);
-        Job job = jobs.submit(JobKind.GENERATION, List.of(new JobTask(null, g.request())), 1, idem);
+        Job job = jobs.submit(JobKind.GENERATION, List.of(new JobTask(null, g.request(), PreviewEvery.of(body))), 1,
+                idem);
         hook.ifPresent(h -> webhooks.watch(job, h));
-        return Response.accepted(views.view(job)).location(URI.create(JobViews.jobUrl(job.id()))).build();
+        return job;
     }
 
     @GET
@@ -138,7 +171,12 @@ public class JobsResource {
                     + "with its image URLs), `failed` or `canceled` (the job view with its error), after which the "
                     + "stream ends. Every event has an id derived from the job's state (0 queued, 1 started, "
                     + "2 + step progress, 3 + total the final event), the same on every replica: reconnect with "
-                    + "`Last-Event-ID` to receive only later events. A `: heartbeat` comment is sent every "
+                    + "`Last-Event-ID` to receive only later events. Jobs submitted with preview_every also get "
+                    + "`preview` events (step, total, generation, image, width, height, png_base64: a PNG of the "
+                    + "latent's size, width/8 × height/8, of the current denoised estimate through A1111's \"Approx "
+                    + "cheap\" latent→RGB projection); they carry no id: a stream, new or resumed, gets the latest "
+                    + "preview once and then each newer one (in Redis mode as of the running replica's last "
+                    + "heartbeat). A `: heartbeat` comment is sent every "
                     + "sd.events.heartbeat (15 s). Works for jobs run on any replica.")
     @APIResponse(responseCode = "200", description = "The event stream",
             content = @Content(mediaType = MediaType.SERVER_SENT_EVENTS,

@@ -81,6 +81,7 @@ public class RequestValidator {
         JsonNode guidance = guidanceNode(b.guidance(), GuidanceSpec.FIELD, errors);
         meta("model", b.model(), errors);
         meta("user", b.user(), errors);
+        PreviewEvery.check(b.previewEvery(), config.limits().maxSteps(), errors);
         if (!errors.isEmpty()) {
             throw ProblemException.invalid(errors);
         }
@@ -168,6 +169,7 @@ public class RequestValidator {
             case "seed" -> "an integer between 0 and " + MAX_SEED + " (2^53-1)";
             case "width", "height" -> "an integer, " + dimRule();
             case "columns" -> "an integer between 1 and " + l.maxExperimentSpecs();
+            case PreviewEvery.FIELD -> PreviewEvery.rule(l.maxSteps());
             default -> null;
         });
     }

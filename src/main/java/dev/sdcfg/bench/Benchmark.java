@@ -132,6 +132,9 @@ public final class Benchmark {
 
                 NDArray lat = m.randomNormal(new Shape(1, channels, latent, latent), ctx.dtype());
                 report.put("vae_decode_ms", time(warmup, Math.max(1, iters / 2), () -> pipe.vae().decode(lat)));
+                if (dev.sdcfg.pipeline.LatentPreview.supports(channels)) {
+                    report.put("preview_ms", previewCost(lat, warmup, iters));
+                }
             }
             if (Boolean.parseBoolean(arg("full", "true"))) {
                 int steps = Integer.parseInt(arg("steps", "50"));
@@ -255,6 +258,31 @@ public final class Benchmark {
         Map<String, Object> r = new LinkedHashMap<>();
         r.put("median_ms", median(ms));
         r.put("min_ms", ms.stream().mapToDouble(Double::doubleValue).min().orElse(Double.NaN));
+        r.put("samples_ms", ms);
+        return r;
+    }
+
+    /**
+     * What one live preview adds to its step (preview_every): the device→host copy of x0 and the host projection and
+     * PNG encoding ({@link dev.sdcfg.pipeline.LatentPreview#render}); x0 itself is two element-wise ops on the
+     * device, like a sampler step's. Steps without a preview pay nothing.
+     */
+    private static Map<String, Object> previewCost(NDArray latents, int warmup, int iters) {
+        sync(latents.duplicate());
+        for (int i = 0; i < warmup; i++) {
+            dev.sdcfg.pipeline.LatentPreview.render(latents);
+        }
+        List<Double> ms = new ArrayList<>();
+        int bytes = 0;
+        for (int i = 0; i < Math.max(iters, 5); i++) {
+            long t0 = System.nanoTime();
+            bytes = dev.sdcfg.pipeline.LatentPreview.render(latents).png().length;
+            ms.add((System.nanoTime() - t0) / 1e6);
+        }
+        Map<String, Object> r = new LinkedHashMap<>();
+        r.put("median_ms", median(ms));
+        r.put("min_ms", ms.stream().mapToDouble(Double::doubleValue).min().orElse(Double.NaN));
+        r.put("png_bytes", bytes);
         r.put("samples_ms", ms);
         return r;
     }

@@ -412,6 +412,16 @@ final class GenerationWorker {
         }
 
         @Override
+        public int previewEvery() {
+            return job.tasks().get(task).previewEvery();
+        }
+
+        @Override
+        public void onPreview(int image, int step, int totalSteps, dev.sdcfg.pipeline.LatentPreview.Image preview) {
+            job.onPreview(task, image, preview.width(), preview.height(), preview.png());
+        }
+
+        @Override
         public void onTextEncoded(long nanos) {
             metrics.record(metrics.textEncode, nanos);
         }

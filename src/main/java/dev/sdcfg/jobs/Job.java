@@ -36,6 +36,13 @@ public final class Job {
         ALREADY_FINISHED
     }
 
+    /**
+     * The latest live preview of a running job: after global step {@code step} of {@code total} (the progress
+     * counter's scale), of image {@code image} of generation {@code generation}; a latent-sized PNG.
+     */
+    public record Preview(int step, int total, int generation, int image, int width, int height, byte[] png) {
+    }
+
     /** A finished image as listed in job views. */
     public record ImageInfo(int index, long seed, int width, int height, String label) {
     }
@@ -81,6 +88,8 @@ public final class Job {
     private String errorMessage;
     private int attempt;
     private String worker;
+    private Preview preview;
+    private boolean previewPublished = true;
 
     Job(String id, JobKind kind, List<JobTask> tasks, int gridColumns, long createdAtMillis, long enqueuedNanos) {
         this(id, kind, tasks, gridColumns, createdAtMillis, enqueuedNanos, null);
@@ -280,6 +289,47 @@ public final class Job {
             taskTotals[task] = totalSteps * n; // the sampler's own count (e.g. steps + warm-up) wins
         }
         currentImageSteps[image] = Math.max(currentImageSteps[image], Math.min(step + 1, Math.max(totalSteps, 1)));
+    }
+
+    /** Records the latest preview of the running task (worker thread; right after its step was counted). */
+    synchronized void onPreview(int task, int image, int width, int height, byte[] png) {
+        if (task != currentTask || frozen != null) {
+            return;
+        }
+        int current = 0;
+        for (int s : currentImageSteps) {
+            current += s;
+        }
+        int total = 0;
+        for (int t : taskTotals) {
+            total += t;
+        }
+        preview = new Preview(Math.min(total, stepsInFinishedTasks + current), total, task, image, width, height, png);
+        previewPublished = false;
+    }
+
+    /** True when any task asked for previews. */
+    public boolean wantsPreviews() {
+        for (JobTask t : tasks) {
+            if (t.previewEvery() > 0) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The latest preview of this (live) job; empty for none and for a job read back from a shared store. */
+    public synchronized Optional<Preview> latestPreview() {
+        return Optional.ofNullable(preview);
+    }
+
+    /** The latest preview if it was not handed out by this method before (a shared store publishes it once). */
+    synchronized Optional<Preview> takeUnpublishedPreview() {
+        if (previewPublished || preview == null) {
+            return Optional.empty();
+        }
+        previewPublished = true;
+        return Optional.of(preview);
     }
 
     synchronized void beginTask(int task) {

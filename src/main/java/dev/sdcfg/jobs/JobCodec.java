@@ -49,6 +49,9 @@ final class JobCodec {
             o.put("guidance", r.guidance().canonicalJson());
             o.put("seed", r.seed());
             o.put("n", r.n());
+            if (t.previewEvery() > 0) {
+                o.put("preview_every", t.previewEvery());
+            }
         }
         return write(arr);
     }
@@ -60,7 +63,8 @@ final class JobCodec {
                     o.get("width").asInt(), o.get("height").asInt(), o.get("steps").asInt(), text(o, "sampler"),
                     samplerOptions(text(o, "sampler_options")), guidance(text(o, "guidance")), o.get("seed").asLong(),
                     o.get("n").asInt());
-            tasks.add(new JobTask(text(o, "label"), r));
+            JsonNode every = o.get("preview_every");
+            tasks.add(new JobTask(text(o, "label"), r, every == null ? 0 : every.asInt()));
         }
         return tasks;
     }
@@ -76,6 +80,22 @@ final class JobCodec {
         o.set("timings", JSON.valueToTree(s.timings()));
         o.put("grid", s.hasGrid());
         return write(o);
+    }
+
+    /** A preview as the shared store keeps it (the latest one per job, under its own key). */
+    static String preview(Job.Preview p) {
+        ObjectNode o = JSON.createObjectNode();
+        o.put("step", p.step()).put("total", p.total()).put("generation", p.generation()).put("image", p.image())
+                .put("width", p.width()).put("height", p.height())
+                .put("png", java.util.Base64.getEncoder().encodeToString(p.png()));
+        return write(o);
+    }
+
+    static Job.Preview preview(String text) {
+        JsonNode o = read(text);
+        return new Job.Preview(o.get("step").asInt(), o.get("total").asInt(), o.get("generation").asInt(),
+                o.get("image").asInt(), o.get("width").asInt(), o.get("height").asInt(),
+                java.util.Base64.getDecoder().decode(o.get("png").asText()));
     }
 
     static Result result(String text) {

@@ -62,6 +62,14 @@ public interface JobQueue extends AutoCloseable {
     /** The grid PNG of a succeeded experiment. */
     Optional<byte[]> grid(String id);
 
+    /**
+     * The latest live preview of a job (see {@link Job#latestPreview}); a shared store holds it under a key of its
+     * own that expires, so it may outlive the job's run by that time.
+     */
+    default Optional<Job.Preview> preview(String id) {
+        return find(id).flatMap(Job::latestPreview);
+    }
+
     /** Cancels a queued job now, or flags a running one (its worker stops before the next step). */
     Optional<Job.CancelOutcome> cancel(String id, long nowMillis);
 

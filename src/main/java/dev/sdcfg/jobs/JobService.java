@@ -173,6 +173,11 @@ public final class JobService {
         return isJobId(id) ? queue.grid(id) : Optional.empty();
     }
 
+    /** The latest live preview of a job that asked for previews (in Redis mode: as of its worker's last heartbeat). */
+    public Optional<Job.Preview> preview(String id) {
+        return isJobId(id) ? queue.preview(id) : Optional.empty();
+    }
+
     /** Waits up to {@code timeout} for a job to end (it may run on another replica); its latest view. */
     public Optional<Job> awaitFinal(Job job, Duration timeout) throws InterruptedException {
         return queue.awaitFinal(job, timeout);

@@ -98,6 +98,11 @@ public final class RedisJobQueue implements JobQueue {
         return jobKey(id) + ":grid";
     }
 
+    /** The latest preview of a job (JSON with a base64 PNG), written on heartbeats; it expires after sd.jobs.ttl. */
+    private String previewKey(String id) {
+        return jobKey(id) + ":preview";
+    }
+
     /** The channel on which a replica hears that a running job should stop (see {@link #cancel}). */
     public String cancelChannel() {
         return cancelChannel;
@@ -193,6 +198,22 @@ public final class RedisJobQueue implements JobQueue {
     }
 
     @Override
+    public Optional<Job.Preview> preview(String id) {
+        Response r = call(Request.cmd(Command.GET).arg(previewKey(id)));
+        return r == null ? Optional.empty() : Optional.of(JobCodec.preview(r.toString()));
+    }
+
+    /**
+     * Writes the worker's latest preview if it is new (heartbeat thread, before the progress it belongs to, so a
+     * reader that sees the progress finds the preview): one SET with expiry per heartbeat that has a new preview,
+     * whatever preview_every is; a small value (a latent-sized PNG), overwritten, so the store holds one per job.
+     */
+    private void publishPreview(Job job) {
+        job.takeUnpublishedPreview().ifPresent(p -> call(Request.cmd(Command.SET).arg(previewKey(job.id()))
+                .arg(JobCodec.preview(p)).arg("PX").arg(Long.toString(settings.ttl().toMillis()))));
+    }
+
+    @Override
     public Optional<Job.CancelOutcome> cancel(String id, long nowMillis) {
         Response r = eval(RedisScripts.CANCEL, List.of(jobKey(id), queued),
                 List.of(Long.toString(nowMillis), Long.toString(settings.ttl().toMillis()), id, events, cancelChannel));
@@ -211,7 +232,11 @@ public final class RedisJobQueue implements JobQueue {
     @Override
     public boolean delete(String id) {
         Response r = eval(RedisScripts.DELETE, List.of(jobKey(id), gridKey(id)), List.of(jobKey(id) + ":img:"));
-        return r.toInteger() == 1;
+        if (r.toInteger() == 1) {
+            call(Request.cmd(Command.DEL).arg(previewKey(id)));
+            return true;
+        }
+        return false;
     }
 
     @Override
@@ -399,6 +424,7 @@ public final class RedisJobQueue implements JobQueue {
     @Override
     public Lease heartbeat(Claim claim, long nowMillis) {
         Job.Snapshot s = claim.job().snapshot();
+        publishPreview(claim.job());
         Response r = eval(RedisScripts.HEARTBEAT, List.of(jobKey(claim.job().id()), stream),
                 List.of(claim.worker(), Integer.toString(claim.attempt()), claim.token(),
                         Integer.toString(s.stepsDone()), Integer.toString(s.stepsTotal()),
@@ -418,6 +444,7 @@ public final class RedisJobQueue implements JobQueue {
         Job job = claim.job();
         Job.Snapshot s = job.snapshot();
         String id = job.id();
+        publishPreview(job); // one made since the last heartbeat
         List<String> keys = new ArrayList<>(List.of(jobKey(id), stream, gridKey(id)));
         List<Object> args = new ArrayList<>(List.of(claim.worker(), Integer.toString(claim.attempt()), claim.token(),
                 s.status().wire(), nz(s.errorType()), nz(s.errorMessage()),

@@ -18,6 +18,18 @@ public interface GenerationListener {
     default void onStep(int image, int step, int totalSteps, long nanos) {
     }
 
+    /**
+     * Steps between previews, 0 for none (read once per image, before its first step): after every
+     * {@code previewEvery}-th step but the last, {@link #onPreview} gets the current x0 as a {@link LatentPreview}.
+     */
+    default int previewEvery() {
+        return 0;
+    }
+
+    /** The preview after step {@code step} (0-based) of {@code totalSteps} of image {@code image}. */
+    default void onPreview(int image, int step, int totalSteps, LatentPreview.Image preview) {
+    }
+
     default void onTextEncoded(long nanos) {
     }
 

@@ -462,6 +462,7 @@ public final class StableDiffusionPipeline implements ImageGenerator {
             NDArray pair = NDArrays.concat(new NDList(uncond, cond), 0);
             pair.attach(work);
             NDArray ts = timestepTensor(timesteps, work);
+            int previewEvery = LatentPreview.supports(unet.config().inChannels()) ? listener.previewEvery() : 0;
             long s0 = System.nanoTime();
             for (int c = 0; c < calls; c++) {
                 if (listener.isCanceled()) {
@@ -470,6 +471,11 @@ public final class StableDiffusionPipeline implements ImageGenerator {
                 // schedules are defined over the requested steps; samplers with extra model calls (Heun, PNDM)
                 // map each call to the step it belongs to
                 int step = (int) ((long) c * r.steps() / calls);
+                // progress counts the requested steps; a step may take several model calls (Heun, PNDM's first)
+                boolean stepDone = c == calls - 1 || (int) ((long) (c + 1) * r.steps() / calls) != step;
+                // previews only on their steps: x0 is read back there and nowhere else (none after the last step)
+                boolean previewNow = previewEvery > 0 && stepDone && (step + 1) % previewEvery == 0 && step + 1 < r.steps();
+                LatentPreview.Image preview = null;
                 NDArray next;
                 try (dev.sdcfg.runtime.ForwardScope scope = new dev.sdcfg.runtime.ForwardScope()) {
                     NDArray modelIn = sampler.scaleModelInput(latents, c);
@@ -496,6 +502,9 @@ public final class StableDiffusionPipeline implements ImageGenerator {
                         listener.onUnetForward(System.nanoTime() - u0);
                         guided = plan.guide(step, null, tOnly);
                     }
+                    if (previewNow) {
+                        preview = LatentPreview.render(sampler.denoised(guided, c, latents));
+                    }
                     next = sampler.step(guided, c, latents, noise);
                     next.attach(work);
                     ai.djl.ndarray.NDScope.unregister(next);
@@ -505,12 +514,13 @@ public final class StableDiffusionPipeline implements ImageGenerator {
                 if (observer != null) {
                     observer.afterStep(c, latents);
                 }
-                // progress counts the requested steps; a step may take several model calls (Heun, PNDM's first)
-                boolean stepDone = c == calls - 1 || (int) ((long) (c + 1) * r.steps() / calls) != step;
                 if (stepDone) {
                     long now = System.nanoTime();
                     listener.onStep(imageIndex, step, r.steps(), now - s0);
                     s0 = now;
+                }
+                if (preview != null) {
+                    listener.onPreview(imageIndex, step, r.steps(), preview);
                 }
             }
             latents.attach(into);

@@ -139,7 +139,34 @@ abstract class AbstractSampler implements Sampler {
 
     protected abstract NDArray doStep(NDArray modelOutput, int i, NDArray sample, NoiseSource noise);
 
-    private void checkIndex(int stepIndex) {
+    /**
+     * x0 in the alpha/sigma form x = alpha·x0 + sigma·eps (DDIM, DDPM, PNDM, DPM-Solver, DEIS, UniPC): alpha and
+     * sigma of call {@code stepIndex} come from its sigma when the sampler has sigmas ({@code _sigma_to_alpha_sigma_t})
+     * and from alphas_cumprod at its integer timestep otherwise (PNDM's warm-up calls get the estimate at the
+     * timestep the model saw). {@link SigmaSampler} overrides this for the sigma form.
+     */
+    @Override
+    public NDArray denoised(NDArray modelOutput, int stepIndex, NDArray sample) {
+        checkIndex(stepIndex);
+        float alpha;
+        float sigma;
+        if (sigmas != null) {
+            float[] as = alphaSigma(sigmas[stepIndex]);
+            alpha = as[0];
+            sigma = as[1];
+        } else {
+            float[] ac = train.alphasCumprod;
+            float a = ac[Math.max(0, Math.min(ac.length - 1, (int) timesteps[stepIndex]))];
+            alpha = ScheduleMath.sqrtf(a);
+            sigma = ScheduleMath.sqrtf(1f - a);
+        }
+        return Prediction.AlphaSigma.of(modelPredictionType(), alpha, sigma).x0(sample, modelOutput);
+    }
+
+    /** diffusers' {@code prediction_type} of this sampler (epsilon, sample, v_prediction). */
+    protected abstract String modelPredictionType();
+
+    protected final void checkIndex(int stepIndex) {
         if (numInferenceSteps == 0) {
             throw new IllegalStateException(name + ": call setTimesteps before sampling");
         }

@@ -47,6 +47,11 @@ final class DdimSampler extends AbstractSampler {
     }
 
     @Override
+    protected String modelPredictionType() {
+        return predictionType;
+    }
+
+    @Override
     public boolean isStochastic() {
         return eta > 0;
     }

@@ -46,6 +46,11 @@ final class DdpmSampler extends AbstractSampler {
     }
 
     @Override
+    protected String modelPredictionType() {
+        return predictionType;
+    }
+
+    @Override
     public boolean isStochastic() {
         return true;
     }

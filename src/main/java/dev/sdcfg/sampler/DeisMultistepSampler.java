@@ -59,6 +59,11 @@ final class DeisMultistepSampler extends AbstractSampler {
     }
 
     @Override
+    protected String modelPredictionType() {
+        return predictionType;
+    }
+
+    @Override
     protected void computeTimesteps(int n) {
         int T = train.numTrainTimesteps;
         double[] spaced = multistepSpacing(spacing, T, T, n, stepsOffset);

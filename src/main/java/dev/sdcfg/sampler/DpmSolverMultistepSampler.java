@@ -84,6 +84,11 @@ final class DpmSolverMultistepSampler extends AbstractSampler {
     }
 
     @Override
+    protected String modelPredictionType() {
+        return predictionType;
+    }
+
+    @Override
     public boolean isStochastic() {
         return algorithm.startsWith("sde-");
     }

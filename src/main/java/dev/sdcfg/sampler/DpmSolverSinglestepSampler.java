@@ -92,6 +92,11 @@ final class DpmSolverSinglestepSampler extends AbstractSampler {
     }
 
     @Override
+    protected String modelPredictionType() {
+        return predictionType;
+    }
+
+    @Override
     public boolean isStochastic() {
         return algorithm.equals("sde-dpmsolver++");
     }

@@ -154,6 +154,7 @@ final class KDpm2Sampler extends SigmaSampler {
      * {@code sigmas[i]} on a first-order call, the interpolated sigma on a second-order one (which call comes next
      * is the sampler's state, as in diffusers).
      */
+    @Override
     float modelSigma(int i) {
         return held == null ? sigmas[i] : interpol[ancestral ? i - 1 : i];
     }

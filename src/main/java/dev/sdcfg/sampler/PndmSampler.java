@@ -48,6 +48,11 @@ final class PndmSampler extends AbstractSampler {
     }
 
     @Override
+    protected String modelPredictionType() {
+        return predictionType;
+    }
+
+    @Override
     protected void computeTimesteps(int n) {
         int T = train.numTrainTimesteps;
         // ascending base timesteps: DDIM's integer spacing, reversed

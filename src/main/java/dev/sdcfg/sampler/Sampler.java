@@ -69,6 +69,15 @@ public interface Sampler extends AutoCloseable {
      */
     NDArray step(NDArray modelOutput, int stepIndex, NDArray sample, NoiseSource noise);
 
+    /**
+     * The denoised estimate x0 at model call {@code stepIndex} (for previews): derived in one place from the model
+     * output and the noise level that call's model input had, for this sampler's prediction_type, as diffusers'
+     * {@code pred_original_sample} before any clip_sample/thresholding. Call it before {@link #step} of the same
+     * index with the same arguments (a second-order sampler's noise level depends on which call comes next). Reads
+     * nothing back: a few element-wise ops on the device, registered like {@link #step}'s temporaries.
+     */
+    NDArray denoised(NDArray modelOutput, int stepIndex, NDArray sample);
+
     /** True when {@link #step} draws noise with this configuration. */
     boolean isStochastic();
 

@@ -34,6 +34,23 @@ abstract class SigmaSampler extends AbstractSampler {
         return HostScalars.div(sample, ScheduleMath.sqrtf(s * s + 1f));
     }
 
+    @Override
+    protected String modelPredictionType() {
+        return predictionType;
+    }
+
+    /** x0 in the sigma form x = x0 + sigma·eps, at the sigma of the sample model call {@code stepIndex} sees. */
+    @Override
+    public NDArray denoised(NDArray modelOutput, int stepIndex, NDArray sample) {
+        checkIndex(stepIndex);
+        return prediction(modelSigma(stepIndex)).x0(sample, modelOutput);
+    }
+
+    /** The sigma of the sample that model call {@code i} sees ({@code sigmas[i]}; KDPM2's second calls differ). */
+    float modelSigma(int i) {
+        return sigmas[i];
+    }
+
     /** x0 = a·model + b·sample at sigma {@code s} for this sampler's prediction_type. */
     protected final Prediction.Sigma prediction(float s) {
         return Prediction.Sigma.of(predictionType, s);

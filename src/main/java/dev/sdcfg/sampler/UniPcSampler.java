@@ -70,6 +70,11 @@ final class UniPcSampler extends AbstractSampler {
     }
 
     @Override
+    protected String modelPredictionType() {
+        return predictionType;
+    }
+
+    @Override
     protected void computeTimesteps(int n) {
         int T = train.numTrainTimesteps;
         double[] spaced = multistepSpacing(spacing, T, T, n, stepsOffset);

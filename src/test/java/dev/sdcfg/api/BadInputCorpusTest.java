@@ -261,6 +261,19 @@ class BadInputCorpusTest {
                 "webhook_events"));
         c.add(a("webhook_events without webhook", JOBS, JSON, null,
                 "{\"prompt\": \"a\", \"webhook_events\": [\"completed\"]}", 400, "webhook_events"));
+        // --- previews
+        c.add(a("preview_every negative", JOBS, JSON, null, "{\"prompt\": \"a\", \"preview_every\": -1}", 400,
+                "preview_every"));
+        c.add(a("preview_every above max steps", JOBS, JSON, null, "{\"prompt\": \"a\", \"preview_every\": 151}",
+                400, "preview_every"));
+        c.add(a("preview_every 2.5", JOBS, JSON, null, "{\"prompt\": \"a\", \"preview_every\": 2.5}", 400,
+                "preview_every"));
+        c.add(a("preview_every as word", JOBS, JSON, null, "{\"prompt\": \"a\", \"preview_every\": \"often\"}",
+                400, "preview_every"));
+        c.add(a("preview_every on generations is checked too", GEN, JSON, null,
+                "{\"prompt\": \"a\", \"preview_every\": -3}", 400, "preview_every"));
+        c.add(a("experiment: preview_every is not a field", EXP, JSON, null,
+                "{\"prompt\": \"a\", \"guidance\": [1], \"preview_every\": 2}", 400, "preview_every"));
         c.add(a("experiment: webhook is not a field", EXP, JSON, null,
                 "{\"prompt\": \"a\", \"guidance\": [1], \"webhook\": \"https://203.0.113.7/h\"}", 400, "webhook"));
         return c.stream();

@@ -129,6 +129,122 @@ class JobEventsTest {
         }
     }
 
+    static String submitWithPreviews(String prompt, int steps, String size, int previewEvery) {
+        return given().contentType(JSON)
+                .body("{\"prompt\": \"" + prompt + "\", \"size\": \"" + size + "\", \"steps\": " + steps
+                        + ", \"seed\": 11, \"preview_every\": " + previewEvery + "}")
+                .post("/v1/jobs").then().statusCode(202).extract().path("id");
+    }
+
+    /** A preview event's PNG, checked to be the latent-sized image the generator made for that step. */
+    static JsonPath assertPreview(SseClient.Event e, int step, int width, int height) {
+        assertEquals("preview", e.name(), e.toString());
+        assertEquals(null, e.id(), "previews carry no event id");
+        JsonPath p = new JsonPath(e.data());
+        assertEquals(step, p.getInt("step"));
+        assertEquals(width, p.getInt("width"));
+        assertEquals(height, p.getInt("height"));
+        byte[] png = java.util.Base64.getDecoder().decode(p.getString("png_base64"));
+        java.awt.image.BufferedImage img = dev.sdcfg.pipeline.image.PngEncoder.decode(png);
+        assertEquals(width, img.getWidth());
+        assertEquals(height, img.getHeight());
+        java.awt.image.BufferedImage made = dev.sdcfg.pipeline.image.PngEncoder.decode(
+                dev.sdcfg.jobs.fake.FakeImageGenerator.preview(11, step - 1, width, height).png());
+        for (int y = 0; y < height; y++) {
+            for (int x = 0; x < width; x++) {
+                assertEquals(made.getRGB(x, y), img.getRGB(x, y), "pixel " + x + "," + y);
+            }
+        }
+        return p;
+    }
+
+    @Test
+    void previewsArriveAsLatentSizedPngsOnTheirSteps() throws Exception {
+        String id = submitWithPreviews("previews", 5, "64x96", 2);
+        awaitBlocked(id);
+        try (SseClient sse = stream(id, Map.of())) {
+            assertEquals("started", sse.nextEvent(WAIT).name());
+            gate.release(1);
+            awaitStep(id, 1);
+            assertEquals("progress", sse.nextEvent(WAIT).name()); // step 1: no preview (every 2 steps)
+            gate.release(1);
+            awaitStep(id, 2);
+            SseClient.Event p2 = sse.nextEvent(WAIT);
+            assertEquals("progress", p2.name());
+            assertEquals(2, new JsonPath(p2.data()).getInt("step"));
+            JsonPath pj = assertPreview(sse.nextEvent(WAIT), 2, 8, 12); // 64x96 / 8
+            assertEquals(5, pj.getInt("total"));
+            assertEquals(0, pj.getInt("image"));
+            gate.open();
+            List<SseClient.Event> rest = sse.rest(WAIT);
+            assertEquals("succeeded", rest.get(rest.size() - 1).name());
+            for (SseClient.Event e : rest) {
+                if (e.name().equals("preview")) {
+                    assertPreview(e, 4, 8, 12); // the only later one: none after the last step (5)
+                }
+            }
+        }
+        // a new stream on the finished job gets the latest preview once, before the final event
+        try (SseClient resumed = stream(id, Map.of("Last-Event-ID", "3"))) {
+            List<SseClient.Event> events = resumed.rest(WAIT);
+            assertEquals(List.of("progress", "preview", "succeeded"), events.stream().map(SseClient.Event::name).toList());
+            assertPreview(events.get(1), 4, 8, 12);
+        }
+    }
+
+    @Test
+    void previewsOffMeansNoPreviewEvents() throws Exception {
+        gate.open();
+        String off = QueueAndCancelTest.submit("no previews", 4);
+        String zero = submitWithPreviews("previews zero", 4, "64x64", 0);
+        String beyond = submitWithPreviews("previews beyond the steps", 4, "64x64", 4);
+        for (String id : List.of(off, zero, beyond)) {
+            awaitStatus(id, "succeeded");
+            try (SseClient sse = stream(id, Map.of())) {
+                List<SseClient.Event> events = sse.rest(WAIT);
+                assertEquals("succeeded", events.get(events.size() - 1).name());
+                assertTrue(events.stream().noneMatch(e -> e.name().equals("preview")), events.toString());
+            }
+        }
+    }
+
+    @Test
+    void postWithAcceptEventStreamStreamsTheNewJob() throws Exception {
+        gate.open();
+        URI jobs = URI.create(base.toString()).resolve("/v1/jobs");
+        String body = "{\"prompt\": \"streamed\", \"size\": \"64x64\", \"steps\": 3, \"seed\": 11, \"preview_every\": 1}";
+        try (SseClient sse = SseClient.post(jobs, body, Map.of())) {
+            assertEquals(200, sse.response.statusCode());
+            assertTrue(sse.response.headers().firstValue("Content-Type").orElse("").startsWith("text/event-stream"));
+            String location = sse.response.headers().firstValue("Location").orElseThrow();
+            String id = location.substring(location.lastIndexOf('/') + 1);
+            assertTrue(location.endsWith("/v1/jobs/" + id), location);
+            List<SseClient.Event> events = sse.rest(WAIT);
+            List<String> names = events.stream().map(SseClient.Event::name).toList();
+            assertTrue(names.contains("started") && names.contains("progress") && names.contains("preview"),
+                    names.toString());
+            SseClient.Event last = events.get(events.size() - 1);
+            assertEquals("succeeded", last.name());
+            assertEquals("6", last.id());
+            assertEquals(id, new JsonPath(last.data()).getString("id"));
+            for (SseClient.Event e : events) {
+                assertEquals(id, new JsonPath(e.data()).getString("id"));
+                if (e.name().equals("preview")) {
+                    assertPreview(e, new JsonPath(e.data()).getInt("step"), 8, 8);
+                }
+            }
+        }
+        // the same checks as the JSON form: a bad body is a problem document, not a stream; nothing is queued
+        long accepted = this.jobs.acceptedTotal();
+        try (SseClient bad = SseClient.post(jobs, "{\"prompt\": \"x\", \"steps\": 0}", Map.of())) {
+            assertEquals(400, bad.response.statusCode());
+            assertTrue(bad.response.headers().firstValue("Content-Type").orElse("").startsWith(ApiTestSupport.PROBLEM));
+        }
+        assertEquals(accepted, this.jobs.acceptedTotal());
+        // other Accepts keep the 202 answer
+        given().contentType(JSON).accept(JSON).body(body).post("/v1/jobs").then().statusCode(202);
+    }
+
     @Test
     void lastEventIdResumesAfterThatEvent() throws Exception {
         gate.open();

@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 
 import static io.restassured.RestAssured.given;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -52,7 +53,7 @@ class OpenApiTest {
         assertNotNull(doc.get("paths.'/v1/experiments'.post.requestBody.content.'application/json'.examples"));
         Map<String, Object> req = doc.getMap("components.schemas.ImageGenerationRequest.properties");
         for (String field : List.of("prompt", "negative_prompt", "n", "size", "width", "height", "response_format",
-                "seed", "steps", "sampler", "sampler_options", "guidance", "webhook", "webhook_events")) {
+                "seed", "steps", "sampler", "sampler_options", "guidance", "webhook", "webhook_events", "preview_every")) {
             assertTrue(req.containsKey(field), "ImageGenerationRequest." + field + " undocumented: " + req.keySet());
             assertNotNull(doc.getString("components.schemas.ImageGenerationRequest.properties." + field + ".description"),
                     field + " has no description");
@@ -75,6 +76,15 @@ class OpenApiTest {
         assertFalse(schemas.containsKey("JsonNode"), "free JSON fields must not leak Jackson's JsonNode as a schema");
         assertNotNull(doc.get("paths.'/v1/images/generations'.post.responses.'200'.content.'image/png'"));
         assertNotNull(doc.get("paths.'/v1/jobs'.post.responses.'429'.headers.Retry-After"));
+        // the event streams: GET .../events, and POST /v1/jobs with Accept: text/event-stream, both with the preview event
+        for (String op : List.of("paths.'/v1/jobs/{id}/events'.get.responses.'200'", "paths.'/v1/jobs'.post.responses.'200'")) {
+            String example = doc.getString(op + ".content.'text/event-stream'.examples.events.value");
+            assertNotNull(example, op + " documents no event stream");
+            assertTrue(example.contains("event: preview") && example.contains("png_base64"), op + ": " + example);
+        }
+        assertTrue(doc.getString("paths.'/v1/jobs/{id}/events'.get.description").contains("preview_every"));
+        assertTrue(doc.getString("paths.'/v1/jobs'.post.description").contains("text/event-stream"));
+        assertEquals("0", String.valueOf(doc.getInt("components.schemas.ImageGenerationRequest.properties.preview_every.minimum")));
     }
 
     @Test

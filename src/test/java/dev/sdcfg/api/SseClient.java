@@ -18,19 +18,19 @@ import java.util.stream.Stream;
  * A small Server-Sent Events reader over java.net.http: connects, parses the stream on a thread of its own into
  * events and comments, and hands them out in order. {@link #next} returns {@link #END} once the server closed it.
  */
-final class SseClient implements AutoCloseable {
+public final class SseClient implements AutoCloseable {
 
-    record Event(String id, String name, String data, String comment) {
-        boolean isComment() {
+    public record Event(String id, String name, String data, String comment) {
+        public boolean isComment() {
             return comment != null;
         }
     }
 
-    static final Event END = new Event(null, null, null, null);
+    public static final Event END = new Event(null, null, null, null);
 
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
 
-    final HttpResponse<Stream<String>> response;
+    public final HttpResponse<Stream<String>> response;
     private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
     private final Thread reader;
 
@@ -43,8 +43,16 @@ final class SseClient implements AutoCloseable {
         }
     }
 
-    static SseClient open(URI uri, Map<String, String> headers) throws IOException, InterruptedException {
+    public static SseClient open(URI uri, Map<String, String> headers) throws IOException, InterruptedException {
         HttpRequest.Builder b = HttpRequest.newBuilder(uri).header("Accept", "text/event-stream").GET();
+        headers.forEach(b::header);
+        return new SseClient(HTTP.send(b.build(), HttpResponse.BodyHandlers.ofLines()));
+    }
+
+    /** POST {@code body} (JSON) asking for an event stream in answer. */
+    public static SseClient post(URI uri, String body, Map<String, String> headers) throws IOException, InterruptedException {
+        HttpRequest.Builder b = HttpRequest.newBuilder(uri).header("Accept", "text/event-stream")
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body));
         headers.forEach(b::header);
         return new SseClient(HTTP.send(b.build(), HttpResponse.BodyHandlers.ofLines()));
     }
@@ -88,7 +96,7 @@ final class SseClient implements AutoCloseable {
     }
 
     /** The next event or comment, {@link #END} at the end of the stream; fails after {@code timeout}. */
-    Event next(Duration timeout) throws InterruptedException {
+    public Event next(Duration timeout) throws InterruptedException {
         Event e = events.poll(timeout.toMillis(), TimeUnit.MILLISECONDS);
         if (e == null) {
             throw new AssertionError("no event within " + timeout);
@@ -97,7 +105,7 @@ final class SseClient implements AutoCloseable {
     }
 
     /** The next event, skipping heartbeat comments. */
-    Event nextEvent(Duration timeout) throws InterruptedException {
+    public Event nextEvent(Duration timeout) throws InterruptedException {
         Event e;
         do {
             e = next(timeout);
@@ -106,7 +114,7 @@ final class SseClient implements AutoCloseable {
     }
 
     /** Every event up to the end of the stream (comments left out). */
-    List<Event> rest(Duration timeout) throws InterruptedException {
+    public List<Event> rest(Duration timeout) throws InterruptedException {
         List<Event> all = new ArrayList<>();
         for (Event e = nextEvent(timeout); e != END; e = nextEvent(timeout)) {
             all.add(e);

@@ -2,6 +2,7 @@ package dev.sdcfg.jobs;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.sdcfg.api.SseClient;
 import dev.sdcfg.testutil.TestRedis;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -48,6 +49,8 @@ class ReplicasProcessIT {
     static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     /** Long enough to catch the job mid-run on a loaded CI machine, short enough to run twice. */
     static final String LONG_JOB = "{\"prompt\": \"a lighthouse\", \"size\": \"64x64\", \"steps\": 12, \"seed\": 4242}";
+    static final String PREVIEW_JOB = "{\"prompt\": \"a harbour\", \"size\": \"64x64\", \"steps\": 12, \"seed\": 99, "
+            + "\"preview_every\": 3}";
     static final String SHORT_JOB = "{\"prompt\": \"a boat\", \"size\": \"64x64\", \"steps\": 2, \"seed\": 7}";
 
     static TestRedis redis;
@@ -175,6 +178,41 @@ class ReplicasProcessIT {
             }
         }
         return out;
+    }
+
+    /**
+     * Issue 14's "done when": a client connected to replica B sees progress, a preview and the completion of a job
+     * that replica A runs (B reads the job hash and the preview key A writes at its heartbeats and at completion).
+     */
+    @Test
+    @Order(0)
+    void aStreamOnAnotherReplicaSeesProgressAPreviewAndCompletion() throws Exception {
+        String id = submit(replicas.get("r1"), PREVIEW_JOB);
+        JsonNode running = awaitJob(replicas.get("r1"), id, j -> !j.get("status").asText().equals("queued"),
+                "started");
+        String owner = running.get("worker").asText();
+        Replica b = replicas.values().stream().filter(r -> !r.name().equals(owner)).findFirst().orElseThrow();
+        List<SseClient.Event> events;
+        try (SseClient sse = SseClient.open(URI.create(b.url("/v1/jobs/" + id + "/events")), Map.of())) {
+            assertEquals(200, sse.response.statusCode());
+            events = sse.rest(Duration.ofMinutes(2));
+        }
+        List<String> names = events.stream().map(SseClient.Event::name).toList();
+        assertTrue(names.contains("progress"), names.toString());
+        SseClient.Event last = events.get(events.size() - 1);
+        assertEquals("succeeded", last.name(), names.toString());
+        JsonNode done = JSON.readTree(last.data());
+        assertEquals(owner, done.get("worker").asText());
+        assertNotEquals(b.name(), owner, "the stream was served by a replica that did not run the job");
+        SseClient.Event preview = events.stream().filter(e -> e.name().equals("preview")).reduce((x, y) -> y)
+                .orElseThrow(() -> new AssertionError("no preview event: " + names));
+        JsonNode p = JSON.readTree(preview.data());
+        assertEquals(0, p.get("step").asInt() % 3, "previews after every 3rd step: " + p.get("step"));
+        assertTrue(p.get("step").asInt() < 12, "none after the last step");
+        java.awt.image.BufferedImage img = dev.sdcfg.pipeline.image.PngEncoder.decode(
+                java.util.Base64.getDecoder().decode(p.get("png_base64").asText()));
+        assertEquals(8, img.getWidth(), "64x64 image: an 8x8 latent-sized preview");
+        assertEquals(8, img.getHeight());
     }
 
     @Test

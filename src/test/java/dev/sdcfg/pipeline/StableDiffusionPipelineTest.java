@@ -129,6 +129,112 @@ class StableDiffusionPipelineTest {
         }
     }
 
+    /** Collects the previews a job makes. */
+    private static final class PreviewRecorder implements GenerationListener {
+        final int every;
+        final List<int[]> at = new ArrayList<>(); // {image, step, total}
+        final List<LatentPreview.Image> images = new ArrayList<>();
+
+        PreviewRecorder(int every) {
+            this.every = every;
+        }
+
+        @Override
+        public int previewEvery() {
+            return every;
+        }
+
+        @Override
+        public void onPreview(int image, int step, int totalSteps, LatentPreview.Image preview) {
+            at.add(new int[] {image, step, totalSteps});
+            images.add(preview);
+        }
+    }
+
+    @Test
+    void previewsComeOnTheirStepsLatentSizedAndLeaveTheImageUnchanged() {
+        // the sigma form, two-call steps, KDPM2's interpolated sigma, integer timesteps with PNDM's warm-up calls
+        for (String sampler : List.of("euler", "heun", "dpm2_ancestral", "pndm")) {
+            GenerationRequest r = req(sampler, 64, 96, 5, "7.5", 21, 2);
+            GenerationResult without = pipe.generate(r, GenerationListener.NONE);
+            int live = liveArrays();
+            PreviewRecorder rec = new PreviewRecorder(2);
+            GenerationResult with = pipe.generate(r, rec);
+            assertEquals(live, liveArrays(), sampler + ": previews leave no arrays behind");
+            // after steps 2 and 4 (0-based 1 and 3) of each image; none after the last step
+            assertEquals(List.of(List.of(0, 1, 5), List.of(0, 3, 5), List.of(1, 1, 5), List.of(1, 3, 5)),
+                    rec.at.stream().map(a -> List.of(a[0], a[1], a[2])).toList(), sampler);
+            for (LatentPreview.Image img : rec.images) {
+                BufferedImage decoded = PngEncoder.decode(img.png());
+                assertEquals(8, decoded.getWidth(), sampler);
+                assertEquals(12, decoded.getHeight(), sampler);
+                assertEquals(8, img.width());
+                assertEquals(12, img.height());
+            }
+            for (int i = 0; i < 2; i++) {
+                assertArrayEquals(pixels(without.images().get(i).png()), pixels(with.images().get(i).png()),
+                        sampler + ": previews do not change the image");
+            }
+        }
+        PreviewRecorder off = new PreviewRecorder(0);
+        pipe.generate(req("euler", 64, 64, 4, "7.5", 1, 1), off);
+        assertTrue(off.at.isEmpty(), "preview_every 0: no previews");
+    }
+
+    /**
+     * The preview is x0 of the step's model call: Euler's step is x' = x + (x − x0)/σ·(σ' − σ), so from the latents
+     * before and after a step x0 = x − (x' − x)·σ/(σ' − σ); its projection must be the preview (within one level:
+     * the two x0 differ in float32 rounding).
+     */
+    @Test
+    void thePreviewIsTheProjectionOfTheStepsX0() {
+        GenerationRequest r = req("euler", 64, 64, 4, "7.5", 5, 1);
+        PreviewRecorder rec = new PreviewRecorder(2);
+        List<float[]> latents = new ArrayList<>();
+        try (ai.djl.ndarray.NDManager m = ai.djl.ndarray.NDManager.newBaseManager(pipe.context().device())) {
+            latents.add(pipe.initialNoise(5, 64, 64, m).toType(ai.djl.ndarray.types.DataType.FLOAT32, false)
+                    .toFloatArray());
+            ai.djl.ndarray.NDArray cond = pipe.encodePrompt("a lighthouse", "prompt", null, m);
+            ai.djl.ndarray.NDArray uncond = pipe.encodePrompt("", "negative_prompt", null, m);
+            pipe.denoise(r, 5, 0, cond, uncond, rec, m, (step, x) -> latents.add(
+                    x.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).toFloatArray()));
+        }
+        double[] sigmas;
+        double initSigma;
+        try (dev.sdcfg.sampler.Sampler s = SamplerFactory.create("euler", StableDiffusionPipeline
+                .asStableDiffusionPipelineSees(dev.sdcfg.model.config.JsonConfig.read(
+                        Fixtures.model().resolve("scheduler/scheduler_config.json"))), new com.google.gson.JsonObject())) {
+            s.setTimesteps(4);
+            sigmas = s.sigmas();
+            initSigma = s.initNoiseSigma();
+        }
+        // latents[0] is unit noise: the loop starts from it times init_noise_sigma
+        float[] x = latents.get(0).clone();
+        for (int k = 0; k < x.length; k++) {
+            x[k] *= (float) initSigma;
+        }
+        latents.set(0, x);
+        assertEquals(1, rec.images.size(), "one preview: after step 2 of 4");
+        int c = 1; // the 0-based step of the preview
+        float[] before = latents.get(c);
+        float[] after = latents.get(c + 1);
+        float[] x0 = new float[before.length];
+        for (int k = 0; k < x0.length; k++) {
+            x0[k] = (float) (before[k] - (after[k] - before[k]) * sigmas[c] / (sigmas[c + 1] - sigmas[c]));
+        }
+        byte[] expected = LatentPreview.toRgb(x0, 8, 8);
+        BufferedImage img = PngEncoder.decode(rec.images.get(0).png());
+        int maxDiff = 0;
+        for (int p = 0; p < 64; p++) {
+            int rgb = img.getRGB(p % 8, p / 8);
+            for (int ch = 0; ch < 3; ch++) {
+                int got = (rgb >> (16 - 8 * ch)) & 0xff;
+                maxDiff = Math.max(maxDiff, Math.abs(got - (expected[3 * p + ch] & 0xff)));
+            }
+        }
+        assertTrue(maxDiff <= 1, "preview vs x0 from the trajectory: " + maxDiff + " levels");
+    }
+
     @Test
     void cancellationStopsBetweenSteps() {
         AtomicInteger done = new AtomicInteger();

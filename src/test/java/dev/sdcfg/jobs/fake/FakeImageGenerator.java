@@ -9,6 +9,7 @@ import dev.sdcfg.pipeline.GenerationRequest;
 import dev.sdcfg.pipeline.GenerationResult;
 import dev.sdcfg.pipeline.ImageGenerator;
 import dev.sdcfg.pipeline.InvalidRequestException;
+import dev.sdcfg.pipeline.LatentPreview;
 import dev.sdcfg.pipeline.ModelInfo;
 import dev.sdcfg.pipeline.image.PngEncoder;
 import dev.sdcfg.sampler.SamplerInfo;
@@ -134,6 +135,10 @@ public final class FakeImageGenerator implements ImageGenerator {
                 }
                 listener.onUnetForward(2_000_000);
                 listener.onStep(i, step, r.steps(), 5_000_000);
+                int every = listener.previewEvery();
+                if (every > 0 && (step + 1) % every == 0 && step + 1 < r.steps()) {
+                    listener.onPreview(i, step, r.steps(), preview(r.seed() + i, step, r.width() / 8, r.height() / 8));
+                }
             }
             long seed = r.seed() + i;
             Map<String, String> text = new LinkedHashMap<>();
@@ -147,6 +152,15 @@ public final class FakeImageGenerator implements ImageGenerator {
         Map<String, Double> timings = new LinkedHashMap<>();
         timings.put("total", (System.nanoTime() - t0) / 1e6);
         return new GenerationResult(images, warnings, timings);
+    }
+
+    /** A preview as the pipeline makes one, from a deterministic stand-in latent of the seed and step. */
+    public static LatentPreview.Image preview(long seed, int step, int w, int h) {
+        float[] latent = new float[4 * w * h];
+        for (int k = 0; k < latent.length; k++) {
+            latent[k] = (float) Math.sin(seed + 31L * step + k);
+        }
+        return new LatentPreview.Image(w, h, PngEncoder.encodeRgb(LatentPreview.toRgb(latent, h, w), w, h, Map.of()));
     }
 
     /** The fake's image for a seed: a deterministic pattern. */
