@@ -244,6 +244,11 @@ public final class StableDiffusionPipeline implements ImageGenerator {
     @Override
     public void validate(GenerationRequest r) {
         checks.check(r);
+        if (r.img2img() != null) {
+            try (Sampler s = newSampler(r)) {
+                Img2Img.check(r, vae, s.order());
+            }
+        }
         MemoryPlan plan = memoryPlan(r);
         if (plan != null && !plan.fits()) {
             throw tooLarge(plan);
@@ -449,27 +454,34 @@ public final class StableDiffusionPipeline implements ImageGenerator {
     NDArray denoise(GenerationRequest r, long seed, int imageIndex, NDArray cond, NDArray uncond,
                     GenerationListener listener, NDManager into, StepObserver observer) {
         NDManager work = into.newSubManager();
-        try (GuidancePlan plan = r.guidance().plan(r.steps());
+        int runSteps = Img2Img.runSteps(r); // image to image runs the last steps of the schedule only
+        try (GuidancePlan plan = r.guidance().plan(runSteps);
              Sampler sampler = newSampler(r);
              // noise for stochastic samplers, drawn ahead and moved once: at most one draw per model call
              PrefetchedNoise noise = new PrefetchedNoise(sampler.timesteps().length)) {
             double[] timesteps = sampler.timesteps();
             int calls = timesteps.length;
-            NDArray latents = initialNoise(seed, r.width(), r.height(), work);
-            latents = HostScalars.mul(latents, sampler.initNoiseSigma());
+            int first = Img2Img.firstCall(r, sampler);
+            NDArray latents;
+            if (r.img2img() != null) {
+                latents = Img2Img.startLatents(vae, r.img2img().image(), seed, sampler, first, ctx.dtype(), work);
+            } else {
+                latents = initialNoise(seed, r.width(), r.height(), work);
+                latents = HostScalars.mul(latents, sampler.initNoiseSigma());
+            }
             // concat attaches to its first operand's manager, which is the pipeline's own for the cached empty
             // prompt: move the pair to this job's manager or every job would leak one array
             NDArray pair = NDArrays.concat(new NDList(uncond, cond), 0);
             pair.attach(work);
             NDArray ts = timestepTensor(timesteps, work);
             long s0 = System.nanoTime();
-            for (int c = 0; c < calls; c++) {
+            for (int c = first; c < calls; c++) {
                 if (listener.isCanceled()) {
                     throw new GenerationCanceledException("canceled at model call " + (c + 1) + " of " + calls);
                 }
                 // schedules are defined over the requested steps; samplers with extra model calls (Heun, PNDM)
                 // map each call to the step it belongs to
-                int step = (int) ((long) c * r.steps() / calls);
+                int step = (int) ((long) (c - first) * runSteps / (calls - first));
                 NDArray next;
                 try (dev.sdcfg.runtime.ForwardScope scope = new dev.sdcfg.runtime.ForwardScope()) {
                     NDArray modelIn = sampler.scaleModelInput(latents, c);
@@ -503,13 +515,14 @@ public final class StableDiffusionPipeline implements ImageGenerator {
                 latents.close(); // samplers keep what they need from earlier steps themselves
                 latents = next;
                 if (observer != null) {
-                    observer.afterStep(c, latents);
+                    observer.afterStep(c - first, latents);
                 }
                 // progress counts the requested steps; a step may take several model calls (Heun, PNDM's first)
-                boolean stepDone = c == calls - 1 || (int) ((long) (c + 1) * r.steps() / calls) != step;
+                boolean stepDone = c == calls - 1
+                        || (int) ((long) (c + 1 - first) * runSteps / (calls - first)) != step;
                 if (stepDone) {
                     long now = System.nanoTime();
-                    listener.onStep(imageIndex, step, r.steps(), now - s0);
+                    listener.onStep(imageIndex, step, runSteps, now - s0);
                     s0 = now;
                 }
             }
@@ -570,6 +583,9 @@ public final class StableDiffusionPipeline implements ImageGenerator {
             t.put("sampler_options", r.samplerOptions().canonicalJson());
         }
         t.put("steps", Integer.toString(r.steps()));
+        if (r.img2img() != null) {
+            t.put("strength", Double.toString(r.img2img().strength()));
+        }
         t.put("guidance", r.guidance().canonicalJson());
         t.put("size", r.width() + "x" + r.height());
         t.put("model", modelId);

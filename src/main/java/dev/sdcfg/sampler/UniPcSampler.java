@@ -237,6 +237,11 @@ final class UniPcSampler extends AbstractSampler {
     }
 
     @Override
+    protected NDArray noised(NDArray original, NDArray noise, int i) {
+        return noisedAtAlphaSigma(original, noise, i);
+    }
+
+    @Override
     protected void releaseHistory() {
         free(modelOutputs);
         free(lastSample);
