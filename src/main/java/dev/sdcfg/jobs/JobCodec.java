@@ -49,6 +49,12 @@ final class JobCodec {
             o.put("guidance", r.guidance().canonicalJson());
             o.put("seed", r.seed());
             o.put("n", r.n());
+            if (r.img2img() != null) { // the decoded pixels, losslessly as PNG: what the worker decodes is exact
+                dev.sdcfg.pipeline.InitImage im = r.img2img().image();
+                o.put("init_image", java.util.Base64.getEncoder().encodeToString(
+                        dev.sdcfg.pipeline.image.PngEncoder.encodeRgb(im.rgb(), im.width(), im.height(), Map.of())));
+                o.put("strength", r.img2img().strength());
+            }
         }
         return write(arr);
     }
@@ -59,10 +65,16 @@ final class JobCodec {
             GenerationRequest r = new GenerationRequest(o.get("prompt").asText(), o.get("negative_prompt").asText(""),
                     o.get("width").asInt(), o.get("height").asInt(), o.get("steps").asInt(), text(o, "sampler"),
                     samplerOptions(text(o, "sampler_options")), guidance(text(o, "guidance")), o.get("seed").asLong(),
-                    o.get("n").asInt());
+                    o.get("n").asInt(), img2img(o));
             tasks.add(new JobTask(text(o, "label"), r));
         }
         return tasks;
+    }
+
+    private static dev.sdcfg.pipeline.Img2ImgInput img2img(JsonNode o) {
+        String png = text(o, "init_image");
+        return png == null ? null : new dev.sdcfg.pipeline.Img2ImgInput(dev.sdcfg.pipeline.InitImage.decode(
+                java.util.Base64.getDecoder().decode(png), "init_image", Long.MAX_VALUE), o.get("strength").asDouble());
     }
 
     static String result(Job.Snapshot s) {
