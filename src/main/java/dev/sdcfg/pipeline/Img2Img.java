@@ -1,14 +1,6 @@
 package dev.sdcfg.pipeline;
 
-import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
-import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.types.Shape;
 import dev.sdcfg.model.vae.AutoencoderKL;
-import dev.sdcfg.runtime.DjlRuntime;
-import dev.sdcfg.runtime.HostScalars;
-import dev.sdcfg.sampler.NoiseSource;
 import dev.sdcfg.sampler.Sampler;
 
 /**
@@ -43,10 +35,19 @@ final class Img2Img {
     }
 
     /** What the model and request must satisfy; each failure names its field. */
-    static void check(GenerationRequest r, AutoencoderKL vae, int samplerOrder) {
+    static void check(GenerationRequest r, AutoencoderKL vae, int samplerOrder, boolean inpaintingUnet) {
         Img2ImgInput in = r.img2img();
+        if (inpaintingUnet && (in == null || in.mask() == null)) {
+            throw new InvalidRequestException(in == null ? FIELD : "mask", "this model's UNet is an inpainting UNet"
+                    + " (mask and masked-image latents as extra input channels): it needs init_image and mask");
+        }
         if (in == null) {
             return;
+        }
+        if (in.mask() != null && (in.mask().width() != in.image().width()
+                || in.mask().height() != in.image().height())) {
+            throw new InvalidRequestException("mask", "mask is " + in.mask().width() + "x" + in.mask().height()
+                    + " but init_image is " + in.image().width() + "x" + in.image().height() + ": they must match");
         }
         if (!(in.strength() >= 0 && in.strength() <= 1)) {
             throw new InvalidRequestException("strength", "strength must be within 0..1 (got " + in.strength() + ")");
@@ -68,31 +69,6 @@ final class Img2Img {
         if (samplerOrder != 1) {
             throw new InvalidRequestException("sampler", "samplers with two model calls per step (Heun, DPM2) are"
                     + " not available for image to image");
-        }
-    }
-
-    /**
-     * The noised start latents of one image ({@code prepare_latents}): [1, C, H/f, W/f] in {@code dtype} on the
-     * VAE's device, attached to {@code into}. Seeds the engine's generator with {@code seed}.
-     */
-    static NDArray startLatents(AutoencoderKL vae, InitImage image, long seed, Sampler sampler, int firstCall,
-                                DataType dtype, NDManager into) {
-        try (NDManager m = into.newSubManager()) {
-            NDArray pixels = m.create(pixels(image), new Shape(1, 3, image.height(), image.width()));
-            NDArray moments = vae.encodeMoments(pixels);
-            moments.attach(m);
-            NDList parts = moments.toType(DataType.FLOAT32, false).split(2, 1);
-            NDArray mean = parts.get(0);
-            // DiagonalGaussianDistribution: logvar clamped to [-30, 20], std = exp(0.5 · logvar)
-            NDArray std = HostScalars.mul(parts.get(1).clip(-30.0, 20.0), 0.5).exp();
-            DjlRuntime.seed(seed);
-            NDArray sample = NoiseSource.ENGINE_CPU.randn(mean.getShape(), DataType.FLOAT32, m);
-            NDArray latents = HostScalars.mul(mean.add(std.mul(sample)), vae.scalingFactor());
-            NDArray noise = NoiseSource.ENGINE_CPU.randn(latents.getShape(), DataType.FLOAT32, m);
-            NDArray noised = sampler.addNoise(latents, noise, firstCall);
-            NDArray out = noised.getDataType() == dtype ? noised.duplicate() : noised.toType(dtype, false);
-            out.attach(into);
-            return out;
         }
     }
 

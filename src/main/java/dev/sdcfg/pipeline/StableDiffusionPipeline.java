@@ -135,12 +135,14 @@ public final class StableDiffusionPipeline implements ImageGenerator {
     static void checkComponentsFit(ClipTokenizer tokenizer, ClipTextModel textEncoder, UNet2DConditionModel unet,
                                    AutoencoderKL vae) {
         dev.sdcfg.model.unet.UNetConfig u = unet.config();
-        if (u.inChannels() != vae.latentChannels()) {
+        // inpainting UNets (StableDiffusionInpaintPipeline): latents + mask + masked-image latents in, latents out
+        boolean inpainting = u.inChannels() == 2 * vae.latentChannels() + 1 && u.outChannels() == vae.latentChannels();
+        if (u.inChannels() != vae.latentChannels() && !inpainting) {
             throw new dev.sdcfg.model.ModelLoadException(u.source() + ": 'in_channels' " + u.inChannels()
                     + " does not match the VAE's 'latent_channels' " + vae.latentChannels() + " ("
                     + vae.config().source() + "; inpainting/depth UNets need other pipelines)");
         }
-        if (u.outChannels() != u.inChannels()) {
+        if (u.outChannels() != u.inChannels() && !inpainting) {
             throw new dev.sdcfg.model.ModelLoadException(u.source() + ": 'out_channels' " + u.outChannels()
                     + " differs from 'in_channels' " + u.inChannels() + " (learned-variance UNets are not supported)");
         }
@@ -188,6 +190,11 @@ public final class StableDiffusionPipeline implements ImageGenerator {
                                                    AutoencoderKL vae, ComputeContext ctx, PipelineOptions options) {
         return new StableDiffusionPipeline(modelId, null, ClipTokenizer.load(tokenizerDir, 0), schedulerConfig,
                 text, unet, vae, ctx, options);
+    }
+
+    /** A 9-channel inpainting UNet (it can only run requests with init_image and mask). */
+    public boolean isInpaintingUnet() {
+        return unet.config().inChannels() != vae.latentChannels();
     }
 
     /** The image side the UNet was trained at (sample_size × VAE scale factor). */
@@ -244,9 +251,9 @@ public final class StableDiffusionPipeline implements ImageGenerator {
     @Override
     public void validate(GenerationRequest r) {
         checks.check(r);
-        if (r.img2img() != null) {
+        if (r.img2img() != null || isInpaintingUnet()) {
             try (Sampler s = newSampler(r)) {
-                Img2Img.check(r, vae, s.order());
+                Img2Img.check(r, vae, s.order(), isInpaintingUnet());
             }
         }
         MemoryPlan plan = memoryPlan(r);
@@ -308,9 +315,10 @@ public final class StableDiffusionPipeline implements ImageGenerator {
                 } finally {
                     unetBytes[i] = dev.sdcfg.runtime.MemoryProbe.stop();
                 }
+                NDArray latent = m.zeros(new Shape(1, vae.latentChannels(), side, side), ctx.dtype());
                 dev.sdcfg.runtime.MemoryProbe.start();
                 try {
-                    vae.decode(sample).close();
+                    vae.decode(latent).close();
                 } finally {
                     vaeBytes[i] = dev.sdcfg.runtime.MemoryProbe.stop();
                 }
@@ -433,7 +441,7 @@ public final class StableDiffusionPipeline implements ImageGenerator {
      */
     public NDArray initialNoise(long seed, int width, int height, NDManager into) {
         DjlRuntime.seed(seed);
-        Shape shape = new Shape(1, unet.config().inChannels(), height / vaeScaleFactor, width / vaeScaleFactor);
+        Shape shape = new Shape(1, vae.latentChannels(), height / vaeScaleFactor, width / vaeScaleFactor);
         try (NDManager cpu = NDManager.newBaseManager(Device.cpu())) {
             NDArray noise = cpu.randomNormal(shape, DataType.FLOAT32);
             NDArray onDevice = noise.toDevice(ctx.device(), true).toType(ctx.dtype(), false);
@@ -463,8 +471,10 @@ public final class StableDiffusionPipeline implements ImageGenerator {
             int calls = timesteps.length;
             int first = Img2Img.firstCall(r, sampler);
             NDArray latents;
-            if (r.img2img() != null) {
-                latents = Img2Img.startLatents(vae, r.img2img().image(), seed, sampler, first, ctx.dtype(), work);
+            ImageStart start = r.img2img() == null ? null : ImageStart.prepare(vae, r.img2img(), seed, sampler, first,
+                    unet.config().inChannels(), ctx.dtype(), work);
+            if (start != null) {
+                latents = start.latents();
             } else {
                 latents = initialNoise(seed, r.width(), r.height(), work);
                 latents = HostScalars.mul(latents, sampler.initNoiseSigma());
@@ -485,6 +495,9 @@ public final class StableDiffusionPipeline implements ImageGenerator {
                 NDArray next;
                 try (dev.sdcfg.runtime.ForwardScope scope = new dev.sdcfg.runtime.ForwardScope()) {
                     NDArray modelIn = sampler.scaleModelInput(latents, c);
+                    if (start != null) {
+                        modelIn = start.unetInput(modelIn); // 9-channel inpainting: + mask, masked-image latents
+                    }
                     NDArray t = ts.get(c);
                     NDArray guided;
                     if (plan.isZeroInit(step)) {
@@ -509,6 +522,9 @@ public final class StableDiffusionPipeline implements ImageGenerator {
                         guided = plan.guide(step, null, tOnly);
                     }
                     next = sampler.step(guided, c, latents, noise);
+                    if (start != null) {
+                        next = start.afterStep(next, c, calls, sampler); // 4-channel inpainting: keep the unmasked
+                    }
                     next.attach(work);
                     ai.djl.ndarray.NDScope.unregister(next);
                 }
@@ -597,6 +613,14 @@ public final class StableDiffusionPipeline implements ImageGenerator {
     public void warmUp() {
         int side = vaeScaleFactor * 8;
         GenerationRequest r = new GenerationRequest("warm-up", "", side, side, 1, null, null, null, 0, 1);
+        if (isInpaintingUnet()) { // it runs inpainting only: a grey image, all repainted
+            byte[] grey = new byte[side * side * 3];
+            java.util.Arrays.fill(grey, (byte) 128);
+            byte[] white = new byte[side * side * 3];
+            java.util.Arrays.fill(white, (byte) 255);
+            r = new GenerationRequest("warm-up", "", side, side, 1, null, null, null, 0, 1,
+                    new Img2ImgInput(new InitImage(side, side, grey), 1.0, new InitImage(side, side, white)));
+        }
         calibrateMemory();
         generate(r, GenerationListener.NONE);
     }

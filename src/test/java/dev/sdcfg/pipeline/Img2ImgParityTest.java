@@ -148,8 +148,8 @@ class Img2ImgParityTest {
             for (int i = 0; i < theirs.length; i++) {
                 assertEquals(theirs[i], ts[first + i], 1e-4 * Math.max(1, Math.abs(theirs[i])), name + " t" + i);
             }
-            NDArray start = Img2Img.startLatents(pipe.vae(), image, r.seed(), s, first, ai.djl.ndarray.types.DataType
-                    .FLOAT32, manager);
+            NDArray start = ImageStart.prepare(pipe.vae(), r.img2img(), r.seed(), s, first, 4,
+                    ai.djl.ndarray.types.DataType.FLOAT32, manager).latents();
             double en = Fixtures.relL2(start, ref(name + ".noised_latents"));
             System.out.printf("img2img %-28s moments %.2e  noised start latents %.2e%n", name, em, en);
             assertTrue(en < TOL, name + " noised start latents relL2 " + en);
