@@ -101,11 +101,19 @@ public record ImageGenerationRequest(
                 + "are refused", examples = "data:image/png;base64,iVBORw0KGgo...")
         String initImage,
 
-        @Schema(description = "With init_image: how much of the schedule re-draws the image, 0..1 (default 0.8). "
+        @Schema(description = "With init_image: how much of the schedule re-draws the image, 0..1 (default 0.8; "
+                + "1 with a mask). "
                 + "As diffusers, only the last int(steps × strength) of the steps run, starting from the image's "
                 + "latents noised to that point: steps 30 with strength 0.5 runs 15 steps; int(steps × strength) "
                 + "must be at least 1", minimum = "0", maximum = "1", defaultValue = "0.8", examples = "0.6")
-        Double strength) {
+        Double strength,
+
+        @Schema(description = "Inpainting (diffusers' StableDiffusionInpaintPipeline), with init_image: a mask image "
+                + "of the same size, PNG or JPEG as base64 or a data URL; white repaints, black keeps (grey after "
+                + "PIL's convert(\"L\"), binarized at 128). Regular models blend the kept part back after every "
+                + "step; inpainting models (9-channel UNets) need it. With a mask, strength defaults to 1 (start from "
+                + "pure noise)", examples = "data:image/png;base64,iVBORw0KGgo...")
+        String mask) {
 
     /** A request without an init image (text to image). */
     public ImageGenerationRequest(String prompt, String negativePrompt, Integer n, String size, Integer width,
@@ -113,6 +121,6 @@ public record ImageGenerationRequest(
                                   JsonNode samplerOptions, JsonNode guidance, String model, String user,
                                   String webhook, java.util.List<String> webhookEvents) {
         this(prompt, negativePrompt, n, size, width, height, responseFormat, seed, steps, sampler, samplerOptions,
-                guidance, model, user, webhook, webhookEvents, null, null);
+                guidance, model, user, webhook, webhookEvents, null, null, null);
     }
 }

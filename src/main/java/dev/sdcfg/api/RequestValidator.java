@@ -81,13 +81,15 @@ public class RequestValidator {
         JsonNode guidance = guidanceNode(b.guidance(), GuidanceSpec.FIELD, errors);
         meta("model", b.model(), errors);
         meta("user", b.user(), errors);
-        byte[] initImage = InitImageField.bytes(b.initImage(), b.strength(), errors);
+        byte[] initImage = InitImageField.bytes(InitImageField.FIELD, b.initImage(), errors);
+        byte[] mask = InitImageField.bytes(InitImageField.MASK, b.mask(), errors);
+        InitImageField.checkCompanions(b.initImage(), b.strength(), b.mask(), errors);
         if (!errors.isEmpty()) {
             throw ProblemException.invalid(errors);
         }
         dev.sdcfg.pipeline.Img2ImgInput img2img = null;
         if (initImage != null) {
-            img2img = InitImageField.decode(initImage, b.strength(), InitImageField.FIELD, config.limits().maxPixels());
+            img2img = InitImageField.decode(initImage, mask, b.strength(), config.limits().maxPixels());
             wh = img2imgSize(img2img.image(), b, wh);
         }
         return new Generation(new GenerationRequest(prompt, negative, wh[0], wh[1], steps, sampler, samplerOptions,

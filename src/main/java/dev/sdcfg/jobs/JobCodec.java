@@ -50,10 +50,11 @@ final class JobCodec {
             o.put("seed", r.seed());
             o.put("n", r.n());
             if (r.img2img() != null) { // the decoded pixels, losslessly as PNG: what the worker decodes is exact
-                dev.sdcfg.pipeline.InitImage im = r.img2img().image();
-                o.put("init_image", java.util.Base64.getEncoder().encodeToString(
-                        dev.sdcfg.pipeline.image.PngEncoder.encodeRgb(im.rgb(), im.width(), im.height(), Map.of())));
+                o.put("init_image", png(r.img2img().image()));
                 o.put("strength", r.img2img().strength());
+                if (r.img2img().mask() != null) {
+                    o.put("mask", png(r.img2img().mask()));
+                }
             }
         }
         return write(arr);
@@ -71,10 +72,21 @@ final class JobCodec {
         return tasks;
     }
 
+    private static String png(dev.sdcfg.pipeline.InitImage im) {
+        return java.util.Base64.getEncoder().encodeToString(
+                dev.sdcfg.pipeline.image.PngEncoder.encodeRgb(im.rgb(), im.width(), im.height(), Map.of()));
+    }
+
+    private static dev.sdcfg.pipeline.InitImage image(JsonNode o, String field) {
+        String png = text(o, field);
+        return png == null ? null : dev.sdcfg.pipeline.InitImage.decode(java.util.Base64.getDecoder().decode(png),
+                field, Long.MAX_VALUE);
+    }
+
     private static dev.sdcfg.pipeline.Img2ImgInput img2img(JsonNode o) {
-        String png = text(o, "init_image");
-        return png == null ? null : new dev.sdcfg.pipeline.Img2ImgInput(dev.sdcfg.pipeline.InitImage.decode(
-                java.util.Base64.getDecoder().decode(png), "init_image", Long.MAX_VALUE), o.get("strength").asDouble());
+        dev.sdcfg.pipeline.InitImage image = image(o, "init_image");
+        return image == null ? null : new dev.sdcfg.pipeline.Img2ImgInput(image, o.get("strength").asDouble(),
+                image(o, "mask"));
     }
 
     static String result(Job.Snapshot s) {

@@ -309,6 +309,16 @@ class BadInputCorpusTest {
                 img("\"" + ok + "\"", ", \"strength\": 0.4"), 422, "strength"));
         c.add(a("init_image with a two-call sampler", JOBS, JSON, null,
                 img("\"" + ok + "\"", ", \"sampler\": \"heun\""), 422, "sampler"));
+        c.add(a("mask without init_image", GEN, JSON, null, "{\"prompt\": \"a\", \"mask\": \"" + ok + "\"}", 400,
+                "mask"));
+        c.add(a("mask not base64", GEN, JSON, null, img("\"" + ok + "\"", ", \"mask\": \"%%%\""), 400, "mask"));
+        c.add(a("mask is not an image", JOBS, JSON, null,
+                img("\"" + ok + "\"", ", \"mask\": \"" + TestImages.b64("not an image".getBytes()) + "\""), 422,
+                "mask"));
+        c.add(a("mask size differs from init_image", GEN, JSON, null, img("\"" + ok + "\"", ", \"mask\": \""
+                + TestImages.b64(TestImages.png(64, 72)) + "\""), 422, "mask"));
+        c.add(a("mask declares 100000x100000", GEN, JSON, null, img("\"" + ok + "\"", ", \"mask\": \""
+                + TestImages.b64(TestImages.pngHeaderOnly(100000, 100000)) + "\""), 422, "mask"));
         c.add(a("experiment: init_image is not a field", EXP, JSON, null,
                 "{\"prompt\": \"a\", \"guidance\": [1], \"init_image\": \"" + ok + "\"}", 400, "init_image"));
     }

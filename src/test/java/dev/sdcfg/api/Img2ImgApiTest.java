@@ -61,6 +61,24 @@ class Img2ImgApiTest {
     }
 
     @Test
+    void inpaintingKeepsWhatTheMaskKeeps() {
+        byte[] init = TestImages.png(64, 64);
+        java.awt.image.BufferedImage m = new java.awt.image.BufferedImage(64, 64, BufferedImage.TYPE_BYTE_GRAY);
+        for (int y = 16; y < 48; y++) {
+            for (int x = 16; x < 48; x++) {
+                m.getRaster().setSample(x, y, 0, 255); // repaint the centre
+            }
+        }
+        byte[] mask = TestImages.encodeImage(m, "png");
+        byte[] a = generate("\"" + TestImages.b64(init) + "\"", ", \"mask\": \"" + TestImages.dataUrl(mask) + "\"");
+        byte[] b = generate("\"" + TestImages.b64(init) + "\"", ", \"mask\": \"" + TestImages.b64(mask)
+                + "\", \"strength\": 1.0");
+        assertArrayEquals(a, b, "a mask makes strength default to 1");
+        assertEquals("1.0", PngEncoder.readText(a).get("strength"));
+        assertEquals(64, png(a).getWidth());
+    }
+
+    @Test
     void jpegInitImage() {
         byte[] jpeg = TestImages.encode(64, 80, BufferedImage.TYPE_INT_RGB, "jpeg");
         BufferedImage img = png(generate("\"data:image/jpeg;base64," + TestImages.b64(jpeg) + "\"", ""));

@@ -25,6 +25,10 @@ final class TestImages {
                 img.setRGB(x, y, (a & 0xff) << 24 | (x * 4 & 0xff) << 16 | (y * 4 & 0xff) << 8 | ((x + y) * 2 & 0xff));
             }
         }
+        return encodeImage(img, format);
+    }
+
+    static byte[] encodeImage(BufferedImage img, String format) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         try {
             if (!ImageIO.write(img, format, out)) {
