@@ -65,6 +65,39 @@ public record InitImage(int width, int height, byte[] rgb) {
      * before decoding them. Every refusal is an {@link InvalidRequestException} on {@code field}.
      */
     public static InitImage decode(byte[] data, String field, long maxPixels) {
+        Format format = sniffOrRefuse(data, field);
+        InitImage decoded = fromImage(read(data, format, field, maxPixels));
+        if (format == Format.JPEG) {
+            decoded = decoded.oriented(ExifOrientation.of(data));
+        }
+        return decoded;
+    }
+
+    /**
+     * OpenAI's edit mask from an image's alpha channel: white (repaint) where a pixel is fully transparent, black
+     * (keep) elsewhere; null when the image has no alpha channel. Same checks and refusals as {@link #decode}.
+     */
+    public static InitImage transparentAreas(byte[] data, String field, long maxPixels) {
+        BufferedImage img = read(data, sniffOrRefuse(data, field), field, maxPixels);
+        if (!img.getColorModel().hasAlpha()) {
+            return null;
+        }
+        int w = img.getWidth();
+        int h = img.getHeight();
+        byte[] rgb = new byte[w * h * 3];
+        int[] row = new int[w];
+        for (int y = 0; y < h; y++) {
+            img.getRGB(0, y, w, 1, row, 0, w);
+            for (int x = 0; x < w; x++) {
+                byte v = (row[x] >>> 24) == 0 ? (byte) 255 : 0;
+                int o = (y * w + x) * 3;
+                rgb[o] = rgb[o + 1] = rgb[o + 2] = v;
+            }
+        }
+        return new InitImage(w, h, rgb);
+    }
+
+    private static Format sniffOrRefuse(byte[] data, String field) {
         if (data == null || data.length == 0) {
             throw new InvalidRequestException(field, field + " is empty");
         }
@@ -73,7 +106,11 @@ public record InitImage(int width, int height, byte[] rgb) {
             throw new InvalidRequestException(field, field + " is not a PNG or JPEG image (told by its content: "
                     + (isWebp(data) ? "WebP is not supported" : "unknown signature") + ")");
         }
-        BufferedImage img;
+        return format;
+    }
+
+    /** The decoded image, its declared size checked first; decoder failures name the field. */
+    private static BufferedImage read(byte[] data, Format format, String field, long maxPixels) {
         try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(data))) {
             Iterator<ImageReader> readers = ImageIO.getImageReadersByFormatName(format.readerName);
             if (!readers.hasNext()) {
@@ -85,7 +122,7 @@ public record InitImage(int width, int height, byte[] rgb) {
                 int w = reader.getWidth(0);
                 int h = reader.getHeight(0);
                 checkDeclared(field, w, h, maxPixels);
-                img = reader.read(0);
+                return reader.read(0);
             } finally {
                 reader.dispose();
             }
@@ -100,11 +137,6 @@ public record InitImage(int width, int height, byte[] rgb) {
             throw new InvalidRequestException(field, field + " could not be decoded as " + format + ": "
                     + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()));
         }
-        InitImage decoded = fromImage(img);
-        if (format == Format.JPEG) {
-            decoded = decoded.oriented(ExifOrientation.of(data));
-        }
-        return decoded;
     }
 
     private static boolean isWebp(byte[] b) {
