@@ -32,15 +32,19 @@ final class ImageStart {
     private final NDArray latents;
     /** Inpainting only: the mask at latent size [1, 1, h, w], 1 = repaint. */
     private final NDArray mask;
+    /** 4-channel inpainting only: 1 − mask, made once on the host (no device scalar per step). */
+    private final NDArray keep;
     /** 9-channel inpainting only: the masked image's latents [1, C, h, w]. */
     private final NDArray maskedImageLatents;
     /** 4-channel inpainting only: the image's latents and the start noise, for the blend after each step. */
     private final NDArray imageLatents;
     private final NDArray noise;
 
-    private ImageStart(NDArray latents, NDArray mask, NDArray maskedImageLatents, NDArray imageLatents, NDArray noise) {
+    private ImageStart(NDArray latents, NDArray mask, NDArray keep, NDArray maskedImageLatents, NDArray imageLatents,
+                       NDArray noise) {
         this.latents = latents;
         this.mask = mask;
+        this.keep = keep;
         this.maskedImageLatents = maskedImageLatents;
         this.imageLatents = imageLatents;
         this.noise = noise;
@@ -64,7 +68,7 @@ final class ImageStart {
         if (in.mask() == null) {
             NDArray imageLatents = encode(vae, pixels, into);
             NDArray noise = NoiseSource.ENGINE_CPU.randn(imageLatents.getShape(), DataType.FLOAT32, into);
-            return new ImageStart(cast(sampler.addNoise(imageLatents, noise, firstCall), dtype, into), null, null,
+            return new ImageStart(cast(sampler.addNoise(imageLatents, noise, firstCall), dtype, into), null, null, null,
                     null, null);
         }
         boolean nine = unetInChannels != vae.latentChannels();
@@ -78,9 +82,15 @@ final class ImageStart {
         float[] condition = Inpaint.maskCondition(in.mask());
         NDArray masked = into.create(Inpaint.maskedPixels(Img2Img.pixels(image), condition), pixelShape);
         NDArray maskedLatents = encode(vae, masked, into); // drawn even for 4-channel UNets, as diffusers does
-        NDArray mask = into.create(Inpaint.latentMask(condition, image.width(), image.height(),
-                vae.downscaleFactor()), new Shape(1, 1, latentShape.get(2), latentShape.get(3)));
-        return new ImageStart(cast(start, dtype, into), cast(mask, dtype, into),
+        float[] latentMask = Inpaint.latentMask(condition, image.width(), image.height(), vae.downscaleFactor());
+        float[] latentKeep = new float[latentMask.length];
+        for (int i = 0; i < latentKeep.length; i++) {
+            latentKeep[i] = 1f - latentMask[i];
+        }
+        Shape maskShape = new Shape(1, 1, latentShape.get(2), latentShape.get(3));
+        NDArray mask = into.create(latentMask, maskShape);
+        NDArray keep = nine ? null : cast(into.create(latentKeep, maskShape), dtype, into);
+        return new ImageStart(cast(start, dtype, into), cast(mask, dtype, into), keep,
                 nine ? cast(maskedLatents, dtype, into) : null, nine ? null : cast(imageLatents, dtype, into),
                 nine ? null : cast(noise, dtype, into));
     }
@@ -96,7 +106,7 @@ final class ImageStart {
             return stepped;
         }
         NDArray proper = c < calls - 1 ? sampler.addNoise(imageLatents, noise, c + 1) : imageLatents;
-        return mask.neg().add(1).mul(proper).add(mask.mul(stepped));
+        return keep.mul(proper).add(mask.mul(stepped));
     }
 
     /**
