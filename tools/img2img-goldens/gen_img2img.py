@@ -49,7 +49,6 @@ from diffusers.schedulers import (DDIMScheduler, DPMSolverMultistepScheduler, Eu
                                   EulerDiscreteScheduler, PNDMScheduler)
 from diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion_img2img import \
     StableDiffusionImg2ImgPipeline  # noqa: E402
-from transformers import CLIPTextConfig, CLIPTextModel  # noqa: E402
 
 for _cls in (PNDMScheduler, DPMSolverMultistepScheduler, StableDiffusionImg2ImgPipeline):
     setattr(diffusers, _cls.__name__, _cls)
@@ -93,18 +92,28 @@ def init_image():
 
 
 def load_pipeline(model_dir):
+    """gen_pipeline.py's components (from_config + strict weights) with the model's own PNDMScheduler."""
+    base = gen_pipeline.load_pipeline(model_dir)
     sched = PNDMScheduler.from_config(read_json(os.path.join(model_dir, "scheduler", "scheduler_config.json")))
-    unet = load_diffusers(UNet2DConditionModel, os.path.join(model_dir, "unet"))
-    vae = load_diffusers(AutoencoderKL, os.path.join(model_dir, "vae"))
-    te_cfg = read_json(os.path.join(model_dir, "text_encoder", "config.json"))
-    text_encoder = CLIPTextModel(CLIPTextConfig(**te_cfg)).eval()
-    te_state = gen_pipeline.read_safetensors(os.path.join(model_dir, "text_encoder", "model.safetensors"))
-    missing, unexpected = text_encoder.load_state_dict({"text_model." + k: v for k, v in te_state.items()},
-                                                       strict=False)
-    assert not unexpected and all(k.endswith("position_ids") for k in missing), (missing, unexpected)
-    return StableDiffusionImg2ImgPipeline(vae=vae, text_encoder=text_encoder, tokenizer=None, unet=unet,
+    return StableDiffusionImg2ImgPipeline(vae=base.vae, text_encoder=base.text_encoder, tokenizer=None, unet=base.unet,
                                           scheduler=sched, safety_checker=None, feature_extractor=None,
                                           requires_safety_checker=False)
+
+
+def prompt_embeddings(text_encoder):
+    """ids.<key> / embeds.<key> of PROMPTS: prompt_ids.json's ids with the demo tokenizer's padding."""
+    ids_doc = read_json(os.path.join(HERE, "..", "pipeline-goldens", "prompt_ids.json"))
+    golden, embeds = {}, {}
+    with torch.no_grad():
+        for key, text in PROMPTS.items():
+            entry = ids_doc["ids"][key]
+            assert entry["text"] == text
+            ids = torch.tensor([[DEMO_PAD if i == 0 else i for i in entry["ids"]]], dtype=torch.int64)
+            emb = text_encoder(ids, attention_mask=None).last_hidden_state
+            golden["ids." + key] = ids
+            golden["embeds." + key] = emb
+            embeds[key] = emb
+    return golden, embeds
 
 
 def main():
@@ -117,17 +126,7 @@ def main():
     pil = PIL.Image.open(png).convert("RGB")
     pipe = load_pipeline(demo)
     model_scheduler = pipe.scheduler
-    ids_doc = read_json(os.path.join(HERE, "..", "pipeline-goldens", "prompt_ids.json"))
-    golden, embeds = {}, {}
-    with torch.no_grad():
-        for key, text in PROMPTS.items():
-            entry = ids_doc["ids"][key]
-            assert entry["text"] == text
-            ids = torch.tensor([[DEMO_PAD if i == 0 else i for i in entry["ids"]]], dtype=torch.int64)
-            emb = pipe.text_encoder(ids, attention_mask=None).last_hidden_state
-            golden["ids." + key] = ids
-            golden["embeds." + key] = emb
-            embeds[key] = emb
+    golden, embeds = prompt_embeddings(pipe.text_encoder)
     notes_runs = []
     for r in RUNS:
         name = r["name"]

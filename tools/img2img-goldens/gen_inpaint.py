@@ -32,7 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import gen_img2img  # noqa: E402  (sets up the shim environment as gen_pipeline.py does)
-from gen_img2img import SCHEDULERS, STEPS, WIDTH, HEIGHT, PROMPTS, DEMO_PAD, load_pipeline  # noqa: E402
+from gen_img2img import SCHEDULERS, STEPS, WIDTH, HEIGHT, PROMPTS, load_pipeline, prompt_embeddings  # noqa: E402
 import gen_pipeline  # noqa: E402
 from gen_pipeline import read_json, write_json, _TorchBaddbmmFix  # noqa: E402
 import gen_unet  # noqa: E402
@@ -125,15 +125,7 @@ def main():
                                           scheduler=base.scheduler, safety_checker=None, feature_extractor=None,
                                           requires_safety_checker=False)
     model_scheduler = base.scheduler
-    ids_doc = read_json(os.path.join(HERE, "..", "pipeline-goldens", "prompt_ids.json"))
-    golden, embeds = {}, {}
-    with torch.no_grad():
-        for key, text in PROMPTS.items():
-            ids = torch.tensor([[DEMO_PAD if i == 0 else i for i in ids_doc["ids"][key]["ids"]]], dtype=torch.int64)
-            emb = pipe.text_encoder(ids, attention_mask=None).last_hidden_state
-            golden["ids." + key] = ids
-            golden["embeds." + key] = emb
-            embeds[key] = emb
+    golden, embeds = prompt_embeddings(pipe.text_encoder)
     notes_runs = []
     for r in RUNS:
         name = r["name"]

@@ -4,8 +4,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
-import dev.sdcfg.guidance.GuidanceSpec;
 import dev.sdcfg.model.io.Safetensors;
 import dev.sdcfg.runtime.ComputeContext;
 import dev.sdcfg.sampler.Sampler;
@@ -18,17 +16,13 @@ import org.junit.jupiter.api.TestFactory;
 import org.junit.jupiter.api.TestInstance;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -58,8 +52,7 @@ class Img2ImgParityTest {
     @BeforeAll
     void load() throws IOException {
         caseDir = Fixtures.resource("parity-extra/img2img");
-        notes = JsonParser.parseString(Files.readString(caseDir.resolve("notes.json"), StandardCharsets.UTF_8))
-                .getAsJsonObject();
+        notes = GoldenReplay.notes(caseDir);
         golden = Safetensors.open(caseDir.resolve("golden.safetensors"));
         pipe = StableDiffusionPipeline.load(Fixtures.resource("demo-model"), ComputeContext.cpu(),
                 PipelineOptions.defaults());
@@ -69,12 +62,8 @@ class Img2ImgParityTest {
 
     @AfterAll
     void close() throws IOException {
-        if (manager != null) {
-            manager.close();
-        }
-        if (pipe != null) {
-            pipe.close();
-        }
+        manager.close();
+        pipe.close();
         golden.close();
     }
 
@@ -83,12 +72,7 @@ class Img2ImgParityTest {
     }
 
     private GenerationRequest request(JsonObject run) {
-        JsonObject q = run.getAsJsonObject("request");
-        return new GenerationRequest(q.get("prompt").getAsString(), q.get("negative_prompt").getAsString(),
-                q.get("width").getAsInt(), q.get("height").getAsInt(), q.get("steps").getAsInt(),
-                q.get("sampler").isJsonNull() ? null : q.get("sampler").getAsString(), null,
-                GuidanceSpec.parse(q.get("guidance").getAsString()), q.get("seed").getAsLong(), 1,
-                new Img2ImgInput(image, q.get("strength").getAsDouble()));
+        return GoldenReplay.request(run, new Img2ImgInput(image, run.getAsJsonObject("request").get("strength").getAsDouble()));
     }
 
     @Test
@@ -102,15 +86,7 @@ class Img2ImgParityTest {
 
     @TestFactory
     List<DynamicTest> runs() {
-        List<DynamicTest> tests = new ArrayList<>();
-        assertFalse(notes.getAsJsonArray("runs").isEmpty(), "notes.json lists no runs");
-        for (JsonElement e : notes.getAsJsonArray("runs")) {
-            JsonObject run = e.getAsJsonObject();
-            String name = run.get("name").getAsString();
-            tests.add(DynamicTest.dynamicTest(name + " start latents", () -> checkStart(name, run)));
-            tests.add(DynamicTest.dynamicTest(name, () -> checkRun(name, run)));
-        }
-        return tests;
+        return GoldenReplay.perRun(notes, "start latents", this::checkStart, this::checkRun);
     }
 
     private Sampler sampler(GenerationRequest r) {
@@ -161,37 +137,7 @@ class Img2ImgParityTest {
     }
 
     private void checkRun(String name, JsonObject run) throws IOException {
-        GenerationRequest r = request(run);
-        pipe.validate(r);
-        int m = (int) ref(name + ".run_timesteps").size();
-        Map<Integer, NDArray> seen = new HashMap<>();
-        try (NDManager job = manager.newSubManager()) {
-            NDArray cond = pipe.encodePrompt(r.prompt(), "prompt", null, job);
-            NDArray uncond = pipe.encodePrompt(r.negativePrompt(), "negative_prompt", null, job);
-            NDArray latents = pipe.denoise(r, r.seed(), 0, cond, uncond, GenerationListener.NONE, job,
-                    (step, x) -> {
-                        NDArray copy = x.duplicate();
-                        copy.attach(job);
-                        seen.put(step, copy);
-                    });
-            assertEquals(m, seen.size(), name + ": model calls run");
-            double worst = 0;
-            for (int i = 0; i < m; i++) {
-                double err = Fixtures.relL2(seen.get(i), ref(name + ".step" + i + ".latents"));
-                worst = Math.max(worst, err);
-                assertTrue(err < TOL, name + " step" + i + " relL2 " + err);
-            }
-            double ef = Fixtures.relL2(latents, ref(name + ".final_latents"));
-            assertTrue(ef < TOL, name + " final_latents relL2 " + ef);
-            NDArray decoded = pipe.decode(latents);
-            decoded.attach(job);
-            double ei = Fixtures.relL2(decoded, ref(name + ".image"));
-            byte[] ours = StableDiffusionPipeline.toRgbBytes(decoded);
-            int[] u8 = Fixtures.u8Diff(ours, ref(name + ".image_u8").toByteArray());
-            System.out.printf("img2img %-28s worst step %.2e  final %.2e  image %.2e  u8 max diff %d (%d values)%n",
-                    name, worst, ef, ei, u8[0], u8[1]);
-            assertTrue(ei < TOL, name + " image relL2 " + ei);
-            assertTrue(u8[0] <= 1, name + ": 8-bit image differs by " + u8[0] + " levels");
-        }
+        GoldenReplay.check("img2img", pipe, request(run), name, (int) ref(name + ".run_timesteps").size(), golden, manager,
+                TOL);
     }
 }

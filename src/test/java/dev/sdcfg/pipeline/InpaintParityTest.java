@@ -4,10 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
-import dev.sdcfg.guidance.GuidanceSpec;
 import dev.sdcfg.model.config.JsonConfig;
 import dev.sdcfg.model.io.Safetensors;
 import dev.sdcfg.runtime.ComputeContext;
@@ -22,16 +19,9 @@ import org.junit.jupiter.api.TestFactory;
 import org.junit.jupiter.api.TestInstance;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Comparator;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -67,8 +57,7 @@ class InpaintParityTest {
     @BeforeAll
     void load() throws IOException {
         Path caseDir = Fixtures.resource("parity-extra/inpaint");
-        notes = JsonParser.parseString(Files.readString(caseDir.resolve("notes.json"), StandardCharsets.UTF_8))
-                .getAsJsonObject();
+        notes = GoldenReplay.notes(caseDir);
         golden = Safetensors.open(caseDir.resolve("golden.safetensors"));
         pipe4 = StableDiffusionPipeline.load(Fixtures.resource("demo-model"), ComputeContext.cpu(),
                 PipelineOptions.defaults());
@@ -87,15 +76,7 @@ class InpaintParityTest {
         pipe4.close();
         pipe9.close();
         golden.close();
-        try (Stream<Path> files = Files.walk(model9.getParent())) {
-            files.sorted(Comparator.reverseOrder()).forEach(p -> {
-                try {
-                    Files.delete(p);
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-            });
-        }
+        GoldenReplay.deleteTree(model9.getParent());
     }
 
     private NDArray ref(String key) throws IOException {
@@ -103,12 +84,7 @@ class InpaintParityTest {
     }
 
     private GenerationRequest request(JsonObject run) {
-        JsonObject q = run.getAsJsonObject("request");
-        return new GenerationRequest(q.get("prompt").getAsString(), q.get("negative_prompt").getAsString(),
-                q.get("width").getAsInt(), q.get("height").getAsInt(), q.get("steps").getAsInt(),
-                q.get("sampler").isJsonNull() ? null : q.get("sampler").getAsString(), null,
-                GuidanceSpec.parse(q.get("guidance").getAsString()), q.get("seed").getAsLong(), 1,
-                new Img2ImgInput(image, q.get("strength").getAsDouble(), mask));
+        return GoldenReplay.request(run, new Img2ImgInput(image, run.getAsJsonObject("request").get("strength").getAsDouble(), mask));
     }
 
     private StableDiffusionPipeline pipe(JsonObject run) {
@@ -129,15 +105,7 @@ class InpaintParityTest {
 
     @TestFactory
     List<DynamicTest> runs() {
-        List<DynamicTest> tests = new ArrayList<>();
-        assertFalse(notes.getAsJsonArray("runs").isEmpty(), "notes.json lists no runs");
-        for (JsonElement e : notes.getAsJsonArray("runs")) {
-            JsonObject run = e.getAsJsonObject();
-            String name = run.get("name").getAsString();
-            tests.add(DynamicTest.dynamicTest(name + " mask and start", () -> checkStart(name, run)));
-            tests.add(DynamicTest.dynamicTest(name, () -> checkRun(name, run)));
-        }
-        return tests;
+        return GoldenReplay.perRun(notes, "mask and start", this::checkStart, this::checkRun);
     }
 
     private void checkStart(String name, JsonObject run) throws IOException {
@@ -180,36 +148,7 @@ class InpaintParityTest {
     }
 
     private void checkRun(String name, JsonObject run) throws IOException {
-        GenerationRequest r = request(run);
-        StableDiffusionPipeline p = pipe(run);
-        p.validate(r);
-        int m = (int) ref(name + ".run_timesteps").size();
-        Map<Integer, NDArray> seen = new HashMap<>();
-        try (NDManager job = manager.newSubManager()) {
-            NDArray cond = p.encodePrompt(r.prompt(), "prompt", null, job);
-            NDArray uncond = p.encodePrompt(r.negativePrompt(), "negative_prompt", null, job);
-            NDArray latents = p.denoise(r, r.seed(), 0, cond, uncond, GenerationListener.NONE, job, (step, x) -> {
-                NDArray copy = x.duplicate();
-                copy.attach(job);
-                seen.put(step, copy);
-            });
-            assertEquals(m, seen.size(), name + ": model calls run");
-            double worst = 0;
-            for (int i = 0; i < m; i++) {
-                double err = Fixtures.relL2(seen.get(i), ref(name + ".step" + i + ".latents"));
-                worst = Math.max(worst, err);
-                assertTrue(err < TOL, name + " step" + i + " relL2 " + err);
-            }
-            double ef = Fixtures.relL2(latents, ref(name + ".final_latents"));
-            assertTrue(ef < TOL, name + " final_latents relL2 " + ef);
-            NDArray decoded = p.decode(latents);
-            decoded.attach(job);
-            double ei = Fixtures.relL2(decoded, ref(name + ".image"));
-            int[] u8 = Fixtures.u8Diff(StableDiffusionPipeline.toRgbBytes(decoded), ref(name + ".image_u8").toByteArray());
-            System.out.printf("inpaint %-34s worst step %.2e  final %.2e  image %.2e  u8 max diff %d (%d values)%n",
-                    name, worst, ef, ei, u8[0], u8[1]);
-            assertTrue(ei < TOL, name + " image relL2 " + ei);
-            assertTrue(u8[0] <= 1, name + ": 8-bit image differs by " + u8[0] + " levels");
-        }
+        GoldenReplay.check("inpaint", pipe(run), request(run), name, (int) ref(name + ".run_timesteps").size(), golden, manager,
+                TOL);
     }
 }
