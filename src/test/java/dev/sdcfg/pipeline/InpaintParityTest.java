@@ -103,6 +103,12 @@ class InpaintParityTest {
         assertEquals("mask", e.field());
     }
 
+    @Test
+    void nineChannelModelWarmsUpAndPlansMemory() {
+        pipe9.warmUp(); // an inpainting request (text to image cannot run on it)
+        assertTrue(pipe9.memoryPlan(new GenerationRequest("a", "", 64, 48, 4, null, null, null, 1, 1)).fits());
+    }
+
     @TestFactory
     List<DynamicTest> runs() {
         return GoldenReplay.perRun(notes, "mask and start", this::checkStart, this::checkRun);
