@@ -19,7 +19,8 @@ import java.util.Iterator;
  * against the pixel limit <em>before</em> any pixel is decoded (so a small file declaring a huge canvas, a
  * decompression bomb, costs nothing), and any decoder failure becomes a 4xx naming the field. Alpha is dropped
  * as PIL's {@code convert("RGB")} drops it (the stored colour values are kept, not composited); grey images are
- * replicated into three channels as PIL does (not gamma-converted as AWT's {@code getRGB} would); a JPEG's EXIF
+ * replicated into three channels as PIL does (not gamma-converted as AWT's {@code getRGB} would), 16-bit samples
+ * reduced as PIL reduces them (RGB: the high byte; grey: clipped at 255); a JPEG's EXIF
  * orientation is applied (diffusers' {@code load_image} applies {@code ImageOps.exif_transpose}). Embedded colour
  * profiles are not applied: the stored values are used, as PIL's {@code convert("RGB")} uses them.
  *
@@ -160,17 +161,31 @@ public record InitImage(int width, int height, byte[] rgb) {
         int h = img.getHeight();
         byte[] rgb = new byte[w * h * 3];
         Raster raster = img.getRaster();
-        boolean grey = img.getColorModel().getColorSpace().getType() == ColorSpace.TYPE_GRAY;
+        java.awt.image.ColorModel cm = img.getColorModel();
+        boolean grey = cm.getColorSpace().getType() == ColorSpace.TYPE_GRAY;
+        boolean deepRgb = !grey && cm instanceof java.awt.image.ComponentColorModel && cm.getComponentSize(0) == 16;
         if (grey) {
-            int bits = img.getColorModel().getComponentSize(0);
+            int bits = cm.getComponentSize(0);
             int[] row = new int[w];
             for (int y = 0; y < h; y++) {
                 raster.getSamples(0, y, w, 1, 0, row);
                 for (int x = 0; x < w; x++) {
-                    // PIL keeps the top 8 bits of 16-bit grey (mode "I;16" → "L" clips; PNG 16-bit → >> 8)
-                    int v = bits <= 8 ? row[x] * 255 / ((1 << bits) - 1) : row[x] >> (bits - 8);
+                    // PIL: 1/2/4-bit grey is stretched to 0..255; 16-bit grey opens as mode "I" and convert("RGB")
+                    // clips it at 255 (so most of a 16-bit grey image turns white, as it does in diffusers)
+                    int v = bits <= 8 ? row[x] * 255 / ((1 << bits) - 1) : Math.min(row[x], 255);
                     int o = (y * w + x) * 3;
                     rgb[o] = rgb[o + 1] = rgb[o + 2] = (byte) v;
+                }
+            }
+        } else if (deepRgb) {
+            // PIL reads 16-bit RGB(A) PNGs as 8-bit RGB by keeping each sample's high byte (AWT would round)
+            int[] row = new int[w];
+            for (int c = 0; c < 3; c++) {
+                for (int y = 0; y < h; y++) {
+                    raster.getSamples(0, y, w, 1, c, row);
+                    for (int x = 0; x < w; x++) {
+                        rgb[(y * w + x) * 3 + c] = (byte) (row[x] >> 8);
+                    }
                 }
             }
         } else {

@@ -40,6 +40,29 @@ class InitImageTest {
     }
 
     @Test
+    void sixteenBitSamplesAreReducedAsPil() throws IOException {
+        // PIL 9.4: a 16-bit grey PNG [0, 200, 256, 1000, 65535] converts to RGB grey [0, 200, 255, 255, 255]
+        BufferedImage grey = new BufferedImage(5, 1, BufferedImage.TYPE_USHORT_GRAY);
+        grey.getRaster().setSamples(0, 0, 5, 1, 0, new int[] {0, 200, 256, 1000, 65535});
+        byte[] g = InitImage.decode(write(grey, "png"), "init_image", 100).rgb();
+        int[] expectedGrey = {0, 200, 255, 255, 255};
+        for (int i = 0; i < 5; i++) {
+            assertEquals(expectedGrey[i], g[3 * i] & 0xff, "grey " + i);
+        }
+        // 16-bit RGB (200, 300, 65535), (256, 511, 1000), (32768, 32767, 255) → (0, 1, 255), (1, 1, 3), (128, 127, 0)
+        java.awt.image.ComponentColorModel cm = new java.awt.image.ComponentColorModel(
+                java.awt.color.ColorSpace.getInstance(java.awt.color.ColorSpace.CS_sRGB), false, false,
+                java.awt.Transparency.OPAQUE, java.awt.image.DataBuffer.TYPE_USHORT);
+        BufferedImage rgb = new BufferedImage(cm, cm.createCompatibleWritableRaster(3, 1), false, null);
+        rgb.getRaster().setPixels(0, 0, 3, 1, new int[] {200, 300, 65535, 256, 511, 1000, 32768, 32767, 255});
+        byte[] c = InitImage.decode(write(rgb, "png"), "init_image", 100).rgb();
+        int[] expected = {0, 1, 255, 1, 1, 3, 128, 127, 0};
+        for (int i = 0; i < expected.length; i++) {
+            assertEquals(expected[i], c[i] & 0xff, "rgb sample " + i);
+        }
+    }
+
+    @Test
     void declaredSizeIsCheckedBeforeDecoding() throws IOException {
         BufferedImage img = new BufferedImage(20, 10, BufferedImage.TYPE_INT_RGB);
         byte[] png = write(img, "png");
