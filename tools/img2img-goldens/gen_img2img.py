@@ -116,6 +116,17 @@ def prompt_embeddings(text_encoder):
     return golden, embeds
 
 
+def store_trajectory(golden, name, rec, img):
+    """<name>.run_timesteps, .stepI.latents, .final_latents, .image, .image_u8 from a run's record."""
+    m = len(rec["run_timesteps"])
+    golden[name + ".run_timesteps"] = rec["run_timesteps"].to(torch.float64)
+    for i in range(m):
+        golden["%s.step%d.latents" % (name, i)] = rec["steps"][i]
+    golden[name + ".final_latents"] = rec["steps"][m - 1]
+    golden[name + ".image"] = rec["image"]
+    golden[name + ".image_u8"] = torch.from_numpy(img.copy())
+
+
 def main():
     demo, out_dir = sys.argv[1:3]
     torch.set_num_threads(1)
@@ -212,12 +223,7 @@ def main():
         golden[name + ".noise"] = noise
         golden[name + ".noised_latents"] = rec["prepared"]
         golden[name + ".timesteps"] = sched.timesteps.to(torch.float64)
-        golden[name + ".run_timesteps"] = rec["run_timesteps"].to(torch.float64)
-        for i in range(m):
-            golden["%s.step%d.latents" % (name, i)] = rec["steps"][i]
-        golden[name + ".final_latents"] = rec["steps"][m - 1]
-        golden[name + ".image"] = rec["image"]
-        golden[name + ".image_u8"] = torch.from_numpy(img.copy())
+        store_trajectory(golden, name, rec, img)
         notes_runs.append({
             "name": name,
             "scheduler_class": type(sched).__name__,

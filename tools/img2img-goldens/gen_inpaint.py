@@ -32,7 +32,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import gen_img2img  # noqa: E402  (sets up the shim environment as gen_pipeline.py does)
-from gen_img2img import SCHEDULERS, STEPS, WIDTH, HEIGHT, PROMPTS, load_pipeline, prompt_embeddings  # noqa: E402
+from gen_img2img import SCHEDULERS, STEPS, WIDTH, HEIGHT, PROMPTS, load_pipeline, prompt_embeddings, \
+    store_trajectory  # noqa: E402
 import gen_pipeline  # noqa: E402
 from gen_pipeline import read_json, write_json, _TorchBaddbmmFix  # noqa: E402
 import gen_unet  # noqa: E402
@@ -191,12 +192,7 @@ def main():
         for k in ("mask_condition", "mask_latent", "masked_image_latents"):
             golden["%s.%s" % (name, k)] = rec[k]
         golden[name + ".start_latents"] = rec["start"]
-        golden[name + ".run_timesteps"] = rec["run_timesteps"].to(torch.float64)
-        for i in range(m):
-            golden["%s.step%d.latents" % (name, i)] = rec["steps"][i]
-        golden[name + ".final_latents"] = rec["steps"][m - 1]
-        golden[name + ".image"] = rec["image"]
-        golden[name + ".image_u8"] = torch.from_numpy(img.copy())
+        store_trajectory(golden, name, rec, img)
         repaint = float(rec["mask_condition"].mean())
         notes_runs.append({
             "name": name, "unet": r["unet"], "scheduler_class": type(pipe.scheduler).__name__,

@@ -10,8 +10,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * The {@code init_image}, {@code mask} and {@code strength} fields of a JSON request: the text form (base64 or a data URL) is
- * checked with the other fields (400), the image itself is decoded only once the request is otherwise well formed,
+ * The {@code init_image}, {@code mask} and {@code strength} fields of a JSON request: the text form (base64 or a
+ * data URL) is checked with the other fields (400), the image itself is decoded only once the request is otherwise well formed,
  * by {@link InitImage#decode} with the pixel limit, and what it refuses is a 422 naming the field.
  */
 final class InitImageField {

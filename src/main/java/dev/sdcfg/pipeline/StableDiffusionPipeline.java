@@ -261,7 +261,7 @@ public final class StableDiffusionPipeline implements ImageGenerator {
             throw tooLarge(plan);
         }
         if (plan != null && r.img2img() != null && plan.vaeTile() > 0) {
-            // the encoder's activations are about the decoder's; the plan tiles the decode, and the encoder has no tiles
+            // the encoder's activations are about the decoder's: the plan tiles the decode; the encoder has no tiles
             throw new InvalidRequestException(Img2Img.FIELD, "at " + r.width() + "x" + r.height() + " the VAE only fits"
                     + " this memory budget in tiles, and encoding a start image in tiles is not implemented: use a"
                     + " smaller image");

@@ -23,7 +23,7 @@ class Img2ImgMemoryTest {
                 new PipelineOptions(null, 0, 0, 1024L * 1024L, Long.toString(640 * MIB)))) {
             pipe.calibrateMemory();
             GenerationRequest text = new GenerationRequest("a fox", "", 512, 512, 2, "euler", null, null, 1, 1);
-            assertTrue(pipe.memoryPlan(text).vaeTile() > 0, "512 px needs VAE tiles under 640 MiB (as MemoryPlannerTest)");
+            assertTrue(pipe.memoryPlan(text).vaeTile() > 0, "512 px needs VAE tiles under 640 MiB");
             pipe.validate(text); // text to image decodes in tiles
             InvalidRequestException e = assertThrows(InvalidRequestException.class, () -> pipe.validate(
                     new GenerationRequest("a fox", "", 512, 512, 2, "euler", null, null, 1, 1,

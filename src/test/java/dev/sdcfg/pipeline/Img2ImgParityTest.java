@@ -72,7 +72,8 @@ class Img2ImgParityTest {
     }
 
     private GenerationRequest request(JsonObject run) {
-        return GoldenReplay.request(run, new Img2ImgInput(image, run.getAsJsonObject("request").get("strength").getAsDouble()));
+        double strength = run.getAsJsonObject("request").get("strength").getAsDouble();
+        return GoldenReplay.request(run, new Img2ImgInput(image, strength));
     }
 
     @Test
@@ -137,7 +138,7 @@ class Img2ImgParityTest {
     }
 
     private void checkRun(String name, JsonObject run) throws IOException {
-        GoldenReplay.check("img2img", pipe, request(run), name, (int) ref(name + ".run_timesteps").size(), golden, manager,
-                TOL);
+        int steps = (int) ref(name + ".run_timesteps").size();
+        GoldenReplay.check("img2img", pipe, request(run), name, steps, golden, manager, TOL);
     }
 }

@@ -84,7 +84,8 @@ class InpaintParityTest {
     }
 
     private GenerationRequest request(JsonObject run) {
-        return GoldenReplay.request(run, new Img2ImgInput(image, run.getAsJsonObject("request").get("strength").getAsDouble(), mask));
+        double strength = run.getAsJsonObject("request").get("strength").getAsDouble();
+        return GoldenReplay.request(run, new Img2ImgInput(image, strength, mask));
     }
 
     private StableDiffusionPipeline pipe(JsonObject run) {
@@ -154,7 +155,7 @@ class InpaintParityTest {
     }
 
     private void checkRun(String name, JsonObject run) throws IOException {
-        GoldenReplay.check("inpaint", pipe(run), request(run), name, (int) ref(name + ".run_timesteps").size(), golden, manager,
-                TOL);
+        int steps = (int) ref(name + ".run_timesteps").size();
+        GoldenReplay.check("inpaint", pipe(run), request(run), name, steps, golden, manager, TOL);
     }
 }
