@@ -2,6 +2,7 @@ package dev.sdcfg.api;
 
 import jakarta.ws.rs.container.ContainerRequestContext;
 import jakarta.ws.rs.core.HttpHeaders;
+import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import org.jboss.resteasy.reactive.server.ServerRequestFilter;
 
@@ -36,7 +37,11 @@ public class ContentTypeFilter {
         if ("POST".equals(method) && Routes.API.match(path).map(r -> r.allows("POST")).orElse(false)) {
             String ct = ctx.getHeaderString(HttpHeaders.CONTENT_TYPE);
             String type = ct == null ? "" : ct.split(";", 2)[0].trim();
-            if (!type.toLowerCase(Locale.ROOT).equals("application/json")) {
+            if (EditsResource.PATH.equals(Routes.normalize(path))) { // OpenAI's edits take a form with files
+                if (!type.toLowerCase(Locale.ROOT).equals(MediaType.MULTIPART_FORM_DATA)) {
+                    throw unsupported(type, MediaType.MULTIPART_FORM_DATA);
+                }
+            } else if (!type.toLowerCase(Locale.ROOT).equals("application/json")) {
                 throw unsupported(type);
             }
         }
@@ -44,9 +49,13 @@ public class ContentTypeFilter {
     }
 
     static ProblemException unsupported(String type) {
+        return unsupported(type, "application/json");
+    }
+
+    static ProblemException unsupported(String type, String expected) {
         return new ProblemException(415, "unsupported-media-type", "Unsupported media type",
-                "send the request body as application/json (Content-Type is "
+                "send the request body as " + expected + " (Content-Type is "
                         + (type == null || type.isEmpty() ? "missing" : "'" + type + "'") + ")",
-                List.of(new FieldError("Content-Type", "must be application/json")));
+                List.of(new FieldError("Content-Type", "must be " + expected)));
     }
 }

@@ -98,5 +98,37 @@ public record ImageGenerationRequest(
                 + "the VAE (A1111's \"Approx cheap\"), a PNG of the latent's size (width/8 × height/8). 0 (default): "
                 + "none; at most sd.limits.max-steps (150). Ignored by POST /v1/images/generations",
                 minimum = "0", maximum = "150", defaultValue = "0", examples = "5")
-        Integer previewEvery) {
+        Integer previewEvery,
+
+        @JsonProperty("init_image")
+        @Schema(description = "Image to image (diffusers' StableDiffusionImg2ImgPipeline): a start image, PNG or JPEG "
+                + "(told by its content), as base64 or a data URL (data:image/png;base64,...). The output has its "
+                + "size: leave size/width/height out, or give the same; its sides must be multiples of 8 within "
+                + "sd.limits.min-size..max-size and its declared pixels at most sd.limits.max-pixels (checked before "
+                + "decoding). Alpha is dropped, a JPEG's EXIF orientation applied. Two-call samplers (heun, dpm2*) "
+                + "are refused", examples = "data:image/png;base64,iVBORw0KGgo...")
+        String initImage,
+
+        @Schema(description = "With init_image: how much of the schedule re-draws the image, 0..1 (default 0.8; "
+                + "1 with a mask). "
+                + "As diffusers, only the last int(steps × strength) of the steps run, starting from the image's "
+                + "latents noised to that point: steps 30 with strength 0.5 runs 15 steps; int(steps × strength) "
+                + "must be at least 1", minimum = "0", maximum = "1", defaultValue = "0.8", examples = "0.6")
+        Double strength,
+
+        @Schema(description = "Inpainting (diffusers' StableDiffusionInpaintPipeline), with init_image: a mask image "
+                + "of the same size, PNG or JPEG as base64 or a data URL; white repaints, black keeps (grey after "
+                + "PIL's convert(\"L\"), binarized at 128). Regular models blend the kept part back after every "
+                + "step; inpainting models (9-channel UNets) need it. With a mask, strength defaults to 1 (start from "
+                + "pure noise)", examples = "data:image/png;base64,iVBORw0KGgo...")
+        String mask) {
+
+    /** A request without an init image (text to image). */
+    public ImageGenerationRequest(String prompt, String negativePrompt, Integer n, String size, Integer width,
+                                  Integer height, String responseFormat, Long seed, Integer steps, String sampler,
+                                  JsonNode samplerOptions, JsonNode guidance, String model, String user,
+                                  String webhook, java.util.List<String> webhookEvents) {
+        this(prompt, negativePrompt, n, size, width, height, responseFormat, seed, steps, sampler, samplerOptions,
+                guidance, model, user, webhook, webhookEvents, null, null, null, null);
+    }
 }

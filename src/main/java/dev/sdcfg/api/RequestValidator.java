@@ -82,11 +82,19 @@ public class RequestValidator {
         meta("model", b.model(), errors);
         meta("user", b.user(), errors);
         PreviewEvery.check(b.previewEvery(), config.limits().maxSteps(), errors);
+        byte[] initImage = InitImageField.bytes(InitImageField.FIELD, b.initImage(), errors);
+        byte[] mask = InitImageField.bytes(InitImageField.MASK, b.mask(), errors);
+        InitImageField.checkCompanions(b.initImage(), b.strength(), b.mask(), errors);
         if (!errors.isEmpty()) {
             throw ProblemException.invalid(errors);
         }
+        dev.sdcfg.pipeline.Img2ImgInput img2img = null;
+        if (initImage != null) {
+            img2img = InitImageField.decode(initImage, mask, b.strength(), config.limits().maxPixels());
+            wh = img2imgSize(img2img.image(), b, wh);
+        }
         return new Generation(new GenerationRequest(prompt, negative, wh[0], wh[1], steps, sampler, samplerOptions,
-                guidanceSpec(guidance, GuidanceSpec.FIELD), seed, n), format);
+                guidanceSpec(guidance, GuidanceSpec.FIELD), seed, n, img2img), format);
     }
 
     public Experiment experiment(ExperimentRequest b) {
@@ -172,6 +180,22 @@ public class RequestValidator {
             case PreviewEvery.FIELD -> PreviewEvery.rule(l.maxSteps());
             default -> null;
         });
+    }
+
+    /**
+     * The size of an image-to-image request: the init image's own when the request gives none (its sides must then
+     * be valid sizes, else 422 on init_image); a size the request gives must equal it (the engine says so, 422).
+     */
+    private int[] img2imgSize(dev.sdcfg.pipeline.InitImage image, ImageGenerationRequest b, int[] requested) {
+        if (b.size() != null || b.width() != null || b.height() != null) {
+            return requested;
+        }
+        if (!dimOk(image.width()) || !dimOk(image.height())) {
+            throw ProblemException.unprocessable(InitImageField.FIELD, "init_image is " + image.width() + "x"
+                    + image.height() + "; the output has its size, so each side must be " + dimRule()
+                    + " (resize or crop it)");
+        }
+        return new int[] {image.width(), image.height()};
     }
 
     /** The engine's own check; its rejection becomes 422 naming the field (prefixed for experiment specs). */

@@ -52,6 +52,13 @@ final class JobCodec {
             if (t.previewEvery() > 0) {
                 o.put("preview_every", t.previewEvery());
             }
+            if (r.img2img() != null) { // the decoded pixels, losslessly as PNG: what the worker decodes is exact
+                o.put("init_image", png(r.img2img().image()));
+                o.put("strength", r.img2img().strength());
+                if (r.img2img().mask() != null) {
+                    o.put("mask", png(r.img2img().mask()));
+                }
+            }
         }
         return write(arr);
     }
@@ -62,11 +69,28 @@ final class JobCodec {
             GenerationRequest r = new GenerationRequest(o.get("prompt").asText(), o.get("negative_prompt").asText(""),
                     o.get("width").asInt(), o.get("height").asInt(), o.get("steps").asInt(), text(o, "sampler"),
                     samplerOptions(text(o, "sampler_options")), guidance(text(o, "guidance")), o.get("seed").asLong(),
-                    o.get("n").asInt());
+                    o.get("n").asInt(), img2img(o));
             JsonNode every = o.get("preview_every");
             tasks.add(new JobTask(text(o, "label"), r, every == null ? 0 : every.asInt()));
         }
         return tasks;
+    }
+
+    private static String png(dev.sdcfg.pipeline.InitImage im) {
+        return java.util.Base64.getEncoder().encodeToString(
+                dev.sdcfg.pipeline.image.PngEncoder.encodeRgb(im.rgb(), im.width(), im.height(), Map.of()));
+    }
+
+    private static dev.sdcfg.pipeline.InitImage image(JsonNode o, String field) {
+        String png = text(o, field);
+        return png == null ? null : dev.sdcfg.pipeline.InitImage.decode(java.util.Base64.getDecoder().decode(png),
+                field, Long.MAX_VALUE);
+    }
+
+    private static dev.sdcfg.pipeline.Img2ImgInput img2img(JsonNode o) {
+        dev.sdcfg.pipeline.InitImage image = image(o, "init_image");
+        return image == null ? null : new dev.sdcfg.pipeline.Img2ImgInput(image, o.get("strength").asDouble(),
+                image(o, "mask"));
     }
 
     static String result(Job.Snapshot s) {

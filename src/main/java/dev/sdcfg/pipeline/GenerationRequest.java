@@ -17,6 +17,7 @@ import dev.sdcfg.guidance.GuidanceSpec;
  * @param guidance        the guidance spec (null: {@link GuidanceSpec#DEFAULT})
  * @param seed            seed of image 0; image i uses seed + i
  * @param n               number of images
+ * @param img2img         start image and strength (null: text to image)
  */
 public record GenerationRequest(
         String prompt,
@@ -28,7 +29,14 @@ public record GenerationRequest(
         SamplerOverrides samplerOptions,
         GuidanceSpec guidance,
         long seed,
-        int n) {
+        int n,
+        Img2ImgInput img2img) {
+
+    /** A text-to-image request. */
+    public GenerationRequest(String prompt, String negativePrompt, int width, int height, int steps, String sampler,
+                             SamplerOverrides samplerOptions, GuidanceSpec guidance, long seed, int n) {
+        this(prompt, negativePrompt, width, height, steps, sampler, samplerOptions, guidance, seed, n, null);
+    }
 
     public GenerationRequest {
         samplerOptions = samplerOptions == null ? SamplerOverrides.NONE : samplerOptions;

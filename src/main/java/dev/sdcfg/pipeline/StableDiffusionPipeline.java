@@ -135,12 +135,14 @@ public final class StableDiffusionPipeline implements ImageGenerator {
     static void checkComponentsFit(ClipTokenizer tokenizer, ClipTextModel textEncoder, UNet2DConditionModel unet,
                                    AutoencoderKL vae) {
         dev.sdcfg.model.unet.UNetConfig u = unet.config();
-        if (u.inChannels() != vae.latentChannels()) {
+        // inpainting UNets (StableDiffusionInpaintPipeline): latents + mask + masked-image latents in, latents out
+        boolean inpainting = u.inChannels() == 2 * vae.latentChannels() + 1 && u.outChannels() == vae.latentChannels();
+        if (u.inChannels() != vae.latentChannels() && !inpainting) {
             throw new dev.sdcfg.model.ModelLoadException(u.source() + ": 'in_channels' " + u.inChannels()
                     + " does not match the VAE's 'latent_channels' " + vae.latentChannels() + " ("
                     + vae.config().source() + "; inpainting/depth UNets need other pipelines)");
         }
-        if (u.outChannels() != u.inChannels()) {
+        if (u.outChannels() != u.inChannels() && !inpainting) {
             throw new dev.sdcfg.model.ModelLoadException(u.source() + ": 'out_channels' " + u.outChannels()
                     + " differs from 'in_channels' " + u.inChannels() + " (learned-variance UNets are not supported)");
         }
@@ -188,6 +190,11 @@ public final class StableDiffusionPipeline implements ImageGenerator {
                                                    AutoencoderKL vae, ComputeContext ctx, PipelineOptions options) {
         return new StableDiffusionPipeline(modelId, null, ClipTokenizer.load(tokenizerDir, 0), schedulerConfig,
                 text, unet, vae, ctx, options);
+    }
+
+    /** A 9-channel inpainting UNet (it can only run requests with init_image and mask). */
+    public boolean isInpaintingUnet() {
+        return unet.config().inChannels() != vae.latentChannels();
     }
 
     /** The image side the UNet was trained at (sample_size × VAE scale factor). */
@@ -244,9 +251,20 @@ public final class StableDiffusionPipeline implements ImageGenerator {
     @Override
     public void validate(GenerationRequest r) {
         checks.check(r);
+        if (r.img2img() != null || isInpaintingUnet()) {
+            try (Sampler s = newSampler(r)) {
+                Img2Img.check(r, vae, s.order(), isInpaintingUnet());
+            }
+        }
         MemoryPlan plan = memoryPlan(r);
         if (plan != null && !plan.fits()) {
             throw tooLarge(plan);
+        }
+        if (plan != null && r.img2img() != null && plan.vaeTile() > 0) {
+            // the encoder's activations are about the decoder's: the plan tiles the decode; the encoder has no tiles
+            throw new InvalidRequestException(Img2Img.FIELD, "at " + r.width() + "x" + r.height() + " the VAE only fits"
+                    + " this memory budget in tiles, and encoding a start image in tiles is not implemented: use a"
+                    + " smaller image");
         }
     }
 
@@ -303,9 +321,10 @@ public final class StableDiffusionPipeline implements ImageGenerator {
                 } finally {
                     unetBytes[i] = dev.sdcfg.runtime.MemoryProbe.stop();
                 }
+                NDArray latent = m.zeros(new Shape(1, vae.latentChannels(), side, side), ctx.dtype());
                 dev.sdcfg.runtime.MemoryProbe.start();
                 try {
-                    vae.decode(sample).close();
+                    vae.decode(latent).close();
                 } finally {
                     vaeBytes[i] = dev.sdcfg.runtime.MemoryProbe.stop();
                 }
@@ -428,7 +447,7 @@ public final class StableDiffusionPipeline implements ImageGenerator {
      */
     public NDArray initialNoise(long seed, int width, int height, NDManager into) {
         DjlRuntime.seed(seed);
-        Shape shape = new Shape(1, unet.config().inChannels(), height / vaeScaleFactor, width / vaeScaleFactor);
+        Shape shape = new Shape(1, vae.latentChannels(), height / vaeScaleFactor, width / vaeScaleFactor);
         try (NDManager cpu = NDManager.newBaseManager(Device.cpu())) {
             NDArray noise = cpu.randomNormal(shape, DataType.FLOAT32);
             NDArray onDevice = noise.toDevice(ctx.device(), true).toType(ctx.dtype(), false);
@@ -449,14 +468,23 @@ public final class StableDiffusionPipeline implements ImageGenerator {
     NDArray denoise(GenerationRequest r, long seed, int imageIndex, NDArray cond, NDArray uncond,
                     GenerationListener listener, NDManager into, StepObserver observer) {
         NDManager work = into.newSubManager();
-        try (GuidancePlan plan = r.guidance().plan(r.steps());
+        int runSteps = Img2Img.runSteps(r); // image to image runs the last steps of the schedule only
+        try (GuidancePlan plan = r.guidance().plan(runSteps);
              Sampler sampler = newSampler(r);
              // noise for stochastic samplers, drawn ahead and moved once: at most one draw per model call
              PrefetchedNoise noise = new PrefetchedNoise(sampler.timesteps().length)) {
             double[] timesteps = sampler.timesteps();
             int calls = timesteps.length;
-            NDArray latents = initialNoise(seed, r.width(), r.height(), work);
-            latents = HostScalars.mul(latents, sampler.initNoiseSigma());
+            int first = Img2Img.firstCall(r, sampler);
+            NDArray latents;
+            ImageStart start = r.img2img() == null ? null : ImageStart.prepare(vae, r.img2img(), seed, sampler, first,
+                    unet.config().inChannels(), ctx.dtype(), work);
+            if (start != null) {
+                latents = start.latents();
+            } else {
+                latents = initialNoise(seed, r.width(), r.height(), work);
+                latents = HostScalars.mul(latents, sampler.initNoiseSigma());
+            }
             // concat attaches to its first operand's manager, which is the pipeline's own for the cached empty
             // prompt: move the pair to this job's manager or every job would leak one array
             NDArray pair = NDArrays.concat(new NDList(uncond, cond), 0);
@@ -464,21 +492,26 @@ public final class StableDiffusionPipeline implements ImageGenerator {
             NDArray ts = timestepTensor(timesteps, work);
             int previewEvery = LatentPreview.supports(unet.config().inChannels()) ? listener.previewEvery() : 0;
             long s0 = System.nanoTime();
-            for (int c = 0; c < calls; c++) {
+            for (int c = first; c < calls; c++) {
                 if (listener.isCanceled()) {
                     throw new GenerationCanceledException("canceled at model call " + (c + 1) + " of " + calls);
                 }
                 // schedules are defined over the requested steps; samplers with extra model calls (Heun, PNDM)
                 // map each call to the step it belongs to
-                int step = (int) ((long) c * r.steps() / calls);
+                int step = (int) ((long) (c - first) * runSteps / (calls - first));
                 // progress counts the requested steps; a step may take several model calls (Heun, PNDM's first)
-                boolean stepDone = c == calls - 1 || (int) ((long) (c + 1) * r.steps() / calls) != step;
+                boolean stepDone = c == calls - 1
+                        || (int) ((long) (c + 1 - first) * runSteps / (calls - first)) != step;
                 // previews only on their steps: x0 is read back there and nowhere else (none after the last step)
-                boolean previewNow = previewEvery > 0 && stepDone && (step + 1) % previewEvery == 0 && step + 1 < r.steps();
+                boolean previewNow = previewEvery > 0 && stepDone && (step + 1) % previewEvery == 0
+                        && step + 1 < runSteps;
                 LatentPreview.Image preview = null;
                 NDArray next;
                 try (dev.sdcfg.runtime.ForwardScope scope = new dev.sdcfg.runtime.ForwardScope()) {
                     NDArray modelIn = sampler.scaleModelInput(latents, c);
+                    if (start != null) {
+                        modelIn = start.unetInput(modelIn); // 9-channel inpainting: + mask, masked-image latents
+                    }
                     NDArray t = ts.get(c);
                     NDArray guided;
                     if (plan.isZeroInit(step)) {
@@ -506,21 +539,24 @@ public final class StableDiffusionPipeline implements ImageGenerator {
                         preview = LatentPreview.render(sampler.denoised(guided, c, latents));
                     }
                     next = sampler.step(guided, c, latents, noise);
+                    if (start != null) {
+                        next = start.afterStep(next, c, calls, sampler); // 4-channel inpainting: keep the unmasked
+                    }
                     next.attach(work);
                     ai.djl.ndarray.NDScope.unregister(next);
                 }
                 latents.close(); // samplers keep what they need from earlier steps themselves
                 latents = next;
                 if (observer != null) {
-                    observer.afterStep(c, latents);
+                    observer.afterStep(c - first, latents);
                 }
                 if (stepDone) {
                     long now = System.nanoTime();
-                    listener.onStep(imageIndex, step, r.steps(), now - s0);
+                    listener.onStep(imageIndex, step, runSteps, now - s0);
                     s0 = now;
                 }
                 if (preview != null) {
-                    listener.onPreview(imageIndex, step, r.steps(), preview);
+                    listener.onPreview(imageIndex, step, runSteps, preview);
                 }
             }
             latents.attach(into);
@@ -580,6 +616,9 @@ public final class StableDiffusionPipeline implements ImageGenerator {
             t.put("sampler_options", r.samplerOptions().canonicalJson());
         }
         t.put("steps", Integer.toString(r.steps()));
+        if (r.img2img() != null) {
+            t.put("strength", Double.toString(r.img2img().strength()));
+        }
         t.put("guidance", r.guidance().canonicalJson());
         t.put("size", r.width() + "x" + r.height());
         t.put("model", modelId);
@@ -591,6 +630,14 @@ public final class StableDiffusionPipeline implements ImageGenerator {
     public void warmUp() {
         int side = vaeScaleFactor * 8;
         GenerationRequest r = new GenerationRequest("warm-up", "", side, side, 1, null, null, null, 0, 1);
+        if (isInpaintingUnet()) { // it runs inpainting only: a grey image, all repainted
+            byte[] grey = new byte[side * side * 3];
+            java.util.Arrays.fill(grey, (byte) 128);
+            byte[] white = new byte[side * side * 3];
+            java.util.Arrays.fill(white, (byte) 255);
+            r = new GenerationRequest("warm-up", "", side, side, 1, null, null, null, 0, 1,
+                    new Img2ImgInput(new InitImage(side, side, grey), 1.0, new InitImage(side, side, white)));
+        }
         calibrateMemory();
         generate(r, GenerationListener.NONE);
     }

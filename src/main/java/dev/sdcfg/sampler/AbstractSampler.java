@@ -166,6 +166,34 @@ abstract class AbstractSampler implements Sampler {
     /** diffusers' {@code prediction_type} of this sampler (epsilon, sample, v_prediction). */
     protected abstract String modelPredictionType();
 
+    @Override
+    public final NDArray addNoise(NDArray original, NDArray noise, int stepIndex) {
+        checkIndex(stepIndex);
+        if (!original.getShape().equals(noise.getShape())) {
+            throw new IllegalArgumentException(name + ": noise shape " + noise.getShape() + " differs from sample shape "
+                    + original.getShape());
+        }
+        return noised(original, noise, stepIndex);
+    }
+
+    /**
+     * DDPMScheduler.add_noise (copied into DDIM and PNDM): {@code ᾱ[t] ** 0.5 · x + (1 − ᾱ[t]) ** 0.5 · n} with
+     * the float32 training schedule at the integer timestep of call {@code i}.
+     */
+    protected NDArray noised(NDArray original, NDArray noise, int i) {
+        float ac = train.alphasCumprod[(int) timesteps[i]];
+        return lin(ScheduleMath.sqrtf(ac), original, ScheduleMath.sqrtf(1f - ac), noise);
+    }
+
+    /**
+     * The multistep solvers' add_noise (DPM-Solver, its single-step variant, DEIS, UniPC):
+     * {@code alpha_t · x + sigma_t · n} with (alpha_t, sigma_t) of {@code sigmas[i]}.
+     */
+    protected final NDArray noisedAtAlphaSigma(NDArray original, NDArray noise, int i) {
+        float[] as = alphaSigma(sigmas[i]);
+        return lin(as[0], original, as[1], noise);
+    }
+
     protected final void checkIndex(int stepIndex) {
         if (numInferenceSteps == 0) {
             throw new IllegalStateException(name + ": call setTimesteps before sampling");

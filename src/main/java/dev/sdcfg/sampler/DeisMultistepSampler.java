@@ -175,6 +175,11 @@ final class DeisMultistepSampler extends AbstractSampler {
     }
 
     @Override
+    protected NDArray noised(NDArray original, NDArray noise, int i) {
+        return noisedAtAlphaSigma(original, noise, i);
+    }
+
+    @Override
     protected void releaseHistory() {
         free(modelOutputs);
         lowerOrderNums = 0;

@@ -332,6 +332,11 @@ final class DpmSolverSinglestepSampler extends AbstractSampler {
     }
 
     @Override
+    protected NDArray noised(NDArray original, NDArray noise, int i) {
+        return noisedAtAlphaSigma(original, noise, i);
+    }
+
+    @Override
     protected void releaseHistory() {
         free(modelOutputs);
         free(groupSample);

@@ -78,6 +78,16 @@ public interface Sampler extends AutoCloseable {
      */
     NDArray denoised(NDArray modelOutput, int stepIndex, NDArray sample);
 
+    /**
+     * The forward process at call {@code stepIndex}: {@code original} noised to the level the sampler expects
+     * there, by the diffusers class's own {@code add_noise} (img2img starts the loop from this). Alpha-based
+     * samplers (DDIM, DDPM, PNDM) use {@code sqrt(ᾱ_t)·x + sqrt(1 − ᾱ_t)·n} at {@code timesteps[stepIndex]}; the
+     * sigma ODE samplers {@code x + σ·n} and the multistep solvers {@code α_σ·x + σ_σ·n} at
+     * {@code sigmas[stepIndex]} (diffusers indexes by {@code begin_index}, which the img2img pipeline sets to the
+     * first call it runs). A new array; the inputs are not changed.
+     */
+    NDArray addNoise(NDArray original, NDArray noise, int stepIndex);
+
     /** True when {@link #step} draws noise with this configuration. */
     boolean isStochastic();
 

@@ -51,6 +51,12 @@ abstract class SigmaSampler extends AbstractSampler {
         return sigmas[i];
     }
 
+    /** EulerDiscreteScheduler.add_noise (the same in every sigma sampler): {@code x + n · sigmas[i]}. */
+    @Override
+    protected NDArray noised(NDArray original, NDArray noise, int i) {
+        return lin(1.0, original, sigmas[i], noise);
+    }
+
     /** x0 = a·model + b·sample at sigma {@code s} for this sampler's prediction_type. */
     protected final Prediction.Sigma prediction(float s) {
         return Prediction.Sigma.of(predictionType, s);

@@ -242,6 +242,11 @@ final class UniPcSampler extends AbstractSampler {
     }
 
     @Override
+    protected NDArray noised(NDArray original, NDArray noise, int i) {
+        return noisedAtAlphaSigma(original, noise, i);
+    }
+
+    @Override
     protected void releaseHistory() {
         free(modelOutputs);
         free(lastSample);

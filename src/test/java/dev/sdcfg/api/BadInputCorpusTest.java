@@ -276,7 +276,68 @@ class BadInputCorpusTest {
                 "{\"prompt\": \"a\", \"guidance\": [1], \"preview_every\": 2}", 400, "preview_every"));
         c.add(a("experiment: webhook is not a field", EXP, JSON, null,
                 "{\"prompt\": \"a\", \"guidance\": [1], \"webhook\": \"https://203.0.113.7/h\"}", 400, "webhook"));
+        img2img(c);
         return c.stream();
+    }
+
+    /** init_image and strength: malformed text (400), images the decoder or the engine refuses (422). */
+    static void img2img(List<Arguments> c) {
+        String ok = TestImages.b64(TestImages.png(64, 64));
+        c.add(a("init_image not base64", GEN, JSON, null, img("\"not base64!\"", ""), 400, "init_image"));
+        c.add(a("init_image empty", GEN, JSON, null, img("\"\"", ""), 400, "init_image"));
+        c.add(a("init_image data URL without base64", GEN, JSON, null, img("\"data:image/png,abc\"", ""), 400,
+                "init_image"));
+        c.add(a("init_image a number", GEN, JSON, null, img("7", ""), 400, "init_image"));
+        c.add(a("strength without init_image", GEN, JSON, null, "{\"prompt\": \"a\", \"strength\": 0.5}", 400,
+                "strength"));
+        c.add(a("strength above 1", GEN, JSON, null, img("\"" + ok + "\"", ", \"strength\": 1.5"), 400, "strength"));
+        c.add(a("strength negative", JOBS, JSON, null, img("\"" + ok + "\"", ", \"strength\": -0.1"), 400,
+                "strength"));
+        c.add(a("init_image is text, not an image", GEN, JSON, null,
+                img("\"" + TestImages.b64("hello, world".getBytes()) + "\"", ""), 422, "init_image"));
+        c.add(a("init_image is WebP", GEN, JSON, null,
+                img("\"" + TestImages.b64("RIFF\0\0\0\0WEBPVP8 ".getBytes()) + "\"", ""), 422, "init_image"));
+        c.add(a("init_image GIF (format by content)", GEN, JSON, null,
+                img("\"data:image/png;base64," + TestImages.b64(TestImages.encode(64, 64,
+                        java.awt.image.BufferedImage.TYPE_BYTE_INDEXED, "gif")) + "\"", ""), 422, "init_image"));
+        c.add(a("init_image declares 100000x100000 (decompression bomb)", GEN, JSON, null,
+                img("\"" + TestImages.b64(TestImages.pngHeaderOnly(100000, 100000)) + "\"", ""), 422, "init_image"));
+        c.add(a("init_image declares 2048x2048 > max-pixels", JOBS, JSON, null,
+                img("\"" + TestImages.b64(TestImages.pngHeaderOnly(2048, 2048)) + "\"", ""), 422, "init_image"));
+        c.add(a("init_image PNG without pixel data", GEN, JSON, null,
+                img("\"" + TestImages.b64(TestImages.pngHeaderOnly(64, 64)) + "\"", ""), 422, "init_image"));
+        c.add(a("init_image truncated PNG", GEN, JSON, null,
+                img("\"" + TestImages.b64(TestImages.truncated(TestImages.png(64, 64), 60)) + "\"", ""), 422,
+                "init_image"));
+        c.add(a("init_image truncated JPEG", GEN, JSON, null, img("\"" + TestImages.b64(TestImages.truncated(
+                TestImages.encode(64, 64, java.awt.image.BufferedImage.TYPE_INT_RGB, "jpeg"), 40)) + "\"", ""), 422,
+                "init_image"));
+        c.add(a("init_image sides not multiples of 8", GEN, JSON, null,
+                img("\"" + TestImages.b64(TestImages.png(68, 64)) + "\"", ""), 422, "init_image"));
+        c.add(a("init_image smaller than min-size", GEN, JSON, null,
+                img("\"" + TestImages.b64(TestImages.png(32, 64)) + "\"", ""), 422, "init_image"));
+        c.add(a("init_image size differs from size", GEN, JSON, null,
+                img("\"" + ok + "\"", ", \"size\": \"128x128\""), 422, "init_image"));
+        c.add(a("steps x strength leaves no step", GEN, JSON, null,
+                img("\"" + ok + "\"", ", \"strength\": 0.4"), 422, "strength"));
+        c.add(a("init_image with a two-call sampler", JOBS, JSON, null,
+                img("\"" + ok + "\"", ", \"sampler\": \"heun\""), 422, "sampler"));
+        c.add(a("mask without init_image", GEN, JSON, null, "{\"prompt\": \"a\", \"mask\": \"" + ok + "\"}", 400,
+                "mask"));
+        c.add(a("mask not base64", GEN, JSON, null, img("\"" + ok + "\"", ", \"mask\": \"%%%\""), 400, "mask"));
+        c.add(a("mask is not an image", JOBS, JSON, null,
+                img("\"" + ok + "\"", ", \"mask\": \"" + TestImages.b64("not an image".getBytes()) + "\""), 422,
+                "mask"));
+        c.add(a("mask size differs from init_image", GEN, JSON, null, img("\"" + ok + "\"", ", \"mask\": \""
+                + TestImages.b64(TestImages.png(64, 72)) + "\""), 422, "mask"));
+        c.add(a("mask declares 100000x100000", GEN, JSON, null, img("\"" + ok + "\"", ", \"mask\": \""
+                + TestImages.b64(TestImages.pngHeaderOnly(100000, 100000)) + "\""), 422, "mask"));
+        c.add(a("experiment: init_image is not a field", EXP, JSON, null,
+                "{\"prompt\": \"a\", \"guidance\": [1], \"init_image\": \"" + ok + "\"}", 400, "init_image"));
+    }
+
+    static String img(String initImageJson, String more) {
+        return "{\"prompt\": \"a\", \"steps\": 2, \"init_image\": " + initImageJson + more + "}";
     }
 
     static String hook(String urlJson) {

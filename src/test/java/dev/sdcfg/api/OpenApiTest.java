@@ -53,7 +53,8 @@ class OpenApiTest {
         assertNotNull(doc.get("paths.'/v1/experiments'.post.requestBody.content.'application/json'.examples"));
         Map<String, Object> req = doc.getMap("components.schemas.ImageGenerationRequest.properties");
         for (String field : List.of("prompt", "negative_prompt", "n", "size", "width", "height", "response_format",
-                "seed", "steps", "sampler", "sampler_options", "guidance", "webhook", "webhook_events", "preview_every")) {
+                "seed", "steps", "sampler", "sampler_options", "guidance", "webhook", "webhook_events", "preview_every",
+                "init_image", "strength", "mask")) {
             assertTrue(req.containsKey(field), "ImageGenerationRequest." + field + " undocumented: " + req.keySet());
             assertNotNull(doc.getString("components.schemas.ImageGenerationRequest.properties." + field + ".description"),
                     field + " has no description");

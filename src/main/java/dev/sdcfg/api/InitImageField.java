@@ -1,0 +1,84 @@
+package dev.sdcfg.api;
+
+import dev.sdcfg.pipeline.Img2ImgInput;
+import dev.sdcfg.pipeline.InitImage;
+import dev.sdcfg.pipeline.InvalidRequestException;
+
+import java.util.Base64;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The {@code init_image}, {@code mask} and {@code strength} fields of a JSON request: the text form (base64 or a
+ * data URL) is checked with the other fields (400), the image itself is decoded only once the request is otherwise well formed,
+ * by {@link InitImage#decode} with the pixel limit, and what it refuses is a 422 naming the field.
+ */
+final class InitImageField {
+
+    static final String FIELD = "init_image";
+    /** diffusers' default strength for StableDiffusionImg2ImgPipeline. */
+    static final double DEFAULT_STRENGTH = 0.8;
+    /** StableDiffusionInpaintPipeline's default strength: start from pure noise. */
+    static final double DEFAULT_INPAINT_STRENGTH = 1.0;
+    static final String MASK = "mask";
+    private static final Pattern DATA_URL = Pattern.compile("data:([a-zA-Z0-9.+/-]*)(;[a-zA-Z0-9=.+-]*)*?;base64,");
+
+    private InitImageField() {
+    }
+
+    /** The image bytes of a base64 / data URL field (null when absent or with an error added). */
+    static byte[] bytes(String field, String value, List<FieldError> errors) {
+        if (value == null) {
+            return null;
+        }
+        String b64 = value;
+        if (value.startsWith("data:")) {
+            Matcher m = DATA_URL.matcher(value);
+            if (!m.lookingAt()) {
+                errors.add(new FieldError(field, "a data URL must be data:<type>;base64,<data>"));
+                return null;
+            }
+            b64 = value.substring(m.end());
+        }
+        try {
+            byte[] data = Base64.getMimeDecoder().decode(b64);
+            if (data.length == 0) {
+                errors.add(new FieldError(field, "is empty"));
+                return null;
+            }
+            return data;
+        } catch (IllegalArgumentException e) {
+            errors.add(new FieldError(field, "must be base64 (or a data URL): " + e.getMessage()));
+            return null;
+        }
+    }
+
+    /** strength and mask only come with init_image; strength within 0..1. */
+    static void checkCompanions(String initImage, Double strength, String mask, List<FieldError> errors) {
+        if (initImage == null) {
+            if (strength != null) {
+                errors.add(new FieldError("strength", "only with init_image"));
+            }
+            if (mask != null) {
+                errors.add(new FieldError(MASK, "only with init_image"));
+            }
+        } else if (strength != null && !(strength >= 0 && strength <= 1)) {
+            errors.add(new FieldError("strength", "must be between 0 and 1"));
+        }
+    }
+
+    /**
+     * The decoded image, mask (may be null) and strength (default 0.8, or 1 with a mask, as diffusers' img2img and
+     * inpaint pipelines); decoding refusals are 422 naming the field.
+     */
+    static Img2ImgInput decode(byte[] image, byte[] mask, Double strength, long maxPixels) {
+        try {
+            InitImage m = mask == null ? null : InitImage.decode(mask, MASK, maxPixels);
+            double s = strength != null ? strength : mask != null ? DEFAULT_INPAINT_STRENGTH : DEFAULT_STRENGTH;
+            return new Img2ImgInput(InitImage.decode(image, FIELD, maxPixels), s, m);
+        } catch (InvalidRequestException e) {
+            throw ProblemException.unprocessable(e.field(), e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,88 @@
+package dev.sdcfg.api;
+
+import dev.sdcfg.jobs.JobService;
+import dev.sdcfg.pipeline.image.PngEncoder;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.path.json.JsonPath;
+import jakarta.inject.Inject;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.awt.image.BufferedImage;
+import java.util.Base64;
+import java.util.Map;
+
+import static dev.sdcfg.api.ApiTestSupport.JSON;
+import static dev.sdcfg.api.ApiTestSupport.png;
+import static io.restassured.RestAssured.given;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+
+/** init_image / strength on POST /v1/images/generations, through the real demo-model pipeline. */
+@QuarkusTest
+class Img2ImgApiTest {
+
+    @Inject
+    JobService jobs;
+
+    @BeforeEach
+    void ready() {
+        ApiTestSupport.awaitReady(jobs);
+    }
+
+    private static byte[] generate(String initImageJson, String more) {
+        JsonPath j = given().contentType(JSON)
+                .body("{\"prompt\": \"a lighthouse\", \"steps\": 4, \"seed\": 21, \"init_image\": " + initImageJson
+                        + more + "}")
+                .post("/v1/images/generations").then().statusCode(200).extract().jsonPath();
+        return Base64.getDecoder().decode(j.getString("data[0].b64_json"));
+    }
+
+    @Test
+    void outputTakesTheInitImageSizeAndRecordsStrength() {
+        byte[] out = generate("\"" + TestImages.dataUrl(TestImages.png(72, 64)) + "\"", ", \"strength\": 0.5");
+        BufferedImage img = png(out);
+        assertEquals(72, img.getWidth());
+        assertEquals(64, img.getHeight());
+        Map<String, String> text = PngEncoder.readText(out);
+        assertEquals("0.5", text.get("strength"));
+        assertEquals("72x64", text.get("size"));
+    }
+
+    @Test
+    void sameRequestSameImageAndStrengthMatters() {
+        String init = "\"" + TestImages.b64(TestImages.encode(64, 64, BufferedImage.TYPE_INT_ARGB, "png")) + "\"";
+        byte[] a = generate(init, ", \"strength\": 0.5, \"size\": \"64x64\"");
+        byte[] b = generate(init, ", \"strength\": 0.5");
+        assertArrayEquals(a, b, "a seed and an image mean one output");
+        byte[] c = generate(init, ", \"strength\": 1.0");
+        assertFalse(java.util.Arrays.equals(a, c), "strength 1 runs more of the schedule than 0.5");
+    }
+
+    @Test
+    void inpaintingKeepsWhatTheMaskKeeps() {
+        byte[] init = TestImages.png(64, 64);
+        java.awt.image.BufferedImage m = new java.awt.image.BufferedImage(64, 64, BufferedImage.TYPE_BYTE_GRAY);
+        for (int y = 16; y < 48; y++) {
+            for (int x = 16; x < 48; x++) {
+                m.getRaster().setSample(x, y, 0, 255); // repaint the centre
+            }
+        }
+        byte[] mask = TestImages.encodeImage(m, "png");
+        byte[] a = generate("\"" + TestImages.b64(init) + "\"", ", \"mask\": \"" + TestImages.dataUrl(mask) + "\"");
+        byte[] b = generate("\"" + TestImages.b64(init) + "\"", ", \"mask\": \"" + TestImages.b64(mask)
+                + "\", \"strength\": 1.0");
+        assertArrayEquals(a, b, "a mask makes strength default to 1");
+        assertEquals("1.0", PngEncoder.readText(a).get("strength"));
+        assertEquals(64, png(a).getWidth());
+    }
+
+    @Test
+    void jpegInitImage() {
+        byte[] jpeg = TestImages.encode(64, 80, BufferedImage.TYPE_INT_RGB, "jpeg");
+        BufferedImage img = png(generate("\"data:image/jpeg;base64," + TestImages.b64(jpeg) + "\"", ""));
+        assertEquals(64, img.getWidth());
+        assertEquals(80, img.getHeight());
+    }
+}

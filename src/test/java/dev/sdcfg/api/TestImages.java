@@ -1,0 +1,84 @@
+package dev.sdcfg.api;
+
+import javax.imageio.ImageIO;
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.Base64;
+import java.util.zip.CRC32;
+
+/** Input images for the image-to-image tests: real encodings made with ImageIO, and hostile hand-made ones. */
+final class TestImages {
+
+    private TestImages() {
+    }
+
+    /** A {@code w×h} image of {@code type} (BufferedImage.TYPE_*) with a colour pattern, encoded as {@code format}. */
+    static byte[] encode(int w, int h, int type, String format) {
+        BufferedImage img = new BufferedImage(w, h, type);
+        for (int y = 0; y < h; y++) {
+            for (int x = 0; x < w; x++) {
+                int a = 0x80 + (x * 2);
+                img.setRGB(x, y, (a & 0xff) << 24 | (x * 4 & 0xff) << 16 | (y * 4 & 0xff) << 8 | ((x + y) * 2 & 0xff));
+            }
+        }
+        return encodeImage(img, format);
+    }
+
+    static byte[] encodeImage(BufferedImage img, String format) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try {
+            if (!ImageIO.write(img, format, out)) {
+                throw new IllegalStateException("no ImageIO writer for " + format);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return out.toByteArray();
+    }
+
+    static byte[] png(int w, int h) {
+        return encode(w, h, BufferedImage.TYPE_INT_RGB, "png");
+    }
+
+    static String b64(byte[] b) {
+        return Base64.getEncoder().encodeToString(b);
+    }
+
+    static String dataUrl(byte[] png) {
+        return "data:image/png;base64," + b64(png);
+    }
+
+    /**
+     * A well-formed PNG signature and IHDR chunk declaring {@code w×h} 8-bit RGB, then IEND with no pixel data: what
+     * a decompression bomb shows the decoder before its (here absent) huge IDAT stream.
+     */
+    static byte[] pngHeaderOnly(int w, int h) {
+        ByteBuffer ihdr = ByteBuffer.allocate(13).putInt(w).putInt(h).put((byte) 8).put((byte) 2).put((byte) 0)
+                .put((byte) 0).put((byte) 0);
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        out.writeBytes(new byte[] {(byte) 0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a});
+        chunk(out, "IHDR", ihdr.array());
+        chunk(out, "IEND", new byte[0]);
+        return out.toByteArray();
+    }
+
+    private static void chunk(ByteArrayOutputStream out, String type, byte[] data) {
+        byte[] t = type.getBytes(StandardCharsets.US_ASCII);
+        out.writeBytes(ByteBuffer.allocate(4).putInt(data.length).array());
+        out.writeBytes(t);
+        out.writeBytes(data);
+        CRC32 crc = new CRC32();
+        crc.update(t);
+        crc.update(data);
+        out.writeBytes(ByteBuffer.allocate(4).putInt((int) crc.getValue()).array());
+    }
+
+    /** The first {@code n} bytes of {@code b}. */
+    static byte[] truncated(byte[] b, int n) {
+        return java.util.Arrays.copyOf(b, n);
+    }
+}

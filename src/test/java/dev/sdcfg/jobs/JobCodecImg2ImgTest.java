@@ -1,0 +1,43 @@
+package dev.sdcfg.jobs;
+
+import dev.sdcfg.pipeline.GenerationRequest;
+import dev.sdcfg.pipeline.Img2ImgInput;
+import dev.sdcfg.pipeline.InitImage;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+/** A job's init image, mask and strength survive the shared store's text form exactly (Redis mode). */
+class JobCodecImg2ImgTest {
+
+    @Test
+    void initImageRoundTripsExactly() {
+        byte[] rgb = new byte[16 * 8 * 3];
+        for (int i = 0; i < rgb.length; i++) {
+            rgb[i] = (byte) (i * 37);
+        }
+        byte[] mask = new byte[rgb.length];
+        for (int i = 0; i < mask.length; i++) {
+            mask[i] = (byte) (i % 5 == 0 ? 255 : 0);
+        }
+        GenerationRequest r = new GenerationRequest("a fox", "", 16, 8, 4, "euler", null, null, 3, 1,
+                new Img2ImgInput(new InitImage(16, 8, rgb), 0.35, new InitImage(16, 8, mask)));
+        List<JobTask> back = JobCodec.tasks(JobCodec.tasks(List.of(new JobTask(null, r))));
+        Img2ImgInput in = back.get(0).request().img2img();
+        assertEquals(0.35, in.strength());
+        assertEquals(16, in.image().width());
+        assertEquals(8, in.image().height());
+        assertArrayEquals(rgb, in.image().rgb());
+        assertArrayEquals(mask, in.mask().rgb());
+        GenerationRequest noMask = new GenerationRequest("a fox", "", 16, 8, 4, null, null, null, 3, 1,
+                new Img2ImgInput(new InitImage(16, 8, rgb), 0.5));
+        assertNull(JobCodec.tasks(JobCodec.tasks(List.of(new JobTask(null, noMask)))).get(0).request().img2img()
+                .mask());
+        GenerationRequest plain = new GenerationRequest("a fox", "", 16, 8, 4, null, null, null, 3, 1);
+        assertNull(JobCodec.tasks(JobCodec.tasks(List.of(new JobTask(null, plain)))).get(0).request().img2img());
+    }
+}

@@ -1,0 +1,161 @@
+package dev.sdcfg.pipeline;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import com.google.gson.JsonObject;
+import dev.sdcfg.model.config.JsonConfig;
+import dev.sdcfg.model.io.Safetensors;
+import dev.sdcfg.runtime.ComputeContext;
+import dev.sdcfg.sampler.Sampler;
+import dev.sdcfg.sampler.SamplerFactory;
+import dev.sdcfg.testutil.Fixtures;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestFactory;
+import org.junit.jupiter.api.TestInstance;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Inpainting against goldens made by diffusers' own {@code StableDiffusionInpaintPipeline} source
+ * ({@code parity-extra/inpaint}, tools/img2img-goldens/gen_inpaint.py): the demo model's regular 4-channel UNet
+ * (the unmasked latents blended back after each step) with PNDM at strength 1, Euler 0.75 and DPM++ 2M 0.6, and a
+ * tiny 9-channel inpainting UNet (mask and masked-image latents concatenated) over a copy of the demo model with
+ * PNDM at strength 1 and Euler ancestral 0.8. Start image {@code img2img/init.png}, mask {@code mask.png} (RGB, with
+ * grey and coloured pixels on both sides of the threshold).
+ *
+ * <p>Per run: the binarized mask exactly, the latent mask exactly, the masked image's latents and the start latents
+ * within 1e-4 (an fp32 VAE encoder forward), then every step's latents, the final latents and the decoded image
+ * within 1e-4 and the 8-bit image within one level.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class InpaintParityTest {
+
+    private static final double TOL = 1e-4;
+
+    private JsonObject notes;
+    private Safetensors golden;
+    private StableDiffusionPipeline pipe4;
+    private StableDiffusionPipeline pipe9;
+    private Path model9;
+    private NDManager manager;
+    private InitImage image;
+    private InitImage mask;
+
+    @BeforeAll
+    void load() throws IOException {
+        Path caseDir = Fixtures.resource("parity-extra/inpaint");
+        notes = GoldenReplay.notes(caseDir);
+        golden = Safetensors.open(caseDir.resolve("golden.safetensors"));
+        pipe4 = StableDiffusionPipeline.load(Fixtures.resource("demo-model"), ComputeContext.cpu(),
+                PipelineOptions.defaults());
+        model9 = Files.createTempDirectory("inpaint-parity").resolve("model");
+        Sd2PipelineParityTest.assemble(Fixtures.resource("demo-model"), caseDir.resolve("unet9"), model9);
+        pipe9 = StableDiffusionPipeline.load(model9, ComputeContext.cpu(), PipelineOptions.defaults());
+        manager = NDManager.newBaseManager();
+        image = InitImage.decode(Files.readAllBytes(Fixtures.resource("parity-extra/img2img").resolve("init.png")),
+                "init_image", 1 << 20);
+        mask = InitImage.decode(Files.readAllBytes(caseDir.resolve("mask.png")), "mask", 1 << 20);
+    }
+
+    @AfterAll
+    void close() throws IOException {
+        manager.close();
+        pipe4.close();
+        pipe9.close();
+        golden.close();
+        GoldenReplay.deleteTree(model9.getParent());
+    }
+
+    private NDArray ref(String key) throws IOException {
+        return golden.load(key, manager, null);
+    }
+
+    private GenerationRequest request(JsonObject run) {
+        double strength = run.getAsJsonObject("request").get("strength").getAsDouble();
+        return GoldenReplay.request(run, new Img2ImgInput(image, strength, mask));
+    }
+
+    private StableDiffusionPipeline pipe(JsonObject run) {
+        return run.get("unet").getAsString().equals("unet9") ? pipe9 : pipe4;
+    }
+
+    @Test
+    void nineChannelModelNeedsAMask() {
+        assertTrue(pipe9.isInpaintingUnet());
+        assertFalse(pipe4.isInpaintingUnet());
+        InvalidRequestException e = assertThrows(InvalidRequestException.class, () -> pipe9.validate(
+                new GenerationRequest("a", "", 64, 48, 4, null, null, null, 1, 1)));
+        assertEquals("init_image", e.field());
+        e = assertThrows(InvalidRequestException.class, () -> pipe9.validate(
+                new GenerationRequest("a", "", 64, 48, 4, null, null, null, 1, 1, new Img2ImgInput(image, 0.5))));
+        assertEquals("mask", e.field());
+    }
+
+    @Test
+    void nineChannelModelWarmsUpAndPlansMemory() {
+        pipe9.warmUp(); // an inpainting request (text to image cannot run on it)
+        assertTrue(pipe9.memoryPlan(new GenerationRequest("a", "", 64, 48, 4, null, null, null, 1, 1)).fits());
+    }
+
+    @TestFactory
+    List<DynamicTest> runs() {
+        return GoldenReplay.perRun(notes, "mask and start", this::checkStart, this::checkRun);
+    }
+
+    private void checkStart(String name, JsonObject run) throws IOException {
+        GenerationRequest r = request(run);
+        StableDiffusionPipeline p = pipe(run);
+        float[] cond = Inpaint.maskCondition(mask);
+        NDArray ours = manager.create(cond, new Shape(1, 1, mask.height(), mask.width()));
+        assertEquals(0.0, Fixtures.relL2(ours, ref(name + ".mask_condition")), 0.0, name + " mask_condition");
+        NDArray latentMask = manager.create(Inpaint.latentMask(cond, mask.width(), mask.height(), 8),
+                new Shape(1, 1, mask.height() / 8, mask.width() / 8));
+        assertEquals(0.0, Fixtures.relL2(latentMask, ref(name + ".mask_latent")), 0.0, name + " latent mask");
+        try (Sampler s = SamplerFactory.create(r.sampler(), StableDiffusionPipeline.asStableDiffusionPipelineSees(
+                JsonConfig.read(Fixtures.resource("demo-model").resolve("scheduler").resolve("scheduler_config.json"))),
+                r.samplerOptions().toJson())) {
+            s.setTimesteps(r.steps());
+            int first = Img2Img.firstCall(r, s);
+            double[] theirs = ref(name + ".run_timesteps").toDoubleArray();
+            assertEquals(theirs.length, s.timesteps().length - first, name + " timesteps run");
+            ImageStart start = ImageStart.prepare(p.vae(), r.img2img(), r.seed(), s, first,
+                    p.unet().config().inChannels(), DataType.FLOAT32, manager);
+            double es = Fixtures.relL2(start.latents(), ref(name + ".start_latents"));
+            System.out.printf("inpaint %-34s start latents %.2e%n", name, es);
+            assertTrue(es < TOL, name + " start latents relL2 " + es);
+        }
+        // the masked image's latents, drawn third from the seed (after the image's sample and the noise)
+        NDArray masked = manager.create(Inpaint.maskedPixels(Img2Img.pixels(image), cond),
+                new Shape(1, 3, image.height(), image.width()));
+        NDArray moments = p.vae().encodeMoments(masked);
+        // draws before it: the image's sample (unless a 9-channel UNet at strength 1 needs no image latents), noise
+        int before = run.get("unet").getAsString().equals("unet9") && r.img2img().strength() == 1.0 ? 1 : 2;
+        dev.sdcfg.runtime.DjlRuntime.seed(r.seed());
+        NDArray draw = null;
+        for (int k = 0; k <= before; k++) {
+            draw = dev.sdcfg.sampler.NoiseSource.ENGINE_CPU.randn(new Shape(1, 4, 6, 8), DataType.FLOAT32, manager);
+        }
+        NDArray std = moments.split(2, 1).get(1).clip(-30.0, 20.0).mul(0.5).exp();
+        NDArray latents = moments.split(2, 1).get(0).add(std.mul(draw)).mul(p.vae().scalingFactor());
+        double em = Fixtures.relL2(latents, ref(name + ".masked_image_latents"));
+        assertTrue(em < TOL, name + " masked image latents relL2 " + em);
+    }
+
+    private void checkRun(String name, JsonObject run) throws IOException {
+        int steps = (int) ref(name + ".run_timesteps").size();
+        GoldenReplay.check("inpaint", pipe(run), request(run), name, steps, golden, manager, TOL);
+    }
+}
