@@ -6,9 +6,11 @@
 #     DDIM + Euler schedulers and transformers' real CLIP text model (see that script)
 #   * added here, unchanged from the diffusers git tree: pipelines/stable_diffusion_xl/pipeline_stable_diffusion_xl.py
 #     and pipeline_output.py, schedulers/scheduling_dpmsolver_multistep.py
-#   * stubbed (infrastructure only): StableDiffusionXLLoraLoaderMixin (empty class), is_invisible_watermark_available
+#   * stubbed (infrastructure only): StableDiffusionXLLoraLoaderMixin (empty class),
+#     TextualInversionLoaderMixin.maybe_convert_prompt (identity: what it does with no embeddings loaded), is_invisible_watermark_available
 #     (False: no watermarker, as on an install without invisible-watermark), is_scipy_available (False: only the
 #     beta-sigmas option needs scipy), the CLIPTextModelWithProjection export of the transformers package,
+#     ModelOutput integer indexing (output[0], as the real ModelOutput.__getitem__ does),
 #     PreTrainedModel._from_config (CLIPTextModelWithProjection builds its tower with it: here cls(config), which is
 #     what it does without a dtype / attention-implementation override)
 # usage: make_shim.sh DIFFUSERS_GIT_DIR TRANSFORMERS_WHEEL SHIM_DIR [REV]      (REV defaults to HEAD)
@@ -29,6 +31,8 @@ from .scheduling_dpmsolver_multistep import DPMSolverMultistepScheduler  # noqa 
 PY
 cat >> "$D/loaders/__init__.py" <<'PY'
 class StableDiffusionXLLoraLoaderMixin: pass
+# no textual-inversion tokens are loaded, so diffusers' maybe_convert_prompt returns the prompt unchanged
+TextualInversionLoaderMixin.maybe_convert_prompt = lambda self, prompt, tokenizer: prompt
 PY
 cat >> "$D/utils/__init__.py" <<'PY'
 # --- added by tools/sdxl-goldens/make_shim.sh
@@ -40,6 +44,15 @@ PY
 cat >> "$OUT/transformers/modeling_utils.py" <<'PY'
 # --- added by tools/sdxl-goldens/make_shim.sh
 PreTrainedModel._from_config = classmethod(lambda cls, config, **kwargs: cls(config))
+PY
+cat >> "$OUT/transformers/utils/__init__.py" <<'PY'
+# --- added by tools/sdxl-goldens/make_shim.sh: integer indexing as transformers' ModelOutput has it
+# (encode_prompt reads output[0]: the first non-None field)
+def _model_output_getitem(self, k):
+    if isinstance(k, str):
+        return OrderedDict.__getitem__(self, k)
+    return self.to_tuple()[k]
+ModelOutput.__getitem__ = _model_output_getitem
 PY
 cat >> "$OUT/transformers/__init__.py" <<'PY'
 # --- added by tools/sdxl-goldens/make_shim.sh

@@ -75,7 +75,7 @@ public class CatalogResource {
             content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(type = SchemaType.OBJECT),
                     examples = @ExampleObject(name = "ready", value = "{\"object\": \"list\", \"data\": [{\"id\": "
                             + "\"sd-1.5\", \"object\": \"model\", \"status\": \"ready\", \"source\": \"diffusers folder "
-                            + "/models/sd15\", \"device\": \"gpu(0)\", \"dtype\": \"float16\", \"native_size\": 512}]}")))
+                            + "/models/sd15\", \"device\": \"gpu(0)\", \"dtype\": \"float16\", \"native_size\": 512, \"family\": \"sd1\"}]}")))
     public Map<String, Object> models() {
         Map<String, Object> model = new LinkedHashMap<>();
         model.put("id", "stable-diffusion");
@@ -103,6 +103,7 @@ public class CatalogResource {
         m.put("device", info.device());
         m.put("dtype", info.dtype());
         m.put("native_size", info.nativeSize());
+        m.put("family", info.family());
         m.put("vae_scale_factor", info.vaeScaleFactor());
         m.put("latent_channels", info.latentChannels());
         m.put("text_hidden_size", info.textHiddenSize());

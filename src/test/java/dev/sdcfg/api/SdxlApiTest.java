@@ -1,0 +1,79 @@
+package dev.sdcfg.api;
+
+import dev.sdcfg.guidance.Normalizer;
+import dev.sdcfg.jobs.JobService;
+import dev.sdcfg.pipeline.image.PngEncoder;
+import io.quarkus.test.junit.QuarkusTest;
+import io.quarkus.test.junit.TestProfile;
+import io.restassured.response.Response;
+import jakarta.inject.Inject;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.awt.image.BufferedImage;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.Set;
+
+import static dev.sdcfg.api.ApiTestSupport.JSON;
+import static dev.sdcfg.api.ApiTestSupport.PROBLEM;
+import static dev.sdcfg.api.ApiTestSupport.png;
+import static io.restassured.RestAssured.given;
+import static org.hamcrest.Matchers.equalTo;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The HTTP API serving the tiny SDXL model (an SDXL base-layout folder loaded as it is, {@link SdxlModelProfile}):
+ * the catalogue says sdxl and its native size; a request with each normalizer runs end to end (two text encoders,
+ * pooled embeds and time ids through the UNet, VAE) and returns a PNG; a bad size is a 400.
+ */
+@QuarkusTest
+@TestProfile(SdxlModelProfile.class)
+class SdxlApiTest {
+
+    @Inject
+    JobService jobs;
+
+    @BeforeEach
+    void ready() {
+        ApiTestSupport.awaitReady(jobs);
+    }
+
+    @Test
+    void modelsSaysSdxlAndNativeSize() {
+        given().get("/v1/models").then().statusCode(200)
+                .body("data[0].status", equalTo("ready"))
+                .body("data[0].family", equalTo("sdxl"))
+                .body("data[0].native_size", equalTo(64))
+                .body("data[0].default_sampler", equalTo("EulerDiscreteScheduler"));
+    }
+
+    @Test
+    void everyNormalizerRunsEndToEnd() {
+        Set<String> images = new HashSet<>();
+        for (Normalizer n : Normalizer.values()) {
+            Response r = given().contentType(JSON).accept("image/png")
+                    .body("{\"prompt\": \"a lighthouse at dusk\", \"negative_prompt\": \"blurry\", \"size\": \"64x48\","
+                            + " \"steps\": 3, \"seed\": 5, \"sampler\": \"euler\", \"guidance\": {\"normalizer\": \""
+                            + n.id() + "\", \"g\": 5}}")
+                    .post("/v1/images/generations");
+            r.then().statusCode(200).contentType("image/png");
+            byte[] bytes = r.asByteArray();
+            BufferedImage img = png(bytes);
+            assertEquals(64, img.getWidth(), n.id());
+            assertEquals(48, img.getHeight(), n.id());
+            assertTrue(PngEncoder.readText(bytes).values().stream().anyMatch(v -> v.contains(n.id())), n.id());
+            int[] rgb = img.getRGB(0, 0, 64, 48, null, 0, 64);
+            images.add(Arrays.toString(rgb));
+        }
+        // the normalizers differ (rescale, apg and cfg-zero-star at their defaults are not plain CFG)
+        assertTrue(images.size() > 1, "every normalizer gave the same image");
+    }
+
+    @Test
+    void sizeNotMultipleOfTheVaeFactorIsA400() {
+        given().contentType(JSON).body("{\"prompt\": \"a\", \"width\": 60, \"height\": 64, \"steps\": 2}")
+                .post("/v1/images/generations").then().statusCode(400).contentType(PROBLEM);
+    }
+}
