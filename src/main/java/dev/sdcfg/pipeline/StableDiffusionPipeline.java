@@ -223,6 +223,18 @@ public final class StableDiffusionPipeline implements ImageGenerator {
                 text, unet, vae, ctx, options, null);
     }
 
+    /**
+     * An SDXL pipeline from already-built components (benchmarks with random weights; both tokenizers from
+     * {@code tokenizerDir}, force_zeros_for_empty_prompt true). Takes ownership of them.
+     */
+    public static StableDiffusionPipeline assembleXl(String modelId, Path tokenizerDir, JsonConfig schedulerConfig,
+                                                     ClipTextModel text, ClipTextModel text2,
+                                                     UNet2DConditionModel unet, AutoencoderKL vae, ComputeContext ctx,
+                                                     PipelineOptions options) {
+        return new StableDiffusionPipeline(modelId, null, ClipTokenizer.load(tokenizerDir, 0), schedulerConfig,
+                text, unet, vae, ctx, options, new SdxlConditioning(ClipTokenizer.load(tokenizerDir, 0), text2, true));
+    }
+
     /** The image side the UNet was trained at (sample_size × VAE scale factor). */
     public int nativeSize() {
         return unet.config().sampleSize() * vaeScaleFactor;
