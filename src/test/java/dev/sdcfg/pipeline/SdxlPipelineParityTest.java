@@ -13,8 +13,6 @@ import dev.sdcfg.model.clip.ClipTokenizer;
 import dev.sdcfg.model.config.JsonConfig;
 import dev.sdcfg.model.io.Safetensors;
 import dev.sdcfg.runtime.ComputeContext;
-import dev.sdcfg.sampler.Sampler;
-import dev.sdcfg.sampler.SamplerFactory;
 import dev.sdcfg.testutil.Fixtures;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -28,6 +26,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -51,7 +50,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class SdxlPipelineParityTest {
 
-    private static final double TOL = 1e-4;
+    private static final double TOL = PipelineGoldens.TOL;
 
     private Path dir;
     private JsonObject notes;
@@ -141,30 +140,18 @@ class SdxlPipelineParityTest {
 
     /** StableDiffusionXLPipeline leaves the scheduler config as it is (no steps_offset / clip_sample rewrite). */
     private void checkSchedule(String name, JsonObject run) throws IOException {
-        GenerationRequest r = request(run);
-        JsonConfig cfg = JsonConfig.read(dir.resolve("model").resolve("scheduler").resolve("scheduler_config.json"));
-        try (Sampler s = SamplerFactory.create(r.sampler(), cfg, r.samplerOptions().toJson())) {
-            assertEquals(run.get("scheduler_class").getAsString(), s.diffusersClass());
-            s.setTimesteps(r.steps());
-            double[] theirs = ref(name + ".timesteps").toDoubleArray();
-            assertArrayEquals(theirs, s.timesteps(), 1e-4, name + " timesteps");
-            double sigma = ref(name + ".init_noise_sigma").getDouble();
-            assertEquals(sigma, s.initNoiseSigma(), 1e-6 * sigma, name + " init_noise_sigma");
-        }
+        PipelineGoldens.checkSchedule(golden, manager, name, run,
+                JsonConfig.read(dir.resolve("model").resolve("scheduler").resolve("scheduler_config.json")), request(run));
     }
 
     private void checkInitialLatents(String name, JsonObject run) throws IOException {
-        GenerationRequest r = request(run);
-        NDArray noise = pipe.initialNoise(r.seed(), r.width(), r.height(), manager);
-        NDArray theirs = ref(name + ".init_latents");
-        assertEquals(theirs.getShape(), noise.getShape());
-        assertEquals(0.0, Fixtures.relL2(noise, theirs), 0.0, name + ": torch.randn with the seeded CPU generator");
+        PipelineGoldens.checkInitialLatents(pipe, golden, manager, name, request(run));
     }
 
     private void checkRun(String name, JsonObject run) throws IOException {
         GenerationRequest r = request(run);
         pipe.validate(r);
-        List<NDArray> seen = new ArrayList<>();
+        Map<Integer, NDArray> seen = new HashMap<>();
         try (NDManager job = manager.newSubManager()) {
             SdxlConditioning.Encoded[] pair = pipe.encodeXl(r, sizes(run, r), null, job);
             SdxlConditioning.Encoded uncond = pair[0];
@@ -181,28 +168,11 @@ class SdxlPipelineParityTest {
                     uncond.added(), GenerationListener.NONE, job, (step, x) -> {
                         NDArray copy = x.duplicate();
                         copy.attach(job);
-                        seen.add(copy);
+                        seen.put(step, copy);
                     });
             assertEquals(r.steps(), seen.size());
-            double worst = 0;
-            for (int s = 0; s < r.steps(); s++) {
-                double err = Fixtures.relL2(seen.get(s), ref(name + ".step" + s + ".latents"));
-                worst = Math.max(worst, err);
-                assertTrue(err < TOL, name + " step" + s + " relL2 " + err);
-            }
-            double ef = Fixtures.relL2(latents, ref(name + ".final_latents"));
-            assertTrue(ef < TOL, name + " final_latents relL2 " + ef);
-            NDArray image = pipe.decode(latents);
-            image.attach(job);
-            double ei = Fixtures.relL2(image, ref(name + ".image"));
-            byte[] ours = StableDiffusionPipeline.toRgbBytes(image);
-            byte[] theirs = ref(name + ".image_u8").toByteArray();
-            assertEquals(theirs.length, ours.length);
-            int[] u8 = Fixtures.u8Diff(ours, theirs);
-            System.out.printf("sdxl pipeline %-26s embeds %.2e pooled %.2e worst step %.3e final %.3e image %.3e"
-                    + " u8 max diff %d (%d of %d differ)%n", name, ee, ep, worst, ef, ei, u8[0], u8[1], ours.length);
-            assertTrue(ei < TOL, name + " image relL2 " + ei);
-            assertTrue(u8[0] <= 1, name + ": 8-bit image differs by " + u8[0] + " levels");
+            System.out.printf("sdxl pipeline %-26s embeds %.2e pooled %.2e %s%n", name, ee, ep,
+                    PipelineGoldens.checkTrajectory(pipe, golden, job, name, seen, latents));
         }
     }
 }
