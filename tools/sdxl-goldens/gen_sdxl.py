@@ -51,6 +51,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "unet-goldens"))
 sys.path.insert(0, os.path.join(HERE, "..", "scheduler-goldens"))
 sys.path.insert(0, os.path.join(HERE, "..", "clip-goldens"))
+sys.path.insert(0, os.path.join(HERE, "..", "pipeline-goldens"))
 
 np._set_promotion_state("weak")  # numpy 2's scalar promotion (the reference environment's)
 import torch  # noqa: E402
@@ -60,6 +61,8 @@ import gen_unet  # noqa: E402
 from gen_unet import perturb, read_safetensors, rel_l2, write_safetensors, _TorchBaddbmmFix  # noqa: E402
 import gen_clip  # noqa: E402
 from gen_clip import _NnFloat64Softmax, _TorchFullFix  # noqa: E402
+import gen_pipeline  # noqa: E402  (its instrument(); importing it registers the SD classes too)
+from gen_pipeline import load_diffusers, read_json, write_json  # noqa: E402
 
 import diffusers  # noqa: E402
 import diffusers.models.attention_processor as attention_processor  # noqa: E402
@@ -174,18 +177,6 @@ RUNS = [
 ]
 
 
-def write_json(obj, path):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as f:
-        json.dump(obj, f, indent=2)
-        f.write("\n")
-
-
-def read_json(path):
-    with open(path) as f:
-        return json.load(f)
-
-
 def write_tokenizer(demo, out, pad):
     vocab = read_json(os.path.join(demo, "tokenizer", "vocab.json"))
     inv = {i: t for t, i in vocab.items()}
@@ -233,27 +224,8 @@ def make_model(demo, out_dir):
         os.makedirs(os.path.join(out, name))
         write_safetensors(state, os.path.join(out, name, "model.safetensors"), {"format": "pt"})
         write_json(dict(sorted(cfg.items())), os.path.join(out, name, "config.json"))
-    torch.manual_seed(UNET_SEED)
-    unet = UNet2DConditionModel(**UNET).eval()
-    perturb(unet, torch.Generator().manual_seed(UNET_SEED + 1))
-    os.makedirs(os.path.join(out, "unet"))
-    write_safetensors({k: v.detach().clone() for k, v in unet.state_dict().items()},
-                      os.path.join(out, "unet", "diffusion_pytorch_model.safetensors"), {"format": "pt"})
-    cfg = {"_class_name": "UNet2DConditionModel", "_diffusers_version": "0.19.0.dev0"}
-    cfg.update({k: gen_unet.to_jsonable(v) for k, v in sorted(UNET.items())})
-    full = {k: gen_unet.to_jsonable(v) for k, v in unet.config.items() if not k.startswith("_")}
-    rebuilt = UNet2DConditionModel.from_config(cfg)
-    assert {k: gen_unet.to_jsonable(v) for k, v in rebuilt.config.items() if not k.startswith("_")} == full
-    write_json(cfg, os.path.join(out, "unet", "config.json"))
-    torch.manual_seed(VAE_SEED)
-    vae = AutoencoderKL(**VAE).eval()
-    perturb(vae, torch.Generator().manual_seed(VAE_SEED + 1))
-    os.makedirs(os.path.join(out, "vae"))
-    write_safetensors({k: v.detach().clone() for k, v in vae.state_dict().items()},
-                      os.path.join(out, "vae", "diffusion_pytorch_model.safetensors"), {"format": "pt"})
-    vcfg = {"_class_name": "AutoencoderKL", "_diffusers_version": "0.19.0.dev0"}
-    vcfg.update({k: gen_unet.to_jsonable(v) for k, v in sorted(VAE.items())})
-    write_json(vcfg, os.path.join(out, "vae", "config.json"))
+    unet = save_diffusers(UNet2DConditionModel, UNET, UNET_SEED, os.path.join(out, "unet"))
+    vae = save_diffusers(AutoencoderKL, VAE, VAE_SEED, os.path.join(out, "vae"))
     total = 0
     for root, _, files in os.walk(out):
         total += sum(os.path.getsize(os.path.join(root, f)) for f in files)
@@ -261,9 +233,21 @@ def make_model(demo, out_dir):
           "folder bytes", total)
 
 
-def load_diffusers(cls, folder):
-    model = cls.from_config(read_json(os.path.join(folder, "config.json"))).eval()
-    model.load_state_dict(read_safetensors(os.path.join(folder, "diffusion_pytorch_model.safetensors")), strict=True)
+def save_diffusers(cls, args, seed, folder):
+    """A diffusers model built from args with perturbed random weights, saved as from_pretrained reads it; the
+    written config.json (exactly args) must rebuild the same config."""
+    torch.manual_seed(seed)
+    model = cls(**args).eval()
+    perturb(model, torch.Generator().manual_seed(seed + 1))
+    os.makedirs(folder)
+    write_safetensors({k: v.detach().clone() for k, v in model.state_dict().items()},
+                      os.path.join(folder, "diffusion_pytorch_model.safetensors"), {"format": "pt"})
+    cfg = {"_class_name": cls.__name__, "_diffusers_version": "0.19.0.dev0"}
+    cfg.update({k: gen_unet.to_jsonable(v) for k, v in sorted(args.items())})
+    full = {k: gen_unet.to_jsonable(v) for k, v in model.config.items() if not k.startswith("_")}
+    rebuilt = cls.from_config(cfg)
+    assert {k: gen_unet.to_jsonable(v) for k, v in rebuilt.config.items() if not k.startswith("_")} == full
+    write_json(cfg, os.path.join(folder, "config.json"))
     return model
 
 
@@ -276,30 +260,9 @@ def load_text_encoder(folder, cls, **override):
 
 
 def unet_run(model, sample, timestep, ehs, text_embeds, time_ids, dtype):
-    rec = {}
-    hooks = []
-
-    def hook(name):
-        def fn(mod, inp, out):
-            o = out[0] if isinstance(out, tuple) else out
-            rec[name] = o.detach().clone()
-        return fn
-
-    for name in gen_unet.RECORD + ["add_time_proj", "add_embedding"]:
-        hooks.append(getattr(model, name).register_forward_hook(hook(name)))
-    for i, b in enumerate(model.down_blocks):
-        hooks.append(b.register_forward_hook(hook("down_blocks.%d" % i)))
-    for i, b in enumerate(model.up_blocks):
-        hooks.append(b.register_forward_hook(hook("up_blocks.%d" % i)))
-    try:
-        with torch.no_grad():
-            out = model(sample.to(dtype), timestep, ehs.to(dtype), return_dict=False,
-                        added_cond_kwargs={"text_embeds": text_embeds.to(dtype), "time_ids": time_ids.to(dtype)})[0]
-    finally:
-        for h in hooks:
-            h.remove()
-    rec["time_proj"] = rec["time_proj"].to(dtype)  # the UNet casts the fp32 sinusoid to the model dtype
-    rec.pop("conv_out")
+    out, rec = gen_unet.run(model, sample, timestep, ehs, dtype, extra_record=("add_time_proj", "add_embedding"),
+                            added_cond_kwargs={"text_embeds": text_embeds.to(dtype), "time_ids": time_ids.to(dtype)})
+    rec.pop("conv_out")  # the output itself
     return out, rec
 
 
@@ -443,29 +406,13 @@ def run_all(out_dir, ids_json, ids2_json):
         name = r["name"]
         pipe.scheduler = sched if r["scheduler"] is None else DPMSolverMultistepScheduler.from_config(sched.config)
         rec = {"unet": [], "steps": {}, "cond": None}
-        hook = pipe.unet.register_forward_hook(lambda mod, inp, out: rec["unet"].append(out[0].clone()))
-        orig_decode = pipe.vae.decode
-        orig_prepare = pipe.prepare_latents
-
-        def decode(z, *a, **k):
-            res = orig_decode(z, *a, **k)
-            rec["decode_in"] = z.clone()
-            rec["image"] = res[0].clone()
-            return res
-
-        def prepare(*a, **k):
-            lat = orig_prepare(*a, **k)
-            rec["prepared"] = lat.clone()
-            return lat
-
         def on_step(p, i, t, kw):
             rec["steps"][i] = kw["latents"].clone()
             if i == 0:
                 rec["cond"] = {k: kw[k].clone() for k in ("prompt_embeds", "add_text_embeds", "add_time_ids")}
             return {}
 
-        pipe.vae.decode = decode
-        pipe.prepare_latents = prepare
+        restore = gen_pipeline.instrument(pipe, rec)
         try:
             neg = None if r["negative"] is None else PROMPTS[r["negative"]]
             with torch.no_grad():
@@ -475,9 +422,7 @@ def run_all(out_dir, ids_json, ids2_json):
                            callback_on_step_end_tensor_inputs=["latents", "prompt_embeds", "add_text_embeds",
                                                                "add_time_ids"], **r["call"])
         finally:
-            hook.remove()
-            del pipe.vae.decode
-            del pipe.prepare_latents
+            restore()
         img = np.array(out.images[0])
         assert img.dtype == np.uint8 and img.shape == (HEIGHT, WIDTH, 3)
         s = pipe.scheduler

@@ -2,6 +2,7 @@ package dev.sdcfg.pipeline;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import dev.sdcfg.model.config.JsonConfig;
 import dev.sdcfg.model.io.Safetensors;
@@ -9,12 +10,17 @@ import dev.sdcfg.sampler.Sampler;
 import dev.sdcfg.sampler.SamplerFactory;
 import dev.sdcfg.testutil.Fixtures;
 
+import org.junit.jupiter.api.DynamicTest;
+
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -28,6 +34,25 @@ final class PipelineGoldens {
     static final double TOL = 1e-4;
 
     private PipelineGoldens() {
+    }
+
+    /** One check of one run of notes.json. */
+    interface RunCheck {
+        void check(String name, JsonObject run) throws Exception;
+    }
+
+    /** Per run of {@code notes.json}'s "runs": "NAME schedule", "NAME initial latents" and "NAME" (the run). */
+    static List<DynamicTest> runs(JsonObject notes, RunCheck schedule, RunCheck initialLatents, RunCheck run) {
+        List<DynamicTest> tests = new ArrayList<>();
+        assertFalse(notes.getAsJsonArray("runs").isEmpty(), "notes.json lists no runs");
+        for (JsonElement e : notes.getAsJsonArray("runs")) {
+            JsonObject r = e.getAsJsonObject();
+            String name = r.get("name").getAsString();
+            tests.add(DynamicTest.dynamicTest(name + " schedule", () -> schedule.check(name, r)));
+            tests.add(DynamicTest.dynamicTest(name + " initial latents", () -> initialLatents.check(name, r)));
+            tests.add(DynamicTest.dynamicTest(name, () -> run.check(name, r)));
+        }
+        return tests;
     }
 
     /** The sampler the request names, built from {@code schedulerConfig}, has diffusers' timesteps and init sigma. */

@@ -161,16 +161,7 @@ class Sd2PipelineParityTest {
 
     @TestFactory
     List<DynamicTest> runs() {
-        List<DynamicTest> tests = new ArrayList<>();
-        assertFalse(notes.getAsJsonArray("runs").isEmpty(), "notes.json lists no runs");
-        for (JsonElement e : notes.getAsJsonArray("runs")) {
-            JsonObject run = e.getAsJsonObject();
-            String name = run.get("name").getAsString();
-            tests.add(DynamicTest.dynamicTest(name + " schedule", () -> checkSchedule(name, run)));
-            tests.add(DynamicTest.dynamicTest(name + " initial latents", () -> checkInitialLatents(name, run)));
-            tests.add(DynamicTest.dynamicTest(name, () -> checkRun(name, run)));
-        }
-        return tests;
+        return PipelineGoldens.runs(notes, this::checkSchedule, this::checkInitialLatents, this::checkRun);
     }
 
     /** The sampler the request names, built as the pipeline builds it, has diffusers' timesteps and init sigma. */

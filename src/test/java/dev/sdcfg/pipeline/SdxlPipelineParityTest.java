@@ -126,16 +126,7 @@ class SdxlPipelineParityTest {
 
     @TestFactory
     List<DynamicTest> runs() {
-        List<DynamicTest> tests = new ArrayList<>();
-        assertFalse(notes.getAsJsonArray("runs").isEmpty(), "notes.json lists no runs");
-        for (JsonElement e : notes.getAsJsonArray("runs")) {
-            JsonObject run = e.getAsJsonObject();
-            String name = run.get("name").getAsString();
-            tests.add(DynamicTest.dynamicTest(name + " schedule", () -> checkSchedule(name, run)));
-            tests.add(DynamicTest.dynamicTest(name + " initial latents", () -> checkInitialLatents(name, run)));
-            tests.add(DynamicTest.dynamicTest(name, () -> checkRun(name, run)));
-        }
-        return tests;
+        return PipelineGoldens.runs(notes, this::checkSchedule, this::checkInitialLatents, this::checkRun);
     }
 
     /** StableDiffusionXLPipeline leaves the scheduler config as it is (no steps_offset / clip_sample rewrite). */
