@@ -103,7 +103,6 @@ public class CatalogResource {
         m.put("device", info.device());
         m.put("dtype", info.dtype());
         m.put("native_size", info.nativeSize());
-        m.put("family", info.family());
         m.put("vae_scale_factor", info.vaeScaleFactor());
         m.put("latent_channels", info.latentChannels());
         m.put("text_hidden_size", info.textHiddenSize());
@@ -112,6 +111,7 @@ public class CatalogResource {
         m.put("prediction_type", info.predictionType());
         m.put("clip_skip", info.clipSkip());
         m.put("attention_slice_size", info.attentionSliceSize());
+        m.put("family", info.family());
         return m;
     }
 }

@@ -90,5 +90,29 @@ public record ImageGenerationRequest(
         @Schema(description = "Which events are sent to webhook: a subset of started, progress (at most one a "
                 + "second), completed (succeeded, failed or canceled). Default [\"completed\"]",
                 examples = "[\"started\", \"completed\"]")
-        java.util.List<String> webhookEvents) {
+        java.util.List<String> webhookEvents,
+
+        @JsonProperty("original_size")
+        @Schema(description = "SDXL only: the micro-conditioning original size [height, width] (diffusers' "
+                + "original_size); default [height, width]", examples = "[1024, 1024]")
+        java.util.List<Integer> originalSize,
+
+        @JsonProperty("crops_coords_top_left")
+        @Schema(description = "SDXL only: the crop's top-left corner [y, x] (diffusers' crops_coords_top_left); "
+                + "default [0, 0]", examples = "[0, 0]")
+        java.util.List<Integer> cropsCoordsTopLeft,
+
+        @JsonProperty("target_size")
+        @Schema(description = "SDXL only: the micro-conditioning target size [height, width] (diffusers' "
+                + "target_size); default [height, width]", examples = "[1024, 1024]")
+        java.util.List<Integer> targetSize) {
+
+    /** A request without SDXL's size conditioning. */
+    public ImageGenerationRequest(String prompt, String negativePrompt, Integer n, String size, Integer width,
+                                  Integer height, String responseFormat, Long seed, Integer steps, String sampler,
+                                  JsonNode samplerOptions, JsonNode guidance, String model, String user,
+                                  String webhook, java.util.List<String> webhookEvents) {
+        this(prompt, negativePrompt, n, size, width, height, responseFormat, seed, steps, sampler, samplerOptions,
+                guidance, model, user, webhook, webhookEvents, null, null, null);
+    }
 }

@@ -11,6 +11,7 @@ import dev.sdcfg.pipeline.GenerationRequest;
 import dev.sdcfg.pipeline.ImageGenerator;
 import dev.sdcfg.pipeline.InvalidRequestException;
 import dev.sdcfg.pipeline.SamplerOverrides;
+import dev.sdcfg.pipeline.SizeConditions;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 
@@ -81,11 +82,12 @@ public class RequestValidator {
         JsonNode guidance = guidanceNode(b.guidance(), GuidanceSpec.FIELD, errors);
         meta("model", b.model(), errors);
         meta("user", b.user(), errors);
+        SizeConditions sizeConditions = SdxlSizeFields.parse(b, wh, errors);
         if (!errors.isEmpty()) {
             throw ProblemException.invalid(errors);
         }
         return new Generation(new GenerationRequest(prompt, negative, wh[0], wh[1], steps, sampler, samplerOptions,
-                guidanceSpec(guidance, GuidanceSpec.FIELD), seed, n), format);
+                guidanceSpec(guidance, GuidanceSpec.FIELD), seed, n, sizeConditions), format);
     }
 
     public Experiment experiment(ExperimentRequest b) {

@@ -49,6 +49,12 @@ final class JobCodec {
             o.put("guidance", r.guidance().canonicalJson());
             o.put("seed", r.seed());
             o.put("n", r.n());
+            if (r.sizeConditions() != null) { // SDXL's six time ids, in diffusers' order
+                ArrayNode ids = o.putArray("size_conditions");
+                for (int v : r.sizeConditions().timeIds()) {
+                    ids.add(v);
+                }
+            }
         }
         return write(arr);
     }
@@ -59,10 +65,15 @@ final class JobCodec {
             GenerationRequest r = new GenerationRequest(o.get("prompt").asText(), o.get("negative_prompt").asText(""),
                     o.get("width").asInt(), o.get("height").asInt(), o.get("steps").asInt(), text(o, "sampler"),
                     samplerOptions(text(o, "sampler_options")), guidance(text(o, "guidance")), o.get("seed").asLong(),
-                    o.get("n").asInt());
+                    o.get("n").asInt(), sizeConditions(o.get("size_conditions")));
             tasks.add(new JobTask(text(o, "label"), r));
         }
         return tasks;
+    }
+
+    private static dev.sdcfg.pipeline.SizeConditions sizeConditions(JsonNode ids) {
+        return ids == null || !ids.isArray() ? null : new dev.sdcfg.pipeline.SizeConditions(ids.get(0).asInt(),
+                ids.get(1).asInt(), ids.get(2).asInt(), ids.get(3).asInt(), ids.get(4).asInt(), ids.get(5).asInt());
     }
 
     static String result(Job.Snapshot s) {

@@ -17,6 +17,7 @@ import dev.sdcfg.guidance.GuidanceSpec;
  * @param guidance        the guidance spec (null: {@link GuidanceSpec#DEFAULT})
  * @param seed            seed of image 0; image i uses seed + i
  * @param n               number of images
+ * @param sizeConditions  SDXL's original_size / crops_coords_top_left / target_size (null: diffusers' defaults)
  */
 public record GenerationRequest(
         String prompt,
@@ -28,7 +29,14 @@ public record GenerationRequest(
         SamplerOverrides samplerOptions,
         GuidanceSpec guidance,
         long seed,
-        int n) {
+        int n,
+        SizeConditions sizeConditions) {
+
+    /** A request with SDXL's default size conditioning (and for SD 1.x/2.x, which has none). */
+    public GenerationRequest(String prompt, String negativePrompt, int width, int height, int steps, String sampler,
+                             SamplerOverrides samplerOptions, GuidanceSpec guidance, long seed, int n) {
+        this(prompt, negativePrompt, width, height, steps, sampler, samplerOptions, guidance, seed, n, null);
+    }
 
     public GenerationRequest {
         samplerOptions = samplerOptions == null ? SamplerOverrides.NONE : samplerOptions;

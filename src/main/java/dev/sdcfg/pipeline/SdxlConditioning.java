@@ -38,21 +38,6 @@ final class SdxlConditioning implements AutoCloseable {
     record Encoded(NDArray embeds, TextTime added) {
     }
 
-    /**
-     * diffusers' micro-conditioning of one image: {@code original_size} (h, w), {@code crops_coords_top_left}
-     * (y, x) and {@code target_size} (h, w); the pipeline's defaults are (height, width), (0, 0), (height, width).
-     */
-    record SizeConditions(int originalHeight, int originalWidth, int cropTop, int cropLeft, int targetHeight,
-                          int targetWidth) {
-        static SizeConditions defaults(int width, int height) {
-            return new SizeConditions(height, width, 0, 0, height, width);
-        }
-
-        double[] timeIds() {
-            return new double[] {originalHeight, originalWidth, cropTop, cropLeft, targetHeight, targetWidth};
-        }
-    }
-
     private final ClipTokenizer tokenizer2;
     private final ClipTextModel textEncoder2;
     private final boolean forceZerosForEmptyPrompt;

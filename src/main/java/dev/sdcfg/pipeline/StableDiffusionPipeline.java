@@ -307,6 +307,10 @@ public final class StableDiffusionPipeline implements ImageGenerator {
     @Override
     public void validate(GenerationRequest r) {
         checks.check(r);
+        if (sdxl == null && r.sizeConditions() != null) {
+            throw new InvalidRequestException("original_size", "original_size, crops_coords_top_left and"
+                    + " target_size are SDXL conditioning; this model (" + family() + ") takes none");
+        }
         MemoryPlan plan = memoryPlan(r);
         if (plan != null && !plan.fits()) {
             throw tooLarge(plan);
@@ -440,8 +444,7 @@ public final class StableDiffusionPipeline implements ImageGenerator {
             SdxlConditioning.TextTime addedCond = null;
             SdxlConditioning.TextTime addedUncond = null;
             if (sdxl != null) {
-                SdxlConditioning.Encoded[] pair = encodeXl(r, SdxlConditioning.SizeConditions.defaults(r.width(),
-                        r.height()), warnings, job);
+                SdxlConditioning.Encoded[] pair = encodeXl(r, SizeConditions.of(r), warnings, job);
                 uncond = pair[0].embeds();
                 addedUncond = pair[0].added();
                 cond = pair[1].embeds();
@@ -499,7 +502,7 @@ public final class StableDiffusionPipeline implements ImageGenerator {
      * SDXL's {@code encode_prompt} (negative first, prompt second) with the time ids of {@code sizes}; an empty
      * negative prompt means none (zeros under force_zeros_for_empty_prompt).
      */
-    SdxlConditioning.Encoded[] encodeXl(GenerationRequest r, SdxlConditioning.SizeConditions sizes,
+    SdxlConditioning.Encoded[] encodeXl(GenerationRequest r, SizeConditions sizes,
                                         List<String> warnings, NDManager into) {
         warnTruncated(r.prompt(), "prompt", warnings);
         SdxlConditioning.Encoded cond = sdxl.encode(r.prompt(), tokenizer, textEncoder, options.clipSkip(), sizes, into);
@@ -695,6 +698,9 @@ public final class StableDiffusionPipeline implements ImageGenerator {
         t.put("steps", Integer.toString(r.steps()));
         t.put("guidance", r.guidance().canonicalJson());
         t.put("size", r.width() + "x" + r.height());
+        if (r.sizeConditions() != null) {
+            t.put("size_conditions", java.util.Arrays.toString(r.sizeConditions().timeIds()));
+        }
         t.put("model", modelId);
         t.put("software", "sd-guidance-service");
         return t;

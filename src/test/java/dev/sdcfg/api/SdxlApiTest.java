@@ -72,6 +72,22 @@ class SdxlApiTest {
     }
 
     @Test
+    void sizeConditioningFieldsAreTaken() {
+        Response r = given().contentType(JSON).accept("image/png")
+                .body("{\"prompt\": \"a lighthouse\", \"size\": \"64x64\", \"steps\": 2, \"seed\": 3,"
+                        + " \"original_size\": [2048, 1536], \"crops_coords_top_left\": [16, 0]}")
+                .post("/v1/images/generations");
+        r.then().statusCode(200).contentType("image/png");
+        // target_size defaults to [height, width]
+        assertEquals("[2048, 1536, 16, 0, 64, 64]", PngEncoder.readText(r.asByteArray()).get("size_conditions"));
+        for (String bad : new String[] {"\"original_size\": [1024]", "\"target_size\": [0, 64]",
+                "\"crops_coords_top_left\": [-1, 0]", "\"original_size\": [1024, 99999]"}) {
+            given().contentType(JSON).body("{\"prompt\": \"a\", \"size\": \"64x64\", " + bad + "}")
+                    .post("/v1/images/generations").then().statusCode(400).contentType(PROBLEM);
+        }
+    }
+
+    @Test
     void sizeNotMultipleOfTheVaeFactorIsA400() {
         given().contentType(JSON).body("{\"prompt\": \"a\", \"width\": 60, \"height\": 64, \"steps\": 2}")
                 .post("/v1/images/generations").then().statusCode(400).contentType(PROBLEM);

@@ -89,6 +89,18 @@ class SdxlLoadTest {
     }
 
     @Test
+    void sdModelsRefuseSizeConditioning() {
+        try (StableDiffusionPipeline pipe = StableDiffusionPipeline.load(Fixtures.model(), ComputeContext.cpu(),
+                PipelineOptions.defaults())) {
+            GenerationRequest r = new GenerationRequest("a", "", 64, 64, 2, null, null, null, 1, 1,
+                    SizeConditions.defaults(64, 64));
+            InvalidRequestException e = assertThrows(InvalidRequestException.class, () -> pipe.validate(r));
+            assertEquals("original_size", e.field());
+            pipe.validate(new GenerationRequest("a", "", 64, 64, 2, null, null, null, 1, 1));
+        }
+    }
+
+    @Test
     void memoryPlanCountsBothTextEncoders() {
         try (StableDiffusionPipeline pipe = StableDiffusionPipeline.load(sdxl(), ComputeContext.cpu(),
                 PipelineOptions.defaults())) {

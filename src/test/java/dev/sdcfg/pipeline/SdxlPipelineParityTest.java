@@ -104,23 +104,24 @@ class SdxlPipelineParityTest {
         }
     }
 
+    /** The run's request; micro-conditioning given to diffusers travels as the request's size conditions. */
     private static GenerationRequest request(JsonObject run) {
         JsonObject q = run.getAsJsonObject("request");
         String negative = q.get("negative_prompt").isJsonNull() ? "" : q.get("negative_prompt").getAsString();
         return new GenerationRequest(q.get("prompt").getAsString(), negative, q.get("width").getAsInt(),
                 q.get("height").getAsInt(), q.get("steps").getAsInt(), q.get("sampler").getAsString(), null,
-                GuidanceSpec.parse(q.get("guidance").getAsString()), q.get("seed").getAsLong(), 1);
+                GuidanceSpec.parse(q.get("guidance").getAsString()), q.get("seed").getAsLong(), 1,
+                sizes(q.getAsJsonObject("call")));
     }
 
-    private static SdxlConditioning.SizeConditions sizes(JsonObject run, GenerationRequest r) {
-        JsonObject call = run.getAsJsonObject("request").getAsJsonObject("call");
+    private static SizeConditions sizes(JsonObject call) {
         if (!call.has("original_size")) {
-            return SdxlConditioning.SizeConditions.defaults(r.width(), r.height());
+            return null;
         }
         JsonArray o = call.getAsJsonArray("original_size");
         JsonArray c = call.getAsJsonArray("crops_coords_top_left");
         JsonArray t = call.getAsJsonArray("target_size");
-        return new SdxlConditioning.SizeConditions(o.get(0).getAsInt(), o.get(1).getAsInt(), c.get(0).getAsInt(),
+        return new SizeConditions(o.get(0).getAsInt(), o.get(1).getAsInt(), c.get(0).getAsInt(),
                 c.get(1).getAsInt(), t.get(0).getAsInt(), t.get(1).getAsInt());
     }
 
@@ -144,7 +145,7 @@ class SdxlPipelineParityTest {
         pipe.validate(r);
         Map<Integer, NDArray> seen = new HashMap<>();
         try (NDManager job = manager.newSubManager()) {
-            SdxlConditioning.Encoded[] pair = pipe.encodeXl(r, sizes(run, r), null, job);
+            SdxlConditioning.Encoded[] pair = pipe.encodeXl(r, SizeConditions.of(r), null, job);
             SdxlConditioning.Encoded uncond = pair[0];
             SdxlConditioning.Encoded cond = pair[1];
             double ee = Fixtures.relL2(NDArrays.concat(new NDList(uncond.embeds(), cond.embeds()), 0),
