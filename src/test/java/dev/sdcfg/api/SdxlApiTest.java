@@ -72,6 +72,20 @@ class SdxlApiTest {
     }
 
     @Test
+    void experimentGridRuns() {
+        String id = given().contentType(JSON)
+                .body("{\"prompt\": \"a lighthouse\", \"size\": \"64x64\", \"steps\": 2, \"seed\": 9,"
+                        + " \"guidance\": [5, {\"normalizer\": \"fullnorm\", \"g\": 0.15}]}")
+                .post("/v1/experiments").then().statusCode(202).extract().path("id");
+        io.restassured.path.json.JsonPath job = ApiTestSupport.awaitStatus(id, "succeeded", "failed");
+        assertEquals("succeeded", job.getString("status"), job.prettify());
+        for (int i = 0; i < job.getList("images").size(); i++) {
+            given().get("/v1/jobs/" + id + "/images/" + i).then().statusCode(200).contentType("image/png");
+        }
+        assertTrue(job.getList("images").size() >= 2, "one image per guidance spec (and the grid)");
+    }
+
+    @Test
     void sizeConditioningFieldsAreTaken() {
         Response r = given().contentType(JSON).accept("image/png")
                 .body("{\"prompt\": \"a lighthouse\", \"size\": \"64x64\", \"steps\": 2, \"seed\": 3,"
