@@ -26,8 +26,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * diffusers' {@code UNet2DConditionModel} with the semantics SD 1.x and 2.x configs use (see {@link UNetConfig}):
- * sinusoidal time embedding → TimestepEmbedding; conv_in; down blocks (collecting skip tensors); mid block; up
+ * diffusers' {@code UNet2DConditionModel} with the semantics SD 1.x, 2.x and SDXL configs use (see {@link UNetConfig}):
+ * sinusoidal time embedding → TimestepEmbedding (plus SDXL's text_time added embedding); conv_in; down blocks (collecting skip tensors); mid block; up
  * blocks (consuming them; each upsampler follows its next skip tensor's size, so any latent size works); GroupNorm →
  * SiLU → conv_out. Module and parameter names equal the checkpoint keys; the model reads exactly the tensors the
  * config implies, and a checkpoint tensor it does not read fails the load ({@link Weights#requireAllUsed}: diffusers

@@ -12,7 +12,7 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * The parts of diffusers' {@code UNet2DConditionModel} config that Stable Diffusion 1.x and 2.x use, resolved the
+ * The parts of diffusers' {@code UNet2DConditionModel} config that Stable Diffusion 1.x, 2.x and XL use, resolved the
  * way diffusers resolves them (scalars repeated per block, the legacy meaning of {@code attention_head_dim}) by
  * {@link #from}. Per-block lists have one entry per down block, index i.
  *
