@@ -231,6 +231,35 @@ def load_pipeline(model_dir):
     return pipe
 
 
+def instrument(pipe, rec):
+    """Records into rec every UNet output ("unet"), the prepared latents ("prepared") and the VAE decode's input and
+    image ("decode_in", "image"); returns the function that takes the instrumentation off again."""
+    hook = pipe.unet.register_forward_hook(
+        lambda mod, inp, out: rec["unet"].append((out[0] if isinstance(out, tuple) else out.sample).clone()))
+    orig_decode = pipe.vae.decode
+    orig_prepare = pipe.prepare_latents
+
+    def decode(z, *a, **k):
+        res = orig_decode(z, *a, **k)
+        rec["decode_in"] = z.clone()
+        rec["image"] = res[0].clone()
+        return res
+
+    def prepare(*a, **k):
+        lat = orig_prepare(*a, **k)
+        rec["prepared"] = lat.clone()
+        return lat
+
+    pipe.vae.decode = decode
+    pipe.prepare_latents = prepare
+
+    def restore():
+        hook.remove()
+        del pipe.vae.decode
+        del pipe.prepare_latents
+    return restore
+
+
 def run_all(demo, case_dir, ids_json):
     torch.set_num_threads(1)
     attention_processor.torch = _TorchBaddbmmFix()
@@ -266,28 +295,11 @@ def run_all(demo, case_dir, ids_json):
                        "EulerAncestralDiscreteScheduler": EulerAncestralDiscreteScheduler}[r["scheduler"]]
                 pipe.scheduler = cls.from_config(model_scheduler.config)
             rec = {"unet": [], "steps": {}, "decode_in": None, "image": None, "prepared": None}
-            hook = pipe.unet.register_forward_hook(
-                lambda mod, inp, out: rec["unet"].append((out[0] if isinstance(out, tuple) else out.sample).clone()))
-            orig_decode = pipe.vae.decode
-            orig_prepare = pipe.prepare_latents
-
-            def decode(z, *a, **k):
-                res = orig_decode(z, *a, **k)
-                rec["decode_in"] = z.clone()
-                rec["image"] = res[0].clone()
-                return res
-
-            def prepare(*a, **k):
-                lat = orig_prepare(*a, **k)
-                rec["prepared"] = lat.clone()
-                return lat
-
             def on_step(p, i, t, kw):
                 rec["steps"][i] = kw["latents"].clone()
                 return {}
 
-            pipe.vae.decode = decode
-            pipe.prepare_latents = prepare
+            restore = instrument(pipe, rec)
             try:
                 gen = torch.Generator("cpu").manual_seed(r["seed"])
                 out = pipe(prompt_embeds=embeds["prompt"], negative_prompt_embeds=embeds[r["negative"]],
@@ -295,9 +307,7 @@ def run_all(demo, case_dir, ids_json):
                            callback_on_step_end=on_step, callback_on_step_end_tensor_inputs=["latents"],
                            **r["call"])
             finally:
-                hook.remove()
-                del pipe.vae.decode
-                del pipe.prepare_latents
+                restore()
             img = np.array(out.images[0])
             assert img.dtype == np.uint8 and img.shape == (HEIGHT, WIDTH, 3), (img.dtype, img.shape)
             sched = pipe.scheduler

@@ -238,7 +238,9 @@ def make_timestep(spec):
     return torch.tensor(v, dtype=dt)
 
 
-def run(model, sample, timestep, ehs, dtype):
+def run(model, sample, timestep, ehs, dtype, extra_record=(), **forward_kwargs):
+    """One forward with the RECORD modules (and extra_record), down and up blocks hooked; forward_kwargs go to the
+    model (tools/sdxl-goldens passes added_cond_kwargs)."""
     rec = {}
     hooks = []
 
@@ -248,7 +250,7 @@ def run(model, sample, timestep, ehs, dtype):
             rec[name] = o.detach().clone()
         return fn
 
-    for name in RECORD:
+    for name in RECORD + list(extra_record):
         mod = getattr(model, name, None)
         if mod is not None:
             hooks.append(mod.register_forward_hook(hook(name)))
@@ -258,7 +260,7 @@ def run(model, sample, timestep, ehs, dtype):
         hooks.append(b.register_forward_hook(hook("up_blocks.%d" % i)))
     try:
         with torch.no_grad():
-            out = model(sample.to(dtype), timestep, ehs.to(dtype), return_dict=False)[0]
+            out = model(sample.to(dtype), timestep, ehs.to(dtype), return_dict=False, **forward_kwargs)[0]
     finally:
         for h in hooks:
             h.remove()

@@ -75,7 +75,7 @@ public class CatalogResource {
             content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(type = SchemaType.OBJECT),
                     examples = @ExampleObject(name = "ready", value = "{\"object\": \"list\", \"data\": [{\"id\": "
                             + "\"sd-1.5\", \"object\": \"model\", \"status\": \"ready\", \"source\": \"diffusers folder "
-                            + "/models/sd15\", \"device\": \"gpu(0)\", \"dtype\": \"float16\", \"native_size\": 512}]}")))
+                            + "/models/sd15\", \"device\": \"gpu(0)\", \"dtype\": \"float16\", \"native_size\": 512, \"family\": \"sd1\"}]}")))
     public Map<String, Object> models() {
         Map<String, Object> model = new LinkedHashMap<>();
         model.put("id", "stable-diffusion");
@@ -111,6 +111,7 @@ public class CatalogResource {
         m.put("prediction_type", info.predictionType());
         m.put("clip_skip", info.clipSkip());
         m.put("attention_slice_size", info.attentionSliceSize());
+        m.put("family", info.family());
         return m;
     }
 }

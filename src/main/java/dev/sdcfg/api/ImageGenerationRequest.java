@@ -121,14 +121,29 @@ public record ImageGenerationRequest(
                 + "PIL's convert(\"L\"), binarized at 128). Regular models blend the kept part back after every "
                 + "step; inpainting models (9-channel UNets) need it. With a mask, strength defaults to 1 (start from "
                 + "pure noise)", examples = "data:image/png;base64,iVBORw0KGgo...")
-        String mask) {
+        String mask,
 
-    /** A request without an init image (text to image). */
+        @JsonProperty("original_size")
+        @Schema(description = "SDXL only: the micro-conditioning original size [height, width] (diffusers' "
+                + "original_size); default [height, width]", examples = "[1024, 1024]")
+        java.util.List<Integer> originalSize,
+
+        @JsonProperty("crops_coords_top_left")
+        @Schema(description = "SDXL only: the crop's top-left corner [y, x] (diffusers' crops_coords_top_left); "
+                + "default [0, 0]", examples = "[0, 0]")
+        java.util.List<Integer> cropsCoordsTopLeft,
+
+        @JsonProperty("target_size")
+        @Schema(description = "SDXL only: the micro-conditioning target size [height, width] (diffusers' "
+                + "target_size); default [height, width]", examples = "[1024, 1024]")
+        java.util.List<Integer> targetSize) {
+
+    /** A text-to-image request without SDXL's size conditioning. */
     public ImageGenerationRequest(String prompt, String negativePrompt, Integer n, String size, Integer width,
                                   Integer height, String responseFormat, Long seed, Integer steps, String sampler,
                                   JsonNode samplerOptions, JsonNode guidance, String model, String user,
                                   String webhook, java.util.List<String> webhookEvents) {
         this(prompt, negativePrompt, n, size, width, height, responseFormat, seed, steps, sampler, samplerOptions,
-                guidance, model, user, webhook, webhookEvents, null, null, null, null);
+                guidance, model, user, webhook, webhookEvents, null, null, null, null, null, null, null);
     }
 }

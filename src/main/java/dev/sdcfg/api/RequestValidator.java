@@ -11,6 +11,7 @@ import dev.sdcfg.pipeline.GenerationRequest;
 import dev.sdcfg.pipeline.ImageGenerator;
 import dev.sdcfg.pipeline.InvalidRequestException;
 import dev.sdcfg.pipeline.SamplerOverrides;
+import dev.sdcfg.pipeline.SizeConditions;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 
@@ -85,6 +86,7 @@ public class RequestValidator {
         byte[] initImage = InitImageField.bytes(InitImageField.FIELD, b.initImage(), errors);
         byte[] mask = InitImageField.bytes(InitImageField.MASK, b.mask(), errors);
         InitImageField.checkCompanions(b.initImage(), b.strength(), b.mask(), errors);
+        SizeConditions sizeConditions = SdxlSizeFields.parse(b, wh, errors);
         if (!errors.isEmpty()) {
             throw ProblemException.invalid(errors);
         }
@@ -94,7 +96,7 @@ public class RequestValidator {
             wh = img2imgSize(img2img.image(), b, wh);
         }
         return new Generation(new GenerationRequest(prompt, negative, wh[0], wh[1], steps, sampler, samplerOptions,
-                guidanceSpec(guidance, GuidanceSpec.FIELD), seed, n, img2img), format);
+                guidanceSpec(guidance, GuidanceSpec.FIELD), seed, n, img2img, sizeConditions), format);
     }
 
     public Experiment experiment(ExperimentRequest b) {

@@ -37,7 +37,7 @@ import java.util.function.Supplier;
  * Benchmark command: host cost per NDArray op, text encoding, one UNet step at batch 2 (one image with CFG) and
  * batch 8, VAE decode, a full image, the number of NDArray ops per UNet forward and the host time to issue one.
  * Runs a model folder ({@code --model DIR}), the embedded tiny model ({@code --config tiny}) or SD-shaped random
- * weights ({@code --config mid|sd15}). Writes a JSON report. See docs/PERFORMANCE.md.
+ * weights ({@code --config mid|sd15|sdxl|sdxl-mid}). Writes a JSON report. See docs/PERFORMANCE.md.
  */
 public final class Benchmark {
 
@@ -56,7 +56,7 @@ public final class Benchmark {
                 throw new IllegalArgumentException("unexpected argument " + k);
             }
             if (k.equals("--help")) {
-                System.out.println("usage: Benchmark [--model DIR | --config tiny|mid|sd15] [--device cpu|gpu] "
+                System.out.println("usage: Benchmark [--model DIR | --config tiny|mid|sd15|sdxl|sdxl-mid] [--device cpu|gpu] "
                         + "[--dtype float32|float16] [--size PX] [--steps 50] [--iters 5] [--warmup 2] "
                         + "[--batches 2,8] [--full true|false] [--out bench-out/report.json]\n"
                         + "       peak memory only: --memory 64,256,512,1024 [--memory-n 1,2,3,4] [--steps 1]"
@@ -103,7 +103,8 @@ public final class Benchmark {
             int latent = size / pipe.vaeScaleFactor();
             report.put("image_size", size);
             int channels = pipe.unet().config().inChannels();
-            int hidden = pipe.textEncoder().hiddenSize();
+            int hidden = pipe.unet().config().contextDim();
+            UNetConfig.TextTimeConfig added = pipe.unet().config().addition();
             try (NDManager m = NDManager.newBaseManager(ctx.device())) {
                 NDArray ids = m.arange(0, 77, 1, DataType.INT64).add(320).reshape(1, 77);
                 report.put("text_encode_ms", time(warmup, iters, () -> pipe.textEncoder().encode(ids, 0)));
@@ -114,12 +115,16 @@ public final class Benchmark {
                     NDArray x = m.randomNormal(new Shape(batch, channels, latent, latent), ctx.dtype());
                     NDArray ehs = m.randomNormal(new Shape(batch, 77, hidden), ctx.dtype());
                     NDArray t = m.create(999f);
+                    // SDXL's text_time inputs: pooled text embeds and the six size ids of a native-size image
+                    NDArray pooled = added == null ? null
+                            : m.randomNormal(new Shape(batch, added.textEmbedsDim()), ctx.dtype());
+                    NDArray timeIds = added == null ? null : m.full(new Shape(batch, 6), size).toType(ctx.dtype(), false);
                     Map<String, Object> r = new LinkedHashMap<>(time(warmup, iters,
-                            () -> pipe.unet().forward(x, t, ehs)));
+                            () -> pipe.unet().forward(x, t, ehs, pooled, timeIds, null)));
                     // ops and host issue time of one forward, without waiting for the device
                     OpCounter.start();
                     long h0 = System.nanoTime();
-                    NDArray out = pipe.unet().forward(x, t, ehs);
+                    NDArray out = pipe.unet().forward(x, t, ehs, pooled, timeIds, null);
                     long issue = System.nanoTime() - h0;
                     long ops = OpCounter.stop();
                     sync(out);
@@ -184,7 +189,8 @@ public final class Benchmark {
         String config = arg("config", "mid");
         Path demo = dev.sdcfg.model.EmbeddedDemoModel.folder();
         report.put("model", config.equals("tiny") ? "embedded tiny model (random weights)"
-                : "synthetic " + config + " (random weights, SD1.5-shaped)");
+                : "synthetic " + config + " (random weights, " + (config.startsWith("sdxl") ? "SDXL" : "SD1.5")
+                        + "-shaped)");
         if (config.equals("tiny")) {
             return StableDiffusionPipeline.load(demo, ctx, opts);
         }
@@ -194,6 +200,11 @@ public final class Benchmark {
         UNet2DConditionModel unet = new UNet2DConditionModel(UNetConfig.from(p.unet()), Weights.synthetic("unet"), ctx,
                 slice);
         AutoencoderKL vae = AutoencoderKL.create(VaeConfig.from(p.vae()), Weights.synthetic("vae"), ctx);
+        if (p.text2() != null) {
+            ClipTextModel text2 = new ClipTextModel(p.text2(), Weights.synthetic("text_encoder_2"), ctx, true);
+            return StableDiffusionPipeline.assembleXl("synthetic-" + config, demo.resolve("tokenizer"),
+                    JsonConfig.read(demo.resolve("scheduler/scheduler_config.json")), text, text2, unet, vae, ctx, opts);
+        }
         return StableDiffusionPipeline.assemble("synthetic-" + config, demo.resolve("tokenizer"),
                 JsonConfig.read(demo.resolve("scheduler/scheduler_config.json")), text, unet, vae, ctx, opts);
     }

@@ -59,6 +59,12 @@ final class JobCodec {
                     o.put("mask", png(r.img2img().mask()));
                 }
             }
+            if (r.sizeConditions() != null) { // SDXL's six time ids, in diffusers' order
+                ArrayNode ids = o.putArray("size_conditions");
+                for (int v : r.sizeConditions().timeIds()) {
+                    ids.add(v);
+                }
+            }
         }
         return write(arr);
     }
@@ -69,7 +75,7 @@ final class JobCodec {
             GenerationRequest r = new GenerationRequest(o.get("prompt").asText(), o.get("negative_prompt").asText(""),
                     o.get("width").asInt(), o.get("height").asInt(), o.get("steps").asInt(), text(o, "sampler"),
                     samplerOptions(text(o, "sampler_options")), guidance(text(o, "guidance")), o.get("seed").asLong(),
-                    o.get("n").asInt(), img2img(o));
+                    o.get("n").asInt(), img2img(o), sizeConditions(o.get("size_conditions")));
             JsonNode every = o.get("preview_every");
             tasks.add(new JobTask(text(o, "label"), r, every == null ? 0 : every.asInt()));
         }
@@ -91,6 +97,11 @@ final class JobCodec {
         dev.sdcfg.pipeline.InitImage image = image(o, "init_image");
         return image == null ? null : new dev.sdcfg.pipeline.Img2ImgInput(image, o.get("strength").asDouble(),
                 image(o, "mask"));
+    }
+
+    private static dev.sdcfg.pipeline.SizeConditions sizeConditions(JsonNode ids) {
+        return ids == null || !ids.isArray() ? null : new dev.sdcfg.pipeline.SizeConditions(ids.get(0).asInt(),
+                ids.get(1).asInt(), ids.get(2).asInt(), ids.get(3).asInt(), ids.get(4).asInt(), ids.get(5).asInt());
     }
 
     static String result(Job.Snapshot s) {

@@ -18,6 +18,7 @@ import dev.sdcfg.guidance.GuidanceSpec;
  * @param seed            seed of image 0; image i uses seed + i
  * @param n               number of images
  * @param img2img         start image and strength (null: text to image)
+ * @param sizeConditions  SDXL's original_size / crops_coords_top_left / target_size (null: diffusers' defaults)
  */
 public record GenerationRequest(
         String prompt,
@@ -30,12 +31,28 @@ public record GenerationRequest(
         GuidanceSpec guidance,
         long seed,
         int n,
-        Img2ImgInput img2img) {
+        Img2ImgInput img2img,
+        SizeConditions sizeConditions) {
 
-    /** A text-to-image request. */
+    /** A text-to-image request with SDXL's default size conditioning (and for SD 1.x/2.x, which has none). */
     public GenerationRequest(String prompt, String negativePrompt, int width, int height, int steps, String sampler,
                              SamplerOverrides samplerOptions, GuidanceSpec guidance, long seed, int n) {
-        this(prompt, negativePrompt, width, height, steps, sampler, samplerOptions, guidance, seed, n, null);
+        this(prompt, negativePrompt, width, height, steps, sampler, samplerOptions, guidance, seed, n, null, null);
+    }
+
+    /** An image-to-image request (null: text to image). */
+    public GenerationRequest(String prompt, String negativePrompt, int width, int height, int steps, String sampler,
+                             SamplerOverrides samplerOptions, GuidanceSpec guidance, long seed, int n,
+                             Img2ImgInput img2img) {
+        this(prompt, negativePrompt, width, height, steps, sampler, samplerOptions, guidance, seed, n, img2img, null);
+    }
+
+    /** A text-to-image request with SDXL's size conditioning (null: diffusers' defaults). */
+    public GenerationRequest(String prompt, String negativePrompt, int width, int height, int steps, String sampler,
+                             SamplerOverrides samplerOptions, GuidanceSpec guidance, long seed, int n,
+                             SizeConditions sizeConditions) {
+        this(prompt, negativePrompt, width, height, steps, sampler, samplerOptions, guidance, seed, n, null,
+                sizeConditions);
     }
 
     public GenerationRequest {

@@ -16,8 +16,19 @@ package dev.sdcfg.pipeline;
  * @param predictionType     the scheduler's prediction type ({@code epsilon} when not given)
  * @param clipSkip           text-encoder layers skipped from the end
  * @param attentionSliceSize attention slice size (0: not sliced)
+ * @param family             the model family: sd1, sd2 or sdxl
  */
 public record ModelInfo(String id, String path, String device, String dtype, int nativeSize, int vaeScaleFactor,
         int latentChannels, int textHiddenSize, int maxPromptTokens, String defaultSampler, String predictionType,
-        int clipSkip, int attentionSliceSize) {
+        int clipSkip, int attentionSliceSize, String family) {
+
+    public static final String FAMILY_SDXL = "sdxl";
+
+    /** An SD 1.x model (generators that do not tell their family). */
+    public ModelInfo(String id, String path, String device, String dtype, int nativeSize, int vaeScaleFactor,
+                     int latentChannels, int textHiddenSize, int maxPromptTokens, String defaultSampler,
+                     String predictionType, int clipSkip, int attentionSliceSize) {
+        this(id, path, device, dtype, nativeSize, vaeScaleFactor, latentChannels, textHiddenSize, maxPromptTokens,
+                defaultSampler, predictionType, clipSkip, attentionSliceSize, "sd1");
+    }
 }

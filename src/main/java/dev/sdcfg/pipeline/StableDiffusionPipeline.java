@@ -53,6 +53,8 @@ public final class StableDiffusionPipeline implements ImageGenerator {
     private final NDManager manager;
     private final int vaeScaleFactor;
     private final RequestChecks checks;
+    /** SDXL's second text encoder, pooled embeds and time ids (StableDiffusionXLPipeline); null for SD 1.x/2.x. */
+    private final SdxlConditioning sdxl;
     /** Embedding of the empty prompt (the default negative prompt), computed once. */
     private NDArray emptyPromptEmbedding;
     /** Measured once on the worker thread ({@link #calibrateMemory}); read by {@link #validate} on any thread. */
@@ -64,14 +66,23 @@ public final class StableDiffusionPipeline implements ImageGenerator {
 
     private StableDiffusionPipeline(String modelId, Path root, ClipTokenizer tokenizer, JsonConfig schedulerConfig,
                                     ClipTextModel textEncoder, UNet2DConditionModel unet, AutoencoderKL vae,
-                                    ComputeContext ctx, PipelineOptions options) {
-        checkComponentsFit(tokenizer, textEncoder, unet, vae);
+                                    ComputeContext ctx, PipelineOptions options, SdxlConditioning sdxl) {
+        if (sdxl == null) {
+            checkComponentsFit(tokenizer, textEncoder, unet, vae);
+        } else {
+            checkLatentsFit(unet, vae);
+            SdxlConditioning.checkComponentsFit(tokenizer, textEncoder, sdxl.tokenizer2(), sdxl.textEncoder2(),
+                    unet.config());
+        }
+        this.sdxl = sdxl;
         if (vae.shiftFactor() != 0.0) {
             System.getLogger(StableDiffusionPipeline.class.getName()).log(System.Logger.Level.WARNING,
                     vae.config().source() + ": 'shift_factor' " + vae.shiftFactor() + " is ignored, as diffusers'"
                             + " StableDiffusionPipeline ignores it (latents are decoded as latents / scaling_factor)");
         }
-        schedulerConfig = asStableDiffusionPipelineSees(schedulerConfig);
+        if (sdxl == null) { // StableDiffusionXLPipeline.__init__ leaves the scheduler config as it is
+            schedulerConfig = asStableDiffusionPipelineSees(schedulerConfig);
+        }
         try {
             SamplerFactory.create(null, schedulerConfig, new JsonObject()).close(); // the model's own sampler must be usable
         } catch (IllegalArgumentException e) {
@@ -134,17 +145,11 @@ public final class StableDiffusionPipeline implements ImageGenerator {
      */
     static void checkComponentsFit(ClipTokenizer tokenizer, ClipTextModel textEncoder, UNet2DConditionModel unet,
                                    AutoencoderKL vae) {
+        checkLatentsFit(unet, vae);
         dev.sdcfg.model.unet.UNetConfig u = unet.config();
-        // inpainting UNets (StableDiffusionInpaintPipeline): latents + mask + masked-image latents in, latents out
-        boolean inpainting = u.inChannels() == 2 * vae.latentChannels() + 1 && u.outChannels() == vae.latentChannels();
-        if (u.inChannels() != vae.latentChannels() && !inpainting) {
-            throw new dev.sdcfg.model.ModelLoadException(u.source() + ": 'in_channels' " + u.inChannels()
-                    + " does not match the VAE's 'latent_channels' " + vae.latentChannels() + " ("
-                    + vae.config().source() + "; inpainting/depth UNets need other pipelines)");
-        }
-        if (u.outChannels() != u.inChannels() && !inpainting) {
-            throw new dev.sdcfg.model.ModelLoadException(u.source() + ": 'out_channels' " + u.outChannels()
-                    + " differs from 'in_channels' " + u.inChannels() + " (learned-variance UNets are not supported)");
+        if (u.addition() != null) {
+            throw new dev.sdcfg.model.ModelLoadException(u.source() + ": 'addition_embed_type' text_time needs the"
+                    + " StableDiffusionXLPipeline (model_index.json '_class_name') with text_encoder_2");
         }
         if (u.contextDim() != textEncoder.hiddenSize()) {
             throw new dev.sdcfg.model.ModelLoadException(u.source() + ": '"
@@ -158,6 +163,22 @@ public final class StableDiffusionPipeline implements ImageGenerator {
         }
     }
 
+    /** Latents of unet in_channels are decoded by the VAE and updated with the UNet's output. */
+    private static void checkLatentsFit(UNet2DConditionModel unet, AutoencoderKL vae) {
+        dev.sdcfg.model.unet.UNetConfig u = unet.config();
+        // inpainting UNets (StableDiffusionInpaintPipeline): latents + mask + masked-image latents in, latents out
+        boolean inpainting = u.inChannels() == 2 * vae.latentChannels() + 1 && u.outChannels() == vae.latentChannels();
+        if (u.inChannels() != vae.latentChannels() && !inpainting) {
+            throw new dev.sdcfg.model.ModelLoadException(u.source() + ": 'in_channels' " + u.inChannels()
+                    + " does not match the VAE's 'latent_channels' " + vae.latentChannels() + " ("
+                    + vae.config().source() + "; depth UNets need other pipelines)");
+        }
+        if (u.outChannels() != u.inChannels() && !inpainting) {
+            throw new dev.sdcfg.model.ModelLoadException(u.source() + ": 'out_channels' " + u.outChannels()
+                    + " differs from 'in_channels' " + u.inChannels() + " (learned-variance UNets are not supported)");
+        }
+    }
+
     /** Loads a diffusers folder onto {@code ctx}. */
     public static StableDiffusionPipeline load(Path modelFolder, ComputeContext ctx, PipelineOptions options) {
         DjlRuntime.engine();
@@ -167,9 +188,21 @@ public final class StableDiffusionPipeline implements ImageGenerator {
         ClipTextModel te = null;
         UNet2DConditionModel un = null;
         AutoencoderKL va = null;
+        SdxlConditioning xl = null;
         try {
             tok = ClipTokenizer.load(folder.component(ModelFolder.TOKENIZER), 0);
             te = ClipTextModel.load(folder.component(ModelFolder.TEXT_ENCODER), options.variant(), ctx);
+            if (folder.isXl()) {
+                ClipTokenizer tok2 = ClipTokenizer.load(folder.component(ModelFolder.TOKENIZER_2), 0);
+                try {
+                    xl = new SdxlConditioning(tok2, ClipTextModel.loadWithProjection(
+                            folder.component(ModelFolder.TEXT_ENCODER_2), options.variant(), ctx),
+                            folder.forceZerosForEmptyPrompt());
+                } catch (RuntimeException e) {
+                    tok2.close();
+                    throw e;
+                }
+            }
             un = UNet2DConditionModel.load(folder.component(ModelFolder.UNET), ctx, options.variant(),
                     options.attentionSliceSize());
             Path vaeDir = folder.component(ModelFolder.VAE);
@@ -177,9 +210,9 @@ public final class StableDiffusionPipeline implements ImageGenerator {
                     dev.sdcfg.model.vae.VaeConfig.read(vaeDir.resolve("config.json")), ctx), options.variant());
             Path name = modelFolder.toAbsolutePath().normalize().getFileName();
             return new StableDiffusionPipeline(name == null ? modelFolder.toString() : name.toString(),
-                    modelFolder, tok, schedulerConfig, te, un, va, ctx, options);
+                    modelFolder, tok, schedulerConfig, te, un, va, ctx, options, xl);
         } catch (RuntimeException e) {
-            closeQuietly(tok, te, un, va);
+            closeQuietly(tok, te, un, va, xl);
             throw e;
         }
     }
@@ -189,7 +222,19 @@ public final class StableDiffusionPipeline implements ImageGenerator {
                                                    ClipTextModel text, UNet2DConditionModel unet,
                                                    AutoencoderKL vae, ComputeContext ctx, PipelineOptions options) {
         return new StableDiffusionPipeline(modelId, null, ClipTokenizer.load(tokenizerDir, 0), schedulerConfig,
-                text, unet, vae, ctx, options);
+                text, unet, vae, ctx, options, null);
+    }
+
+    /**
+     * An SDXL pipeline from already-built components (benchmarks with random weights; both tokenizers from
+     * {@code tokenizerDir}, force_zeros_for_empty_prompt true). Takes ownership of them.
+     */
+    public static StableDiffusionPipeline assembleXl(String modelId, Path tokenizerDir, JsonConfig schedulerConfig,
+                                                     ClipTextModel text, ClipTextModel text2,
+                                                     UNet2DConditionModel unet, AutoencoderKL vae, ComputeContext ctx,
+                                                     PipelineOptions options) {
+        return new StableDiffusionPipeline(modelId, null, ClipTokenizer.load(tokenizerDir, 0), schedulerConfig,
+                text, unet, vae, ctx, options, new SdxlConditioning(ClipTokenizer.load(tokenizerDir, 0), text2, true));
     }
 
     /** A 9-channel inpainting UNet (it can only run requests with init_image and mask). */
@@ -208,6 +253,11 @@ public final class StableDiffusionPipeline implements ImageGenerator {
 
     public ClipTextModel textEncoder() {
         return textEncoder;
+    }
+
+    /** SDXL's tokenizer_2, or null for SD 1.x/2.x. */
+    public ClipTokenizer sdxlTokenizer2() {
+        return sdxl == null ? null : sdxl.tokenizer2();
     }
 
     public UNet2DConditionModel unet() {
@@ -234,7 +284,20 @@ public final class StableDiffusionPipeline implements ImageGenerator {
                 ctx.dtype().name().toLowerCase(java.util.Locale.ROOT), nativeSize(), vaeScaleFactor,
                 unet.config().inChannels(), textEncoder.hiddenSize(), tokenizer.maxLength(),
                 schedulerConfig.getString("_class_name", null), schedulerConfig.getString("prediction_type", "epsilon"),
-                options.clipSkip(), options.attentionSliceSize());
+                options.clipSkip(), options.attentionSliceSize(), family());
+    }
+
+    /**
+     * The model family: "sdxl" for a StableDiffusionXLPipeline; "sd2" for a UNet with SD 2.x's traits (OpenCLIP's
+     * 1024-wide text tower or linear projections with v-prediction); else "sd1".
+     */
+    public String family() {
+        if (sdxl != null) {
+            return ModelInfo.FAMILY_SDXL;
+        }
+        boolean v = "v_prediction".equals(schedulerConfig.getString("prediction_type", "epsilon"));
+        return textEncoder.hiddenSize() == 1024 || "gelu".equals(textEncoder.hiddenAct())
+                || (unet.config().useLinearProjection() && v) ? "sd2" : "sd1";
     }
 
     @Override
@@ -255,6 +318,10 @@ public final class StableDiffusionPipeline implements ImageGenerator {
             try (Sampler s = newSampler(r)) {
                 Img2Img.check(r, vae, s.order(), isInpaintingUnet());
             }
+        }
+        if (sdxl == null && r.sizeConditions() != null) {
+            throw new InvalidRequestException("original_size", "original_size, crops_coords_top_left and"
+                    + " target_size are SDXL conditioning; this model (" + family() + ") takes none");
         }
         MemoryPlan plan = memoryPlan(r);
         if (plan != null && !plan.fits()) {
@@ -310,14 +377,17 @@ public final class StableDiffusionPipeline implements ImageGenerator {
         long[] unetBytes = new long[2];
         long[] vaeBytes = new long[2];
         try (NDManager m = manager.newSubManager()) {
-            NDArray context = m.zeros(new Shape(1, tokenizer.maxLength(), textEncoder.hiddenSize()), ctx.dtype());
+            NDArray context = m.zeros(new Shape(1, tokenizer.maxLength(), u.contextDim()), ctx.dtype());
             NDArray t = m.zeros(new Shape(), DataType.FLOAT32); // timestep 0: made on the device, no upload
+            SdxlConditioning.TextTime added = u.addition() == null ? null : new SdxlConditioning.TextTime(
+                    m.zeros(new Shape(1, u.addition().textEmbedsDim()), ctx.dtype()),
+                    m.zeros(new Shape(1, 6), ctx.dtype()));
             for (int i = 0; i < 2; i++) {
                 int side = k << i;
                 NDArray sample = m.zeros(new Shape(1, u.inChannels(), side, side), ctx.dtype());
                 dev.sdcfg.runtime.MemoryProbe.start();
                 try {
-                    unet.forward(sample, t, context).close();
+                    unetForward(sample, t, context, added).close();
                 } finally {
                     unetBytes[i] = dev.sdcfg.runtime.MemoryProbe.stop();
                 }
@@ -352,7 +422,8 @@ public final class StableDiffusionPipeline implements ImageGenerator {
         MemoryPlanner.Site vaeSite = vae.config().midBlockAddAttention()
                 ? new MemoryPlanner.Site(1, 1, 0, vae.dtype().getNumOfBytes(), vae.dtype() == DataType.FLOAT16)
                 : null;
-        long weights = dev.sdcfg.runtime.MemoryBudget.bytesOf(unet.manager()) + vae.weightBytes() + textEncoder.weightBytes();
+        long weights = dev.sdcfg.runtime.MemoryBudget.bytesOf(unet.manager()) + vae.weightBytes() + textEncoder.weightBytes()
+                + (sdxl == null ? 0 : sdxl.textEncoder2().weightBytes());
         memoryBudget = dev.sdcfg.runtime.MemoryBudget.resolve(options.memoryBudget(), ctx.device(), weights);
         memoryPlanner = new MemoryPlanner(new MemoryPlanner.Footprint(weights, unetFixed, unetSlope, vaeFixed,
                 vaeSlope, List.copyOf(sites), vaeSite, vaeScaleFactor, u.sampleSize()));
@@ -387,9 +458,21 @@ public final class StableDiffusionPipeline implements ImageGenerator {
              dev.sdcfg.runtime.AttentionBudget.Restore limit =
                      dev.sdcfg.runtime.AttentionBudget.limit(plan.attentionBytes())) {
             long te0 = System.nanoTime();
-            NDArray cond = encodePrompt(r.prompt(), "prompt", warnings, job);
-            NDArray uncond = r.negativePrompt() == null || r.negativePrompt().isEmpty()
-                    ? emptyPromptEmbedding() : encodePrompt(r.negativePrompt(), "negative_prompt", warnings, job);
+            NDArray cond;
+            NDArray uncond;
+            SdxlConditioning.TextTime addedCond = null;
+            SdxlConditioning.TextTime addedUncond = null;
+            if (sdxl != null) {
+                SdxlConditioning.Encoded[] pair = encodeXl(r, SizeConditions.of(r), warnings, job);
+                uncond = pair[0].embeds();
+                addedUncond = pair[0].added();
+                cond = pair[1].embeds();
+                addedCond = pair[1].added();
+            } else {
+                cond = encodePrompt(r.prompt(), "prompt", warnings, job);
+                uncond = r.negativePrompt() == null || r.negativePrompt().isEmpty()
+                        ? emptyPromptEmbedding() : encodePrompt(r.negativePrompt(), "negative_prompt", warnings, job);
+            }
             long te = System.nanoTime() - te0;
             listener.onTextEncoded(te);
             timings.put("text_encode", te / 1e6);
@@ -398,7 +481,7 @@ public final class StableDiffusionPipeline implements ImageGenerator {
             for (int i = 0; i < r.n(); i++) {
                 long seed = r.seed() + i;
                 long d0 = System.nanoTime();
-                NDArray latents = denoise(r, seed, i, cond, uncond, listener, job, null);
+                NDArray latents = denoise(r, seed, i, cond, uncond, addedCond, addedUncond, listener, job, null);
                 long d1 = System.nanoTime();
                 NDArray image = decode(latents);
                 byte[] rgb = toRgbBytes(image);
@@ -434,6 +517,30 @@ public final class StableDiffusionPipeline implements ImageGenerator {
         return emb;
     }
 
+    /**
+     * SDXL's {@code encode_prompt} (negative first, prompt second) with the time ids of {@code sizes}; an empty
+     * negative prompt means none (zeros under force_zeros_for_empty_prompt).
+     */
+    SdxlConditioning.Encoded[] encodeXl(GenerationRequest r, SizeConditions sizes,
+                                        List<String> warnings, NDManager into) {
+        warnTruncated(r.prompt(), "prompt", warnings);
+        SdxlConditioning.Encoded cond = sdxl.encode(r.prompt(), tokenizer, textEncoder, options.clipSkip(), sizes, into);
+        if (r.negativePrompt() != null && !r.negativePrompt().isEmpty()) {
+            warnTruncated(r.negativePrompt(), "negative_prompt", warnings);
+        }
+        SdxlConditioning.Encoded uncond = sdxl.encodeNegative(r.negativePrompt(), cond, tokenizer, textEncoder, sizes,
+                into);
+        return new SdxlConditioning.Encoded[] {uncond, cond};
+    }
+
+    private void warnTruncated(String text, String field, List<String> warnings) {
+        ClipTokenizer.Encoding enc = tokenizer.encode(text);
+        if (enc.truncated() && warnings != null) {
+            warnings.add(field + " was cut to " + tokenizer.maxLength() + " tokens (it has " + enc.untruncatedLength()
+                    + "): the rest is ignored");
+        }
+    }
+
     private NDArray emptyPromptEmbedding() {
         if (emptyPromptEmbedding == null) {
             emptyPromptEmbedding = encodePrompt("", "negative_prompt", null, manager);
@@ -467,6 +574,13 @@ public final class StableDiffusionPipeline implements ImageGenerator {
      */
     NDArray denoise(GenerationRequest r, long seed, int imageIndex, NDArray cond, NDArray uncond,
                     GenerationListener listener, NDManager into, StepObserver observer) {
+        return denoise(r, seed, imageIndex, cond, uncond, null, null, listener, into, observer);
+    }
+
+    /** {@link #denoise} with SDXL's added conditioning of each side (both null for SD 1.x/2.x). */
+    NDArray denoise(GenerationRequest r, long seed, int imageIndex, NDArray cond, NDArray uncond,
+                    SdxlConditioning.TextTime addedCond, SdxlConditioning.TextTime addedUncond,
+                    GenerationListener listener, NDManager into, StepObserver observer) {
         NDManager work = into.newSubManager();
         int runSteps = Img2Img.runSteps(r); // image to image runs the last steps of the schedule only
         try (GuidancePlan plan = r.guidance().plan(runSteps);
@@ -489,6 +603,12 @@ public final class StableDiffusionPipeline implements ImageGenerator {
             // prompt: move the pair to this job's manager or every job would leak one array
             NDArray pair = NDArrays.concat(new NDList(uncond, cond), 0);
             pair.attach(work);
+            SdxlConditioning.TextTime addedPair = addedCond == null ? null
+                    : SdxlConditioning.TextTime.pair(addedUncond, addedCond);
+            if (addedPair != null) {
+                addedPair.textEmbeds().attach(work);
+                addedPair.timeIds().attach(work);
+            }
             NDArray ts = timestepTensor(timesteps, work);
             int previewEvery = LatentPreview.supports(unet.config().inChannels()) ? listener.previewEvery() : 0;
             long s0 = System.nanoTime();
@@ -519,19 +639,19 @@ public final class StableDiffusionPipeline implements ImageGenerator {
                     } else if (plan.needsUnconditional(step) && splitGuidancePair) {
                         // the memory plan: the pair as two batch-1 calls (same numbers up to batch-size kernels)
                         long u0 = System.nanoTime();
-                        NDArray outU = unet.forward(modelIn, t, uncond);
-                        NDArray outC = unet.forward(modelIn, t, cond);
+                        NDArray outU = unetForward(modelIn, t, uncond, addedUncond);
+                        NDArray outC = unetForward(modelIn, t, cond, addedCond);
                         listener.onUnetForward(System.nanoTime() - u0);
                         guided = plan.guide(step, outU, outC);
                     } else if (plan.needsUnconditional(step)) {
                         long u0 = System.nanoTime();
-                        NDArray out = unet.forward(NDArrays.concat(new NDList(modelIn, modelIn), 0), t, pair);
+                        NDArray out = unetForward(NDArrays.concat(new NDList(modelIn, modelIn), 0), t, pair, addedPair);
                         listener.onUnetForward(System.nanoTime() - u0);
                         NDList ut = out.split(2, 0);
                         guided = plan.guide(step, ut.get(0), ut.get(1));
                     } else {
                         long u0 = System.nanoTime();
-                        NDArray tOnly = unet.forward(modelIn, t, cond);
+                        NDArray tOnly = unetForward(modelIn, t, cond, addedCond);
                         listener.onUnetForward(System.nanoTime() - u0);
                         guided = plan.guide(step, null, tOnly);
                     }
@@ -564,6 +684,12 @@ public final class StableDiffusionPipeline implements ImageGenerator {
         } finally {
             work.close();
         }
+    }
+
+    /** The UNet on one batch, with SDXL's added conditioning when there is one (null otherwise). */
+    private NDArray unetForward(NDArray x, NDArray t, NDArray context, SdxlConditioning.TextTime added) {
+        return added == null ? unet.forward(x, t, context)
+                : unet.forward(x, t, context, added.textEmbeds(), added.timeIds(), null);
     }
 
     /** The job's timesteps as one float32 device tensor (one upload per image; each step takes a view). */
@@ -621,6 +747,9 @@ public final class StableDiffusionPipeline implements ImageGenerator {
         }
         t.put("guidance", r.guidance().canonicalJson());
         t.put("size", r.width() + "x" + r.height());
+        if (r.sizeConditions() != null) {
+            t.put("size_conditions", java.util.Arrays.toString(r.sizeConditions().timeIds()));
+        }
         t.put("model", modelId);
         t.put("software", "sd-guidance-service");
         return t;
@@ -644,7 +773,7 @@ public final class StableDiffusionPipeline implements ImageGenerator {
 
     @Override
     public void close() {
-        closeQuietly(tokenizer, textEncoder, unet, vae);
+        closeQuietly(tokenizer, textEncoder, unet, vae, sdxl);
         manager.close();
     }
 

@@ -52,7 +52,8 @@ class CatalogViewsTest {
         Map<String, Object> facts = CatalogResource.facts(info);
         assertEquals(List.of("id", "path", "device", "dtype", "native_size", "vae_scale_factor", "latent_channels",
                 "text_hidden_size", "max_prompt_tokens", "default_sampler", "prediction_type", "clip_skip",
-                "attention_slice_size"), List.copyOf(facts.keySet()));
+                "attention_slice_size", "family"), List.copyOf(facts.keySet()));
+        assertEquals("sd1", facts.get("family"));
         assertEquals(512, facts.get("native_size"));
         assertTrue(facts.containsKey("path"), "an assembled pipeline reports path null");
         assertFalse(JSON.valueToTree(facts).get("path").isMissingNode());

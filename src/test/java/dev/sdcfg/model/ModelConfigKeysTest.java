@@ -182,7 +182,7 @@ class ModelConfigKeysTest {
         ModelFolder.open(ok);
 
         Object[][] cases = {
-            {"_class_name", "StableDiffusionXLPipeline"},
+            {"_class_name", "StableDiffusionXLImg2ImgPipeline"}, // the SDXL refiner
             {"_class_name", "StableDiffusionUpscalePipeline"},
             {"text_encoder", "[\"transformers\", \"CLIPTextModelWithProjection\"]"},
             {"unet", "[\"diffusers\", \"UNet2DModel\"]"},

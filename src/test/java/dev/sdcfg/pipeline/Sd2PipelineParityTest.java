@@ -9,8 +9,6 @@ import dev.sdcfg.model.clip.ClipTokenizer;
 import dev.sdcfg.model.config.JsonConfig;
 import dev.sdcfg.model.io.Safetensors;
 import dev.sdcfg.runtime.ComputeContext;
-import dev.sdcfg.sampler.Sampler;
-import dev.sdcfg.sampler.SamplerFactory;
 import dev.sdcfg.testutil.Fixtures;
 import dev.sdcfg.guidance.GuidanceSpec;
 import org.junit.jupiter.api.AfterAll;
@@ -163,44 +161,17 @@ class Sd2PipelineParityTest {
 
     @TestFactory
     List<DynamicTest> runs() {
-        List<DynamicTest> tests = new ArrayList<>();
-        assertFalse(notes.getAsJsonArray("runs").isEmpty(), "notes.json lists no runs");
-        for (JsonElement e : notes.getAsJsonArray("runs")) {
-            JsonObject run = e.getAsJsonObject();
-            String name = run.get("name").getAsString();
-            tests.add(DynamicTest.dynamicTest(name + " schedule", () -> checkSchedule(name, run)));
-            tests.add(DynamicTest.dynamicTest(name + " initial latents", () -> checkInitialLatents(name, run)));
-            tests.add(DynamicTest.dynamicTest(name, () -> checkRun(name, run)));
-        }
-        return tests;
+        return PipelineGoldens.runs(notes, this::checkSchedule, this::checkInitialLatents, this::checkRun);
     }
 
     /** The sampler the request names, built as the pipeline builds it, has diffusers' timesteps and init sigma. */
     private void checkSchedule(String name, JsonObject run) throws IOException {
-        GenerationRequest r = request(run);
-        JsonConfig cfg = StableDiffusionPipeline.asStableDiffusionPipelineSees(
-                JsonConfig.read(modelDir.resolve("scheduler").resolve("scheduler_config.json")));
-        try (Sampler s = SamplerFactory.create(r.sampler(), cfg, r.samplerOptions().toJson())) {
-            assertEquals(run.get("scheduler_class").getAsString(), s.diffusersClass());
-            s.setTimesteps(r.steps());
-            double[] theirs = ref(name + ".timesteps").toDoubleArray();
-            assertEquals(theirs.length, s.timesteps().length, name + " timestep count");
-            for (int i = 0; i < theirs.length; i++) {
-                assertEquals(theirs[i], s.timesteps()[i], 1e-4 * Math.max(1, Math.abs(theirs[i])),
-                        name + " timestep " + i);
-            }
-            double sigma = ref(name + ".init_noise_sigma").getDouble();
-            assertEquals(sigma, s.initNoiseSigma(), 1e-6 * sigma, name + " init_noise_sigma");
-        }
+        PipelineGoldens.checkSchedule(golden, manager, name, run, StableDiffusionPipeline.asStableDiffusionPipelineSees(
+                JsonConfig.read(modelDir.resolve("scheduler").resolve("scheduler_config.json"))), request(run));
     }
 
     private void checkInitialLatents(String name, JsonObject run) throws IOException {
-        GenerationRequest r = request(run);
-        NDArray noise = pipe.initialNoise(r.seed(), r.width(), r.height(), manager);
-        NDArray theirs = ref(name + ".init_latents");
-        assertEquals(theirs.getShape(), noise.getShape());
-        assertEquals(0.0, Fixtures.relL2(noise, theirs), 0.0,
-                name + ": torch.Generator().manual_seed(seed); torch.randn(latent shape)");
+        PipelineGoldens.checkInitialLatents(pipe, golden, manager, name, request(run));
     }
 
     private void checkRun(String name, JsonObject run) throws IOException {
@@ -226,31 +197,9 @@ class Sd2PipelineParityTest {
                         copy.attach(job);
                         seen.put(step, copy);
                     });
-            double worst = 0;
-            int worstStep = -1;
-            for (int s : recorded) {
-                double err = Fixtures.relL2(seen.get(s), ref(name + ".step" + s + ".latents"));
-                if (err > worst) {
-                    worst = err;
-                    worstStep = s;
-                }
-                assertTrue(err < LATENT_TOL, name + " step" + s + " relL2 " + err);
-            }
-            double ef = Fixtures.relL2(latents, ref(name + ".final_latents"));
-            assertTrue(ef < LATENT_TOL, name + " final_latents relL2 " + ef);
-            NDArray image = pipe.decode(latents);
-            image.attach(job);
-            double ei = Fixtures.relL2(image, ref(name + ".image"));
-            byte[] ours = StableDiffusionPipeline.toRgbBytes(image);
-            byte[] theirs = ref(name + ".image_u8").toByteArray();
-            assertEquals(theirs.length, ours.length);
-            int[] u8 = Fixtures.u8Diff(ours, theirs);
-            int maxDiff = u8[0];
-            int differing = u8[1];
-            System.out.printf("sd2 pipeline %-24s worst step %2d %.3e  final %.3e  image %.3e  u8 max diff %d (%d of %d"
-                    + " values differ)%n", name, worstStep, worst, ef, ei, maxDiff, differing, ours.length);
-            assertTrue(ei < LATENT_TOL, name + " image relL2 " + ei);
-            assertTrue(maxDiff <= 1, name + ": 8-bit image differs by " + maxDiff + " levels");
+            assertEquals(recorded, new ArrayList<>(new java.util.TreeSet<>(seen.keySet())), name + ": every step seen");
+            System.out.printf("sd2 pipeline %-24s %s%n", name,
+                    PipelineGoldens.checkTrajectory(pipe, golden, job, name, seen, latents));
         }
     }
 }

@@ -2,6 +2,7 @@ package dev.sdcfg.model.clip;
 
 import dev.sdcfg.runtime.ForwardScope;
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
@@ -74,6 +75,10 @@ public final class ClipTextModel implements AutoCloseable {
     private final Layer[] layers;
     private final NDArray finalLnWeight;
     private final NDArray finalLnBias;
+    /** CLIPTextModelWithProjection's {@code text_projection.weight} [projection_dim, hidden] (no bias), or null. */
+    private final NDArray textProjection;
+    /** Config {@code eos_token_id}: 2 (old configs) pools at argmax(ids), else at the first id equal to it. */
+    private final long eosTokenId;
     /** [maxPositions, maxPositions]: 0 on and below the diagonal, −inf above. */
     private final NDArray causalMask;
     /** head_dim^-0.5 as a 0-d tensor of the compute dtype (no scalar created per call). */
@@ -94,6 +99,32 @@ public final class ClipTextModel implements AutoCloseable {
     }
 
     /**
+     * What SDXL's encode_prompt reads from an encoder: {@code hidden_states[-(clip_skip + 2)]} [B, T, hidden] (no
+     * final layer norm) and, from a CLIPTextModelWithProjection, {@code text_embeds} [B, projection_dim] (null
+     * otherwise). Both belong to the manager of the input ids.
+     */
+    public record PooledOutput(NDArray hiddenStates, NDArray textEmbeds) implements AutoCloseable {
+        @Override
+        public void close() {
+            hiddenStates.close();
+            if (textEmbeds != null) {
+                textEmbeds.close();
+            }
+        }
+    }
+
+    /**
+     * Loads a diffusers {@code text_encoder_2/} folder holding transformers' {@code CLIPTextModelWithProjection}
+     * (SDXL): the text tower plus {@code text_projection.weight}.
+     */
+    public static ClipTextModel loadWithProjection(Path textEncoderDir, String variant, ComputeContext context) {
+        JsonConfig config = JsonConfig.read(textEncoderDir.resolve("config.json"));
+        try (Weights weights = Weights.openComponent(textEncoderDir, variant)) {
+            return new ClipTextModel(config, weights, context, true);
+        }
+    }
+
+    /**
      * Loads a diffusers {@code text_encoder/} folder ({@code config.json} + safetensors weights).
      *
      * @param variant "fp16" to prefer {@code *.fp16.safetensors}, or null
@@ -110,6 +141,14 @@ public final class ClipTextModel implements AutoCloseable {
      * closed afterwards).
      */
     public ClipTextModel(JsonConfig config, Weights weights, ComputeContext context) {
+        this(config, weights, context, false);
+    }
+
+    /**
+     * @param withProjection transformers' CLIPTextModelWithProjection: also reads {@code text_projection.weight}
+     *                       ([projection_dim, hidden_size]) and computes {@code text_embeds}
+     */
+    public ClipTextModel(JsonConfig config, Weights weights, ComputeContext context, boolean withProjection) {
         DjlRuntime.engine();
         this.context = context;
         this.source = config.source();
@@ -158,6 +197,10 @@ public final class ClipTextModel implements AutoCloseable {
             }
             finalLnWeight = load(root, "final_layer_norm.weight", c);
             finalLnBias = load(root, "final_layer_norm.bias", c);
+            // transformers' CLIPTextConfig default projection_dim is 512; the key sits outside text_model.
+            textProjection = withProjection
+                    ? load(root, "text_projection.weight", config.getInt("projection_dim", 512), c) : null;
+            eosTokenId = config.getInt("eos_token_id", 2);
             IGNORED_KEYS.forEach(root::ignore);
             w.requireAllUsed(source + " does not describe this checkpoint (check num_hidden_layers; a"
                     + " CLIPTextModelWithProjection's text_projection is not read by this model)");
@@ -239,6 +282,59 @@ public final class ClipTextModel implements AutoCloseable {
             NDScope.unregister(out);
             return out;
         }
+    }
+
+    /**
+     * SDXL's use of an encoder (diffusers' StableDiffusionXLPipeline.encode_prompt): {@code hidden_states[-(clipSkip +
+     * 2)]} (the input of layer N−clipSkip, without final_layer_norm) and, with a projection, transformers'
+     * {@code text_embeds}: {@code text_projection(last_hidden_state[b, eos_b])}, where eos_b is
+     * {@code argmax(ids[b])} when the config's eos_token_id is 2 (old configs: SDXL's, whose EOS has the largest
+     * id) and otherwise the first position holding eos_token_id. Reads the ids back to the host once.
+     */
+    public PooledOutput encodePooled(NDArray inputIds, int clipSkip) {
+        int skip = Math.max(0, clipSkip);
+        if (skip + 2 > numLayers + 1) {
+            throw new IllegalArgumentException("clip skip " + clipSkip + " leaves no hidden state of the text encoder's "
+                    + numLayers + " layers");
+        }
+        try (NDScope scope = new ForwardScope()) {
+            NDList hs = run(inputIds, numLayers, true);
+            NDArray hidden = hs.get(numLayers - 1 - skip);
+            NDArray textEmbeds = null;
+            if (textProjection != null) {
+                NDArray last = Ops.layerNorm(hs.get(numLayers), finalLnWeight, finalLnBias, layerNormEps);
+                long[] ids = inputIds.toType(DataType.INT64, false).toLongArray();
+                long t = inputIds.getShape().get(1);
+                NDList rows = new NDList();
+                for (int b = 0; b < ids.length / t; b++) {
+                    rows.add(last.get(b).get(eosPosition(ids, b * (int) t, (int) t)));
+                }
+                textEmbeds = NDArrays.stack(rows, 0).matMul(textProjection.transpose());
+                NDScope.unregister(textEmbeds);
+            }
+            NDScope.unregister(hidden);
+            return new PooledOutput(hidden, textEmbeds);
+        }
+    }
+
+    /** transformers' CLIPTextTransformer pooling position of one row of ids. */
+    private long eosPosition(long[] ids, int from, int t) {
+        int best = 0;
+        for (int i = 0; i < t; i++) {
+            long id = ids[from + i];
+            if (eosTokenId == 2 ? id > ids[from + best] : id == eosTokenId) {
+                best = i;
+                if (eosTokenId != 2) {
+                    break;
+                }
+            }
+        }
+        return best;
+    }
+
+    /** The width of {@code text_embeds} (config projection_dim), or 0 without a projection. */
+    public int projectionDim() {
+        return textProjection == null ? 0 : (int) textProjection.getShape().get(0);
     }
 
     /**

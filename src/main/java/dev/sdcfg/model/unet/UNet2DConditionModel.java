@@ -2,6 +2,8 @@ package dev.sdcfg.model.unet;
 
 import dev.sdcfg.runtime.ForwardScope;
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
@@ -24,8 +26,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * diffusers' {@code UNet2DConditionModel} with the semantics SD 1.x and 2.x configs use (see {@link UNetConfig}):
- * sinusoidal time embedding → TimestepEmbedding; conv_in; down blocks (collecting skip tensors); mid block; up
+ * diffusers' {@code UNet2DConditionModel} with the semantics SD 1.x, 2.x and SDXL configs use (see {@link UNetConfig}):
+ * sinusoidal time embedding → TimestepEmbedding (plus SDXL's text_time added embedding); conv_in; down blocks (collecting skip tensors); mid block; up
  * blocks (consuming them; each upsampler follows its next skip tensor's size, so any latent size works); GroupNorm →
  * SiLU → conv_out. Module and parameter names equal the checkpoint keys; the model reads exactly the tensors the
  * config implies, and a checkpoint tensor it does not read fails the load ({@link Weights#requireAllUsed}: diffusers
@@ -48,6 +50,9 @@ public final class UNet2DConditionModel implements AutoCloseable {
     private final Conv2dLayer convIn;
     private final DownBlock[] downBlocks;
     private final MidBlock midBlock;
+    /** SDXL's text_time conditioning: add_time_proj (sinusoids of the time ids) and add_embedding; or null. */
+    private final Timesteps addTimeProj;
+    private final TimestepEmbedding addEmbedding;
     /** diffusers' encoder_hid_proj ("text_proj"), or null. */
     private final LinearLayer encoderHidProj;
     private final UpBlock[] upBlocks;
@@ -96,6 +101,11 @@ public final class UNet2DConditionModel implements AutoCloseable {
             this.timeProj = new Timesteps(manager, c0, c.flipSinToCos(), c.freqShift());
             this.timeEmbedding = new TimestepEmbedding(p.child("time_embedding"), c0, c.timeEmbedDim(),
                     c.timestepPostAct());
+            UNetConfig.TextTimeConfig add = c.addition();
+            this.addTimeProj = add == null ? null : new Timesteps(manager, add.timeEmbedDim(), c.flipSinToCos(),
+                    c.freqShift());
+            this.addEmbedding = add == null ? null
+                    : new TimestepEmbedding(p.child("add_embedding"), add.inputDim(), c.timeEmbedDim());
             this.encoderHidProj = c.encoderHidDim() > 0
                     ? new LinearLayer(p.child("encoder_hid_proj"), c.encoderHidDim(), c.crossAttentionDim()) : null;
 
@@ -155,7 +165,7 @@ public final class UNet2DConditionModel implements AutoCloseable {
             }
             weights.requireAllUsed(c.source() + " does not describe this checkpoint (check block_out_channels,"
                     + " layers_per_block, down_block_types, up_block_types, mid_block_type,"
-                    + " transformer_layers_per_block, encoder_hid_dim)");
+                    + " transformer_layers_per_block, encoder_hid_dim, addition_embed_type)");
             this.parameterCount = weights.keys().size();
         } catch (RuntimeException e) {
             manager.close();
@@ -208,6 +218,19 @@ public final class UNet2DConditionModel implements AutoCloseable {
      * survive the forward and belong to the caller.
      */
     public NDArray forward(NDArray sample, NDArray timestep, NDArray encoderHiddenStates, Map<String, NDArray> record) {
+        return forward(sample, timestep, encoderHiddenStates, null, null, record);
+    }
+
+    /**
+     * The forward of a UNet with SDXL's text_time conditioning (diffusers' {@code added_cond_kwargs}); both are
+     * null for a UNet without it. Also records {@code add_time_proj} ([B·6, addition_time_embed_dim], fp32) and
+     * {@code add_embedding} when {@code record} is given.
+     *
+     * @param textEmbeds [B, text_embeds width] pooled text embeddings (text_encoder_2's text_embeds)
+     * @param timeIds    [B, 6] original size (h, w), crop top-left (y, x), target size (h, w), any float dtype
+     */
+    public NDArray forward(NDArray sample, NDArray timestep, NDArray encoderHiddenStates, NDArray textEmbeds,
+                           NDArray timeIds, Map<String, NDArray> record) {
         Shape ss = sample.getShape();
         if (ss.dimension() != 4 || ss.get(1) != config.inChannels()) {
             throw new IllegalArgumentException("sample must be [B, " + config.inChannels() + ", H, W], got " + ss);
@@ -222,6 +245,7 @@ public final class UNet2DConditionModel implements AutoCloseable {
         if (timestep.getShape().dimension() > 1 || (tn != 1 && tn != b)) {
             throw new IllegalArgumentException("timestep must be 0-dim, [1] or [" + b + "], got " + timestep.getShape());
         }
+        checkAddition(b, textEmbeds, timeIds);
         List<NDArray> recorded = new ArrayList<>();
         NDArray out;
         try (NDScope scope = new ForwardScope()) {
@@ -244,6 +268,17 @@ public final class UNet2DConditionModel implements AutoCloseable {
             keep(record, recorded, "time_proj", tEmb);
             NDArray emb = timeEmbedding.forward(tEmb);
             keep(record, recorded, "time_embedding", emb);
+            if (addEmbedding != null) {
+                // diffusers' get_aug_embed("text_time"): sinusoids of the flattened time ids (fp32, then the model
+                // dtype, as torch's promotion and .to(emb.dtype) leave them), after the pooled text embeds
+                NDArray timeEmbeds = addTimeProj.forward(toDevice(timeIds).reshape(-1));
+                keep(record, recorded, "add_time_proj", timeEmbeds);
+                NDArray addEmbeds = NDArrays.concat(new NDList(toModel(textEmbeds),
+                        timeEmbeds.toType(ctx.dtype(), false).reshape(b, -1)), 1);
+                NDArray aug = addEmbedding.forward(addEmbeds);
+                keep(record, recorded, "add_embedding", aug);
+                emb = emb.add(aug);
+            }
             if (config.timeEmbeddingActFn() != null) {
                 emb = Activations.apply(config.timeEmbeddingActFn(), emb); // diffusers' time_embed_act
             }
@@ -306,6 +341,28 @@ public final class UNet2DConditionModel implements AutoCloseable {
         return out;
     }
 
+    private void checkAddition(long b, NDArray textEmbeds, NDArray timeIds) {
+        UNetConfig.TextTimeConfig add = config.addition();
+        if (add == null) {
+            if (textEmbeds != null || timeIds != null) {
+                throw new IllegalArgumentException("this UNet has no added conditioning (addition_embed_type null)");
+            }
+            return;
+        }
+        if (textEmbeds == null || timeIds == null) {
+            throw new IllegalArgumentException("this UNet's addition_embed_type text_time needs text_embeds and"
+                    + " time_ids");
+        }
+        Shape te = textEmbeds.getShape();
+        Shape ti = timeIds.getShape();
+        if (te.dimension() != 2 || te.get(0) != b || te.get(1) != add.textEmbedsDim()) {
+            throw new IllegalArgumentException("text_embeds must be [" + b + ", " + add.textEmbedsDim() + "], got " + te);
+        }
+        if (ti.dimension() != 2 || ti.get(0) != b || ti.get(1) != UNetConfig.TextTimeConfig.TIME_IDS) {
+            throw new IllegalArgumentException("time_ids must be [" + b + ", 6], got " + ti);
+        }
+    }
+
     private static int[] ints(List<Integer> l) {
         return l.stream().mapToInt(Integer::intValue).toArray();
     }
@@ -318,8 +375,11 @@ public final class UNet2DConditionModel implements AutoCloseable {
     }
 
     private NDArray toModel(NDArray a) {
-        NDArray r = a.getDevice().equals(ctx.device()) ? a : a.toDevice(ctx.device(), false);
-        return r.toType(ctx.dtype(), false);
+        return toDevice(a).toType(ctx.dtype(), false);
+    }
+
+    private NDArray toDevice(NDArray a) {
+        return a.getDevice().equals(ctx.device()) ? a : a.toDevice(ctx.device(), false);
     }
 
     @Override

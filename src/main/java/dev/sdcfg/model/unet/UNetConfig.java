@@ -12,7 +12,7 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * The parts of diffusers' {@code UNet2DConditionModel} config that Stable Diffusion 1.x and 2.x use, resolved the
+ * The parts of diffusers' {@code UNet2DConditionModel} config that Stable Diffusion 1.x, 2.x and XL use, resolved the
  * way diffusers resolves them (scalars repeated per block, the legacy meaning of {@code attention_head_dim}) by
  * {@link #from}. Per-block lists have one entry per down block, index i.
  *
@@ -30,6 +30,7 @@ import java.util.Set;
  * @param timeEmbeddingActFn    diffusers' {@code time_embedding_act_fn} (applied to the time embedding before the
  *                              blocks), or null
  * @param timestepPostAct       diffusers' {@code timestep_post_act} (the TimestepEmbedding's post activation), or null
+ * @param addition              SDXL's added conditioning ({@code addition_embed_type} "text_time"), or null
  */
 public record UNetConfig(String source, int inChannels, int outChannels, int sampleHeight, int sampleWidth,
                          boolean centerInputSample, boolean flipSinToCos, double freqShift,
@@ -41,7 +42,25 @@ public record UNetConfig(String source, int inChannels, int outChannels, int sam
                          int downsamplePadding, double midBlockScaleFactor, int normNumGroups, double normEps,
                          boolean useLinearProjection, boolean upcastAttention, String resnetTimeScaleShift,
                          int convInKernel, int convOutKernel, int timeEmbedDim, String timeEmbeddingActFn,
-                         String timestepPostAct) {
+                         String timestepPostAct, TextTimeConfig addition) {
+
+    /**
+     * {@code addition_embed_type} "text_time" (SDXL): six time ids → {@code add_time_proj} (sinusoids of
+     * {@code addition_time_embed_dim} each), concatenated after the pooled text embeds → {@code add_embedding}, a
+     * TimestepEmbedding from {@code projection_class_embeddings_input_dim} to the time embedding width.
+     *
+     * @param timeEmbedDim   {@code addition_time_embed_dim}
+     * @param inputDim       {@code projection_class_embeddings_input_dim} = text_embeds width + 6·timeEmbedDim
+     */
+    public record TextTimeConfig(int timeEmbedDim, int inputDim) {
+        /** Number of time ids: original (h, w), crop top-left (y, x), target (h, w). */
+        public static final int TIME_IDS = 6;
+
+        /** The pooled text-embedding width this UNet expects (text_encoder_2's projection_dim). */
+        public int textEmbedsDim() {
+            return inputDim - TIME_IDS * timeEmbedDim;
+        }
+    }
 
     public static final String CROSS_ATTN_DOWN = "CrossAttnDownBlock2D";
     public static final String DOWN = "DownBlock2D";
@@ -89,7 +108,7 @@ public record UNetConfig(String source, int inChannels, int outChannels, int sam
             }
         }
         // Features Stable Diffusion pipelines cannot drive: they must be absent or null.
-        for (String k : List.of("class_embed_type", "num_class_embeds", "addition_embed_type", "time_cond_proj_dim")) {
+        for (String k : List.of("class_embed_type", "num_class_embeds", "time_cond_proj_dim")) {
             if (c.has(k)) {
                 throw unsupported(c, k, c.json().get(k) + " (only null is supported: "
                         + ABSENT_REASONS.get(k) + ")");
@@ -195,6 +214,7 @@ public record UNetConfig(String source, int inChannels, int outChannels, int sam
             }
         }
         int timeEmbedDim = c.getInt("time_embedding_dim", blockOutChannels[0] * 4);
+        TextTimeConfig addition = addition(c);
 
         for (int i = 0; i < n; i++) {
             check(c, "block_out_channels", blockOutChannels[i] > 0 && blockOutChannels[i] % normNumGroups == 0,
@@ -220,7 +240,29 @@ public record UNetConfig(String source, int inChannels, int outChannels, int sam
                 list(layersPerBlock), depths.down, depths.mid, depths.up, onlyCrossAttention, list(numAttentionHeads),
                 list(crossAttentionDim), encoderHidDim, downsamplePadding, midBlockScaleFactor, normNumGroups, normEps,
                 useLinearProjection, upcastAttention, resnetTimeScaleShift, convInKernel, convOutKernel, timeEmbedDim,
-                timeEmbeddingActFn, timestepPostAct);
+                timeEmbeddingActFn, timestepPostAct, addition);
+    }
+
+    /**
+     * {@code addition_embed_type}: null, or "text_time" with {@code addition_time_embed_dim} and
+     * {@code projection_class_embeddings_input_dim} (diffusers' {@code _set_add_embedding}); the other kinds
+     * (text, text_image, image, image_hint: Kandinsky / IP-style models) need inputs these pipelines do not make.
+     */
+    private static TextTimeConfig addition(JsonConfig c) {
+        String type = c.getString("addition_embed_type", null);
+        if (type == null) {
+            return null;
+        }
+        if (!"text_time".equals(type)) {
+            throw unsupported(c, "addition_embed_type", "'" + type + "' (supported: text_time, or null)");
+        }
+        int dim = c.getInt("addition_time_embed_dim", 0);
+        int in = c.getInt("projection_class_embeddings_input_dim", 0);
+        check(c, "addition_time_embed_dim", dim > 0, "must be a positive integer with addition_embed_type text_time");
+        check(c, "projection_class_embeddings_input_dim", in > TextTimeConfig.TIME_IDS * dim,
+                "must exceed 6 x addition_time_embed_dim (" + TextTimeConfig.TIME_IDS * dim
+                        + ": the pooled text embeds come first)");
+        return new TextTimeConfig(dim, in);
     }
 
     /** diffusers' {@code get_activation} names this runtime implements exactly ("mish" is not among them). */
@@ -236,7 +278,6 @@ public record UNetConfig(String source, int inChannels, int outChannels, int sam
     private static final java.util.Map<String, String> ABSENT_REASONS = java.util.Map.of(
             "class_embed_type", "class embeddings need class labels the pipeline does not pass",
             "num_class_embeds", "class embeddings need class labels the pipeline does not pass",
-            "addition_embed_type", "added conditioning (e.g. SDXL text_time) is not implemented",
             "time_cond_proj_dim", "guidance-embedding (LCM) UNets change the pipeline's guidance");
 
     /**

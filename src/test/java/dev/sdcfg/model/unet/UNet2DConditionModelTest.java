@@ -275,7 +275,7 @@ class UNet2DConditionModelTest {
     void rejectsUnsupportedConfigNamingFileAndKey(@TempDir Path dir) throws IOException {
         Object[][] cases = {
             {"class_embed_type", "timestep"},
-            {"addition_embed_type", "text_time"},
+            {"addition_embed_type", "image"}, // Kandinsky-style; text_time (SDXL) is supported
             {"time_cond_proj_dim", 256},
             {"dual_cross_attention", true},
             {"num_attention_heads", 8},

@@ -1,0 +1,153 @@
+package dev.sdcfg.pipeline;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import dev.sdcfg.model.ModelFolder;
+import dev.sdcfg.model.ModelLoadException;
+import dev.sdcfg.model.clip.ClipTextModel;
+import dev.sdcfg.model.clip.ClipTokenizer;
+import dev.sdcfg.model.unet.UNetConfig;
+
+import java.util.List;
+
+/**
+ * The text side of diffusers' {@code StableDiffusionXLPipeline} (pipelines/stable_diffusion_xl/
+ * pipeline_stable_diffusion_xl.py: {@code encode_prompt}, {@code _get_add_time_ids}): two CLIP text encoders whose
+ * {@code hidden_states[-(clip_skip + 2)]} are concatenated along the channels, the pooled, projected
+ * {@code text_embeds} of the second, and the six "micro-conditioning" time ids. The UNet receives the pooled
+ * embeds and the time ids as its text_time added conditioning ({@link TextTime}).
+ *
+ * <p>Owns the second tokenizer and text encoder; the first pair belongs to the pipeline (it is the same
+ * CLIPTextModel as SD 1.x's). One thread at a time (the worker's).
+ */
+final class SdxlConditioning implements AutoCloseable {
+
+    /** SDXL's added conditioning of one side of the CFG pair: [B, projection_dim] and [B, 6], model dtype. */
+    record TextTime(NDArray textEmbeds, NDArray timeIds) {
+        /** The CFG pair as one batch (unconditional first, as the prompt embeddings). */
+        static TextTime pair(TextTime uncond, TextTime cond) {
+            return new TextTime(NDArrays.concat(new NDList(uncond.textEmbeds, cond.textEmbeds), 0),
+                    NDArrays.concat(new NDList(uncond.timeIds, cond.timeIds), 0));
+        }
+    }
+
+    /** Prompt embeddings [1, 77, C1 + C2] and their added conditioning. */
+    record Encoded(NDArray embeds, TextTime added) {
+    }
+
+    private final ClipTokenizer tokenizer2;
+    private final ClipTextModel textEncoder2;
+    private final boolean forceZerosForEmptyPrompt;
+
+    SdxlConditioning(ClipTokenizer tokenizer2, ClipTextModel textEncoder2, boolean forceZerosForEmptyPrompt) {
+        if (textEncoder2.projectionDim() <= 0) {
+            throw new IllegalArgumentException("text_encoder_2 must be a CLIPTextModelWithProjection");
+        }
+        this.tokenizer2 = tokenizer2;
+        this.textEncoder2 = textEncoder2;
+        this.forceZerosForEmptyPrompt = forceZerosForEmptyPrompt;
+    }
+
+    /**
+     * The components must fit as StableDiffusionXLPipeline uses them: the UNet attends to the two encoders'
+     * concatenated widths, and its add_embedding takes text_encoder_2's projection_dim plus six time sinusoids
+     * (diffusers checks the latter in {@code _get_add_time_ids}, mid-generation).
+     */
+    static void checkComponentsFit(ClipTokenizer tokenizer, ClipTextModel textEncoder, ClipTokenizer tokenizer2,
+                                   ClipTextModel textEncoder2, UNetConfig u) {
+        UNetConfig.TextTimeConfig add = u.addition();
+        if (add == null) {
+            throw new ModelLoadException(u.source() + ": an SDXL UNet needs 'addition_embed_type' \"text_time\"");
+        }
+        int width = textEncoder.hiddenSize() + textEncoder2.hiddenSize();
+        if (u.contextDim() != width) {
+            throw new ModelLoadException(u.source() + ": 'cross_attention_dim' " + u.contextDim() + " does not match"
+                    + " the two text encoders' 'hidden_size' " + textEncoder.hiddenSize() + " + "
+                    + textEncoder2.hiddenSize());
+        }
+        if (add.textEmbedsDim() != textEncoder2.projectionDim()) {
+            throw new ModelLoadException(u.source() + ": 'projection_class_embeddings_input_dim' " + add.inputDim()
+                    + " must be text_encoder_2's 'projection_dim' " + textEncoder2.projectionDim()
+                    + " + 6 x 'addition_time_embed_dim' " + add.timeEmbedDim());
+        }
+        for (ClipTokenizer t : List.of(tokenizer, tokenizer2)) {
+            if (t.maxLength() != tokenizer.maxLength()) {
+                throw new ModelLoadException(tokenizer2.source() + ": the tokenizers' lengths differ ("
+                        + tokenizer.maxLength() + ", " + tokenizer2.maxLength() + ")");
+            }
+        }
+        if (tokenizer2.maxLength() > textEncoder2.maxPositionEmbeddings()) {
+            throw new ModelLoadException(tokenizer2.source() + ": the tokenizer's length " + tokenizer2.maxLength()
+                    + " exceeds " + ModelFolder.TEXT_ENCODER_2 + "'s 'max_position_embeddings' "
+                    + textEncoder2.maxPositionEmbeddings());
+        }
+    }
+
+    ClipTextModel textEncoder2() {
+        return textEncoder2;
+    }
+
+    ClipTokenizer tokenizer2() {
+        return tokenizer2;
+    }
+
+    boolean forceZerosForEmptyPrompt() {
+        return forceZerosForEmptyPrompt;
+    }
+
+    /**
+     * encode_prompt for one text: each tokenizer's ids through its encoder, {@code hidden_states[-(clipSkip + 2)]}
+     * of both concatenated, text_embeds of encoder 2; then the time ids. diffusers encodes the negative prompt with
+     * {@code hidden_states[-2]} whatever clip_skip is, so the caller passes 0 for it.
+     */
+    Encoded encode(String text, ClipTokenizer tokenizer, ClipTextModel textEncoder, int clipSkip,
+                   SizeConditions sizes, NDManager into) {
+        NDArray ids1 = ids(tokenizer, text, into);
+        NDArray ids2 = ids(tokenizer2, text, into);
+        try (ClipTextModel.PooledOutput o1 = textEncoder.encodePooled(ids1, clipSkip)) {
+            ClipTextModel.PooledOutput o2 = textEncoder2.encodePooled(ids2, clipSkip);
+            NDArray embeds = NDArrays.concat(new NDList(o1.hiddenStates(), o2.hiddenStates()), -1);
+            embeds.attach(into);
+            o2.textEmbeds().attach(into);
+            o2.hiddenStates().close();
+            return new Encoded(embeds, new TextTime(o2.textEmbeds(), timeIds(sizes, into)));
+        }
+    }
+
+    /**
+     * The unconditional side: zeros shaped like the prompt's (embeddings and pooled embeds) when the negative
+     * prompt is absent and the model says {@code force_zeros_for_empty_prompt} (SDXL base: true); else the
+     * negative prompt ("" when absent) encoded with hidden_states[-2]. The negative time ids equal the prompt's
+     * (diffusers' default without negative_original_size / negative_target_size).
+     */
+    Encoded encodeNegative(String negative, Encoded prompt, ClipTokenizer tokenizer, ClipTextModel textEncoder,
+                           SizeConditions sizes, NDManager into) {
+        if ((negative == null || negative.isEmpty()) && forceZerosForEmptyPrompt) {
+            NDArray z = prompt.embeds().zerosLike();
+            NDArray zp = prompt.added().textEmbeds().zerosLike();
+            z.attach(into);
+            zp.attach(into);
+            return new Encoded(z, new TextTime(zp, timeIds(sizes, into)));
+        }
+        return encode(negative == null ? "" : negative, tokenizer, textEncoder, 0, sizes, into);
+    }
+
+    /** [1, 6] time ids in the model dtype, as diffusers makes them ({@code torch.tensor([ids], dtype=dtype)}). */
+    NDArray timeIds(SizeConditions sizes, NDManager into) {
+        return into.create(sizes.timeIds(), new Shape(1, 6)).toType(textEncoder2.context().dtype(), false);
+    }
+
+    private static NDArray ids(ClipTokenizer tokenizer, String text, NDManager into) {
+        long[] ids = tokenizer.encode(text).ids();
+        return into.create(ids, new Shape(1, ids.length));
+    }
+
+    @Override
+    public void close() {
+        textEncoder2.close();
+        tokenizer2.close();
+    }
+}
