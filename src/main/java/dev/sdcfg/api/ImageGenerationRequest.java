@@ -13,7 +13,7 @@ import org.eclipse.microprofile.openapi.annotations.media.Schema;
         + "Diffusion and guidance fields). Unknown fields are rejected.")
 public record ImageGenerationRequest(
         @Schema(description = "Text prompt (required, not blank; at most sd.limits.max-prompt-chars, default 2000, "
-                + "characters; CLIP reads the first 77 tokens and a warning says when it was cut)",
+                + "characters; read as prompt_syntax says: A1111 weights and chunks of 75 tokens by default)",
                 required = true, maxLength = 2000, examples = "a watercolor fox in a snowy forest")
         String prompt,
 
@@ -90,5 +90,14 @@ public record ImageGenerationRequest(
         @Schema(description = "Which events are sent to webhook: a subset of started, progress (at most one a "
                 + "second), completed (succeeded, failed or canceled). Default [\"completed\"]",
                 examples = "[\"started\", \"completed\"]")
-        java.util.List<String> webhookEvents) {
+        java.util.List<String> webhookEvents,
+
+        @JsonProperty("prompt_syntax")
+        @Schema(description = "How prompt and negative_prompt are read. a1111 (default): AUTOMATIC1111's syntax, "
+                + "(word) ×1.1, [word] ÷1.1, (word:1.3), \\( \\) for literal brackets, BREAK to start a new "
+                + "75-token chunk; any length, in chunks of 75 tokens (at most sd.limits.max-prompt-chunks, default 8). "
+                + "Prompt editing [a:b:0.5] and alternation [a|b] are not scheduled: such text is weighted as brackets. "
+                + "plain: the text as it is, cut at 77 tokens with a warning",
+                enumeration = {"a1111", "plain"}, defaultValue = "a1111")
+        String promptSyntax) {
 }

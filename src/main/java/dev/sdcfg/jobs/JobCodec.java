@@ -49,6 +49,7 @@ final class JobCodec {
             o.put("guidance", r.guidance().canonicalJson());
             o.put("seed", r.seed());
             o.put("n", r.n());
+            o.put("prompt_syntax", r.promptSyntax().value());
         }
         return write(arr);
     }
@@ -59,7 +60,7 @@ final class JobCodec {
             GenerationRequest r = new GenerationRequest(o.get("prompt").asText(), o.get("negative_prompt").asText(""),
                     o.get("width").asInt(), o.get("height").asInt(), o.get("steps").asInt(), text(o, "sampler"),
                     samplerOptions(text(o, "sampler_options")), guidance(text(o, "guidance")), o.get("seed").asLong(),
-                    o.get("n").asInt());
+                    o.get("n").asInt(), dev.sdcfg.pipeline.prompt.PromptSyntax.of(o.path("prompt_syntax").asText("a1111")));
             tasks.add(new JobTask(text(o, "label"), r));
         }
         return tasks;

@@ -1,6 +1,7 @@
 package dev.sdcfg.pipeline;
 
 import dev.sdcfg.guidance.GuidanceSpec;
+import dev.sdcfg.pipeline.prompt.PromptSyntax;
 
 /**
  * One generation job as the core engine sees it: typed values, parsed once where the request came in (the HTTP
@@ -17,6 +18,7 @@ import dev.sdcfg.guidance.GuidanceSpec;
  * @param guidance        the guidance spec (null: {@link GuidanceSpec#DEFAULT})
  * @param seed            seed of image 0; image i uses seed + i
  * @param n               number of images
+ * @param promptSyntax    how prompt and negative prompt are read (null: {@link PromptSyntax#A1111})
  */
 public record GenerationRequest(
         String prompt,
@@ -28,10 +30,18 @@ public record GenerationRequest(
         SamplerOverrides samplerOptions,
         GuidanceSpec guidance,
         long seed,
-        int n) {
+        int n,
+        PromptSyntax promptSyntax) {
 
     public GenerationRequest {
         samplerOptions = samplerOptions == null ? SamplerOverrides.NONE : samplerOptions;
         guidance = guidance == null ? GuidanceSpec.DEFAULT : guidance;
+        promptSyntax = promptSyntax == null ? PromptSyntax.A1111 : promptSyntax;
+    }
+
+    /** A request in the default prompt syntax ({@link PromptSyntax#A1111}). */
+    public GenerationRequest(String prompt, String negativePrompt, int width, int height, int steps, String sampler,
+                             SamplerOverrides samplerOptions, GuidanceSpec guidance, long seed, int n) {
+        this(prompt, negativePrompt, width, height, steps, sampler, samplerOptions, guidance, seed, n, null);
     }
 }
