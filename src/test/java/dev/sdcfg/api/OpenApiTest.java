@@ -19,6 +19,7 @@ class OpenApiTest {
     static final Map<String, List<String>> ENDPOINTS = Map.ofEntries(
             Map.entry("/v1/jobs/{id}/events", List.of("get")),
             Map.entry("/v1/images/generations", List.of("post")),
+            Map.entry("/v1/png-info", List.of("post")),
             Map.entry("/v1/jobs", List.of("post")),
             Map.entry("/v1/jobs/{id}", List.of("get", "delete")),
             Map.entry("/v1/jobs/{id}/images/{index}", List.of("get")),
@@ -52,7 +53,7 @@ class OpenApiTest {
         assertNotNull(doc.get("paths.'/v1/experiments'.post.requestBody.content.'application/json'.examples"));
         Map<String, Object> req = doc.getMap("components.schemas.ImageGenerationRequest.properties");
         for (String field : List.of("prompt", "negative_prompt", "n", "size", "width", "height", "response_format",
-                "seed", "steps", "sampler", "sampler_options", "guidance", "webhook", "webhook_events")) {
+                "seed", "steps", "sampler", "sampler_options", "guidance", "webhook", "webhook_events", "prompt_syntax")) {
             assertTrue(req.containsKey(field), "ImageGenerationRequest." + field + " undocumented: " + req.keySet());
             assertNotNull(doc.getString("components.schemas.ImageGenerationRequest.properties." + field + ".description"),
                     field + " has no description");

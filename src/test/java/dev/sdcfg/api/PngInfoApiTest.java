@@ -52,19 +52,19 @@ class PngInfoApiTest {
     @Test
     void infotextRoundTripsAndRegeneratesTheSamePng() {
         String body = "{\"prompt\": " + quote(PROMPT) + ", \"negative_prompt\": \"lowres, (bad hands:1.3)\", "
-                + "\"size\": \"64x48\", \"steps\": 2, \"seed\": 4242, \"sampler\": \"euler_ancestral\", "
+                + "\"size\": \"72x64\", \"steps\": 2, \"seed\": 4242, \"sampler\": \"euler_ancestral\", "
                 + "\"guidance\": {\"normalizer\": \"fullnorm\", \"g\": {\"schedule\": \"cosine\", \"max\": 0.25, "
                 + "\"min\": 0.05}}}";
         byte[] first = generate(body);
         String parameters = PngEncoder.readText(first).get("parameters");
         assertTrue(parameters.startsWith(PROMPT + "\nNegative prompt: lowres, (bad hands:1.3)\nSteps: 2, "
-                + "Sampler: Euler a, CFG scale: 0.25, Seed: 4242, Size: 64x48, "), parameters);
+                + "Sampler: Euler a, CFG scale: 0.25, Seed: 4242, Size: 72x64, "), parameters);
 
         JsonPath info = given().contentType("image/png").body(first).post("/v1/png-info")
                 .then().statusCode(200).contentType(JSON).extract().jsonPath();
         assertEquals(parameters, info.getString("parameters"));
         assertEquals(PROMPT, info.getString("prompt"));
-        assertEquals("64", info.getString("params.Size-1"));
+        assertEquals("72", info.getString("params.Size-1"));
         Map<String, Object> request = info.getMap("request");
         assertEquals("euler_ancestral", request.get("sampler"));
         assertEquals(4242, ((Number) request.get("seed")).intValue());
