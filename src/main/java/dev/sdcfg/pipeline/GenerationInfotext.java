@@ -145,14 +145,19 @@ public final class GenerationInfotext {
         return new Request(b, warnings);
     }
 
-    /** A1111's display name or one of ours → ours; null when neither. */
+    /**
+     * A1111's display name → ours; one of our names, "default" or a diffusers scheduler class name (which a request
+     * may name, and which this service writes as it was given) → itself; null otherwise (another A1111 sampler).
+     */
     static String ourSampler(String name) {
         for (Map.Entry<String, String> e : A1111_SAMPLERS.entrySet()) {
             if (e.getValue().equals(name)) {
                 return e.getKey();
             }
         }
-        return dev.sdcfg.sampler.SamplerFactory.describe().stream().anyMatch(s -> s.name().equals(name)) ? name : null;
+        boolean ours = name.equalsIgnoreCase("default") || name.endsWith("Scheduler")
+                || dev.sdcfg.sampler.SamplerFactory.describe().stream().anyMatch(s -> s.name().equals(name));
+        return ours ? name : null;
     }
 
     private static void integer(Map<String, String> p, String key, String field, JsonObject b, List<String> warnings) {
