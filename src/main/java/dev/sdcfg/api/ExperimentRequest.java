@@ -34,5 +34,8 @@ public record ExperimentRequest(
                 + "at most 200 characters each", examples = "[\"plain CFG 7.5\", \"basenorm 7.5\", \"fullnorm cosine\"]")
         List<String> labels,
         @Schema(description = "Grid columns (default: all specs in one row up to 4, else about a square)",
-                minimum = "1", maximum = "12", examples = "3") Integer columns) {
+                minimum = "1", maximum = "12", examples = "3") Integer columns,
+        @JsonProperty("prompt_syntax") @Schema(description = "a1111 (default) or plain, as in "
+                + "ImageGenerationRequest.prompt_syntax", enumeration = {"a1111", "plain"}, defaultValue = "a1111")
+        String promptSyntax) {
 }

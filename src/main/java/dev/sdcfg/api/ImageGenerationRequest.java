@@ -13,7 +13,7 @@ import org.eclipse.microprofile.openapi.annotations.media.Schema;
         + "Diffusion and guidance fields). Unknown fields are rejected.")
 public record ImageGenerationRequest(
         @Schema(description = "Text prompt (required, not blank; at most sd.limits.max-prompt-chars, default 2000, "
-                + "characters; CLIP reads the first 77 tokens and a warning says when it was cut)",
+                + "characters; read as prompt_syntax says: A1111 weights and chunks of 75 tokens by default)",
                 required = true, maxLength = 2000, examples = "a watercolor fox in a snowy forest")
         String prompt,
 
@@ -136,7 +136,16 @@ public record ImageGenerationRequest(
         @JsonProperty("target_size")
         @Schema(description = "SDXL only: the micro-conditioning target size [height, width] (diffusers' "
                 + "target_size); default [height, width]", examples = "[1024, 1024]")
-        java.util.List<Integer> targetSize) {
+        java.util.List<Integer> targetSize,
+
+        @JsonProperty("prompt_syntax")
+        @Schema(description = "How prompt and negative_prompt are read. a1111 (default): AUTOMATIC1111's syntax, "
+                + "(word) ×1.1, [word] ÷1.1, (word:1.3), \\( \\) for literal brackets, BREAK to start a new "
+                + "75-token chunk; any length, in chunks of 75 tokens (at most sd.limits.max-prompt-chunks, default 8). "
+                + "Prompt editing [a:b:0.5] and alternation [a|b] are not scheduled: such text is weighted as brackets. "
+                + "plain: the text as it is, cut at 77 tokens with a warning",
+                enumeration = {"a1111", "plain"}, defaultValue = "a1111")
+        String promptSyntax) {
 
     /** A text-to-image request without SDXL's size conditioning. */
     public ImageGenerationRequest(String prompt, String negativePrompt, Integer n, String size, Integer width,
@@ -144,6 +153,6 @@ public record ImageGenerationRequest(
                                   JsonNode samplerOptions, JsonNode guidance, String model, String user,
                                   String webhook, java.util.List<String> webhookEvents) {
         this(prompt, negativePrompt, n, size, width, height, responseFormat, seed, steps, sampler, samplerOptions,
-                guidance, model, user, webhook, webhookEvents, null, null, null, null, null, null, null);
+                guidance, model, user, webhook, webhookEvents, null, null, null, null, null, null, null, null);
     }
 }

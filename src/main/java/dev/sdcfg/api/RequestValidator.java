@@ -8,6 +8,7 @@ import dev.sdcfg.jobs.JobService;
 import dev.sdcfg.jobs.JobTask;
 import dev.sdcfg.jobs.ServiceConfig;
 import dev.sdcfg.pipeline.GenerationRequest;
+import dev.sdcfg.pipeline.prompt.PromptSyntax;
 import dev.sdcfg.pipeline.ImageGenerator;
 import dev.sdcfg.pipeline.InvalidRequestException;
 import dev.sdcfg.pipeline.SamplerOverrides;
@@ -87,6 +88,7 @@ public class RequestValidator {
         byte[] mask = InitImageField.bytes(InitImageField.MASK, b.mask(), errors);
         InitImageField.checkCompanions(b.initImage(), b.strength(), b.mask(), errors);
         SizeConditions sizeConditions = SdxlSizeFields.parse(b, wh, errors);
+        PromptSyntax syntax = promptSyntax(b.promptSyntax(), errors);
         if (!errors.isEmpty()) {
             throw ProblemException.invalid(errors);
         }
@@ -96,7 +98,7 @@ public class RequestValidator {
             wh = img2imgSize(img2img.image(), b, wh);
         }
         return new Generation(new GenerationRequest(prompt, negative, wh[0], wh[1], steps, sampler, samplerOptions,
-                guidanceSpec(guidance, GuidanceSpec.FIELD), seed, n, img2img, sizeConditions), format);
+                guidanceSpec(guidance, GuidanceSpec.FIELD), seed, n, img2img, sizeConditions, syntax), format);
     }
 
     public Experiment experiment(ExperimentRequest b) {
@@ -144,6 +146,7 @@ public class RequestValidator {
                 }
             }
         }
+        PromptSyntax syntax = promptSyntax(b.promptSyntax(), errors);
         int count = specs == null ? 0 : specs.size();
         int columns;
         if (b.columns() != null) {
@@ -162,9 +165,21 @@ public class RequestValidator {
             GuidanceSpec spec = guidanceSpec(guidance.get(i), specField(i));
             String label = labels != null ? labels.get(i).strip() : spec.label();
             tasks.add(new JobTask(label, new GenerationRequest(prompt, negative, wh[0], wh[1], steps, sampler,
-                    samplerOptions, spec, seed, 1)));
+                    samplerOptions, spec, seed, 1, syntax)));
         }
         return new Experiment(tasks, columns);
+    }
+
+    /** {@code prompt_syntax}: absent means a1111. */
+    private static PromptSyntax promptSyntax(String v, List<FieldError> errors) {
+        if (v == null) {
+            return PromptSyntax.A1111;
+        }
+        PromptSyntax s = PromptSyntax.of(v);
+        if (s == null) {
+            errors.add(new FieldError("prompt_syntax", "must be a1111 or plain"));
+        }
+        return s;
     }
 
     /**

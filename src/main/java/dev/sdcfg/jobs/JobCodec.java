@@ -49,6 +49,7 @@ final class JobCodec {
             o.put("guidance", r.guidance().canonicalJson());
             o.put("seed", r.seed());
             o.put("n", r.n());
+            o.put("prompt_syntax", r.promptSyntax().value());
             if (t.previewEvery() > 0) {
                 o.put("preview_every", t.previewEvery());
             }
@@ -75,7 +76,8 @@ final class JobCodec {
             GenerationRequest r = new GenerationRequest(o.get("prompt").asText(), o.get("negative_prompt").asText(""),
                     o.get("width").asInt(), o.get("height").asInt(), o.get("steps").asInt(), text(o, "sampler"),
                     samplerOptions(text(o, "sampler_options")), guidance(text(o, "guidance")), o.get("seed").asLong(),
-                    o.get("n").asInt(), img2img(o), sizeConditions(o.get("size_conditions")));
+                    o.get("n").asInt(), img2img(o), sizeConditions(o.get("size_conditions")),
+                    dev.sdcfg.pipeline.prompt.PromptSyntax.of(o.path("prompt_syntax").asText("a1111")));
             JsonNode every = o.get("preview_every");
             tasks.add(new JobTask(text(o, "label"), r, every == null ? 0 : every.asInt()));
         }

@@ -51,7 +51,7 @@ public class PipelineGeneratorProvider implements GeneratorProvider {
         ComputeContext ctx = ComputeContext.resolve(config.device(), config.dtype());
         PipelineOptions options = new PipelineOptions(config.model().variant().filter(s -> !s.isBlank()).orElse(null),
                 config.attention().sliceSize(), config.clipSkip(), config.limits().maxPixels(),
-                config.memory().budget());
+                config.memory().budget(), config.limits().maxPromptChunks());
         LOG.infof("Loading %s on %s (%s)", folder, ctx, options);
         CpuKernels.State kernels = CpuKernels.state();
         LOG.infof("CPU kernels: oneDNN ISA cap %s, %s; CPU %s; convolution self-check %s", kernels.onednnMaxCpuIsa(),

@@ -198,6 +198,14 @@ public interface ServiceConfig {
         @Min(64)
         long maxPixels();
 
+        /**
+         * Most 75-token chunks a prompt (or negative prompt) may take in A1111 syntax; each adds 77 positions to
+         * the UNet's cross-attention context. More: 422.
+         */
+        @WithDefault("8")
+        @Min(1)
+        int maxPromptChunks();
+
         /** Most guidance specs in one experiment. */
         @WithDefault("12")
         @Min(1)

@@ -1,6 +1,7 @@
 package dev.sdcfg.pipeline;
 
 import dev.sdcfg.guidance.GuidanceSpec;
+import dev.sdcfg.pipeline.prompt.PromptSyntax;
 
 /**
  * One generation job as the core engine sees it: typed values, parsed once where the request came in (the HTTP
@@ -19,6 +20,7 @@ import dev.sdcfg.guidance.GuidanceSpec;
  * @param n               number of images
  * @param img2img         start image and strength (null: text to image)
  * @param sizeConditions  SDXL's original_size / crops_coords_top_left / target_size (null: diffusers' defaults)
+ * @param promptSyntax    how prompt and negative prompt are read (null: {@link PromptSyntax#A1111})
  */
 public record GenerationRequest(
         String prompt,
@@ -32,19 +34,20 @@ public record GenerationRequest(
         long seed,
         int n,
         Img2ImgInput img2img,
-        SizeConditions sizeConditions) {
+        SizeConditions sizeConditions,
+        PromptSyntax promptSyntax) {
 
     /** A text-to-image request with SDXL's default size conditioning (and for SD 1.x/2.x, which has none). */
     public GenerationRequest(String prompt, String negativePrompt, int width, int height, int steps, String sampler,
                              SamplerOverrides samplerOptions, GuidanceSpec guidance, long seed, int n) {
-        this(prompt, negativePrompt, width, height, steps, sampler, samplerOptions, guidance, seed, n, null, null);
+        this(prompt, negativePrompt, width, height, steps, sampler, samplerOptions, guidance, seed, n, null, null, null);
     }
 
     /** An image-to-image request (null: text to image). */
     public GenerationRequest(String prompt, String negativePrompt, int width, int height, int steps, String sampler,
                              SamplerOverrides samplerOptions, GuidanceSpec guidance, long seed, int n,
                              Img2ImgInput img2img) {
-        this(prompt, negativePrompt, width, height, steps, sampler, samplerOptions, guidance, seed, n, img2img, null);
+        this(prompt, negativePrompt, width, height, steps, sampler, samplerOptions, guidance, seed, n, img2img, null, null);
     }
 
     /** A text-to-image request with SDXL's size conditioning (null: diffusers' defaults). */
@@ -52,11 +55,26 @@ public record GenerationRequest(
                              SamplerOverrides samplerOptions, GuidanceSpec guidance, long seed, int n,
                              SizeConditions sizeConditions) {
         this(prompt, negativePrompt, width, height, steps, sampler, samplerOptions, guidance, seed, n, null,
-                sizeConditions);
+                sizeConditions, null);
     }
+    /** A text-to-image request read with {@code promptSyntax} (null: A1111). */
+    public GenerationRequest(String prompt, String negativePrompt, int width, int height, int steps, String sampler,
+                             SamplerOverrides samplerOptions, GuidanceSpec guidance, long seed, int n,
+                             PromptSyntax promptSyntax) {
+        this(prompt, negativePrompt, width, height, steps, sampler, samplerOptions, guidance, seed, n, null, null,
+                promptSyntax);
+    }
+
 
     public GenerationRequest {
         samplerOptions = samplerOptions == null ? SamplerOverrides.NONE : samplerOptions;
         guidance = guidance == null ? GuidanceSpec.DEFAULT : guidance;
+        promptSyntax = promptSyntax == null ? PromptSyntax.A1111 : promptSyntax;
+    }
+
+    /** A request in the default prompt syntax ({@link PromptSyntax#A1111}). */
+    public GenerationRequest(String prompt, String negativePrompt, int width, int height, int steps, String sampler,
+                             SamplerOverrides samplerOptions, GuidanceSpec guidance, long seed, int n) {
+        this(prompt, negativePrompt, width, height, steps, sampler, samplerOptions, guidance, seed, n, null);
     }
 }

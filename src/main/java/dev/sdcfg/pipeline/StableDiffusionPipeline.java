@@ -55,6 +55,8 @@ public final class StableDiffusionPipeline implements ImageGenerator {
     private final RequestChecks checks;
     /** SDXL's second text encoder, pooled embeds and time ids (StableDiffusionXLPipeline); null for SD 1.x/2.x. */
     private final SdxlConditioning sdxl;
+    /** A1111 prompt syntax: parse + 75-token chunks ({@code prompt_syntax} a1111). */
+    private final dev.sdcfg.pipeline.prompt.PromptChunker chunker;
     /** Embedding of the empty prompt (the default negative prompt), computed once. */
     private NDArray emptyPromptEmbedding;
     /** Measured once on the worker thread ({@link #calibrateMemory}); read by {@link #validate} on any thread. */
@@ -63,6 +65,8 @@ public final class StableDiffusionPipeline implements ImageGenerator {
     /** Set per job by {@link #generate} from its plan (worker thread only). */
     private boolean splitGuidancePair;
     private int vaeTile;
+    /** {@link #modelHash()}'s cache ("" when there is none). */
+    private String modelHash;
 
     private StableDiffusionPipeline(String modelId, Path root, ClipTokenizer tokenizer, JsonConfig schedulerConfig,
                                     ClipTextModel textEncoder, UNet2DConditionModel unet, AutoencoderKL vae,
@@ -100,6 +104,7 @@ public final class StableDiffusionPipeline implements ImageGenerator {
         this.manager = NDManager.newBaseManager(ctx.device());
         this.vaeScaleFactor = vae.downscaleFactor();
         this.checks = new RequestChecks(schedulerConfig, vaeScaleFactor, options.maxPixels());
+        this.chunker = new dev.sdcfg.pipeline.prompt.PromptChunker(tokenizer);
     }
 
     /**
@@ -323,6 +328,10 @@ public final class StableDiffusionPipeline implements ImageGenerator {
             throw new InvalidRequestException("original_size", "original_size, crops_coords_top_left and"
                     + " target_size are SDXL conditioning; this model (" + family() + ") takes none");
         }
+        if (sdxl == null && r.promptSyntax() == dev.sdcfg.pipeline.prompt.PromptSyntax.A1111) {
+            chunks(r.prompt(), "prompt");
+            chunks(r.negativePrompt() == null ? "" : r.negativePrompt(), "negative_prompt");
+        }
         MemoryPlan plan = memoryPlan(r);
         if (plan != null && !plan.fits()) {
             throw tooLarge(plan);
@@ -469,9 +478,9 @@ public final class StableDiffusionPipeline implements ImageGenerator {
                 cond = pair[1].embeds();
                 addedCond = pair[1].added();
             } else {
-                cond = encodePrompt(r.prompt(), "prompt", warnings, job);
-                uncond = r.negativePrompt() == null || r.negativePrompt().isEmpty()
-                        ? emptyPromptEmbedding() : encodePrompt(r.negativePrompt(), "negative_prompt", warnings, job);
+                NDArray[] pair = encodePromptPair(r, warnings, job);
+                cond = pair[0];
+                uncond = pair[1];
             }
             long te = System.nanoTime() - te0;
             listener.onTextEncoded(te);
@@ -523,6 +532,12 @@ public final class StableDiffusionPipeline implements ImageGenerator {
      */
     SdxlConditioning.Encoded[] encodeXl(GenerationRequest r, SizeConditions sizes,
                                         List<String> warnings, NDManager into) {
+        if (r.promptSyntax() == dev.sdcfg.pipeline.prompt.PromptSyntax.A1111 && warnings != null
+                && (A1111_MARKUP.matcher(r.prompt()).find()
+                    || (r.negativePrompt() != null && A1111_MARKUP.matcher(r.negativePrompt()).find()))) {
+            // the A1111 chunking/weighting is wired for one text encoder; SDXL's pair reads prompts plainly for now
+            warnings.add("prompt_syntax a1111 is not applied to SDXL models yet: brackets and BREAK are read as text");
+        }
         warnTruncated(r.prompt(), "prompt", warnings);
         SdxlConditioning.Encoded cond = sdxl.encode(r.prompt(), tokenizer, textEncoder, options.clipSkip(), sizes, into);
         if (r.negativePrompt() != null && !r.negativePrompt().isEmpty()) {
@@ -539,6 +554,69 @@ public final class StableDiffusionPipeline implements ImageGenerator {
             warnings.add(field + " was cut to " + tokenizer.maxLength() + " tokens (it has " + enc.untruncatedLength()
                     + "): the rest is ignored");
         }
+    }
+
+    /** A1111 markup: emphasis brackets or BREAK. */
+    private static final java.util.regex.Pattern A1111_MARKUP =
+            java.util.regex.Pattern.compile("[()\\[\\]]|\\bBREAK\\b");
+
+    /**
+     * The (cond, uncond) embeddings of a request. In A1111 syntax both are chunked and weighted
+     * ({@link dev.sdcfg.pipeline.prompt.WeightedPromptEncoder}) and the shorter is padded with the empty prompt's
+     * embedding to the same number of 77-token chunks, as A1111's {@code pad_cond_uncond} does (its empty chunk
+     * [BOS, EOS…] with weights 1 is exactly the plain empty-prompt embedding).
+     */
+    public NDArray[] encodePromptPair(GenerationRequest r, List<String> warnings, NDManager into) {
+        boolean emptyNegative = r.negativePrompt() == null || r.negativePrompt().isEmpty();
+        if (r.promptSyntax() == dev.sdcfg.pipeline.prompt.PromptSyntax.PLAIN) {
+            NDArray cond = encodePrompt(r.prompt(), "prompt", warnings, into);
+            NDArray uncond = emptyNegative ? emptyPromptEmbedding()
+                    : encodePrompt(r.negativePrompt(), "negative_prompt", warnings, into);
+            return new NDArray[] {cond, uncond};
+        }
+        NDArray cond = encodeWeighted(chunks(r.prompt(), "prompt"), into);
+        NDArray uncond = emptyNegative ? emptyPromptEmbedding()
+                : encodeWeighted(chunks(r.negativePrompt(), "negative_prompt"), into);
+        long lc = cond.getShape().get(1);
+        long lu = uncond.getShape().get(1);
+        if (lc < lu) {
+            cond = padWithEmptyChunks(cond, lu, into);
+        } else if (lu < lc) {
+            uncond = padWithEmptyChunks(uncond, lc, into);
+        }
+        return new NDArray[] {cond, uncond};
+    }
+
+    /** A1111 chunks of a prompt; a bad weight or too many chunks is a 422 naming {@code field}. */
+    private dev.sdcfg.pipeline.prompt.PromptChunker.Chunks chunks(String prompt, String field) {
+        dev.sdcfg.pipeline.prompt.PromptChunker.Chunks c;
+        try {
+            c = chunker.chunk(prompt);
+        } catch (dev.sdcfg.pipeline.prompt.PromptAttention.InvalidWeightException e) {
+            throw new InvalidRequestException(field, e.getMessage());
+        }
+        if (c.size() > options.maxPromptChunks()) {
+            throw new InvalidRequestException(field, field + " takes " + c.size() + " chunks of "
+                    + dev.sdcfg.pipeline.prompt.PromptChunker.CHUNK_LENGTH + " tokens (" + c.tokenCount()
+                    + " tokens); at most " + options.maxPromptChunks() + " are allowed (sd.limits.max-prompt-chunks)");
+        }
+        return c;
+    }
+
+    private NDArray encodeWeighted(dev.sdcfg.pipeline.prompt.PromptChunker.Chunks chunks, NDManager into) {
+        return dev.sdcfg.pipeline.prompt.WeightedPromptEncoder.encode(chunks,
+                (ids, i) -> textEncoder.encode(ids, options.clipSkip()), into);
+    }
+
+    private NDArray padWithEmptyChunks(NDArray emb, long length, NDManager into) {
+        NDArray empty = emptyPromptEmbedding();
+        NDList parts = new NDList(emb);
+        for (long l = emb.getShape().get(1); l < length; l += empty.getShape().get(1)) {
+            parts.add(empty);
+        }
+        NDArray out = NDArrays.concat(parts, 1);
+        out.attach(into);
+        return out;
     }
 
     private NDArray emptyPromptEmbedding() {
@@ -730,8 +808,20 @@ public final class StableDiffusionPipeline implements ImageGenerator {
         }
     }
 
+    /** The infotext's Model hash, computed once on first use (worker thread): see {@link ModelHash}. */
+    private String modelHash() {
+        if (modelHash == null) {
+            String h = ModelHash.of(root, options.variant());
+            modelHash = h == null ? "" : h;
+        }
+        return modelHash.isEmpty() ? null : modelHash;
+    }
+
     private Map<String, String> pngText(GenerationRequest r, long seed) {
         Map<String, String> t = new LinkedHashMap<>();
+        // A1111's chunk, first: what its PNG Info, Civitai and other infotext readers parse
+        t.put("parameters", GenerationInfotext.write(r, seed, modelId, modelHash(),
+                schedulerConfig.getString("_class_name", "default"), options.clipSkip()));
         t.put("prompt", r.prompt());
         if (r.negativePrompt() != null && !r.negativePrompt().isEmpty()) {
             t.put("negative_prompt", r.negativePrompt());

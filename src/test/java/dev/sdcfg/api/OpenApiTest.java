@@ -20,6 +20,7 @@ class OpenApiTest {
     static final Map<String, List<String>> ENDPOINTS = Map.ofEntries(
             Map.entry("/v1/jobs/{id}/events", List.of("get")),
             Map.entry("/v1/images/generations", List.of("post")),
+            Map.entry("/v1/png-info", List.of("post")),
             Map.entry("/v1/jobs", List.of("post")),
             Map.entry("/v1/jobs/{id}", List.of("get", "delete")),
             Map.entry("/v1/jobs/{id}/images/{index}", List.of("get")),
@@ -54,7 +55,7 @@ class OpenApiTest {
         Map<String, Object> req = doc.getMap("components.schemas.ImageGenerationRequest.properties");
         for (String field : List.of("prompt", "negative_prompt", "n", "size", "width", "height", "response_format",
                 "seed", "steps", "sampler", "sampler_options", "guidance", "webhook", "webhook_events", "preview_every",
-                "init_image", "strength", "mask")) {
+                "init_image", "prompt_syntax", "strength", "mask")) {
             assertTrue(req.containsKey(field), "ImageGenerationRequest." + field + " undocumented: " + req.keySet());
             assertNotNull(doc.getString("components.schemas.ImageGenerationRequest.properties." + field + ".description"),
                     field + " has no description");

@@ -45,6 +45,8 @@ class HostSyncAuditTest {
             // once per job / image
             Map.entry("dev/sdcfg/model/clip/ClipTextModel#run", "token ids → device, once per prompt"),
             Map.entry("dev/sdcfg/pipeline/StableDiffusionPipeline#encodePrompt", "token ids, once per prompt"),
+            Map.entry("dev/sdcfg/pipeline/prompt/WeightedPromptEncoder#encode", "A1111 chunk token ids, once per chunk of a prompt"),
+            Map.entry("dev/sdcfg/pipeline/prompt/WeightedPromptEncoder#emphasis", "A1111 token weights, once per weighted chunk of a prompt"),
             // guards that move an input only when a caller passes it on another device (the pipeline never does)
             Map.entry("dev/sdcfg/model/unet/UNet2DConditionModel#forward", "timestep guard: a no-op for device timesteps"),
             Map.entry("dev/sdcfg/model/unet/UNet2DConditionModel#toModel", "input guard: a no-op for device inputs"),

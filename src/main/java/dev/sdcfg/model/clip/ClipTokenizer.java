@@ -157,6 +157,14 @@ public final class ClipTokenizer implements AutoCloseable {
         return new Encoding(ids, mask, n);
     }
 
+    /**
+     * The ids of {@code text} without BOS/EOS, untruncated: transformers'
+     * {@code tokenizer(text, truncation=False, add_special_tokens=False)}, as A1111 tokenizes prompt segments.
+     */
+    public long[] tokenIds(String text) {
+        return tokenizer.encode(text, false, false).getIds();
+    }
+
     public int maxLength() {
         return maxLength;
     }
