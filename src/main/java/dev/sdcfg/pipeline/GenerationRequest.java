@@ -65,16 +65,9 @@ public record GenerationRequest(
                 promptSyntax);
     }
 
-
     public GenerationRequest {
         samplerOptions = samplerOptions == null ? SamplerOverrides.NONE : samplerOptions;
         guidance = guidance == null ? GuidanceSpec.DEFAULT : guidance;
         promptSyntax = promptSyntax == null ? PromptSyntax.A1111 : promptSyntax;
-    }
-
-    /** A request in the default prompt syntax ({@link PromptSyntax#A1111}). */
-    public GenerationRequest(String prompt, String negativePrompt, int width, int height, int steps, String sampler,
-                             SamplerOverrides samplerOptions, GuidanceSpec guidance, long seed, int n) {
-        this(prompt, negativePrompt, width, height, steps, sampler, samplerOptions, guidance, seed, n, null);
     }
 }

@@ -45,11 +45,14 @@ class HostSyncAuditTest {
             // once per job / image
             Map.entry("dev/sdcfg/model/clip/ClipTextModel#run", "token ids → device, once per prompt"),
             Map.entry("dev/sdcfg/pipeline/StableDiffusionPipeline#encodePrompt", "token ids, once per prompt"),
+            Map.entry("dev/sdcfg/model/clip/ClipTextModel#encodePooled", "the prompt's token ids read to find each row's EOS for the pooled output (SDXL encoder 2), once per prompt"),
+            Map.entry("dev/sdcfg/pipeline/SdxlConditioning#ids", "SDXL token ids, once per prompt"),
+            Map.entry("dev/sdcfg/pipeline/SdxlConditioning#timeIds", "SDXL's six size ids, once per prompt"),
             Map.entry("dev/sdcfg/pipeline/prompt/WeightedPromptEncoder#encode", "A1111 chunk token ids, once per chunk of a prompt"),
             Map.entry("dev/sdcfg/pipeline/prompt/WeightedPromptEncoder#emphasis", "A1111 token weights, once per weighted chunk of a prompt"),
             // guards that move an input only when a caller passes it on another device (the pipeline never does)
             Map.entry("dev/sdcfg/model/unet/UNet2DConditionModel#forward", "timestep guard: a no-op for device timesteps"),
-            Map.entry("dev/sdcfg/model/unet/UNet2DConditionModel#toModel", "input guard: a no-op for device inputs"),
+            Map.entry("dev/sdcfg/model/unet/UNet2DConditionModel#toDevice", "input guard (sample, context, SDXL added conditioning): a no-op for device inputs"),
             Map.entry("dev/sdcfg/model/vae/AutoencoderKL#toModel", "input guard: a no-op for device inputs"),
             Map.entry("dev/sdcfg/pipeline/StableDiffusionPipeline#initialNoise", "initial latents drawn on the CPU, moved once per image"),
             Map.entry("dev/sdcfg/pipeline/StableDiffusionPipeline#timestepTensor", "the job's timesteps, uploaded once per image"),
