@@ -49,6 +49,13 @@ public final class Weights implements AutoCloseable {
     private final Set<String> used;
     /** Random weights for benchmarks (see {@link #synthetic}). */
     private final boolean synthetic;
+    /**
+     * For a {@linkplain #renamed renamed view}: the key as stored in the file for each key this view answers to
+     * (diffusers name → single-file name); empty when keys are stored under their own names.
+     */
+    private final Map<String, String> storedKeyOf;
+    /** False for a renamed view: the single-file checkpoint that opened the file closes it. */
+    private final boolean ownsFiles;
 
     private Weights(String description, List<Safetensors> files, Function<String, List<String>> aliases) {
         this(description, files, aliases, java.util.concurrent.ConcurrentHashMap.newKeySet());
@@ -56,17 +63,56 @@ public final class Weights implements AutoCloseable {
 
     private Weights(String description, List<Safetensors> files, Function<String, List<String>> aliases,
                     Set<String> used) {
+        this(description, files, aliases, used, Map.of(), true);
+    }
+
+    private Weights(String description, List<Safetensors> files, Function<String, List<String>> aliases,
+                    Set<String> used, Map<String, String> storedKeyOf, boolean ownsFiles) {
         this.description = description;
         this.files = files;
         this.aliases = aliases;
         this.used = used;
         this.synthetic = description.startsWith("synthetic:") && files.isEmpty();
+        this.storedKeyOf = storedKeyOf;
+        this.ownsFiles = ownsFiles;
         this.fileOfKey = new LinkedHashMap<>();
-        for (Safetensors f : files) {
-            for (String k : f.keys()) {
-                fileOfKey.putIfAbsent(k, f);
+        if (storedKeyOf.isEmpty()) {
+            for (Safetensors f : files) {
+                for (String k : f.keys()) {
+                    fileOfKey.putIfAbsent(k, f);
+                }
+            }
+        } else {
+            for (String k : storedKeyOf.keySet()) {
+                fileOfKey.put(k, files.get(0));
             }
         }
+    }
+
+    /**
+     * A view of part of one file under other names: {@code storedKeyOf} maps each key the model asks for to the
+     * key stored in {@code file} (a single-file checkpoint's component in diffusers names). Only those keys exist
+     * in the view, so {@link #requireAllUsed} checks that component alone; messages name the stored key. The view
+     * does not close {@code file}.
+     */
+    public static Weights renamed(Safetensors file, Map<String, String> storedKeyOf) {
+        if (storedKeyOf.isEmpty()) {
+            throw new IllegalArgumentException(file.path() + ": a renamed view needs at least one key");
+        }
+        return new Weights(file.path().toString(), List.of(file), k -> List.of(),
+                java.util.concurrent.ConcurrentHashMap.newKeySet(),
+                java.util.Collections.unmodifiableMap(new LinkedHashMap<>(storedKeyOf)), false);
+    }
+
+    /** The key as stored in the file (differs from {@code key} in a {@linkplain #renamed renamed view}). */
+    public String storedKey(String key) {
+        return storedKeyOf.getOrDefault(key, key);
+    }
+
+    /** A key for messages: the stored key, and the model's name for it when they differ. */
+    private String named(String key) {
+        String s = storedKey(key);
+        return s.equals(key) ? s : s + "' (as '" + key;
     }
 
     /**
@@ -221,7 +267,7 @@ public final class Weights implements AutoCloseable {
             List<String> out = new ArrayList<>(prev.apply(k));
             out.addAll(more.apply(k));
             return out;
-        }, used);
+        }, used, storedKeyOf, ownsFiles);
     }
 
     public Set<String> keys() {
@@ -288,8 +334,8 @@ public final class Weights implements AutoCloseable {
             }
             more.append(unused.size() > 4 ? ", …)" : ")");
         }
-        throw new ModelLoadException(fileOfKey.get(first).path() + ": tensor '" + first + "' is not used by the"
-                + " model" + more + "; " + hint);
+        throw new ModelLoadException(fileOfKey.get(first).path() + ": tensor '" + named(first) + "' is not used by"
+                + " the model" + more + "; " + hint);
     }
 
     public boolean has(String key) {
@@ -298,7 +344,7 @@ public final class Weights implements AutoCloseable {
 
     public long[] shapeOf(String key) {
         String k = require(key);
-        return fileOfKey.get(k).info(k).shape();
+        return fileOfKey.get(k).info(storedKey(k)).shape();
     }
 
     private String require(String key) {
@@ -330,7 +376,7 @@ public final class Weights implements AutoCloseable {
         }
         String k = require(key);
         Safetensors f = fileOfKey.get(k);
-        long[] stored = f.info(k).shape();
+        long[] stored = f.info(storedKey(k)).shape();
         used.add(k);
         boolean reshape = false;
         if (expected != null && expected.length > 0 && !Arrays.equals(stored, expected)) {
@@ -338,12 +384,12 @@ public final class Weights implements AutoCloseable {
                     && product(stored) == product(expected)) {
                 reshape = true;
             } else {
-                throw new ModelLoadException(f.path() + ": tensor '" + k + "' has shape " + Arrays.toString(stored)
+                throw new ModelLoadException(f.path() + ": tensor '" + named(k) + "' has shape " + Arrays.toString(stored)
                         + ", expected " + Arrays.toString(expected));
             }
         }
         try {
-            NDArray a = f.load(k, manager, dtype);
+            NDArray a = f.load(storedKey(k), manager, dtype);
             if (reshape) {
                 NDArray r = a.reshape(expected);
                 a.close();
@@ -351,7 +397,7 @@ public final class Weights implements AutoCloseable {
             }
             return a;
         } catch (IOException e) {
-            throw new ModelLoadException(f.path() + ": cannot load tensor '" + k + "': " + e.getMessage(), e);
+            throw new ModelLoadException(f.path() + ": cannot load tensor '" + named(k) + "': " + e.getMessage(), e);
         }
     }
 
@@ -377,6 +423,9 @@ public final class Weights implements AutoCloseable {
 
     @Override
     public void close() {
+        if (!ownsFiles) {
+            return;
+        }
         for (Safetensors s : files) {
             try {
                 s.close();
