@@ -71,8 +71,9 @@ public record ImageGenerationRequest(
                         "{\"preset\": \"FullNormGuidance_Sched_TCos\"}"})
         JsonNode guidance,
 
-        @Schema(description = "Accepted for OpenAI client compatibility and ignored: the service serves the model "
-                + "of GET /v1/models", maxLength = 200, examples = "sd-1.5")
+        @Schema(description = "With a models folder (sd.models.dir): the model to run on, a name from GET /v1/models "
+                + "(absent: the default; unknown: 422). Without one: accepted for OpenAI client compatibility and "
+                + "ignored", maxLength = 200, examples = "sd-1.5")
         String model,
 
         @Schema(description = "Accepted for OpenAI client compatibility and ignored", maxLength = 200)

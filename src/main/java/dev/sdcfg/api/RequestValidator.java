@@ -45,6 +45,9 @@ public class RequestValidator {
     ServiceConfig config;
 
     @Inject
+    dev.sdcfg.jobs.ModelCatalog models;
+
+    @Inject
     JobService jobs;
 
     @Inject
@@ -80,12 +83,13 @@ public class RequestValidator {
         SamplerOverrides samplerOptions = samplerOptions(b.samplerOptions(), errors);
         JsonNode guidance = guidanceNode(b.guidance(), GuidanceSpec.FIELD, errors);
         meta("model", b.model(), errors);
+        String model = modelOf(b.model(), errors);
         meta("user", b.user(), errors);
         if (!errors.isEmpty()) {
             throw ProblemException.invalid(errors);
         }
         return new Generation(new GenerationRequest(prompt, negative, wh[0], wh[1], steps, sampler, samplerOptions,
-                guidanceSpec(guidance, GuidanceSpec.FIELD), seed, n), format);
+                guidanceSpec(guidance, GuidanceSpec.FIELD), seed, n, model), format);
     }
 
     public Experiment experiment(ExperimentRequest b) {
@@ -151,7 +155,7 @@ public class RequestValidator {
             GuidanceSpec spec = guidanceSpec(guidance.get(i), specField(i));
             String label = labels != null ? labels.get(i).strip() : spec.label();
             tasks.add(new JobTask(label, new GenerationRequest(prompt, negative, wh[0], wh[1], steps, sampler,
-                    samplerOptions, spec, seed, 1)));
+                    samplerOptions, spec, seed, 1, models.enabled() ? models.defaultModel() : null)));
         }
         return new Experiment(tasks, columns);
     }
@@ -334,6 +338,24 @@ public class RequestValidator {
             return false;
         }
         return true;
+    }
+
+    /**
+     * With a models folder ({@code sd.models.dir}): the model the job runs on, the request's own or the default; a
+     * name the folder does not list is a 422. Without one, {@code model} is ignored (null), as before.
+     */
+    private String modelOf(String requested, List<FieldError> errors) {
+        if (!models.enabled()) {
+            return null;
+        }
+        if (requested == null || requested.isBlank()) {
+            return models.defaultModel();
+        }
+        if (models.library().orElseThrow().find(requested).isEmpty()) {
+            errors.add(new FieldError("model", "unknown model '" + requested + "': GET /v1/models lists the models"));
+            return null;
+        }
+        return requested;
     }
 
     private void meta(String field, String value, List<FieldError> errors) {

@@ -49,6 +49,9 @@ final class JobCodec {
             o.put("guidance", r.guidance().canonicalJson());
             o.put("seed", r.seed());
             o.put("n", r.n());
+            if (r.model() != null) {
+                o.put("model", r.model());
+            }
         }
         return write(arr);
     }
@@ -59,7 +62,7 @@ final class JobCodec {
             GenerationRequest r = new GenerationRequest(o.get("prompt").asText(), o.get("negative_prompt").asText(""),
                     o.get("width").asInt(), o.get("height").asInt(), o.get("steps").asInt(), text(o, "sampler"),
                     samplerOptions(text(o, "sampler_options")), guidance(text(o, "guidance")), o.get("seed").asLong(),
-                    o.get("n").asInt());
+                    o.get("n").asInt(), text(o, "model"));
             tasks.add(new JobTask(text(o, "label"), r));
         }
         return tasks;

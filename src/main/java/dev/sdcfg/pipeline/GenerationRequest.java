@@ -17,6 +17,7 @@ import dev.sdcfg.guidance.GuidanceSpec;
  * @param guidance        the guidance spec (null: {@link GuidanceSpec#DEFAULT})
  * @param seed            seed of image 0; image i uses seed + i
  * @param n               number of images
+ * @param model           the model of the models folder to run on (null: the default / the only model)
  */
 public record GenerationRequest(
         String prompt,
@@ -28,10 +29,23 @@ public record GenerationRequest(
         SamplerOverrides samplerOptions,
         GuidanceSpec guidance,
         long seed,
-        int n) {
+        int n,
+        String model) {
 
     public GenerationRequest {
         samplerOptions = samplerOptions == null ? SamplerOverrides.NONE : samplerOptions;
         guidance = guidance == null ? GuidanceSpec.DEFAULT : guidance;
+    }
+
+    /** A request for the default model. */
+    public GenerationRequest(String prompt, String negativePrompt, int width, int height, int steps, String sampler,
+                             SamplerOverrides samplerOptions, GuidanceSpec guidance, long seed, int n) {
+        this(prompt, negativePrompt, width, height, steps, sampler, samplerOptions, guidance, seed, n, null);
+    }
+
+    /** The same request for the model named {@code name}. */
+    public GenerationRequest withModel(String name) {
+        return new GenerationRequest(prompt, negativePrompt, width, height, steps, sampler, samplerOptions, guidance,
+                seed, n, name);
     }
 }

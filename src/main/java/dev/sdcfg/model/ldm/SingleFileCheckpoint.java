@@ -130,7 +130,7 @@ public final class SingleFileCheckpoint implements AutoCloseable {
     }
 
     /** The family from the keys, as diffusers' {@code infer_diffusers_model_type} tells them apart. */
-    static Family familyOf(Path path, Set<String> keys) {
+    public static Family familyOf(Path path, Set<String> keys) {
         boolean unet = false;
         boolean clip = false;
         boolean openClip = false;

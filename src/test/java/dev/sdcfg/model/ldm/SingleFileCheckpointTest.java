@@ -19,6 +19,7 @@ import dev.sdcfg.pipeline.image.PngEncoder;
 import dev.sdcfg.runtime.ComputeContext;
 import dev.sdcfg.runtime.DjlRuntime;
 import dev.sdcfg.testutil.Fixtures;
+import dev.sdcfg.testutil.LdmFixture;
 import dev.sdcfg.testutil.SafetensorsWriter;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -61,15 +62,9 @@ class SingleFileCheckpointTest {
     @BeforeAll
     void writeLdmFile() throws IOException {
         DjlRuntime.engine();
-        golden = JsonParser.parseString(Files.readString(
-                Fixtures.resource("parity-extra/singlefile").resolve("sd1_conversion.json"))).getAsJsonObject();
+        golden = LdmFixture.golden();
         dir = Files.createTempDirectory("ldm-single-file-");
-        ldmFile = dir.resolve("tiny.safetensors");
-        writeLdm(ldmFile, golden.getAsJsonObject("ldm"));
-        // What the weights of this tiny model cannot tell (real SD 1.x values are the defaults).
-        Files.writeString(dir.resolve("tiny.json"), "{\"unet\": {\"norm_num_groups\": 8, \"sample_size\": 16},"
-                + " \"vae\": {\"norm_num_groups\": 8, \"sample_size\": 128},"
-                + " \"text_encoder\": {\"num_attention_heads\": 4}}");
+        ldmFile = LdmFixture.write(dir, "tiny");
     }
 
     @AfterAll
@@ -82,50 +77,12 @@ class SingleFileCheckpointTest {
         Files.deleteIfExists(dir);
     }
 
-    /** The golden's LDM tensors, each the raw bytes of the demo model's tensor it came from. */
-    static void writeLdm(Path out, JsonObject ldm) throws IOException {
-        Path model = Fixtures.model();
-        Map<String, Safetensors> comps = new HashMap<>();
-        comps.put("unet", Safetensors.open(model.resolve("unet/diffusion_pytorch_model.safetensors")));
-        comps.put("vae", Safetensors.open(model.resolve("vae/diffusion_pytorch_model.safetensors")));
-        comps.put("text_encoder", Safetensors.open(model.resolve("text_encoder/model.safetensors")));
-        try {
-            SafetensorsWriter w = new SafetensorsWriter();
-            for (Map.Entry<String, JsonElement> e : new TreeMap<>(ldm.asMap()).entrySet()) {
-                JsonObject t = e.getValue().getAsJsonObject();
-                String from = t.get("from").getAsString();
-                int slash = from.indexOf('/');
-                w.copy(comps.get(from.substring(0, slash)), from.substring(slash + 1), e.getKey(), shape(t));
-            }
-            w.write(out);
-        } finally {
-            for (Safetensors s : comps.values()) {
-                s.close();
-            }
-        }
-        // the file holds what diffusers' reverse script wrote: same keys, shapes and bytes
-        try (Safetensors f = Safetensors.open(out)) {
-            assertEquals(new TreeSet<>(ldm.keySet()), new TreeSet<>(f.keys()));
-            for (String k : f.keys()) {
-                JsonObject t = ldm.getAsJsonObject(k);
-                assertArrayEquals(shape(t), f.info(k).shape(), k);
-                assertEquals(t.get("sha256").getAsString(), sha256(f.raw(k)), k);
-            }
-        }
-    }
-
     private static long[] shape(JsonObject t) {
-        return t.getAsJsonArray("shape").asList().stream().mapToLong(JsonElement::getAsLong).toArray();
+        return LdmFixture.shape(t);
     }
 
     private static String sha256(ByteBuffer b) {
-        try {
-            MessageDigest md = MessageDigest.getInstance("SHA-256");
-            md.update(b.duplicate());
-            return HexFormat.of().formatHex(md.digest());
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        return LdmFixture.sha256(b);
     }
 
     @Test
