@@ -83,11 +83,11 @@ public class RequestValidator {
         SamplerOverrides samplerOptions = samplerOptions(b.samplerOptions(), errors);
         JsonNode guidance = guidanceNode(b.guidance(), GuidanceSpec.FIELD, errors);
         meta("model", b.model(), errors);
-        String model = modelOf(b.model(), errors);
         meta("user", b.user(), errors);
         if (!errors.isEmpty()) {
             throw ProblemException.invalid(errors);
         }
+        String model = modelOf(b.model());
         return new Generation(new GenerationRequest(prompt, negative, wh[0], wh[1], steps, sampler, samplerOptions,
                 guidanceSpec(guidance, GuidanceSpec.FIELD), seed, n, model), format);
     }
@@ -342,9 +342,10 @@ public class RequestValidator {
 
     /**
      * With a models folder ({@code sd.models.dir}): the model the job runs on, the request's own or the default; a
-     * name the folder does not list is a 422. Without one, {@code model} is ignored (null), as before.
+     * name the folder does not list is a 422 (like an unknown sampler). Without one, {@code model} is ignored (null),
+     * as before.
      */
-    private String modelOf(String requested, List<FieldError> errors) {
+    private String modelOf(String requested) {
         if (!models.enabled()) {
             return null;
         }
@@ -352,8 +353,8 @@ public class RequestValidator {
             return models.defaultModel();
         }
         if (models.library().orElseThrow().find(requested).isEmpty()) {
-            errors.add(new FieldError("model", "unknown model '" + requested + "': GET /v1/models lists the models"));
-            return null;
+            throw ProblemException.unprocessable("model", "unknown model '" + requested
+                    + "': GET /v1/models lists the models");
         }
         return requested;
     }

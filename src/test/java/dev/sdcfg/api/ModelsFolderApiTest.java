@@ -1,0 +1,60 @@
+package dev.sdcfg.api;
+
+import dev.sdcfg.jobs.JobService;
+import io.quarkus.test.junit.QuarkusTest;
+import io.quarkus.test.junit.TestProfile;
+import jakarta.inject.Inject;
+import org.junit.jupiter.api.Test;
+
+import static dev.sdcfg.api.ApiTestSupport.JSON;
+import static dev.sdcfg.api.ApiTestSupport.PROBLEM;
+import static io.restassured.RestAssured.given;
+import static org.hamcrest.Matchers.containsString;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.hasItems;
+import static org.hamcrest.Matchers.hasSize;
+import static org.hamcrest.Matchers.matchesPattern;
+import static org.hamcrest.Matchers.nullValue;
+
+/** GET /v1/models lists the models folder; a request's model picks one; an unknown one is a 422. */
+@QuarkusTest
+@TestProfile(ModelsFolderProfile.class)
+class ModelsFolderApiTest {
+
+    @Inject
+    JobService jobs;
+
+    @Test
+    void listedSelectableAndUnknownIs422() {
+        ApiTestSupport.awaitReady(jobs);
+        given().get("/v1/models").then().statusCode(200)
+                .body("data", hasSize(2))
+                .body("data.id", hasItems("folder", "tiny"))
+                .body("default", equalTo("folder"))
+                .body("resident", equalTo("folder"))
+                .body("data.find { it.id == 'folder' }.loaded", equalTo(true))
+                .body("data.find { it.id == 'folder' }.format", equalTo("diffusers"))
+                .body("data.find { it.id == 'folder' }.hash", nullValue())
+                .body("data.find { it.id == 'folder' }.native_size", equalTo(128))
+                .body("data.find { it.id == 'tiny' }.loaded", equalTo(false))
+                .body("data.find { it.id == 'tiny' }.format", equalTo("single-file"))
+                .body("data.find { it.id == 'tiny' }.family", equalTo("SD 1.x"))
+                .body("data.find { it.id == 'tiny' }.hash", matchesPattern("[0-9a-f]{10}"));
+
+        given().contentType(JSON).body("{\"prompt\": \"a\", \"size\": \"64x64\", \"model\": \"nope\"}")
+                .post("/v1/images/generations").then().statusCode(422).contentType(PROBLEM)
+                .body("errors.find { it.field == 'model' }.message", containsString("unknown model 'nope'"));
+        given().contentType(JSON).body("{\"prompt\": \"a\", \"size\": \"64x64\", \"model\": \"../folder\"}")
+                .post("/v1/images/generations").then().statusCode(422);
+
+        String id = given().contentType(JSON).body("{\"prompt\": \"a\", \"size\": \"64x64\", \"model\": \"tiny\"}")
+                .post("/v1/jobs").then().statusCode(202).extract().path("id");
+        ApiTestSupport.awaitStatus(id, "succeeded");
+        given().get("/v1/models").then().statusCode(200)
+                .body("resident", equalTo("tiny"))
+                .body("data.find { it.id == 'tiny' }.loaded", equalTo(true))
+                .body("data.find { it.id == 'tiny' }.path", containsString("tiny.safetensors"))
+                .body("data.find { it.id == 'folder' }.loaded", equalTo(false));
+        given().get("/q/metrics").then().statusCode(200).body(containsString("sd_model_swap_seconds_count 1.0"));
+    }
+}
