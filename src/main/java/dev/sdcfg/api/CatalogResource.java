@@ -103,6 +103,30 @@ public class CatalogResource {
         return out;
     }
 
+    @GET
+    @Path("/loras")
+    @Operation(summary = "LoRAs", description = "The LoRA .safetensors files of sd.loras.dir (kohya/A1111, diffusers or "
+            + "PEFT keys), by the names a request's loras field and <lora:name:weight> prompt tags use. Empty without "
+            + "a LoRA folder.")
+    @APIResponse(responseCode = "200", description = "The LoRA list",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(type = SchemaType.OBJECT),
+                    examples = @ExampleObject(name = "loras", value = "{\"object\": \"list\", \"data\": [{\"id\": "
+                            + "\"pixel-art\", \"object\": \"lora\", \"size_bytes\": 151110800}]}")))
+    public Map<String, Object> loras() {
+        List<Map<String, Object>> data = new java.util.ArrayList<>();
+        for (dev.sdcfg.model.library.ModelFolderScan.Entry e : catalog.loras()) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("id", e.name());
+            m.put("object", "lora");
+            m.put("size_bytes", dev.sdcfg.model.library.ModelFolderScan.sizeOnDisk(e.realPath()));
+            data.add(m);
+        }
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("object", "list");
+        out.put("data", data);
+        return out;
+    }
+
     /** The engine's facts about the model, in the API's JSON names. */
     static Map<String, Object> facts(ModelInfo info) {
         Map<String, Object> m = new LinkedHashMap<>();

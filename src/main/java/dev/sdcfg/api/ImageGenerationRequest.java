@@ -91,5 +91,15 @@ public record ImageGenerationRequest(
         @Schema(description = "Which events are sent to webhook: a subset of started, progress (at most one a "
                 + "second), completed (succeeded, failed or canceled). Default [\"completed\"]",
                 examples = "[\"started\", \"completed\"]")
-        java.util.List<String> webhookEvents) {
+        java.util.List<String> webhookEvents,
+
+        @Schema(description = "LoRAs from sd.loras.dir (GET /v1/loras) merged into the model for this request: "
+                + "[{\"name\": \"...\", \"weight\": 0.8}] (weight -10..10, default 1; at most 8). A1111's "
+                + "<lora:name:weight> tags in the prompt are read and removed from the text the same way",
+                examples = "[{\"name\": \"pixel-art\", \"weight\": 0.8}]")
+        java.util.List<LoraRequest> loras) {
+
+    /** One entry of {@code loras}. */
+    public record LoraRequest(String name, Double weight) {
+    }
 }

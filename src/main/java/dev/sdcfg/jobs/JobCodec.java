@@ -52,6 +52,12 @@ final class JobCodec {
             if (r.model() != null) {
                 o.put("model", r.model());
             }
+            if (!r.loras().isEmpty()) {
+                ArrayNode loras = o.putArray("loras");
+                for (dev.sdcfg.pipeline.LoraWeight l : r.loras()) {
+                    loras.addObject().put("name", l.name()).put("weight", l.weight());
+                }
+            }
         }
         return write(arr);
     }
@@ -62,7 +68,7 @@ final class JobCodec {
             GenerationRequest r = new GenerationRequest(o.get("prompt").asText(), o.get("negative_prompt").asText(""),
                     o.get("width").asInt(), o.get("height").asInt(), o.get("steps").asInt(), text(o, "sampler"),
                     samplerOptions(text(o, "sampler_options")), guidance(text(o, "guidance")), o.get("seed").asLong(),
-                    o.get("n").asInt(), text(o, "model"));
+                    o.get("n").asInt(), text(o, "model"), loras(o.get("loras")));
             tasks.add(new JobTask(text(o, "label"), r));
         }
         return tasks;
@@ -103,6 +109,16 @@ final class JobCodec {
 
     private static GuidanceSpec guidance(String text) {
         return text == null ? GuidanceSpec.DEFAULT : GuidanceSpec.parse(text);
+    }
+
+    private static List<dev.sdcfg.pipeline.LoraWeight> loras(JsonNode arr) {
+        List<dev.sdcfg.pipeline.LoraWeight> out = new ArrayList<>();
+        if (arr != null && arr.isArray()) {
+            for (JsonNode l : arr) {
+                out.add(new dev.sdcfg.pipeline.LoraWeight(l.get("name").asText(), l.get("weight").asDouble()));
+            }
+        }
+        return out;
     }
 
     private static String text(JsonNode o, String field) {

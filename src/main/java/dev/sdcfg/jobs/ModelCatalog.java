@@ -1,5 +1,6 @@
 package dev.sdcfg.jobs;
 
+import dev.sdcfg.model.library.ModelFolderScan;
 import dev.sdcfg.model.library.ModelLibrary;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
@@ -62,6 +63,22 @@ public class ModelCatalog {
 
     static List<String> names(List<ModelLibrary.Entry> entries) {
         return entries.stream().map(ModelLibrary.Entry::name).toList();
+    }
+
+    /** The LoRA folder (sd.loras.dir), when one is configured. */
+    public Optional<Path> lorasDir() {
+        return config.loras().dir().map(String::trim).filter(s -> !s.isEmpty()).map(Path::of);
+    }
+
+    /** The LoRAs of sd.loras.dir (empty without one), sorted by name; links leaving the folder are skipped. */
+    public List<ModelFolderScan.Entry> loras() {
+        return lorasDir().map(d -> ModelFolderScan.list(d, p -> p.getFileName().toString().endsWith(".safetensors")
+                && java.nio.file.Files.isRegularFile(p), "LoRA")).orElse(List.of());
+    }
+
+    /** The file of a listed LoRA; names are matched against the listing only. */
+    public Optional<Path> loraPath(String name) {
+        return loras().stream().filter(e -> e.name().equals(name)).map(ModelFolderScan.Entry::path).findFirst();
     }
 
     /** Shared with the worker's {@code ModelSwitcher}: the model in memory now (null while none is). */

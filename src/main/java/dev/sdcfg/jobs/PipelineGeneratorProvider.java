@@ -68,8 +68,25 @@ public class PipelineGeneratorProvider implements GeneratorProvider {
         CpuKernels.State kernels = CpuKernels.state();
         LOG.infof("CPU kernels: oneDNN ISA cap %s, %s; CPU %s; convolution self-check %s", kernels.onednnMaxCpuIsa(),
                 kernels.onednnMaxCpuIsaSource(), kernels.cpuVectorIsa(), kernels.selfCheck());
+        if (catalog.lorasDir().isPresent()) {
+            // LoRAs without a models folder: the one model, rebuilt when a job's LoRA set differs
+            LOG.infof("LoRA folder %s: %s", catalog.lorasDir().get(), catalog.loras().stream()
+                    .map(dev.sdcfg.model.library.ModelFolderScan.Entry::name).toList());
+            return new ModelSwitcher(name -> folder, SINGLE_MODEL, this::loraPath, ctx, options, catalog.resident(),
+                    swapTimer()::record);
+        }
         return CheckpointLoader.load(folder, ctx, options);
     }
+
+    /** The name of the one model when there is no models folder. */
+    static final String SINGLE_MODEL = "default";
+
+    private Path loraPath(String name) {
+        return catalog.loraPath(name).orElseThrow(() -> new dev.sdcfg.model.ModelLoadException("LoRA '" + name
+                + "' is not in the LoRA folder " + catalog.lorasDir().orElse(null)));
+    }
+
+
 
     /** sd.models.dir: the default model loaded now, the others on demand (sd.model.path is not used). */
     private ImageGenerator createSwitcher() {
@@ -80,13 +97,25 @@ public class PipelineGeneratorProvider implements GeneratorProvider {
             LOG.warnf("sd.models.dir is set: sd.model.path (%s) is not used; the default model is %s",
                     configuredFolder().get(), first);
         }
-        io.micrometer.core.instrument.Timer swap = io.micrometer.core.instrument.Timer.builder(MetricNames.MODEL_SWAP)
-                .description("Closing the resident model and loading the one a job names").publishPercentileHistogram()
-                .register(registry);
         LOG.infof("Models folder %s: %s; loading the default %s on %s (%s)", catalog.library().orElseThrow().dir(),
                 ModelCatalog.names(catalog.library().orElseThrow().list()), first, ctx, options);
-        return new ModelSwitcher(catalog.library().orElseThrow(), first, ctx, options, catalog.resident(),
-                n -> swap.record(n, java.util.concurrent.TimeUnit.NANOSECONDS));
+        var library = catalog.library().orElseThrow();
+        return new ModelSwitcher(name -> library.find(name).orElseThrow(() -> new dev.sdcfg.model.ModelLoadException(
+                "model '" + name + "' is not in the models folder " + library.dir())).path(), first,
+                this::loraPath, ctx, options, catalog.resident(), swapTimer()::record);
+    }
+
+    /** sd.model.swap: closing the resident model and loading the next (another model or another LoRA set). */
+    private SwapTimer swapTimer() {
+        return new SwapTimer(io.micrometer.core.instrument.Timer.builder(MetricNames.MODEL_SWAP)
+                .description("Closing the resident model and loading the one a job names (model or LoRA set)")
+                .publishPercentileHistogram().register(registry));
+    }
+
+    private record SwapTimer(io.micrometer.core.instrument.Timer timer) {
+        void record(long nanos) {
+            timer.record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+        }
     }
 
     private PipelineOptions options() {

@@ -24,6 +24,9 @@ public interface ServiceConfig {
     /** The models folder (issue 16): several models, one resident, picked per request. */
     Models models();
 
+    /** The LoRA folder (issue 16): LoRAs a request names are merged into the model for it. */
+    Loras loras();
+
     /** auto | cpu | gpu | gpu:N. */
     @WithDefault("auto")
     String device();
@@ -130,6 +133,11 @@ public interface ServiceConfig {
         @WithDefault("4")
         @Min(0)
         int maxPassOver();
+    }
+
+    interface Loras {
+        /** LoRA .safetensors files (kohya/A1111, diffusers, PEFT); empty: requests cannot name LoRAs. */
+        Optional<String> dir();
     }
 
     interface Attention {

@@ -19,12 +19,14 @@ import static org.hamcrest.Matchers.nullValue;
 /** GET /v1/models lists the models folder; a request's model picks one; an unknown one is a 422. */
 @QuarkusTest
 @TestProfile(ModelsFolderProfile.class)
+@org.junit.jupiter.api.TestMethodOrder(org.junit.jupiter.api.MethodOrderer.OrderAnnotation.class)
 class ModelsFolderApiTest {
 
     @Inject
     JobService jobs;
 
     @Test
+    @org.junit.jupiter.api.Order(1)
     void listedSelectableAndUnknownIs422() {
         ApiTestSupport.awaitReady(jobs);
         given().get("/v1/models").then().statusCode(200)
@@ -56,5 +58,37 @@ class ModelsFolderApiTest {
                 .body("data.find { it.id == 'tiny' }.path", containsString("tiny.safetensors"))
                 .body("data.find { it.id == 'folder' }.loaded", equalTo(false));
         given().get("/q/metrics").then().statusCode(200).body(containsString("sd_model_swap_seconds_count 1.0"));
+    }
+
+    @Test
+    @org.junit.jupiter.api.Order(2)
+    void lorasAreListedAndNamedByFieldOrPromptTag() {
+        ApiTestSupport.awaitReady(jobs);
+        given().get("/v1/loras").then().statusCode(200).body("data.id", hasItems("pixel"))
+                .body("data[0].object", equalTo("lora"));
+        given().contentType(JSON).body("{\"prompt\": \"a\", \"size\": \"64x64\", \"loras\": [{\"name\": \"nope\"}]}")
+                .post("/v1/jobs").then().statusCode(422).contentType(PROBLEM)
+                .body("errors.find { it.field == 'loras' }.message", containsString("unknown LoRA 'nope'"));
+        given().contentType(JSON).body("{\"prompt\": \"a <lora:../pixel:1>\", \"size\": \"64x64\"}")
+                .post("/v1/jobs").then().statusCode(422);
+        given().contentType(JSON).body("{\"prompt\": \"a\", \"size\": \"64x64\", \"loras\": [{\"name\": \"pixel\", "
+                + "\"weight\": 1e9}]}").post("/v1/jobs").then().statusCode(400)
+                .body("errors.find { it.field == 'loras[0].weight' }.message", containsString("-10..10"));
+        given().contentType(JSON).body("{\"prompt\": \"a <lora:pixel:x>\", \"size\": \"64x64\"}")
+                .post("/v1/jobs").then().statusCode(400);
+        String id = given().contentType(JSON).body("{\"prompt\": \"a lighthouse <lora:pixel:0.7>\", \"size\": \"64x64\","
+                + " \"model\": \"tiny\"}").post("/v1/jobs").then().statusCode(202).extract().path("id");
+        ApiTestSupport.awaitStatus(id, "succeeded");
+        String id2 = given().contentType(JSON).body("{\"prompt\": \"a lighthouse\", \"size\": \"64x64\", \"model\": \"tiny\","
+                + " \"loras\": [{\"name\": \"pixel\", \"weight\": 0.7}]}").post("/v1/jobs").then().statusCode(202)
+                .extract().path("id");
+        ApiTestSupport.awaitStatus(id2, "succeeded");
+        // the tag is taken out of the prompt: both requests are the same job, so the same image
+        byte[] a = given().get("/v1/jobs/" + id + "/images/0").then().statusCode(200).extract().asByteArray();
+        byte[] b = given().get("/v1/jobs/" + id2 + "/images/0").then().statusCode(200).extract().asByteArray();
+        java.awt.image.BufferedImage ia = ApiTestSupport.png(a);
+        java.awt.image.BufferedImage ib = ApiTestSupport.png(b);
+        org.junit.jupiter.api.Assertions.assertArrayEquals(ia.getRGB(0, 0, 64, 64, null, 0, 64),
+                ib.getRGB(0, 0, 64, 64, null, 0, 64));
     }
 }

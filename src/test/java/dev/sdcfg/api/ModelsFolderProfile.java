@@ -13,6 +13,7 @@ import java.util.Map;
 public class ModelsFolderProfile implements QuarkusTestProfile {
 
     static Path dir;
+    static Path loras;
 
     @Override
     public Map<String, String> getConfigOverrides() {
@@ -36,10 +37,15 @@ public class ModelsFolderProfile implements QuarkusTestProfile {
                 Path f = LdmFixture.write(dir, "tiny");
                 f.toFile().deleteOnExit();
                 dir.resolve("tiny.json").toFile().deleteOnExit();
+                loras = Files.createTempDirectory("loras-api-");
+                loras.toFile().deleteOnExit();
+                Path k = loras.resolve("pixel.safetensors");
+                Files.copy(dev.sdcfg.testutil.Fixtures.resource("parity-extra/lora").resolve("kohya.safetensors"), k);
+                k.toFile().deleteOnExit();
             }
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        return Map.of("sd.models.dir", dir.toString(), "sd.models.default", "folder");
+        return Map.of("sd.models.dir", dir.toString(), "sd.models.default", "folder", "sd.loras.dir", loras.toString());
     }
 }

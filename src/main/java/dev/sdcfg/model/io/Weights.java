@@ -56,6 +56,19 @@ public final class Weights implements AutoCloseable {
     private final Map<String, String> storedKeyOf;
     /** False for a renamed view: the single-file checkpoint that opened the file closes it. */
     private final boolean ownsFiles;
+    /** Updates added while loading (LoRA), by key as answered by this view; see {@link #withPatches}. */
+    private final Map<String, Patch> patches;
+    /** Patched keys {@link #get} has loaded, shared by every view of the same files. */
+    private final Set<String> patched;
+
+    /**
+     * An update applied to a tensor while it loads: gets the stored tensor widened to float32 (float64 when the
+     * model computes in float64), in the shape the model expects, and returns base + update in the same dtype. It
+     * never sees, and so never changes, anything but its own copy: the file stays the pristine source.
+     */
+    public interface Patch {
+        NDArray apply(NDArray base, NDManager manager);
+    }
 
     private Weights(String description, List<Safetensors> files, Function<String, List<String>> aliases) {
         this(description, files, aliases, java.util.concurrent.ConcurrentHashMap.newKeySet());
@@ -68,6 +81,15 @@ public final class Weights implements AutoCloseable {
 
     private Weights(String description, List<Safetensors> files, Function<String, List<String>> aliases,
                     Set<String> used, Map<String, String> storedKeyOf, boolean ownsFiles) {
+        this(description, files, aliases, used, storedKeyOf, ownsFiles, Map.of(),
+                java.util.concurrent.ConcurrentHashMap.newKeySet());
+    }
+
+    private Weights(String description, List<Safetensors> files, Function<String, List<String>> aliases,
+                    Set<String> used, Map<String, String> storedKeyOf, boolean ownsFiles, Map<String, Patch> patches,
+                    Set<String> patched) {
+        this.patches = patches;
+        this.patched = patched;
         this.description = description;
         this.files = files;
         this.aliases = aliases;
@@ -267,11 +289,31 @@ public final class Weights implements AutoCloseable {
             List<String> out = new ArrayList<>(prev.apply(k));
             out.addAll(more.apply(k));
             return out;
-        }, used, storedKeyOf, ownsFiles);
+        }, used, storedKeyOf, ownsFiles, patches, patched);
     }
 
     public Set<String> keys() {
         return fileOfKey.keySet();
+    }
+
+    /**
+     * A view of the same files whose tensors named in {@code patches} (keys as {@link #keys} lists them) load with
+     * their update applied. The view neither owns nor closes the files: close this one, not the view.
+     */
+    public Weights withPatches(Map<String, Patch> more) {
+        for (String k : more.keySet()) {
+            if (!fileOfKey.containsKey(k)) {
+                throw new IllegalArgumentException(description + ": no tensor '" + k + "' to patch");
+            }
+        }
+        return new Weights(description, files, aliases, used, storedKeyOf, false, Map.copyOf(more), patched);
+    }
+
+    /** Patched keys the model has not loaded (after building it: none, or the update would be lost). */
+    public Set<String> unappliedPatches() {
+        Set<String> out = new java.util.TreeSet<>(patches.keySet());
+        out.removeAll(patched);
+        return out;
     }
 
     /** The stored key that answers {@code key}, or null. */
@@ -377,6 +419,12 @@ public final class Weights implements AutoCloseable {
         String k = require(key);
         Safetensors f = fileOfKey.get(k);
         long[] stored = f.info(storedKey(k)).shape();
+        String storedType = f.info(storedKey(k)).dtype();
+        if (dtype != null && dtype.isFloating() && !FLOATING.contains(storedType)) {
+            // an integer or boolean tensor where the model needs weights: a corrupt or foreign checkpoint
+            throw new ModelLoadException(f.path() + ": tensor '" + named(k) + "' has dtype " + storedType
+                    + ", expected a floating-point weight (F16, BF16, F32 or F64)");
+        }
         used.add(k);
         boolean reshape = false;
         if (expected != null && expected.length > 0 && !Arrays.equals(stored, expected)) {
@@ -389,17 +437,30 @@ public final class Weights implements AutoCloseable {
             }
         }
         try {
-            NDArray a = f.load(storedKey(k), manager, dtype);
+            Patch patch = patches.get(k);
+            DataType loadAs = patch == null ? dtype : dtype == DataType.FLOAT64 ? DataType.FLOAT64 : DataType.FLOAT32;
+            NDArray a = f.load(storedKey(k), manager, loadAs);
             if (reshape) {
                 NDArray r = a.reshape(expected);
                 a.close();
                 a = r;
+            }
+            if (patch != null) {
+                NDArray merged = patch.apply(a, manager);
+                a.close();
+                a = merged.getDataType() == dtype ? merged : merged.toType(dtype, false);
+                if (a != merged) {
+                    merged.close();
+                }
+                patched.add(k);
             }
             return a;
         } catch (IOException e) {
             throw new ModelLoadException(f.path() + ": cannot load tensor '" + named(k) + "': " + e.getMessage(), e);
         }
     }
+
+    private static final Set<String> FLOATING = Set.of("F16", "BF16", "F32", "F64");
 
     private static List<Long> stripTrailingOnes(long[] s) {
         int n = s.length;
