@@ -13,51 +13,17 @@ lora_alpha / r) from the float64 / float32 base. OUT_DIR/keys.json records the c
 """
 import json
 import os
-import struct
 import sys
 
-import numpy as np
 import torch
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from safetensors_io import read_safetensors, write_safetensors  # noqa: E402  (tools/safetensors_io.py)
 
 from diffusers.loaders.lora_conversion_utils import _convert_non_diffusers_lora_to_diffusers
 from diffusers.utils.state_dict_utils import (convert_state_dict_to_diffusers, convert_state_dict_to_peft,
                                               convert_unet_state_dict_to_peft)
-
-_DT = {torch.float32: ("F32", "<f4"), torch.float64: ("F64", "<f8")}
-
-
-def write_safetensors(tensors, path):
-    header, blobs, off = {}, [], 0
-    for k in sorted(tensors):
-        t = tensors[k].detach().contiguous()
-        code, npdt = _DT[t.dtype]
-        b = t.numpy().astype(npdt, copy=False).tobytes()
-        header[k] = {"dtype": code, "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
-    h = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for k, v in header.items():
-        if k == "__metadata__":
-            continue
-        a, b = v["data_offsets"]
-        out[k] = torch.from_numpy(np.frombuffer(data[a:b], dtype="<f4").reshape(v["shape"]).copy())
-    return out
-
 
 UNET_MODULES = [
     "down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q",

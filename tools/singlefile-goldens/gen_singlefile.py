@@ -15,29 +15,15 @@ usage: PYTHONPATH=SHIM_DIR OMP_NUM_THREADS=1 /usr/bin/python3 gen_singlefile.py 
 import hashlib
 import json
 import os
-import struct
 import sys
 
-import numpy as np
 import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from safetensors_io import read_safetensors  # noqa: E402  (tools/safetensors_io.py)
 
 import convert_diffusers_to_original as rev
 from diffusers.loaders import single_file_utils as sfu
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for k, v in header.items():
-        if k == "__metadata__":
-            continue
-        assert v["dtype"] == "F32", (k, v["dtype"])
-        a, b = v["data_offsets"]
-        out[k] = torch.from_numpy(np.frombuffer(data[a:b], dtype="<f4").reshape(v["shape"]).copy())
-    return out
 
 
 def digest(t):

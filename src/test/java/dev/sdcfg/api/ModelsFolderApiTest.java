@@ -25,6 +25,10 @@ class ModelsFolderApiTest {
     @Inject
     JobService jobs;
 
+    private static io.restassured.response.ValidatableResponse post(String path, String body) {
+        return given().contentType(JSON).body(body).post(path).then();
+    }
+
     @Test
     @org.junit.jupiter.api.Order(1)
     void listedSelectableAndUnknownIs422() {
@@ -43,14 +47,13 @@ class ModelsFolderApiTest {
                 .body("data.find { it.id == 'tiny' }.family", equalTo("SD 1.x"))
                 .body("data.find { it.id == 'tiny' }.hash", matchesPattern("[0-9a-f]{10}"));
 
-        given().contentType(JSON).body("{\"prompt\": \"a\", \"size\": \"64x64\", \"model\": \"nope\"}")
-                .post("/v1/images/generations").then().statusCode(422).contentType(PROBLEM)
+        post("/v1/images/generations", "{\"prompt\": \"a\", \"size\": \"64x64\", \"model\": \"nope\"}")
+                .statusCode(422).contentType(PROBLEM)
                 .body("errors.find { it.field == 'model' }.message", containsString("unknown model 'nope'"));
-        given().contentType(JSON).body("{\"prompt\": \"a\", \"size\": \"64x64\", \"model\": \"../folder\"}")
-                .post("/v1/images/generations").then().statusCode(422);
+        post("/v1/images/generations", "{\"prompt\": \"a\", \"size\": \"64x64\", \"model\": \"../folder\"}").statusCode(422);
 
-        String id = given().contentType(JSON).body("{\"prompt\": \"a\", \"size\": \"64x64\", \"model\": \"tiny\"}")
-                .post("/v1/jobs").then().statusCode(202).extract().path("id");
+        String id = post("/v1/jobs", "{\"prompt\": \"a\", \"size\": \"64x64\", \"model\": \"tiny\"}").statusCode(202)
+                .extract().path("id");
         ApiTestSupport.awaitStatus(id, "succeeded");
         given().get("/v1/models").then().statusCode(200)
                 .body("resident", equalTo("tiny"))
@@ -66,21 +69,19 @@ class ModelsFolderApiTest {
         ApiTestSupport.awaitReady(jobs);
         given().get("/v1/loras").then().statusCode(200).body("data.id", hasItems("pixel"))
                 .body("data[0].object", equalTo("lora"));
-        given().contentType(JSON).body("{\"prompt\": \"a\", \"size\": \"64x64\", \"loras\": [{\"name\": \"nope\"}]}")
-                .post("/v1/jobs").then().statusCode(422).contentType(PROBLEM)
+        post("/v1/jobs", "{\"prompt\": \"a\", \"size\": \"64x64\", \"loras\": [{\"name\": \"nope\"}]}")
+                .statusCode(422).contentType(PROBLEM)
                 .body("errors.find { it.field == 'loras' }.message", containsString("unknown LoRA 'nope'"));
-        given().contentType(JSON).body("{\"prompt\": \"a <lora:../pixel:1>\", \"size\": \"64x64\"}")
-                .post("/v1/jobs").then().statusCode(422);
-        given().contentType(JSON).body("{\"prompt\": \"a\", \"size\": \"64x64\", \"loras\": [{\"name\": \"pixel\", "
-                + "\"weight\": 1e9}]}").post("/v1/jobs").then().statusCode(400)
+        post("/v1/jobs", "{\"prompt\": \"a <lora:../pixel:1>\", \"size\": \"64x64\"}").statusCode(422);
+        post("/v1/jobs", "{\"prompt\": \"a\", \"size\": \"64x64\", \"loras\": [{\"name\": \"pixel\", "
+                + "\"weight\": 1e9}]}").statusCode(400)
                 .body("errors.find { it.field == 'loras[0].weight' }.message", containsString("-10..10"));
-        given().contentType(JSON).body("{\"prompt\": \"a <lora:pixel:x>\", \"size\": \"64x64\"}")
-                .post("/v1/jobs").then().statusCode(400);
-        String id = given().contentType(JSON).body("{\"prompt\": \"a lighthouse <lora:pixel:0.7>\", \"size\": \"64x64\","
-                + " \"model\": \"tiny\"}").post("/v1/jobs").then().statusCode(202).extract().path("id");
+        post("/v1/jobs", "{\"prompt\": \"a <lora:pixel:x>\", \"size\": \"64x64\"}").statusCode(400);
+        String id = post("/v1/jobs", "{\"prompt\": \"a lighthouse <lora:pixel:0.7>\", \"size\": \"64x64\","
+                + " \"model\": \"tiny\"}").statusCode(202).extract().path("id");
         ApiTestSupport.awaitStatus(id, "succeeded");
-        String id2 = given().contentType(JSON).body("{\"prompt\": \"a lighthouse\", \"size\": \"64x64\", \"model\": \"tiny\","
-                + " \"loras\": [{\"name\": \"pixel\", \"weight\": 0.7}]}").post("/v1/jobs").then().statusCode(202)
+        String id2 = post("/v1/jobs", "{\"prompt\": \"a lighthouse\", \"size\": \"64x64\", \"model\": \"tiny\","
+                + " \"loras\": [{\"name\": \"pixel\", \"weight\": 0.7}]}").statusCode(202)
                 .extract().path("id");
         ApiTestSupport.awaitStatus(id2, "succeeded");
         // the tag is taken out of the prompt: both requests are the same job, so the same image

@@ -27,6 +27,15 @@ class ResidentPreferenceTest {
         return c.job().tasks().get(0).label();
     }
 
+    private static List<String> drain(MemoryJobQueue q, AtomicReference<String> resident, int n)
+            throws InterruptedException {
+        List<String> order = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            order.add(next(q, resident));
+        }
+        return order;
+    }
+
     private static MemoryJobQueue queue() {
         return new MemoryJobQueue(new JobSettings(32, Duration.ofMinutes(5), 100, Duration.ofSeconds(1),
                 Duration.ofSeconds(1)));
@@ -51,12 +60,8 @@ class ResidentPreferenceTest {
         for (int i = 1; i <= 4; i++) {
             submit(q, "a", "a" + i);
         }
-        List<String> order = new ArrayList<>();
-        for (int i = 0; i < 5; i++) {
-            order.add(next(q, resident));
-        }
         // b1 is passed over twice (the bound), then runs; the rest of a's follow it in order
-        assertEquals(List.of("a1", "a2", "b1", "a3", "a4"), order);
+        assertEquals(List.of("a1", "a2", "b1", "a3", "a4"), drain(q, resident, 5));
     }
 
     @Test
@@ -68,12 +73,8 @@ class ResidentPreferenceTest {
         submit(q, "a", "a1");
         submit(q, "b", "b2");
         submit(q, "a", "a2");
-        List<String> order = new ArrayList<>();
-        for (int i = 0; i < 4; i++) {
-            order.add(next(q, resident));
-        }
         // a, a on the resident model, then one swap to b for both b's: two swaps instead of four
-        assertEquals(List.of("a1", "a2", "b1", "b2"), order);
+        assertEquals(List.of("a1", "a2", "b1", "b2"), drain(q, resident, 4));
     }
 
     @Test

@@ -104,11 +104,7 @@ public final class SingleFileCheckpoint implements AutoCloseable {
         try {
             return new SingleFileCheckpoint(path, f);
         } catch (RuntimeException e) {
-            try {
-                f.close();
-            } catch (IOException ignored) {
-                // already failing
-            }
+            f.closeQuietly();
             throw e;
         }
     }
@@ -394,10 +390,6 @@ public final class SingleFileCheckpoint implements AutoCloseable {
 
     @Override
     public void close() {
-        try {
-            file.close();
-        } catch (IOException ignored) {
-            // read-only mapping
-        }
+        file.closeQuietly();
     }
 }

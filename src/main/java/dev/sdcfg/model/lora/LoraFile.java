@@ -80,11 +80,7 @@ public final class LoraFile implements AutoCloseable {
         try {
             return new LoraFile(path, f, resolve(path, f, shapes));
         } catch (RuntimeException e) {
-            try {
-                f.close();
-            } catch (IOException ignored) {
-                // already failing
-            }
+            f.closeQuietly();
             throw e;
         }
     }
@@ -299,10 +295,6 @@ public final class LoraFile implements AutoCloseable {
 
     @Override
     public void close() {
-        try {
-            file.close();
-        } catch (IOException ignored) {
-            // read-only mapping
-        }
+        file.closeQuietly();
     }
 }
