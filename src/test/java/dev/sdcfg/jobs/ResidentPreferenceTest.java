@@ -36,6 +36,17 @@ class ResidentPreferenceTest {
         return order;
     }
 
+    /** A queue preferring {@code resident}, holding one job per model given, labelled model + ordinal ("a2"). */
+    private static MemoryJobQueue preferring(AtomicReference<String> resident, int bound, String... models) {
+        MemoryJobQueue q = queue();
+        q.preferResident(resident::get, bound);
+        java.util.Map<String, Integer> seen = new java.util.HashMap<>();
+        for (String m : models) {
+            submit(q, m, m + seen.merge(m, 1, Integer::sum));
+        }
+        return q;
+    }
+
     private static MemoryJobQueue queue() {
         return new MemoryJobQueue(new JobSettings(32, Duration.ofMinutes(5), 100, Duration.ofSeconds(1),
                 Duration.ofSeconds(1)));
@@ -53,26 +64,16 @@ class ResidentPreferenceTest {
 
     @Test
     void jobsOnTheResidentModelGoFirstButTheOldestIsPassedOverAtMostTheBound() throws InterruptedException {
-        MemoryJobQueue q = queue();
         AtomicReference<String> resident = new AtomicReference<>("a");
-        q.preferResident(resident::get, 2);
-        submit(q, "b", "b1");
-        for (int i = 1; i <= 4; i++) {
-            submit(q, "a", "a" + i);
-        }
+        MemoryJobQueue q = preferring(resident, 2, "b", "a", "a", "a", "a");
         // b1 is passed over twice (the bound), then runs; the rest of a's follow it in order
         assertEquals(List.of("a1", "a2", "b1", "a3", "a4"), drain(q, resident, 5));
     }
 
     @Test
     void afterASwapTheNewResidentIsPreferred() throws InterruptedException {
-        MemoryJobQueue q = queue();
         AtomicReference<String> resident = new AtomicReference<>("a");
-        q.preferResident(resident::get, 4);
-        submit(q, "b", "b1");
-        submit(q, "a", "a1");
-        submit(q, "b", "b2");
-        submit(q, "a", "a2");
+        MemoryJobQueue q = preferring(resident, 4, "b", "a", "b", "a");
         // a, a on the resident model, then one swap to b for both b's: two swaps instead of four
         assertEquals(List.of("a1", "a2", "b1", "b2"), drain(q, resident, 4));
     }
