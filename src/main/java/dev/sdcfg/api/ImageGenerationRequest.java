@@ -100,6 +100,13 @@ public record ImageGenerationRequest(
         java.util.List<LoraRequest> loras) {
 
     /** One entry of {@code loras}. */
-    public record LoraRequest(String name, Double weight) {
+    @Schema(name = "LoraRequest", description = "A LoRA to merge into the model for this request")
+    public record LoraRequest(
+            @Schema(description = "A LoRA name from GET /v1/loras (its file name without .safetensors)",
+                    required = true, examples = "pixel-art")
+            String name,
+            @Schema(description = "Multiplier of the LoRA's update, -10..10 (default 1)", defaultValue = "1",
+                    examples = "0.8")
+            Double weight) {
     }
 }

@@ -77,13 +77,16 @@ class ModelsFolderApiTest {
                 + "\"weight\": 1e9}]}").statusCode(400)
                 .body("errors.find { it.field == 'loras[0].weight' }.message", containsString("-10..10"));
         post("/v1/jobs", "{\"prompt\": \"a <lora:pixel:x>\", \"size\": \"64x64\"}").statusCode(400);
-        String id = post("/v1/jobs", "{\"prompt\": \"a lighthouse <lora:pixel:0.7>\", \"size\": \"64x64\","
+        String id = post("/v1/jobs", "{\"prompt\": \"a lighthouse <lora:pixel:0.7>\", \"size\": \"64x64\", \"seed\": 7,"
                 + " \"model\": \"tiny\"}").statusCode(202).extract().path("id");
         ApiTestSupport.awaitStatus(id, "succeeded");
-        String id2 = post("/v1/jobs", "{\"prompt\": \"a lighthouse\", \"size\": \"64x64\", \"model\": \"tiny\","
+        String id2 = post("/v1/jobs", "{\"prompt\": \"a lighthouse\", \"size\": \"64x64\", \"seed\": 7, \"model\": \"tiny\","
                 + " \"loras\": [{\"name\": \"pixel\", \"weight\": 0.7}]}").statusCode(202)
                 .extract().path("id");
-        ApiTestSupport.awaitStatus(id2, "succeeded");
+        io.restassured.path.json.JsonPath view = ApiTestSupport.awaitStatus(id2, "succeeded");
+        org.junit.jupiter.api.Assertions.assertEquals("tiny", view.getString("request.model"));
+        org.junit.jupiter.api.Assertions.assertEquals("pixel", view.getString("request.loras[0].name"));
+        org.junit.jupiter.api.Assertions.assertEquals(0.7, view.getDouble("request.loras[0].weight"), 0.0);
         // the tag is taken out of the prompt: both requests are the same job, so the same image
         byte[] a = given().get("/v1/jobs/" + id + "/images/0").then().statusCode(200).extract().asByteArray();
         byte[] b = given().get("/v1/jobs/" + id2 + "/images/0").then().statusCode(200).extract().asByteArray();
