@@ -25,6 +25,9 @@ import sys
 import numpy as np
 import torch
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from safetensors_io import read_safetensors, write_safetensors  # noqa: E402  (tools/safetensors_io.py)
+
 import diffusers
 
 from diffusers.models.attention_processor import Attention, AttnProcessor
@@ -187,49 +190,6 @@ def write_config(model, path, keys=None, version=None):
     with open(path, "w") as f:
         json.dump(cfg, f, indent=2)
         f.write("\n")
-
-
-_DT = {torch.float32: ("F32", "<f4"), torch.float64: ("F64", "<f8"), torch.int64: ("I64", "<i8")}
-
-
-def write_safetensors(tensors, path, metadata=None):
-    """safetensors format: u64-le header length, JSON header {key: {dtype, shape, data_offsets}}, raw LE bytes."""
-    header = {}
-    blobs = []
-    off = 0
-    for k in sorted(tensors):
-        t = tensors[k].detach().contiguous().cpu()
-        code, npdt = _DT[t.dtype]
-        b = t.numpy().astype(npdt, copy=False).tobytes()
-        header[k] = {"dtype": code, "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
-    if metadata:
-        header["__metadata__"] = {k: str(v) for k, v in metadata.items()}
-    h = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    rev = {v[0]: (k, v[1]) for k, v in _DT.items()}
-    for k, v in header.items():
-        if k == "__metadata__":
-            continue
-        dt, npdt = rev[v["dtype"]]
-        a, b = v["data_offsets"]
-        arr = np.frombuffer(data[a:b], dtype=npdt).reshape(v["shape"]).copy()
-        out[k] = torch.from_numpy(arr)
-    return out
 
 
 def make_timestep(spec):

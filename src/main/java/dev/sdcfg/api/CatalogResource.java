@@ -33,6 +33,9 @@ public class CatalogResource {
     @Inject
     ServiceConfig config;
 
+    @Inject
+    dev.sdcfg.jobs.ModelCatalog catalog;
+
     @GET
     @Path("/guidance")
     @Operation(summary = "Guidance options", description = "Normalizers, schedule kinds, parameters with their ranges, "
@@ -70,13 +73,18 @@ public class CatalogResource {
     @Path("/models")
     @Operation(summary = "The model", description = "The one model this service serves (OpenAI list shape), with its "
             + "state (loading, ready, failed, stopping) and, once loaded, the engine's facts (folder, device, dtype, "
-            + "native size…). Answers while loading, too.")
+            + "native size…). Answers while loading, too. With a models folder (sd.models.dir): every model of it, "
+            + "with format, family, size_bytes, the A1111 hash (first 10 hex digits of the file's sha256, single files) "
+            + "and loaded (the resident one also carries the engine's facts).")
     @APIResponse(responseCode = "200", description = "The model list",
             content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(type = SchemaType.OBJECT),
                     examples = @ExampleObject(name = "ready", value = "{\"object\": \"list\", \"data\": [{\"id\": "
                             + "\"sd-1.5\", \"object\": \"model\", \"status\": \"ready\", \"source\": \"diffusers folder "
                             + "/models/sd15\", \"device\": \"gpu(0)\", \"dtype\": \"float16\", \"native_size\": 512, \"family\": \"sd1\"}]}")))
     public Map<String, Object> models() {
+        if (catalog.enabled()) {
+            return ModelListView.of(catalog, jobs);
+        }
         Map<String, Object> model = new LinkedHashMap<>();
         model.put("id", "stable-diffusion");
         model.put("object", "model");
@@ -92,6 +100,30 @@ public class CatalogResource {
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("object", "list");
         out.put("data", List.of(model));
+        return out;
+    }
+
+    @GET
+    @Path("/loras")
+    @Operation(summary = "LoRAs", description = "The LoRA .safetensors files of sd.loras.dir (kohya/A1111, diffusers or "
+            + "PEFT keys), by the names a request's loras field and <lora:name:weight> prompt tags use. Empty without "
+            + "a LoRA folder.")
+    @APIResponse(responseCode = "200", description = "The LoRA list",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(type = SchemaType.OBJECT),
+                    examples = @ExampleObject(name = "loras", value = "{\"object\": \"list\", \"data\": [{\"id\": "
+                            + "\"pixel-art\", \"object\": \"lora\", \"size_bytes\": 151110800}]}")))
+    public Map<String, Object> loras() {
+        List<Map<String, Object>> data = new java.util.ArrayList<>();
+        for (dev.sdcfg.model.library.ModelFolderScan.Entry e : catalog.loras()) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("id", e.name());
+            m.put("object", "lora");
+            m.put("size_bytes", dev.sdcfg.model.library.ModelFolderScan.sizeOnDisk(e.realPath()));
+            data.add(m);
+        }
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("object", "list");
+        out.put("data", data);
         return out;
     }
 

@@ -71,8 +71,9 @@ public record ImageGenerationRequest(
                         "{\"preset\": \"FullNormGuidance_Sched_TCos\"}"})
         JsonNode guidance,
 
-        @Schema(description = "Accepted for OpenAI client compatibility and ignored: the service serves the model "
-                + "of GET /v1/models", maxLength = 200, examples = "sd-1.5")
+        @Schema(description = "With a models folder (sd.models.dir): the model to run on, a name from GET /v1/models "
+                + "(absent: the default; unknown: 422). Without one: accepted for OpenAI client compatibility and "
+                + "ignored", maxLength = 200, examples = "sd-1.5")
         String model,
 
         @Schema(description = "Accepted for OpenAI client compatibility and ignored", maxLength = 200)
@@ -145,7 +146,24 @@ public record ImageGenerationRequest(
                 + "Prompt editing [a:b:0.5] and alternation [a|b] are not scheduled: such text is weighted as brackets. "
                 + "plain: the text as it is, cut at 77 tokens with a warning",
                 enumeration = {"a1111", "plain"}, defaultValue = "a1111")
-        String promptSyntax) {
+        String promptSyntax,
+
+        @Schema(description = "LoRAs from sd.loras.dir (GET /v1/loras) merged into the model for this request: "
+                + "[{\"name\": \"...\", \"weight\": 0.8}] (weight -10..10, default 1; at most 8). A1111's "
+                + "<lora:name:weight> tags in the prompt are read and removed from the text the same way",
+                examples = "[{\"name\": \"pixel-art\", \"weight\": 0.8}]")
+        java.util.List<LoraRequest> loras) {
+
+    /** One entry of {@code loras}. */
+    @Schema(name = "LoraRequest", description = "A LoRA to merge into the model for this request")
+    public record LoraRequest(
+            @Schema(description = "A LoRA name from GET /v1/loras (its file name without .safetensors)",
+                    required = true, examples = "pixel-art")
+            String name,
+            @Schema(description = "Multiplier of the LoRA's update, -10..10 (default 1)", defaultValue = "1",
+                    examples = "0.8")
+            Double weight) {
+    }
 
     /** A text-to-image request without SDXL's size conditioning. */
     public ImageGenerationRequest(String prompt, String negativePrompt, Integer n, String size, Integer width,
@@ -153,6 +171,6 @@ public record ImageGenerationRequest(
                                   JsonNode samplerOptions, JsonNode guidance, String model, String user,
                                   String webhook, java.util.List<String> webhookEvents) {
         this(prompt, negativePrompt, n, size, width, height, responseFormat, seed, steps, sampler, samplerOptions,
-                guidance, model, user, webhook, webhookEvents, null, null, null, null, null, null, null, null);
+                guidance, model, user, webhook, webhookEvents, null, null, null, null, null, null, null, null, null);
     }
 }

@@ -94,6 +94,18 @@ public record JobView(
                             + "\"g\": {\"schedule\": \"cosine\", \"max\": 0.25, \"min\": 0.05}}")
             JsonNode guidance,
             @Schema(description = "Experiment labels, one per spec", examples = "[\"plain CFG 7.5\", \"fullnorm\"]")
-            List<String> labels) {
+            List<String> labels,
+            @Schema(description = "The model of sd.models.dir it runs on (absent without a models folder)",
+                    examples = "sd15") String model,
+            @Schema(description = "The LoRAs merged for it (from loras and <lora:…> tags; absent when none)",
+                    examples = "[{\"name\": \"pixel-art\", \"weight\": 0.8}]")
+            List<LoraEcho> loras) {
+    }
+
+    @Schema(name = "JobLora", description = "A LoRA merged into the model for the job")
+    public record LoraEcho(
+            @Schema(description = "LoRA name (GET /v1/loras)", examples = "pixel-art") String name,
+            @Schema(description = "Its weight (a name given twice: the weights added up)", examples = "0.8")
+            double weight) {
     }
 }

@@ -70,7 +70,9 @@ public class JobViews {
         }
         JsonNode samplerOptions = r.samplerOptions().isEmpty() ? null : JsonTrees.toJackson(r.samplerOptions().toJson());
         return new JobView.RequestEcho(r.prompt(), r.negativePrompt().isEmpty() ? null : r.negativePrompt(),
-                r.width(), r.height(), r.steps(), r.n(), r.seed(), r.sampler(), samplerOptions, guidance, labels);
+                r.width(), r.height(), r.steps(), r.n(), r.seed(), r.sampler(), samplerOptions, guidance, labels,
+                r.model(), r.loras().isEmpty() ? null
+                        : r.loras().stream().map(l -> new JobView.LoraEcho(l.name(), l.weight())).toList());
     }
 
     private static String iso(Long millis) {

@@ -47,6 +47,9 @@ public class RequestValidator {
     ServiceConfig config;
 
     @Inject
+    dev.sdcfg.jobs.ModelCatalog models;
+
+    @Inject
     JobService jobs;
 
     @Inject
@@ -97,8 +100,18 @@ public class RequestValidator {
             img2img = InitImageField.decode(initImage, mask, b.strength(), config.limits().maxPixels());
             wh = img2imgSize(img2img.image(), b, wh);
         }
+        String model = modelOf(b.model());
+        List<dev.sdcfg.pipeline.LoraWeight> loras = List.of();
+        if (models != null && models.lorasDir().isPresent()) {
+            LoraTags.Parsed tags = LoraTags.parse(prompt);
+            prompt = tags.prompt();
+            loras = loras(b.loras(), tags);
+        } else if (b.loras() != null && !b.loras().isEmpty()) {
+            throw ProblemException.unprocessable("loras", "no LoRA folder is configured (sd.loras.dir)");
+        }
         return new Generation(new GenerationRequest(prompt, negative, wh[0], wh[1], steps, sampler, samplerOptions,
-                guidanceSpec(guidance, GuidanceSpec.FIELD), seed, n, img2img, sizeConditions, syntax), format);
+                guidanceSpec(guidance, GuidanceSpec.FIELD), seed, n, img2img, sizeConditions, syntax, model, loras),
+                format);
     }
 
     public Experiment experiment(ExperimentRequest b) {
@@ -165,7 +178,8 @@ public class RequestValidator {
             GuidanceSpec spec = guidanceSpec(guidance.get(i), specField(i));
             String label = labels != null ? labels.get(i).strip() : spec.label();
             tasks.add(new JobTask(label, new GenerationRequest(prompt, negative, wh[0], wh[1], steps, sampler,
-                    samplerOptions, spec, seed, 1, syntax)));
+                    samplerOptions, spec, seed, 1, null, null, syntax,
+                    modelsFolder() ? models.defaultModel() : null, null)));
         }
         return new Experiment(tasks, columns);
     }
@@ -377,6 +391,78 @@ public class RequestValidator {
             return false;
         }
         return true;
+    }
+
+    /**
+     * With a models folder ({@code sd.models.dir}): the model the job runs on, the request's own or the default; a
+     * name the folder does not list is a 422 (like an unknown sampler). Without one, {@code model} is ignored (null),
+     * as before.
+     */
+    private String modelOf(String requested) {
+        if (!modelsFolder()) {
+            return null;
+        }
+        if (requested == null || requested.isBlank()) {
+            return models.defaultModel();
+        }
+        if (models.library().orElseThrow().find(requested).isEmpty()) {
+            throw ProblemException.unprocessable("model", "unknown model '" + requested
+                    + "': GET /v1/models lists the models");
+        }
+        return requested;
+    }
+
+    /** Most LoRAs one request may merge. */
+    static final int MAX_LORAS = 8;
+
+    /**
+     * The request's {@code loras} plus its prompt's {@code <lora:…>} tags, checked: names listed in sd.loras.dir (else
+     * 422), weights finite within -10..10 (else 400).
+     */
+    private List<dev.sdcfg.pipeline.LoraWeight> loras(List<ImageGenerationRequest.LoraRequest> body, LoraTags.Parsed tags) {
+        List<FieldError> errors = new ArrayList<>();
+        List<dev.sdcfg.pipeline.LoraWeight> all = new ArrayList<>();
+        if (body != null) {
+            for (int i = 0; i < body.size(); i++) {
+                ImageGenerationRequest.LoraRequest r = body.get(i);
+                if (r == null || r.name() == null || r.name().isBlank()) {
+                    errors.add(new FieldError("loras[" + i + "].name", "required: a LoRA name from GET /v1/loras"));
+                    continue;
+                }
+                double w = r.weight() == null ? 1.0 : r.weight();
+                if (!Double.isFinite(w) || Math.abs(w) > 10) {
+                    errors.add(new FieldError("loras[" + i + "].weight", "must be a number within -10..10"));
+                }
+                all.add(new dev.sdcfg.pipeline.LoraWeight(r.name(), w));
+            }
+        }
+        for (String bad : tags.badWeights()) {
+            errors.add(new FieldError("prompt", "the weight of " + bad + " is not a number"));
+        }
+        for (dev.sdcfg.pipeline.LoraWeight t : tags.loras()) {
+            if (!Double.isFinite(t.weight()) || Math.abs(t.weight()) > 10) {
+                errors.add(new FieldError("prompt", "the weight of <lora:" + t.name() + "> must be within -10..10"));
+            }
+            all.add(t);
+        }
+        if (all.size() > MAX_LORAS) {
+            errors.add(new FieldError("loras", "at most " + MAX_LORAS + " LoRAs, got " + all.size()));
+        }
+        if (!errors.isEmpty()) {
+            throw ProblemException.invalid(errors);
+        }
+        for (dev.sdcfg.pipeline.LoraWeight l : all) {
+            if (models.loraPath(l.name()).isEmpty()) {
+                throw ProblemException.unprocessable("loras", "unknown LoRA '" + l.name()
+                        + "': GET /v1/loras lists the LoRAs");
+            }
+        }
+        return dev.sdcfg.pipeline.LoraWeight.canonical(all);
+    }
+
+    /** True with sd.models.dir (a validator built outside CDI, in unit tests, has no catalog: no models folder). */
+    private boolean modelsFolder() {
+        return models != null && models.enabled();
     }
 
     private void meta(String field, String value, List<FieldError> errors) {

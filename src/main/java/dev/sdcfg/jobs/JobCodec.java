@@ -66,6 +66,15 @@ final class JobCodec {
                     ids.add(v);
                 }
             }
+            if (r.model() != null) {
+                o.put("model", r.model());
+            }
+            if (!r.loras().isEmpty()) {
+                ArrayNode loras = o.putArray("loras");
+                for (dev.sdcfg.pipeline.LoraWeight l : r.loras()) {
+                    loras.addObject().put("name", l.name()).put("weight", l.weight());
+                }
+            }
         }
         return write(arr);
     }
@@ -77,7 +86,8 @@ final class JobCodec {
                     o.get("width").asInt(), o.get("height").asInt(), o.get("steps").asInt(), text(o, "sampler"),
                     samplerOptions(text(o, "sampler_options")), guidance(text(o, "guidance")), o.get("seed").asLong(),
                     o.get("n").asInt(), img2img(o), sizeConditions(o.get("size_conditions")),
-                    dev.sdcfg.pipeline.prompt.PromptSyntax.of(o.path("prompt_syntax").asText("a1111")));
+                    dev.sdcfg.pipeline.prompt.PromptSyntax.of(o.path("prompt_syntax").asText("a1111")), text(o, "model"),
+                    loras(o.get("loras")));
             JsonNode every = o.get("preview_every");
             tasks.add(new JobTask(text(o, "label"), r, every == null ? 0 : every.asInt()));
         }
@@ -157,6 +167,16 @@ final class JobCodec {
 
     private static GuidanceSpec guidance(String text) {
         return text == null ? GuidanceSpec.DEFAULT : GuidanceSpec.parse(text);
+    }
+
+    private static List<dev.sdcfg.pipeline.LoraWeight> loras(JsonNode arr) {
+        List<dev.sdcfg.pipeline.LoraWeight> out = new ArrayList<>();
+        if (arr != null && arr.isArray()) {
+            for (JsonNode l : arr) {
+                out.add(new dev.sdcfg.pipeline.LoraWeight(l.get("name").asText(), l.get("weight").asDouble()));
+            }
+        }
+        return out;
     }
 
     private static String text(JsonNode o, String field) {

@@ -34,7 +34,7 @@ public class JobServiceProducer {
     @Singleton
     JobService jobService(ServiceConfig config, MeterRegistry registry, @Any Instance<GeneratorProvider> providers,
                           @ConfigProperty(name = "quarkus.redis.hosts") Optional<String> redisHosts,
-                          Instance<Redis> redis) {
+                          Instance<Redis> redis, ModelCatalog catalog) {
         GeneratorProvider provider = select(config.generator(), providers);
         JobSettings settings = new JobSettings(config.queue().capacity(), config.jobs().ttl(),
                 config.jobs().maxRetained(), config.queue().retryAfter(), config.model().loadingRetryAfter());
@@ -48,6 +48,14 @@ public class JobServiceProducer {
         } else {
             queue = new MemoryJobQueue(settings);
             LOG.info("Job queue: in memory (set quarkus.redis.hosts to share one queue between replicas)");
+        }
+        if (catalog.enabled()) {
+            if (queue instanceof MemoryJobQueue m) {
+                m.preferResident(() -> catalog.resident().get(), config.models().maxPassOver());
+            } else {
+                // a shared queue is FIFO across replicas: each replica swaps to what the job it takes names
+                LOG.info("Models folder with the shared queue: jobs run in order; a replica swaps models as needed");
+            }
         }
         return new JobService(settings, queue, provider::create, provider.describe(), new JobMetrics(registry),
                 System::currentTimeMillis, worker, config.queue().heartbeat());

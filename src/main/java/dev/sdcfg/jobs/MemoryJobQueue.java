@@ -8,8 +8,9 @@ import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.LinkedBlockingDeque;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import java.util.function.LongSupplier;
 
 /**
@@ -26,13 +27,28 @@ public final class MemoryJobQueue implements JobQueue {
 
     private final JobSettings settings;
     private final JobStore store = new JobStore();
-    private final LinkedBlockingQueue<Job> queue;
+    private final LinkedBlockingDeque<Job> queue;
+    /** The model resident on the worker (models folder), or null: plain FIFO. */
+    private volatile Supplier<String> resident;
+    private volatile int maxPassOver;
+    /** How often each waiting head job was passed over for a job on the resident model. */
+    private final Map<String, Integer> passedOver = new ConcurrentHashMap<>();
     private final Map<String, Remembered> idempotency = new ConcurrentHashMap<>();
     private final Object submitLock = new Object();
 
     public MemoryJobQueue(JobSettings settings) {
         this.settings = settings;
-        this.queue = new LinkedBlockingQueue<>(settings.queueCapacity());
+        this.queue = new LinkedBlockingDeque<>(settings.queueCapacity());
+    }
+
+    /**
+     * With a models folder: prefer jobs on the resident model, so that a burst of jobs for two models does not swap
+     * on every job. Bounded: the oldest waiting job is passed over at most {@code maxPassOver} times, then it runs
+     * (and causes the swap), so a job waits at most {@code maxPassOver} extra jobs per job ahead of it.
+     */
+    public void preferResident(Supplier<String> resident, int maxPassOver) {
+        this.maxPassOver = maxPassOver;
+        this.resident = resident;
     }
 
     @Override
@@ -90,6 +106,7 @@ public final class MemoryJobQueue implements JobQueue {
         Job.CancelOutcome outcome = job.get().requestCancel(nowMillis);
         if (outcome == Job.CancelOutcome.CANCELED) {
             queue.remove(job.get());
+            passedOver.remove(id);
         }
         return Optional.of(outcome);
     }
@@ -131,10 +148,42 @@ public final class MemoryJobQueue implements JobQueue {
     @Override
     public Optional<Claim> claim(String worker, Duration wait, LongSupplier clock) throws InterruptedException {
         Job job = queue.poll(Math.max(0, wait.toMillis()), TimeUnit.MILLISECONDS);
+        if (job != null && resident != null) {
+            job = preferResident(job);
+        }
         if (job == null || !job.start(clock.getAsLong(), 1, worker)) {
             return Optional.empty(); // nothing waiting, or canceled while it waited
         }
         return Optional.of(new Claim(job, 1, worker, job.id()));
+    }
+
+    /** {@code head} or, while it may still be passed over, the first waiting job on the resident model. */
+    private Job preferResident(Job head) {
+        String r = resident.get();
+        if (r == null || r.equals(modelOf(head)) || passedOver.getOrDefault(head.id(), 0) >= maxPassOver) {
+            passedOver.remove(head.id());
+            return head;
+        }
+        for (Job j : queue) {
+            if (r.equals(modelOf(j))) {
+                if (!queue.offerFirst(head)) {
+                    return head; // a submit filled the freed slot: no reordering this time
+                }
+                if (queue.remove(j)) {
+                    passedOver.merge(head.id(), 1, Integer::sum);
+                    passedOver.remove(j.id());
+                    return j;
+                }
+                queue.remove(head); // j was canceled meanwhile
+                return head;
+            }
+        }
+        passedOver.remove(head.id());
+        return head;
+    }
+
+    private static String modelOf(Job j) {
+        return j.tasks().isEmpty() ? null : j.tasks().get(0).request().model();
     }
 
     @Override

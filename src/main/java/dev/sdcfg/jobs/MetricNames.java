@@ -56,4 +56,7 @@ public final class MetricNames {
     public static final String PROM_JOB_DURATION = "sd_job_duration_seconds";
     public static final String PROM_JOBS = "sd_jobs_total";
     public static final String PROM_IMAGES = "sd_images_total";
+    /** Closing the resident model and loading the one a job names (models folder only). */
+    public static final String MODEL_SWAP = "sd.model.swap";
+    public static final String PROM_MODEL_SWAP = "sd_model_swap_seconds";
 }

@@ -21,6 +21,12 @@ public interface ServiceConfig {
 
     Model model();
 
+    /** The models folder (issue 16): several models, one resident, picked per request. */
+    Models models();
+
+    /** The LoRA folder (issue 16): LoRAs a request names are merged into the model for it. */
+    Loras loras();
+
     /** auto | cpu | gpu | gpu:N. */
     @WithDefault("auto")
     String device();
@@ -113,6 +119,25 @@ public interface ServiceConfig {
         /** Retry-After (503) while the model loads. */
         @WithDefault("10s")
         Duration loadingRetryAfter();
+    }
+
+    interface Models {
+        /** Diffusers folders and single-file .safetensors checkpoints; empty: only sd.model.path is served. */
+        Optional<String> dir();
+
+        /** The model a request without {@code model} runs on (a name in dir); empty: the first one listed. */
+        @io.smallrye.config.WithName("default")
+        Optional<String> defaultModel();
+
+        /** How many times the oldest waiting job may be passed over for jobs on the resident model. */
+        @WithDefault("4")
+        @Min(0)
+        int maxPassOver();
+    }
+
+    interface Loras {
+        /** LoRA .safetensors files (kohya/A1111, diffusers, PEFT); empty: requests cannot name LoRAs. */
+        Optional<String> dir();
     }
 
     interface Attention {

@@ -3,6 +3,8 @@ package dev.sdcfg.pipeline;
 import dev.sdcfg.guidance.GuidanceSpec;
 import dev.sdcfg.pipeline.prompt.PromptSyntax;
 
+import java.util.List;
+
 /**
  * One generation job as the core engine sees it: typed values, parsed once where the request came in (the HTTP
  * layer, the CLI) and already bounded there; the engine checks what depends on the model in
@@ -21,6 +23,8 @@ import dev.sdcfg.pipeline.prompt.PromptSyntax;
  * @param img2img         start image and strength (null: text to image)
  * @param sizeConditions  SDXL's original_size / crops_coords_top_left / target_size (null: diffusers' defaults)
  * @param promptSyntax    how prompt and negative prompt are read (null: {@link PromptSyntax#A1111})
+ * @param model           the model of the models folder to run on (null: the default / the only model)
+ * @param loras           LoRAs from sd.loras.dir merged into the model for this request (empty: none)
  */
 public record GenerationRequest(
         String prompt,
@@ -35,19 +39,30 @@ public record GenerationRequest(
         int n,
         Img2ImgInput img2img,
         SizeConditions sizeConditions,
-        PromptSyntax promptSyntax) {
+        PromptSyntax promptSyntax,
+        String model,
+        List<LoraWeight> loras) {
 
-    /** A text-to-image request with SDXL's default size conditioning (and for SD 1.x/2.x, which has none). */
+    public GenerationRequest {
+        samplerOptions = samplerOptions == null ? SamplerOverrides.NONE : samplerOptions;
+        guidance = guidance == null ? GuidanceSpec.DEFAULT : guidance;
+        promptSyntax = promptSyntax == null ? PromptSyntax.A1111 : promptSyntax;
+        loras = loras == null ? List.of() : List.copyOf(loras);
+    }
+
+    /** A text-to-image request on the default model, A1111 prompt syntax, SDXL's default size conditioning. */
     public GenerationRequest(String prompt, String negativePrompt, int width, int height, int steps, String sampler,
                              SamplerOverrides samplerOptions, GuidanceSpec guidance, long seed, int n) {
-        this(prompt, negativePrompt, width, height, steps, sampler, samplerOptions, guidance, seed, n, null, null, null);
+        this(prompt, negativePrompt, width, height, steps, sampler, samplerOptions, guidance, seed, n, null, null, null,
+                null, null);
     }
 
     /** An image-to-image request (null: text to image). */
     public GenerationRequest(String prompt, String negativePrompt, int width, int height, int steps, String sampler,
                              SamplerOverrides samplerOptions, GuidanceSpec guidance, long seed, int n,
                              Img2ImgInput img2img) {
-        this(prompt, negativePrompt, width, height, steps, sampler, samplerOptions, guidance, seed, n, img2img, null, null);
+        this(prompt, negativePrompt, width, height, steps, sampler, samplerOptions, guidance, seed, n, img2img, null,
+                null, null, null);
     }
 
     /** A text-to-image request with SDXL's size conditioning (null: diffusers' defaults). */
@@ -55,19 +70,33 @@ public record GenerationRequest(
                              SamplerOverrides samplerOptions, GuidanceSpec guidance, long seed, int n,
                              SizeConditions sizeConditions) {
         this(prompt, negativePrompt, width, height, steps, sampler, samplerOptions, guidance, seed, n, null,
-                sizeConditions, null);
+                sizeConditions, null, null, null);
     }
+
     /** A text-to-image request read with {@code promptSyntax} (null: A1111). */
     public GenerationRequest(String prompt, String negativePrompt, int width, int height, int steps, String sampler,
                              SamplerOverrides samplerOptions, GuidanceSpec guidance, long seed, int n,
                              PromptSyntax promptSyntax) {
         this(prompt, negativePrompt, width, height, steps, sampler, samplerOptions, guidance, seed, n, null, null,
-                promptSyntax);
+                promptSyntax, null, null);
     }
 
-    public GenerationRequest {
-        samplerOptions = samplerOptions == null ? SamplerOverrides.NONE : samplerOptions;
-        guidance = guidance == null ? GuidanceSpec.DEFAULT : guidance;
-        promptSyntax = promptSyntax == null ? PromptSyntax.A1111 : promptSyntax;
+    /** A text-to-image request for {@code model} without LoRAs. */
+    public GenerationRequest(String prompt, String negativePrompt, int width, int height, int steps, String sampler,
+                             SamplerOverrides samplerOptions, GuidanceSpec guidance, long seed, int n, String model) {
+        this(prompt, negativePrompt, width, height, steps, sampler, samplerOptions, guidance, seed, n, null, null, null,
+                model, null);
+    }
+
+    /** The same request for the model named {@code name}. */
+    public GenerationRequest withModel(String name) {
+        return new GenerationRequest(prompt, negativePrompt, width, height, steps, sampler, samplerOptions, guidance,
+                seed, n, img2img, sizeConditions, promptSyntax, name, loras);
+    }
+
+    /** The same request with these LoRAs. */
+    public GenerationRequest withLoras(List<LoraWeight> list) {
+        return new GenerationRequest(prompt, negativePrompt, width, height, steps, sampler, samplerOptions, guidance,
+                seed, n, img2img, sizeConditions, promptSyntax, model, list);
     }
 }

@@ -247,6 +247,17 @@ public final class StableDiffusionPipeline implements ImageGenerator {
         return unet.config().inChannels() != vae.latentChannels();
     }
 
+    /**
+     * A pipeline from components loaded elsewhere (a single-file checkpoint, {@code CheckpointLoader}); takes
+     * ownership of them. {@code root} is the file they came from.
+     */
+    public static StableDiffusionPipeline fromComponents(String modelId, Path root, ClipTokenizer tokenizer,
+                                                         JsonConfig schedulerConfig, ClipTextModel text,
+                                                         UNet2DConditionModel unet, AutoencoderKL vae,
+                                                         ComputeContext ctx, PipelineOptions options) {
+        return new StableDiffusionPipeline(modelId, root, tokenizer, schedulerConfig, text, unet, vae, ctx, options);
+    }
+
     /** The image side the UNet was trained at (sample_size × VAE scale factor). */
     public int nativeSize() {
         return unet.config().sampleSize() * vaeScaleFactor;

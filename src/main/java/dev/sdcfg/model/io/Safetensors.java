@@ -272,6 +272,15 @@ public final class Safetensors implements AutoCloseable {
         channel.close();
     }
 
+    /** Closes without a checked exception: the mapping is read-only, there is nothing to flush or lose. */
+    public void closeQuietly() {
+        try {
+            channel.close();
+        } catch (IOException ignored) {
+            // read-only: nothing to flush
+        }
+    }
+
     @Override
     public String toString() {
         return "Safetensors[" + path + ", " + tensors.size() + " tensors]";

@@ -49,6 +49,26 @@ public final class Weights implements AutoCloseable {
     private final Set<String> used;
     /** Random weights for benchmarks (see {@link #synthetic}). */
     private final boolean synthetic;
+    /**
+     * For a {@linkplain #renamed renamed view}: the key as stored in the file for each key this view answers to
+     * (diffusers name → single-file name); empty when keys are stored under their own names.
+     */
+    private final Map<String, String> storedKeyOf;
+    /** False for a renamed view: the single-file checkpoint that opened the file closes it. */
+    private final boolean ownsFiles;
+    /** Updates added while loading (LoRA), by key as answered by this view; see {@link #withPatches}. */
+    private final Map<String, Patch> patches;
+    /** Patched keys {@link #get} has loaded, shared by every view of the same files. */
+    private final Set<String> patched;
+
+    /**
+     * An update applied to a tensor while it loads: gets the stored tensor widened to float32 (float64 when the
+     * model computes in float64), in the shape the model expects, and returns base + update in the same dtype. It
+     * never sees, and so never changes, anything but its own copy: the file stays the pristine source.
+     */
+    public interface Patch {
+        NDArray apply(NDArray base, NDManager manager);
+    }
 
     private Weights(String description, List<Safetensors> files, Function<String, List<String>> aliases) {
         this(description, files, aliases, java.util.concurrent.ConcurrentHashMap.newKeySet());
@@ -56,17 +76,65 @@ public final class Weights implements AutoCloseable {
 
     private Weights(String description, List<Safetensors> files, Function<String, List<String>> aliases,
                     Set<String> used) {
+        this(description, files, aliases, used, Map.of(), true);
+    }
+
+    private Weights(String description, List<Safetensors> files, Function<String, List<String>> aliases,
+                    Set<String> used, Map<String, String> storedKeyOf, boolean ownsFiles) {
+        this(description, files, aliases, used, storedKeyOf, ownsFiles, Map.of(),
+                java.util.concurrent.ConcurrentHashMap.newKeySet());
+    }
+
+    private Weights(String description, List<Safetensors> files, Function<String, List<String>> aliases,
+                    Set<String> used, Map<String, String> storedKeyOf, boolean ownsFiles, Map<String, Patch> patches,
+                    Set<String> patched) {
+        this.patches = patches;
+        this.patched = patched;
         this.description = description;
         this.files = files;
         this.aliases = aliases;
         this.used = used;
         this.synthetic = description.startsWith("synthetic:") && files.isEmpty();
+        this.storedKeyOf = storedKeyOf;
+        this.ownsFiles = ownsFiles;
         this.fileOfKey = new LinkedHashMap<>();
-        for (Safetensors f : files) {
-            for (String k : f.keys()) {
-                fileOfKey.putIfAbsent(k, f);
+        if (storedKeyOf.isEmpty()) {
+            for (Safetensors f : files) {
+                for (String k : f.keys()) {
+                    fileOfKey.putIfAbsent(k, f);
+                }
+            }
+        } else {
+            for (String k : storedKeyOf.keySet()) {
+                fileOfKey.put(k, files.get(0));
             }
         }
+    }
+
+    /**
+     * A view of part of one file under other names: {@code storedKeyOf} maps each key the model asks for to the
+     * key stored in {@code file} (a single-file checkpoint's component in diffusers names). Only those keys exist
+     * in the view, so {@link #requireAllUsed} checks that component alone; messages name the stored key. The view
+     * does not close {@code file}.
+     */
+    public static Weights renamed(Safetensors file, Map<String, String> storedKeyOf) {
+        if (storedKeyOf.isEmpty()) {
+            throw new IllegalArgumentException(file.path() + ": a renamed view needs at least one key");
+        }
+        return new Weights(file.path().toString(), List.of(file), k -> List.of(),
+                java.util.concurrent.ConcurrentHashMap.newKeySet(),
+                java.util.Collections.unmodifiableMap(new LinkedHashMap<>(storedKeyOf)), false);
+    }
+
+    /** The key as stored in the file (differs from {@code key} in a {@linkplain #renamed renamed view}). */
+    public String storedKey(String key) {
+        return storedKeyOf.getOrDefault(key, key);
+    }
+
+    /** A key for messages: the stored key, and the model's name for it when they differ. */
+    private String named(String key) {
+        String s = storedKey(key);
+        return s.equals(key) ? s : s + "' (as '" + key;
     }
 
     /**
@@ -221,11 +289,31 @@ public final class Weights implements AutoCloseable {
             List<String> out = new ArrayList<>(prev.apply(k));
             out.addAll(more.apply(k));
             return out;
-        }, used);
+        }, used, storedKeyOf, ownsFiles, patches, patched);
     }
 
     public Set<String> keys() {
         return fileOfKey.keySet();
+    }
+
+    /**
+     * A view of the same files whose tensors named in {@code patches} (keys as {@link #keys} lists them) load with
+     * their update applied. The view neither owns nor closes the files: close this one, not the view.
+     */
+    public Weights withPatches(Map<String, Patch> more) {
+        for (String k : more.keySet()) {
+            if (!fileOfKey.containsKey(k)) {
+                throw new IllegalArgumentException(description + ": no tensor '" + k + "' to patch");
+            }
+        }
+        return new Weights(description, files, aliases, used, storedKeyOf, false, Map.copyOf(more), patched);
+    }
+
+    /** Patched keys the model has not loaded (after building it: none, or the update would be lost). */
+    public Set<String> unappliedPatches() {
+        Set<String> out = new java.util.TreeSet<>(patches.keySet());
+        out.removeAll(patched);
+        return out;
     }
 
     /** The stored key that answers {@code key}, or null. */
@@ -288,8 +376,8 @@ public final class Weights implements AutoCloseable {
             }
             more.append(unused.size() > 4 ? ", …)" : ")");
         }
-        throw new ModelLoadException(fileOfKey.get(first).path() + ": tensor '" + first + "' is not used by the"
-                + " model" + more + "; " + hint);
+        throw new ModelLoadException(fileOfKey.get(first).path() + ": tensor '" + named(first) + "' is not used by"
+                + " the model" + more + "; " + hint);
     }
 
     public boolean has(String key) {
@@ -298,7 +386,7 @@ public final class Weights implements AutoCloseable {
 
     public long[] shapeOf(String key) {
         String k = require(key);
-        return fileOfKey.get(k).info(k).shape();
+        return fileOfKey.get(k).info(storedKey(k)).shape();
     }
 
     private String require(String key) {
@@ -330,7 +418,13 @@ public final class Weights implements AutoCloseable {
         }
         String k = require(key);
         Safetensors f = fileOfKey.get(k);
-        long[] stored = f.info(k).shape();
+        long[] stored = f.info(storedKey(k)).shape();
+        String storedType = f.info(storedKey(k)).dtype();
+        if (dtype != null && dtype.isFloating() && !FLOATING.contains(storedType)) {
+            // an integer or boolean tensor where the model needs weights: a corrupt or foreign checkpoint
+            throw new ModelLoadException(f.path() + ": tensor '" + named(k) + "' has dtype " + storedType
+                    + ", expected a floating-point weight (F16, BF16, F32 or F64)");
+        }
         used.add(k);
         boolean reshape = false;
         if (expected != null && expected.length > 0 && !Arrays.equals(stored, expected)) {
@@ -338,22 +432,35 @@ public final class Weights implements AutoCloseable {
                     && product(stored) == product(expected)) {
                 reshape = true;
             } else {
-                throw new ModelLoadException(f.path() + ": tensor '" + k + "' has shape " + Arrays.toString(stored)
+                throw new ModelLoadException(f.path() + ": tensor '" + named(k) + "' has shape " + Arrays.toString(stored)
                         + ", expected " + Arrays.toString(expected));
             }
         }
         try {
-            NDArray a = f.load(k, manager, dtype);
+            Patch patch = patches.get(k);
+            DataType loadAs = patch == null ? dtype : dtype == DataType.FLOAT64 ? DataType.FLOAT64 : DataType.FLOAT32;
+            NDArray a = f.load(storedKey(k), manager, loadAs);
             if (reshape) {
                 NDArray r = a.reshape(expected);
                 a.close();
                 a = r;
             }
+            if (patch != null) {
+                NDArray merged = patch.apply(a, manager);
+                a.close();
+                a = merged.getDataType() == dtype ? merged : merged.toType(dtype, false);
+                if (a != merged) {
+                    merged.close();
+                }
+                patched.add(k);
+            }
             return a;
         } catch (IOException e) {
-            throw new ModelLoadException(f.path() + ": cannot load tensor '" + k + "': " + e.getMessage(), e);
+            throw new ModelLoadException(f.path() + ": cannot load tensor '" + named(k) + "': " + e.getMessage(), e);
         }
     }
+
+    private static final Set<String> FLOATING = Set.of("F16", "BF16", "F32", "F64");
 
     private static List<Long> stripTrailingOnes(long[] s) {
         int n = s.length;
@@ -377,6 +484,9 @@ public final class Weights implements AutoCloseable {
 
     @Override
     public void close() {
+        if (!ownsFiles) {
+            return;
+        }
         for (Safetensors s : files) {
             try {
                 s.close();

@@ -1,0 +1,246 @@
+package dev.sdcfg.model.ldm;
+
+import dev.sdcfg.model.ModelLoadException;
+
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Key names of the original (LDM / CompVis, A1111, Civitai) single-file layout → diffusers names, one rule per key,
+ * as diffusers' {@code single_file_utils.convert_ldm_unet_checkpoint}, {@code convert_ldm_vae_checkpoint} and
+ * {@code convert_ldm_clip_checkpoint} rename them. The returned maps go diffusers key → stored key, the form
+ * {@link dev.sdcfg.model.io.Weights#renamed} takes. A stored key no rule covers is kept under its own name, so the
+ * model's {@code requireAllUsed} reports it by name instead of it being dropped silently.
+ *
+ * <p>The tensors themselves are never changed: the VAE's mid-block attention q/k/v/proj_out are 1×1 convs
+ * ([C, C, 1, 1]) in LDM files and linears ([C, C]) in diffusers, and {@code Weights.get} reshapes trailing
+ * singleton dimensions (the same bytes, as diffusers' {@code [:, :, 0, 0]}).
+ */
+public final class LdmKeys {
+
+    public static final String UNET_PREFIX = "model.diffusion_model.";
+    /** The VAE prefixes diffusers accepts ({@code LDM_VAE_KEYS}). */
+    public static final String[] VAE_PREFIXES = {"first_stage_model.", "vae."};
+    /** SD 1.x: transformers' CLIPTextModel under this prefix. */
+    public static final String CLIP_PREFIX = "cond_stage_model.transformer.";
+
+    private LdmKeys() {
+    }
+
+    /** Resnet sub-module names, LDM → diffusers ({@code update_unet_resnet_ldm_to_diffusers}). */
+    private static String unetResnet(String rest) {
+        return rest.replace("in_layers.0", "norm1").replace("in_layers.2", "conv1")
+                .replace("out_layers.0", "norm2").replace("out_layers.3", "conv2")
+                .replace("emb_layers.1", "time_emb_proj").replace("skip_connection", "conv_shortcut");
+    }
+
+    private static final Map<String, String> UNET_TOP = Map.of(
+            "time_embed.0.", "time_embedding.linear_1.",
+            "time_embed.2.", "time_embedding.linear_2.",
+            "input_blocks.0.0.", "conv_in.",
+            "out.0.", "conv_norm_out.",
+            "out.2.", "conv_out.");
+
+    private static final Pattern BLOCK = Pattern.compile("^(input_blocks|output_blocks)\\.(\\d+)\\.(\\d+)\\.(.*)$");
+    private static final Pattern MIDDLE = Pattern.compile("^middle_block\\.(\\d+)\\.(.*)$");
+
+    /** The UNet's stored keys (prefix included) in {@code keys}. */
+    public static Set<String> unetKeys(Set<String> keys) {
+        Set<String> out = new TreeSet<>();
+        for (String k : keys) {
+            if (k.startsWith(UNET_PREFIX)) {
+                out.add(k);
+            }
+        }
+        return out;
+    }
+
+    /** Number of resolution levels: one more than the downsamplers ({@code input_blocks.N.0.op}). */
+    static int unetLevels(Set<String> unetKeys) {
+        int ops = 0;
+        for (String k : unetKeys) {
+            if (k.startsWith(UNET_PREFIX + "input_blocks.") && k.endsWith(".0.op.weight")) {
+                ops++;
+            }
+        }
+        return ops + 1;
+    }
+
+    /** Distinct {@code input_blocks.N} (N = 0 is conv_in). */
+    static int inputBlockCount(Set<String> unetKeys) {
+        Set<Integer> ns = new TreeSet<>();
+        Pattern p = Pattern.compile("^" + Pattern.quote(UNET_PREFIX) + "input_blocks\\.(\\d+)\\.");
+        for (String k : unetKeys) {
+            Matcher m = p.matcher(k);
+            if (m.find()) {
+                ns.add(Integer.parseInt(m.group(1)));
+            }
+        }
+        return ns.size();
+    }
+
+    /**
+     * Resnets per down block: the input blocks are conv_in, then per level {@code layers} resnets and (except at
+     * the last level) a downsampler, so their count is levels × (layers + 1).
+     */
+    static int layersPerBlock(Path file, Set<String> unetKeys) {
+        int levels = unetLevels(unetKeys);
+        int n = inputBlockCount(unetKeys);
+        if (n == 0 || n % levels != 0) {
+            throw new ModelLoadException(file + ": " + n + " UNet input blocks do not divide into " + levels
+                    + " levels (keys " + UNET_PREFIX + "input_blocks.*)");
+        }
+        return n / levels - 1;
+    }
+
+    /** diffusers key → stored key for every stored UNet key. */
+    public static Map<String, String> unet(Path file, Set<String> keys) {
+        Set<String> unetKeys = unetKeys(keys);
+        int per = layersPerBlock(file, unetKeys) + 1;
+        Map<String, String> out = new LinkedHashMap<>();
+        for (String stored : unetKeys) {
+            String k = stored.substring(UNET_PREFIX.length());
+            String d = null;
+            for (Map.Entry<String, String> e : UNET_TOP.entrySet()) {
+                if (k.startsWith(e.getKey())) {
+                    d = e.getValue() + k.substring(e.getKey().length());
+                }
+            }
+            Matcher m = BLOCK.matcher(k);
+            Matcher mid = MIDDLE.matcher(k);
+            if (d == null && mid.matches()) {
+                // resnet, transformer, resnet (diffusers: even index → resnets.max(n - 1, 0), odd → attentions)
+                int n = Integer.parseInt(mid.group(1));
+                d = n % 2 == 0 ? "mid_block.resnets." + (n / 2) + "." + unetResnet(mid.group(2))
+                        : "mid_block.attentions." + (n / 2) + "." + mid.group(2);
+            } else if (d == null && m.matches()) {
+                int n = Integer.parseInt(m.group(2));
+                int sub = Integer.parseInt(m.group(3));
+                String rest = m.group(4);
+                if ("input_blocks".equals(m.group(1))) {
+                    int block = (n - 1) / per;
+                    int layer = (n - 1) % per;
+                    if (sub == 0 && rest.startsWith("op.")) {
+                        d = "down_blocks." + block + ".downsamplers.0.conv." + rest.substring(3);
+                    } else if (sub == 0) {
+                        d = "down_blocks." + block + ".resnets." + layer + "." + unetResnet(rest);
+                    } else if (sub == 1) {
+                        d = "down_blocks." + block + ".attentions." + layer + "." + rest;
+                    }
+                } else {
+                    int block = n / per;
+                    int layer = n % per;
+                    if (sub == 0) {
+                        d = "up_blocks." + block + ".resnets." + layer + "." + unetResnet(rest);
+                    } else if ((sub == 1 || sub == 2) && rest.startsWith("conv.")) {
+                        d = "up_blocks." + block + ".upsamplers.0." + rest;
+                    } else if (sub == 1) {
+                        d = "up_blocks." + block + ".attentions." + layer + "." + rest;
+                    }
+                }
+            }
+            put(out, d == null ? stored : d, stored, file);
+        }
+        return out;
+    }
+
+    /** The VAE prefix this file uses (diffusers takes the last one any key starts with), or null. */
+    public static String vaePrefix(Set<String> keys) {
+        String found = null;
+        for (String p : VAE_PREFIXES) {
+            for (String k : keys) {
+                if (k.startsWith(p)) {
+                    found = p;
+                    break;
+                }
+            }
+        }
+        return found;
+    }
+
+    private static final Pattern VAE_DOWN = Pattern.compile("^encoder\\.down\\.(\\d+)\\.(block|downsample)\\.(.*)$");
+    private static final Pattern VAE_UP = Pattern.compile("^decoder\\.up\\.(\\d+)\\.(block|upsample)\\.(.*)$");
+    private static final Pattern VAE_MID = Pattern.compile("^(encoder|decoder)\\.mid\\.(block_(\\d+)|attn_1)\\.(.*)$");
+
+    /** diffusers key → stored key for every stored VAE key. */
+    public static Map<String, String> vae(Path file, Set<String> keys) {
+        String prefix = vaePrefix(keys);
+        if (prefix == null) {
+            throw new ModelLoadException(file + ": no VAE weights (keys first_stage_model.*)");
+        }
+        int levels = 0;
+        for (String k : keys) {
+            Matcher m = VAE_UP.matcher(k.startsWith(prefix) ? k.substring(prefix.length()) : "");
+            if (m.matches()) {
+                levels = Math.max(levels, Integer.parseInt(m.group(1)) + 1);
+            }
+        }
+        Map<String, String> out = new LinkedHashMap<>();
+        for (String stored : new TreeSet<>(keys)) {
+            if (!stored.startsWith(prefix)) {
+                continue;
+            }
+            String k = stored.substring(prefix.length());
+            String d;
+            Matcher down = VAE_DOWN.matcher(k);
+            Matcher up = VAE_UP.matcher(k);
+            Matcher mid = VAE_MID.matcher(k);
+            if (down.matches()) {
+                d = "encoder.down_blocks." + down.group(1) + (down.group(2).equals("block")
+                        ? ".resnets." + down.group(3).replace("nin_shortcut", "conv_shortcut")
+                        : ".downsamplers.0." + down.group(3));
+            } else if (up.matches()) {
+                int block = levels - 1 - Integer.parseInt(up.group(1));
+                d = "decoder.up_blocks." + block + (up.group(2).equals("block")
+                        ? ".resnets." + up.group(3).replace("nin_shortcut", "conv_shortcut")
+                        : ".upsamplers.0." + up.group(3));
+            } else if (mid.matches() && mid.group(3) != null) {
+                d = mid.group(1) + ".mid_block.resnets." + (Integer.parseInt(mid.group(3)) - 1) + "."
+                        + mid.group(4).replace("nin_shortcut", "conv_shortcut");
+            } else if (mid.matches()) {
+                d = mid.group(1) + ".mid_block.attentions.0." + vaeAttention(mid.group(4));
+            } else {
+                d = k.replace("encoder.norm_out.", "encoder.conv_norm_out.")
+                        .replace("decoder.norm_out.", "decoder.conv_norm_out.");
+            }
+            put(out, d, stored, file);
+        }
+        return out;
+    }
+
+    private static String vaeAttention(String rest) {
+        return switch (rest) {
+            case "norm.weight", "norm.bias" -> "group_norm." + rest.substring(5);
+            case "q.weight", "q.bias", "k.weight", "k.bias", "v.weight", "v.bias" -> "to_" + rest;
+            case "proj_out.weight", "proj_out.bias" -> "to_out.0." + rest.substring(9);
+            default -> rest;
+        };
+    }
+
+    /** diffusers (transformers) key → stored key for the SD 1.x CLIP text encoder. */
+    public static Map<String, String> clip(Path file, Set<String> keys) {
+        Map<String, String> out = new LinkedHashMap<>();
+        for (String stored : new TreeSet<>(keys)) {
+            if (stored.startsWith(CLIP_PREFIX)) {
+                put(out, stored.substring(CLIP_PREFIX.length()), stored, file);
+            }
+        }
+        if (out.isEmpty()) {
+            throw new ModelLoadException(file + ": no text encoder weights (keys " + CLIP_PREFIX + "*)");
+        }
+        return out;
+    }
+
+    private static void put(Map<String, String> out, String diffusers, String stored, Path file) {
+        String prev = out.putIfAbsent(diffusers, stored);
+        if (prev != null) {
+            throw new ModelLoadException(file + ": tensors '" + prev + "' and '" + stored + "' both map to '"
+                    + diffusers + "'");
+        }
+    }
+}

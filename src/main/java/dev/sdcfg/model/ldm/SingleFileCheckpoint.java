@@ -1,0 +1,395 @@
+package dev.sdcfg.model.ldm;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import dev.sdcfg.model.ModelLoadException;
+import dev.sdcfg.model.config.JsonConfig;
+import dev.sdcfg.model.io.Safetensors;
+import dev.sdcfg.model.io.Weights;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * A single-file Stable Diffusion checkpoint in the original LDM layout ({@code model.diffusion_model.*},
+ * {@code first_stage_model.*}, {@code cond_stage_model.transformer.*}), as A1111 and Civitai distribute them.
+ *
+ * <p>Everything is decided offline: diffusers' {@code from_single_file} fetches configs from the hub, which an
+ * offline server cannot. The architecture comes from tensor names and shapes (levels, channels, layers per block,
+ * context width, in_channels, linear or conv projections, text-encoder width and depth); what the weights cannot
+ * tell takes the SD 1.x values diffusers' {@code v1-inference.yaml} gives (GroupNorm groups 32, 8 attention heads,
+ * 64-latent sample size, VAE scaling factor 0.18215, PNDM with the SD scaled-linear betas, epsilon prediction) unless
+ * a sidecar {@code NAME.json}/{@code NAME.yaml} says otherwise ({@link SingleFileSidecar}). One log line lists what was
+ * inferred and what was assumed. The tokenizer is the CLIP vocabulary bundled with the service.
+ *
+ * <p>Only {@code .safetensors}: pickle checkpoints ({@code .ckpt .pt .pth .bin}) can execute code when loaded and are
+ * refused with the one-line command that converts them.
+ */
+public final class SingleFileCheckpoint implements AutoCloseable {
+
+    private static final System.Logger LOG = System.getLogger(SingleFileCheckpoint.class.getName());
+
+    /** What the file holds, from its keys. */
+    public enum Family {
+        SD1("SD 1.x"), SD2("SD 2.x"), SDXL("SDXL");
+
+        public final String label;
+
+        Family(String label) {
+            this.label = label;
+        }
+    }
+
+    public static final List<String> PICKLE_SUFFIXES = List.of(".ckpt", ".pt", ".pth", ".bin");
+
+    private final Path path;
+    private final Safetensors file;
+    private final Family family;
+    private final SingleFileSidecar sidecar;
+    private final JsonConfig unetConfig;
+    private final JsonConfig vaeConfig;
+    private final JsonConfig textConfig;
+    private final JsonConfig schedulerConfig;
+    private final Map<String, String> unetKeys;
+    private final Map<String, String> vaeKeys;
+    private final Map<String, String> clipKeys;
+
+    private SingleFileCheckpoint(Path path, Safetensors file) {
+        this.path = path;
+        this.file = file;
+        Set<String> keys = file.keys();
+        this.family = familyOf(path, keys);
+        if (family != Family.SD1) {
+            throw new ModelLoadException(path + ": " + family.label + " single-file checkpoints are not supported yet"
+                    + " (only SD 1.x: keys " + LdmKeys.CLIP_PREFIX + "*); use a diffusers folder of this model");
+        }
+        this.sidecar = SingleFileSidecar.find(path);
+        this.unetKeys = LdmKeys.unet(path, keys);
+        this.vaeKeys = LdmKeys.vae(path, keys);
+        this.clipKeys = LdmKeys.clip(path, keys);
+        List<String> assumed = new ArrayList<>();
+        this.unetConfig = config("unet", inferUnet(assumed), "unet");
+        this.vaeConfig = config("vae", inferVae(assumed), "vae");
+        this.textConfig = config("text_encoder", inferText(assumed), "text_encoder");
+        this.schedulerConfig = config("scheduler", defaultScheduler(assumed), "scheduler");
+        LOG.log(System.Logger.Level.INFO, path.getFileName() + ": " + family.label + " single-file checkpoint;"
+                + " inferred from the weights: " + inferredSummary() + "; "
+                + (assumed.isEmpty() ? "nothing assumed" : "assumed (not in the weights): " + String.join(", ", assumed))
+                + "; " + sidecar.describe() + " (the sidecar's values win)");
+    }
+
+    /**
+     * Opens {@code path} (a {@code .safetensors} file). Pickle files and anything that is not a Stable Diffusion
+     * checkpoint fail with a {@link ModelLoadException} naming the file.
+     */
+    public static SingleFileCheckpoint open(Path path) {
+        refusePickle(path);
+        if (!path.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".safetensors")) {
+            throw new ModelLoadException(path + ": a single-file checkpoint must be a .safetensors file");
+        }
+        Safetensors f;
+        try {
+            f = Safetensors.open(path);
+        } catch (IOException e) {
+            throw new ModelLoadException("cannot read " + path + ": " + e.getMessage(), e);
+        }
+        try {
+            return new SingleFileCheckpoint(path, f);
+        } catch (RuntimeException e) {
+            f.closeQuietly();
+            throw e;
+        }
+    }
+
+    /** Fails for a pickle checkpoint, saying how to convert it. Pickles are never opened. */
+    public static void refusePickle(Path path) {
+        String n = path.getFileName().toString();
+        String lower = n.toLowerCase(Locale.ROOT);
+        for (String s : PICKLE_SUFFIXES) {
+            if (lower.endsWith(s)) {
+                String stem = n.substring(0, n.length() - s.length());
+                throw new ModelLoadException(path + " is a pickle checkpoint (" + s + "): pickles can execute code"
+                        + " when loaded and are never opened here. Convert it once, on a machine you trust: python -c"
+                        + " \"import torch, safetensors.torch as st; sd = torch.load('" + n + "', map_location='cpu',"
+                        + " weights_only=True); sd = sd.get('state_dict', sd); st.save_file({k: v.contiguous() for"
+                        + " k, v in sd.items() if isinstance(v, torch.Tensor)}, '" + stem + ".safetensors')\"");
+            }
+        }
+    }
+
+    /** The family from the keys, as diffusers' {@code infer_diffusers_model_type} tells them apart. */
+    public static Family familyOf(Path path, Set<String> keys) {
+        boolean unet = false;
+        boolean clip = false;
+        boolean openClip = false;
+        boolean sdxl = false;
+        for (String k : keys) {
+            unet |= k.startsWith(LdmKeys.UNET_PREFIX);
+            clip |= k.startsWith(LdmKeys.CLIP_PREFIX);
+            openClip |= k.startsWith("cond_stage_model.model.");
+            sdxl |= k.startsWith("conditioner.embedders.");
+        }
+        if (sdxl) {
+            return Family.SDXL;
+        }
+        if (!unet) {
+            throw new ModelLoadException(path + ": not a Stable Diffusion checkpoint (no " + LdmKeys.UNET_PREFIX
+                    + "* tensors; LoRA files and embeddings belong in their own folders)");
+        }
+        if (openClip) {
+            return Family.SD2;
+        }
+        if (!clip) {
+            throw new ModelLoadException(path + ": no text encoder in the checkpoint (keys " + LdmKeys.CLIP_PREFIX
+                    + "* or cond_stage_model.model.*)");
+        }
+        return Family.SD1;
+    }
+
+    private long[] shape(String stored) {
+        return file.info(stored).shape();
+    }
+
+    private boolean hasStored(String stored) {
+        return file.contains(stored);
+    }
+
+    private JsonObject inferUnet(List<String> assumed) {
+        String u = LdmKeys.UNET_PREFIX;
+        Set<String> keys = LdmKeys.unetKeys(file.keys());
+        int levels = LdmKeys.unetLevels(keys);
+        int layers = LdmKeys.layersPerBlock(path, keys);
+        JsonObject c = new JsonObject();
+        c.addProperty("_class_name", "UNet2DConditionModel");
+        c.addProperty("in_channels", shape(u + "input_blocks.0.0.weight")[1]);
+        c.addProperty("out_channels", shape(u + "out.2.weight")[0]);
+        JsonArray channels = new JsonArray();
+        JsonArray down = new JsonArray();
+        JsonArray up = new JsonArray();
+        boolean linear = false;
+        int crossDim = -1;
+        for (int i = 0; i < levels; i++) {
+            int first = 1 + i * (layers + 1);
+            channels.add(shape(u + "input_blocks." + first + ".0.in_layers.2.weight")[0]);
+            String proj = u + "input_blocks." + first + ".1.proj_in.weight";
+            down.add(hasStored(proj) ? "CrossAttnDownBlock2D" : "DownBlock2D");
+            if (hasStored(proj)) {
+                linear = shape(proj).length == 2;
+            }
+            up.add(hasStored(u + "output_blocks." + (i * (layers + 1)) + ".1.proj_in.weight")
+                    ? "CrossAttnUpBlock2D" : "UpBlock2D");
+        }
+        for (String k : keys) {
+            if (k.endsWith(".attn2.to_k.weight")) {
+                crossDim = (int) shape(k)[1];
+                break;
+            }
+        }
+        c.add("block_out_channels", channels);
+        c.add("down_block_types", down);
+        c.add("up_block_types", up);
+        c.addProperty("layers_per_block", layers);
+        if (hasStored(u + "middle_block.1.proj_in.weight")) {
+            c.addProperty("mid_block_type", "UNetMidBlock2DCrossAttn");
+        } else {
+            c.addProperty("mid_block_type", "UNetMidBlock2D");
+        }
+        if (crossDim > 0) {
+            c.addProperty("cross_attention_dim", crossDim);
+        }
+        c.addProperty("use_linear_projection", linear);
+        long timeDim = shape(u + "time_embed.0.weight")[0];
+        if (timeDim != 4L * channels.get(0).getAsLong()) {
+            c.addProperty("time_embedding_dim", timeDim);
+        }
+        // Not in the weights: v1-inference.yaml's num_heads 8 (diffusers' attention_head_dim, a head count),
+        // GroupNorm(32), image_size 64.
+        c.addProperty("attention_head_dim", 8);
+        c.addProperty("norm_num_groups", 32);
+        c.addProperty("sample_size", 64);
+        assumed.add("unet attention_head_dim 8, norm_num_groups 32, sample_size 64");
+        return c;
+    }
+
+    private static final Pattern VAE_DOWN_BLOCK = Pattern.compile("^encoder\\.down\\.(\\d+)\\.block\\.(\\d+)\\.");
+
+    private JsonObject inferVae(List<String> assumed) {
+        String p = LdmKeys.vaePrefix(file.keys());
+        int levels = 0;
+        int layers = 0;
+        for (String k : file.keys()) {
+            if (k.startsWith(p)) {
+                Matcher m = VAE_DOWN_BLOCK.matcher(k.substring(p.length()));
+                if (m.find()) {
+                    levels = Math.max(levels, Integer.parseInt(m.group(1)) + 1);
+                    layers = Math.max(layers, Integer.parseInt(m.group(2)) + 1);
+                }
+            }
+        }
+        JsonObject c = new JsonObject();
+        c.addProperty("_class_name", "AutoencoderKL");
+        c.addProperty("in_channels", shape(p + "encoder.conv_in.weight")[1]);
+        c.addProperty("out_channels", shape(p + "decoder.conv_out.weight")[0]);
+        c.addProperty("latent_channels", shape(p + "decoder.conv_in.weight")[1]);
+        JsonArray channels = new JsonArray();
+        JsonArray down = new JsonArray();
+        JsonArray up = new JsonArray();
+        for (int i = 0; i < levels; i++) {
+            channels.add(shape(p + "encoder.down." + i + ".block.0.conv1.weight")[0]);
+            down.add("DownEncoderBlock2D");
+            up.add("UpDecoderBlock2D");
+        }
+        c.add("block_out_channels", channels);
+        c.add("down_block_types", down);
+        c.add("up_block_types", up);
+        c.addProperty("layers_per_block", layers);
+        c.addProperty("use_quant_conv", hasStored(p + "quant_conv.weight"));
+        c.addProperty("use_post_quant_conv", hasStored(p + "post_quant_conv.weight"));
+        c.addProperty("mid_block_add_attention", hasStored(p + "decoder.mid.attn_1.q.weight"));
+        c.addProperty("norm_num_groups", 32);
+        c.addProperty("scaling_factor", 0.18215);
+        c.addProperty("sample_size", 512);
+        assumed.add("vae norm_num_groups 32, scaling_factor 0.18215");
+        return c;
+    }
+
+    private JsonObject inferText(List<String> assumed) {
+        JsonObject c = new JsonObject();
+        String emb = stored("embeddings.token_embedding.weight");
+        long[] tok = shape(emb);
+        int layers = 0;
+        Pattern layer = Pattern.compile("encoder\\.layers\\.(\\d+)\\.");
+        for (String k : clipKeys.keySet()) {
+            Matcher m = layer.matcher(k);
+            if (m.find()) {
+                layers = Math.max(layers, Integer.parseInt(m.group(1)) + 1);
+            }
+        }
+        c.addProperty("model_type", "clip_text_model");
+        c.addProperty("vocab_size", tok[0]);
+        c.addProperty("hidden_size", tok[1]);
+        c.addProperty("max_position_embeddings", shape(stored("embeddings.position_embedding.weight"))[0]);
+        c.addProperty("num_hidden_layers", layers);
+        c.addProperty("intermediate_size", shape(stored("encoder.layers.0.mlp.fc1.weight"))[0]);
+        // CLIP ViT-L/14 (SD 1.x): heads of 64 channels, quick_gelu, eps 1e-5
+        c.addProperty("num_attention_heads", Math.max(1, tok[1] / 64));
+        c.addProperty("hidden_act", "quick_gelu");
+        c.addProperty("layer_norm_eps", 1e-5);
+        assumed.add("text_encoder num_attention_heads " + Math.max(1, tok[1] / 64) + " (64 channels each),"
+                + " hidden_act quick_gelu");
+        return c;
+    }
+
+    /** The stored key of a text-encoder tensor, with or without transformers' {@code text_model.} prefix. */
+    private String stored(String key) {
+        String s = clipKeys.get("text_model." + key);
+        if (s == null) {
+            s = clipKeys.get(key);
+        }
+        if (s == null) {
+            throw new ModelLoadException(path + ": missing tensor '" + LdmKeys.CLIP_PREFIX + "text_model." + key + "'");
+        }
+        return s;
+    }
+
+    /** SD 1.x's scheduler (the v1-5 repository's scheduler_config.json). */
+    private static JsonObject defaultScheduler(List<String> assumed) {
+        JsonObject c = new JsonObject();
+        c.addProperty("_class_name", "PNDMScheduler");
+        c.addProperty("beta_end", 0.012);
+        c.addProperty("beta_schedule", "scaled_linear");
+        c.addProperty("beta_start", 0.00085);
+        c.addProperty("clip_sample", false);
+        c.addProperty("num_train_timesteps", 1000);
+        c.addProperty("set_alpha_to_one", false);
+        c.addProperty("skip_prk_steps", true);
+        c.addProperty("steps_offset", 1);
+        c.addProperty("prediction_type", "epsilon");
+        assumed.add("scheduler PNDMScheduler scaled_linear 0.00085..0.012, prediction_type epsilon");
+        return c;
+    }
+
+    private String inferredSummary() {
+        JsonObject u = unetConfig.json();
+        JsonObject t = textConfig.json();
+        return "unet in_channels " + u.get("in_channels") + ", block_out_channels " + u.get("block_out_channels")
+                + ", layers_per_block " + u.get("layers_per_block") + ", cross_attention_dim "
+                + u.get("cross_attention_dim") + "; vae block_out_channels " + vaeConfig.json().get("block_out_channels")
+                + "; text_encoder hidden_size " + t.get("hidden_size") + ", " + t.get("num_hidden_layers") + " layers";
+    }
+
+    /** The inferred config with the sidecar's overrides for {@code section} applied. */
+    private JsonConfig config(String section, JsonObject inferred, String name) {
+        JsonObject o = sidecar.apply(section, inferred);
+        return new JsonConfig(path + " (" + name + " config inferred from the weights"
+                + (sidecar.path() == null ? "" : " and " + sidecar.path().getFileName()) + ")", o);
+    }
+
+    public Path path() {
+        return path;
+    }
+
+    public Family family() {
+        return family;
+    }
+
+    public SingleFileSidecar sidecar() {
+        return sidecar;
+    }
+
+    public JsonConfig unetConfig() {
+        return unetConfig;
+    }
+
+    public JsonConfig vaeConfig() {
+        return vaeConfig;
+    }
+
+    public JsonConfig textEncoderConfig() {
+        return textConfig;
+    }
+
+    public JsonConfig schedulerConfig() {
+        return schedulerConfig;
+    }
+
+    /** The UNet's tensors under diffusers names (a view; valid until {@link #close}). */
+    public Weights unetWeights() {
+        return Weights.renamed(file, unetKeys);
+    }
+
+    public Weights vaeWeights() {
+        return Weights.renamed(file, vaeKeys);
+    }
+
+    public Weights textEncoderWeights() {
+        return Weights.renamed(file, clipKeys);
+    }
+
+    /** diffusers key → stored key, per component ("unet", "vae", "text_encoder"). */
+    public Map<String, Map<String, String>> keyMaps() {
+        return Map.of("unet", unetKeys, "vae", vaeKeys, "text_encoder", clipKeys);
+    }
+
+    /** Stored keys no component reads (LDM schedule buffers, EMA copies, …), for the record. */
+    public Set<String> otherKeys() {
+        Set<String> out = new TreeSet<>(file.keys());
+        for (Map<String, String> m : keyMaps().values()) {
+            out.removeAll(m.values());
+        }
+        return out;
+    }
+
+    @Override
+    public void close() {
+        file.closeQuietly();
+    }
+}
