@@ -255,7 +255,7 @@ public final class StableDiffusionPipeline implements ImageGenerator {
                                                          JsonConfig schedulerConfig, ClipTextModel text,
                                                          UNet2DConditionModel unet, AutoencoderKL vae,
                                                          ComputeContext ctx, PipelineOptions options) {
-        return new StableDiffusionPipeline(modelId, root, tokenizer, schedulerConfig, text, unet, vae, ctx, options);
+        return new StableDiffusionPipeline(modelId, root, tokenizer, schedulerConfig, text, unet, vae, ctx, options, null);
     }
 
     /** The image side the UNet was trained at (sample_size × VAE scale factor). */

@@ -44,7 +44,7 @@ class RequestValidatorTest {
 
     static ImageGenerationRequest request(String size, Integer width, Integer height, String guidance) throws Exception {
         return new ImageGenerationRequest("a cat", null, null, size, width, height, null, 1L, 2, null, null,
-                guidance == null ? null : JSON.readTree(guidance), null, null, null, null, null);
+                guidance == null ? null : JSON.readTree(guidance), null, null, null, null);
     }
 
     static List<FieldError> errors(RequestValidator v, ImageGenerationRequest r) {
@@ -73,7 +73,7 @@ class RequestValidatorTest {
         assertEquals(List.of("guidance.g[1]"), errors(v, request(null, null, null, "{\"g\": [7, 1e400]}")).stream()
                 .map(FieldError::field).toList());
         ImageGenerationRequest opts = new ImageGenerationRequest("a", null, null, null, null, null, null, 1L, 2,
-                "euler", JSON.readTree("{\"beta_start\": 1e400}"), null, null, null, null, null, null);
+                "euler", JSON.readTree("{\"beta_start\": 1e400}"), null, null, null, null, null);
         assertEquals(List.of("sampler_options.beta_start"), errors(v, opts).stream().map(FieldError::field).toList());
         // tiny numbers round to zero like any double; the spec parser judges the value
         assertEquals("{\"normalizer\":\"none\",\"g\":0}",

@@ -48,6 +48,9 @@ class HostSyncAuditTest {
             Map.entry("dev/sdcfg/model/clip/ClipTextModel#encodePooled", "the prompt's token ids read to find each row's EOS for the pooled output (SDXL encoder 2), once per prompt"),
             Map.entry("dev/sdcfg/pipeline/SdxlConditioning#ids", "SDXL token ids, once per prompt"),
             Map.entry("dev/sdcfg/pipeline/SdxlConditioning#timeIds", "SDXL's six size ids, once per prompt"),
+            // model loading, never per step
+            Map.entry("dev/sdcfg/model/lora/LoraFile#addPatches", "LoRA update scaled while the model loads, once per LoRA set"),
+            Map.entry("dev/sdcfg/model/lora/LoraFile#scalar", "a LoRA file's alpha read while the model loads, once per LoRA set"),
             Map.entry("dev/sdcfg/pipeline/prompt/WeightedPromptEncoder#encode", "A1111 chunk token ids, once per chunk of a prompt"),
             Map.entry("dev/sdcfg/pipeline/prompt/WeightedPromptEncoder#emphasis", "A1111 token weights, once per weighted chunk of a prompt"),
             // guards that move an input only when a caller passes it on another device (the pipeline never does)
