@@ -106,7 +106,13 @@ public class JobsResource {
     public Response submit(ImageGenerationRequest body,
                            @HeaderParam(IdempotencyKeys.HEADER) @Parameter(description = "Optional. A retry with the same key and "
                     + "body returns the first request's job (24 h); the same key with another body is 422. 1..255 "
-                    + "visible ASCII characters") String idempotencyKey) {
+                    + "visible ASCII characters") String idempotencyKey,
+                           @Context jakarta.ws.rs.core.HttpHeaders headers) {
+        // with two POST methods (this one and the event stream) Quarkus REST hands an Accept that neither produces
+        // to this one: answer 406 here, as the router did while there was one
+        if (headers.getAcceptableMediaTypes().stream().noneMatch(m -> m.isCompatible(MediaType.APPLICATION_JSON_TYPE))) {
+            throw new jakarta.ws.rs.NotAcceptableException();
+        }
         Job job = accept(body, idempotencyKey);
         return Response.accepted(views.view(job)).location(URI.create(JobViews.jobUrl(job.id()))).build();
     }
@@ -121,11 +127,12 @@ public class JobsResource {
     @RestStreamElementType(MediaType.APPLICATION_JSON)
     @Blocking // the submission may be a Redis call
     @Operation(hidden = true) // documented on the application/json operation (one operation per method and path)
-    public org.jboss.resteasy.reactive.RestMulti<OutboundSseEvent> submitAndStream(ImageGenerationRequest body,
-            @HeaderParam(IdempotencyKeys.HEADER) String idempotencyKey, @Context Sse sse) {
+    public Multi<OutboundSseEvent> submitAndStream(ImageGenerationRequest body,
+            @HeaderParam(IdempotencyKeys.HEADER) String idempotencyKey, @Context Sse sse,
+            @Context io.vertx.core.http.HttpServerResponse response) {
         Job job = accept(body, idempotencyKey);
-        return org.jboss.resteasy.reactive.RestMulti.fromMultiData(events.stream(job, -1, sse))
-                .header("Location", JobViews.jobUrl(job.id())).build();
+        response.putHeader("Location", JobViews.jobUrl(job.id())); // sent with the stream's first bytes
+        return events.stream(job, -1, sse);
     }
 
     /** Checks and enqueues a job (and its webhook): what both forms of POST /v1/jobs do before they answer. */

@@ -50,6 +50,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * signed as Standard Webhooks, with a timeout per try and up to {@code sd.webhooks.tries} tries with doubling
  * backoff. Outcomes are counted in {@code sd_webhook_deliveries_total{outcome}}: delivered, retried, failed, dropped
  * (the sender's queue was full).
+ *
+ * <p>Order: a job's deliveries go one at a time through its {@link Lane}, in the order of their events; the next
+ * one starts when the one before was delivered or finally failed (its retries hold the later events back). A
+ * {@code progress} event waiting behind a slow delivery is replaced by a newer one.
  */
 @ApplicationScoped
 public class Webhooks {
@@ -261,9 +265,38 @@ public class Webhooks {
         }
     }
 
+    /** One job's deliveries, one in flight at a time, in order (see the class comment). */
+    private final class Lane {
+        private final java.util.ArrayDeque<Delivery> waiting = new java.util.ArrayDeque<>();
+        private boolean busy;
+
+        synchronized void offer(Delivery d) {
+            if (!busy) {
+                busy = true;
+                submit(d, 1);
+                return;
+            }
+            if (d.event().equals("progress")) {
+                waiting.removeIf(w -> w.event().equals("progress"));
+            }
+            waiting.add(d);
+        }
+
+        /** The delivery in flight ended (delivered, failed or dropped): the next one may go. */
+        synchronized void done() {
+            Delivery next = waiting.poll();
+            if (next == null) {
+                busy = false;
+            } else {
+                submit(next, 1);
+            }
+        }
+    }
+
     private final class Watcher {
         final String id;
         final Hook hook;
+        final Lane lane = new Lane();
         ScheduledFuture<?> task;
         boolean startedSent;
         int lastStep;
@@ -321,13 +354,12 @@ public class Webhooks {
                 LOG.warnf(e, "webhook of job %s: cannot write the job view", id);
                 return;
             }
-            Delivery d = new Delivery("msg_" + UUID.randomUUID().toString().replace("-", ""), hook.url(), event,
-                    body, id);
-            submit(d, 1);
+            lane.offer(new Delivery("msg_" + UUID.randomUUID().toString().replace("-", ""), hook.url(), event,
+                    body, id, lane));
         }
     }
 
-    private record Delivery(String id, URI url, String event, String body, String jobId) {
+    private record Delivery(String id, URI url, String event, String body, String jobId, Lane lane) {
     }
 
     private void submit(Delivery d, int attempt) {
@@ -336,6 +368,7 @@ public class Webhooks {
         } catch (RejectedExecutionException e) {
             count("dropped");
             LOG.warnf("webhook %s of job %s dropped: the sender's queue is full", d.event(), d.jobId());
+            d.lane().done();
         }
     }
 
@@ -346,6 +379,7 @@ public class Webhooks {
         if (refused.isPresent()) {
             count("failed");
             LOG.warnf("webhook %s of job %s not sent: %s", d.event(), d.jobId(), refused.get());
+            d.lane().done();
             return;
         }
         try {
@@ -363,6 +397,7 @@ public class Webhooks {
             HttpResponse<Void> r = http.send(req.build(), HttpResponse.BodyHandlers.discarding());
             if (r.statusCode() >= 200 && r.statusCode() < 300) {
                 count("delivered");
+                d.lane().done();
                 return;
             }
             why = "HTTP " + r.statusCode();
@@ -376,6 +411,7 @@ public class Webhooks {
             count("failed");
             LOG.warnf("webhook %s of job %s to %s failed after %d tries: %s", d.event(), d.jobId(), d.url(), attempt,
                     why);
+            d.lane().done();
             return;
         }
         count("retried");
@@ -386,6 +422,7 @@ public class Webhooks {
             timer.schedule(() -> submit(d, attempt + 1), delay, TimeUnit.MILLISECONDS);
         } catch (RejectedExecutionException e) {
             count("dropped"); // shutting down
+            d.lane().done();
         }
     }
 

@@ -213,15 +213,8 @@ public final class Job {
         if (frozen != null) {
             return frozen;
         }
-        int current = 0;
-        for (int s : currentImageSteps) {
-            current += s;
-        }
-        int total = 0;
-        for (int t : taskTotals) {
-            total += t;
-        }
-        int stepsDone = status == JobStatus.SUCCEEDED ? total : Math.min(total, stepsInFinishedTasks + current);
+        int total = stepsTotal();
+        int stepsDone = status == JobStatus.SUCCEEDED ? total : stepsDoneNow();
         List<ImageInfo> infos = new ArrayList<>();
         if (status == JobStatus.SUCCEEDED) {
             for (int i = 0; i < images.size(); i++) {
@@ -234,6 +227,24 @@ public final class Job {
                 cancelRequested, plannedSeeds(), List.copyOf(warnings),
                 Collections.unmodifiableMap(new LinkedHashMap<>(timings)), errorType, errorMessage, infos,
                 status == JobStatus.SUCCEEDED && grid != null, attempt, worker);
+    }
+
+    /** Steps over the whole job (guarded by this). */
+    private int stepsTotal() {
+        int total = 0;
+        for (int t : taskTotals) {
+            total += t;
+        }
+        return total;
+    }
+
+    /** Steps done so far: finished tasks plus the running task's images (guarded by this). */
+    private int stepsDoneNow() {
+        int current = 0;
+        for (int s : currentImageSteps) {
+            current += s;
+        }
+        return Math.min(stepsTotal(), stepsInFinishedTasks + current);
     }
 
     synchronized long finishedAtMillis() {
@@ -296,15 +307,7 @@ public final class Job {
         if (task != currentTask || frozen != null) {
             return;
         }
-        int current = 0;
-        for (int s : currentImageSteps) {
-            current += s;
-        }
-        int total = 0;
-        for (int t : taskTotals) {
-            total += t;
-        }
-        preview = new Preview(Math.min(total, stepsInFinishedTasks + current), total, task, image, width, height, png);
+        preview = new Preview(stepsDoneNow(), stepsTotal(), task, image, width, height, png);
         previewPublished = false;
     }
 

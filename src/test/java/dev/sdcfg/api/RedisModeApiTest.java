@@ -157,6 +157,46 @@ class RedisModeApiTest {
         }
     }
 
+    /**
+     * Redis mode previews: the worker writes the latest one under job:<id>:preview at its heartbeat (before the
+     * progress it belongs to), with an expiry; a stream reads it from there; deleting the job deletes it.
+     */
+    @Test
+    void previewsReachStreamsThroughAnExpiringKeyDeletedWithTheJob() throws Exception {
+        var gate = fakeProvider.gate();
+        gate.close();
+        try {
+            String id = given().header("Authorization", AUTH).contentType(JSON)
+                    .body("{\"prompt\": \"a red boat\", \"size\": \"64x64\", \"steps\": 3, \"seed\": 11, "
+                            + "\"preview_every\": 1}")
+                    .post("/v1/jobs").then().statusCode(202).extract().path("id");
+            String key = "sd:job:" + id + ":preview";
+            dev.sdcfg.jobs.fake.Await.until(() -> gate.waiting() == 1, "held before step 1");
+            assertTrue(!storeKeys().contains(key), "no preview before the first step");
+            gate.release(1); // step 1 and its preview; the next heartbeat (50 ms) writes both
+            dev.sdcfg.jobs.fake.Await.until(() -> storeKeys().contains(key), "the preview key written");
+            java.net.URI uri = java.net.URI.create("http://127.0.0.1:" + io.restassured.RestAssured.port
+                    + "/v1/jobs/" + id + "/events");
+            try (SseClient sse = SseClient.open(uri, java.util.Map.of("Authorization", AUTH))) {
+                java.time.Duration wait = java.time.Duration.ofSeconds(30);
+                assertEquals("started", sse.nextEvent(wait).name());
+                assertEquals("progress", sse.nextEvent(wait).name());
+                JobEventsTest.assertPreview(sse.nextEvent(wait), 1, 8, 8);
+                gate.open();
+                List<SseClient.Event> rest = sse.rest(wait);
+                assertEquals("succeeded", rest.get(rest.size() - 1).name());
+            }
+            long pttl = RedisModeProfile.RedisResource.redis.client()
+                    .send(io.vertx.mutiny.redis.client.Request.cmd(io.vertx.mutiny.redis.client.Command.PTTL).arg(key))
+                    .await().atMost(java.time.Duration.ofSeconds(5)).toLong();
+            assertTrue(pttl > 0, "the preview key expires (PTTL " + pttl + ")");
+            given().header("Authorization", AUTH).delete("/v1/jobs/" + id).then().statusCode(204);
+            assertTrue(!storeKeys().contains(key), "deleted with the job: " + storeKeys());
+        } finally {
+            gate.open();
+        }
+    }
+
     @Test
     void deleteAnswersWithTheJobAsItIsAfterTheCancel() {
         fakeProvider.gate().close();

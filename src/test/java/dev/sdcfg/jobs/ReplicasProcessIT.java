@@ -33,7 +33,8 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * Three packaged replicas ({@code target/quarkus-app/quarkus-run.jar}, the real service on the embedded demo model)
- * on one real Redis, driven over HTTP only: a replica SIGKILLed mid-job (the job succeeds on another with attempt 2
+ * on one real Redis, driven over HTTP only: an event stream on one replica following a job another runs (progress,
+ * a preview, completion), a replica SIGKILLed mid-job (the job succeeds on another with attempt 2
  * and a third serves its image), a cancel sent to a replica that does not run the job, a flood through two
  * replicas against one global capacity, every replica killed while jobs wait (a new one runs them), and Redis going
  * away (503 problem+json, the process stays up and recovers).

@@ -6,8 +6,6 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.sdcfg.runtime.DjlRuntime;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -21,27 +19,20 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class SamplerDenoisedTest {
 
-    static NDManager manager;
-
-    @BeforeAll
-    static void start() {
-        manager = DjlRuntime.engine().newBaseManager(Device.cpu());
+    /**
+     * x = alpha·x0 + sigmaT·eps with eps as the model output: {@code s.denoised} at call {@code i} must be x0
+     * (relative L2 below 1e-6 in float64).
+     */
+    private static void assertRecoversX0(Sampler s, int i, double alpha, double sigmaT) {
+        try (NDManager m = DjlRuntime.engine().newBaseManager(Device.cpu())) {
+            NDArray x0 = m.randomNormal(0, 1, new Shape(1, 4, 3, 3), DataType.FLOAT64);
+            NDArray eps = m.randomNormal(0, 1, new Shape(1, 4, 3, 3), DataType.FLOAT64);
+            NDArray x = x0.mul(alpha).add(eps.mul(sigmaT));
+            assertClose(x0, s.denoised(eps, i, x), s.name() + " call " + i);
+        }
     }
 
-    @AfterAll
-    static void stop() {
-        manager.close();
-    }
-
-    private static NDArray x0() {
-        return manager.randomNormal(0, 1, new Shape(1, 4, 3, 3), DataType.FLOAT64);
-    }
-
-    private static NDArray eps() {
-        return manager.randomNormal(0, 1, new Shape(1, 4, 3, 3), DataType.FLOAT64);
-    }
-
-    private static void assertClose(NDArray expected, NDArray actual) {
+    private static void assertClose(NDArray expected, NDArray actual, String what) {
         double[] e = expected.toDoubleArray();
         double[] a = actual.toType(DataType.FLOAT64, false).toDoubleArray();
         double num = 0;
@@ -50,10 +41,10 @@ class SamplerDenoisedTest {
             num += (a[i] - e[i]) * (a[i] - e[i]);
             den += e[i] * e[i];
         }
-        assertTrue(Math.sqrt(num / den) < 1e-6, "relative L2 " + Math.sqrt(num / den));
+        assertTrue(Math.sqrt(num / den) < 1e-6, what + ": relative L2 " + Math.sqrt(num / den));
     }
 
-    /** Euler, Heun (both calls of a step) and LMS: x = x0 + sigma·eps at the sigma of the call. */
+    /** Euler, Euler ancestral, Heun (both calls of a step) and LMS: x = x0 + sigma·eps at the sigma of the call. */
     @Test
     void sigmaSamplersGiveXMinusSigmaEps() {
         for (String name : new String[] {"euler", "heun", "lms", "euler_ancestral"}) {
@@ -61,16 +52,13 @@ class SamplerDenoisedTest {
                 s.setTimesteps(6);
                 double[] sigmas = s.sigmas();
                 for (int i = 0; i < s.timesteps().length; i++) {
-                    NDArray x0 = x0();
-                    NDArray eps = eps();
-                    NDArray x = x0.add(eps.mul(sigmas[i]));
-                    assertClose(x0, s.denoised(eps, i, x));
+                    assertRecoversX0(s, i, 1, sigmas[i]);
                 }
             }
         }
     }
 
-    /** DPM-Solver++ (sigmas): x = alpha·x0 + sigma_t·eps with alpha = 1/sqrt(s² + 1), sigma_t = s·alpha. */
+    /** DPM-Solver, UniPC, DEIS (sigmas): alpha = 1/sqrt(s² + 1), sigma_t = s·alpha. */
     @Test
     void sigmaBasedAlphaSigmaSamplers() {
         for (String name : new String[] {"dpmpp_2m", "unipc", "deis", "dpmpp_2s"}) {
@@ -79,10 +67,7 @@ class SamplerDenoisedTest {
                 double[] sigmas = s.sigmas();
                 for (int i = 0; i < s.timesteps().length; i++) {
                     double alpha = 1 / Math.sqrt(sigmas[i] * sigmas[i] + 1);
-                    NDArray x0 = x0();
-                    NDArray eps = eps();
-                    NDArray x = x0.mul(alpha).add(eps.mul(sigmas[i] * alpha));
-                    assertClose(x0, s.denoised(eps, i, x));
+                    assertRecoversX0(s, i, alpha, sigmas[i] * alpha);
                 }
             }
         }
@@ -105,27 +90,25 @@ class SamplerDenoisedTest {
             double[] sigmas = euler.sigmas();
             for (int i = 0; i < 7; i++) {
                 double alpha = 1 / Math.sqrt(sigmas[i] * sigmas[i] + 1);
-                NDArray x0 = x0();
-                NDArray eps = eps();
-                NDArray x = x0.mul(alpha).add(eps.mul(sigmas[i] * alpha));
-                assertClose(x0, ddim.denoised(eps, i, x));
-                assertClose(x0, ddpm.denoised(eps, i, x));
+                assertRecoversX0(ddim, i, alpha, sigmas[i] * alpha);
+                assertRecoversX0(ddpm, i, alpha, sigmas[i] * alpha);
             }
         }
     }
 
+    /** v_prediction in the sigma form: v = alpha·eps − sigma·alpha·x0 for x = x0 + sigma·eps (diffusers' Euler). */
     @Test
     void vPredictionAndIndexChecks() {
-        try (Sampler s = SamplerBehaviourTest.make("euler", "{\"prediction_type\":\"v_prediction\"}")) {
+        try (Sampler s = SamplerBehaviourTest.make("euler", "{\"prediction_type\":\"v_prediction\"}");
+             NDManager m = DjlRuntime.engine().newBaseManager(Device.cpu())) {
             s.setTimesteps(4);
             double sigma = s.sigmas()[1];
-            // x = x0 + sigma·eps, v = alpha·eps − sigma_t·x0 in the VP form of the scaled input
             double alpha = 1 / Math.sqrt(sigma * sigma + 1);
-            NDArray x0 = x0();
-            NDArray eps = eps();
+            NDArray x0 = m.randomNormal(0, 1, new Shape(1, 4, 3, 3), DataType.FLOAT64);
+            NDArray eps = m.randomNormal(0, 1, new Shape(1, 4, 3, 3), DataType.FLOAT64);
             NDArray x = x0.add(eps.mul(sigma));
             NDArray v = eps.mul(alpha).sub(x0.mul(sigma * alpha));
-            assertClose(x0, s.denoised(v, 1, x));
+            assertClose(x0, s.denoised(v, 1, x), "v_prediction");
             assertThrows(IllegalArgumentException.class, () -> s.denoised(v, 4, x));
         }
     }
