@@ -68,7 +68,7 @@ public class PngInfoResource {
             + "\"parameters\" text chunk in AUTOMATIC1111's infotext format (prompt, \"Negative prompt: ...\", then "
             + "\"Steps: ..., Sampler: ..., CFG scale: ..., Seed: ..., Size: WxH, ...\") and answers it parsed, with a "
             + "request body that regenerates the image. The body is the PNG itself (image/png) or JSON "
-            + "{\"image\": base64}; either at most quarkus.http.limits.max-body-size (256K).")
+            + "{\"image\": base64}; either at most quarkus.http.limits.max-body-size (8M).")
     @RequestBody(required = true, content = {
             @Content(mediaType = ImagesResource.PNG, schema = @Schema(type = SchemaType.STRING, format = "binary")),
             @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = PngInfoRequest.class))})
