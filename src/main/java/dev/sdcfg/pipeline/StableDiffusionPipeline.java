@@ -699,7 +699,9 @@ public final class StableDiffusionPipeline implements ImageGenerator {
                 addedPair.timeIds().attach(work);
             }
             NDArray ts = timestepTensor(timesteps, work);
-            int previewEvery = LatentPreview.supports(unet.config().inChannels()) ? listener.previewEvery() : 0;
+            // the cheap projection is SD 1.x/2.x's latent space: SDXL's would come out in wrong colours, so none there
+            int previewEvery = sdxl == null && LatentPreview.supports(unet.config().inChannels())
+                    ? listener.previewEvery() : 0;
             long s0 = System.nanoTime();
             for (int c = first; c < calls; c++) {
                 if (listener.isCanceled()) {
