@@ -10,6 +10,8 @@ import dev.sdcfg.model.ModelLoadException;
 import dev.sdcfg.model.clip.ClipTextModel;
 import dev.sdcfg.model.clip.ClipTokenizer;
 import dev.sdcfg.model.unet.UNetConfig;
+import dev.sdcfg.pipeline.prompt.PromptChunker;
+import dev.sdcfg.pipeline.prompt.WeightedPromptEncoder;
 
 import java.util.List;
 
@@ -41,6 +43,8 @@ final class SdxlConditioning implements AutoCloseable {
     private final ClipTokenizer tokenizer2;
     private final ClipTextModel textEncoder2;
     private final boolean forceZerosForEmptyPrompt;
+    /** A1111's second embedder chunks with its own tokenizer (pads with id 0 after the first EOS, as open_clip). */
+    private final PromptChunker chunker2;
 
     SdxlConditioning(ClipTokenizer tokenizer2, ClipTextModel textEncoder2, boolean forceZerosForEmptyPrompt) {
         if (textEncoder2.projectionDim() <= 0) {
@@ -49,6 +53,7 @@ final class SdxlConditioning implements AutoCloseable {
         this.tokenizer2 = tokenizer2;
         this.textEncoder2 = textEncoder2;
         this.forceZerosForEmptyPrompt = forceZerosForEmptyPrompt;
+        this.chunker2 = new PromptChunker(tokenizer2);
     }
 
     /**
@@ -114,6 +119,50 @@ final class SdxlConditioning implements AutoCloseable {
             o2.textEmbeds().attach(into);
             o2.hiddenStates().close();
             return new Encoded(embeds, new TextTime(o2.textEmbeds(), timeIds(sizes, into)));
+        }
+    }
+
+    PromptChunker chunker2() {
+        return chunker2;
+    }
+
+    /**
+     * A1111's SDXL conditioning of one text (modules/sd_hijack_clip.py, sd_hijack_open_clip.py, sgm's
+     * GeneralConditioner): each embedder chunks the prompt with its own tokenizer ({@code c1}, {@code c2}) and runs
+     * {@code process_tokens} per chunk: {@code hidden_states[-(clipSkip + 2)]} of its encoder, weighted and
+     * mean-restored on its own (so each encoder's features keep their own mean); the chunks are concatenated on
+     * the sequence axis per embedder, then the two embedders' outputs along the channels. The pooled embeds are
+     * encoder 2's of chunk 0 ({@code zs[0].pooled}), taken before the weighting as A1111 does.
+     */
+    Encoded encodeChunked(PromptChunker.Chunks c1, PromptChunker.Chunks c2, ClipTextModel textEncoder, int clipSkip,
+                          SizeConditions sizes, NDManager into) {
+        if (c1.size() != c2.size()) {
+            // A1111's torch.cat of the two embedders would fail; SDXL's two tokenizers share one BPE vocabulary
+            throw new IllegalStateException("the two tokenizers chunk the prompt differently (" + c1.size() + " and "
+                    + c2.size() + " chunks)");
+        }
+        NDArray[] pooled = new NDArray[1];
+        try (NDManager work = into.newSubManager()) {
+            NDArray z1 = WeightedPromptEncoder.encode(c1, (ids, i) -> {
+                ClipTextModel.PooledOutput o = textEncoder.encodePooled(ids, clipSkip);
+                if (o.textEmbeds() != null) {
+                    o.textEmbeds().close();
+                }
+                return o.hiddenStates();
+            }, work);
+            NDArray z2 = WeightedPromptEncoder.encode(c2, (ids, i) -> {
+                ClipTextModel.PooledOutput o = textEncoder2.encodePooled(ids, clipSkip);
+                if (i == 0) {
+                    o.textEmbeds().attach(into);
+                    pooled[0] = o.textEmbeds();
+                } else {
+                    o.textEmbeds().close();
+                }
+                return o.hiddenStates();
+            }, work);
+            NDArray embeds = NDArrays.concat(new NDList(z1, z2), -1);
+            embeds.attach(into);
+            return new Encoded(embeds, new TextTime(pooled[0], timeIds(sizes, into)));
         }
     }
 

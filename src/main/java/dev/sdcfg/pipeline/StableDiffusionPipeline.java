@@ -539,15 +539,13 @@ public final class StableDiffusionPipeline implements ImageGenerator {
 
     /**
      * SDXL's {@code encode_prompt} (negative first, prompt second) with the time ids of {@code sizes}; an empty
-     * negative prompt means none (zeros under force_zeros_for_empty_prompt).
+     * negative prompt means none (zeros under force_zeros_for_empty_prompt). In A1111 syntax see
+     * {@link #encodeXlA1111}.
      */
     SdxlConditioning.Encoded[] encodeXl(GenerationRequest r, SizeConditions sizes,
                                         List<String> warnings, NDManager into) {
-        if (r.promptSyntax() == dev.sdcfg.pipeline.prompt.PromptSyntax.A1111 && warnings != null
-                && (A1111_MARKUP.matcher(r.prompt()).find()
-                    || (r.negativePrompt() != null && A1111_MARKUP.matcher(r.negativePrompt()).find()))) {
-            // the A1111 chunking/weighting is wired for one text encoder; SDXL's pair reads prompts plainly for now
-            warnings.add("prompt_syntax a1111 is not applied to SDXL models yet: brackets and BREAK are read as text");
+        if (r.promptSyntax() == dev.sdcfg.pipeline.prompt.PromptSyntax.A1111) {
+            return encodeXlA1111(r, sizes, into);
         }
         warnTruncated(r.prompt(), "prompt", warnings);
         SdxlConditioning.Encoded cond = sdxl.encode(r.prompt(), tokenizer, textEncoder, options.clipSkip(), sizes, into);
@@ -559,6 +557,42 @@ public final class StableDiffusionPipeline implements ImageGenerator {
         return new SdxlConditioning.Encoded[] {uncond, cond};
     }
 
+    /**
+     * A1111 syntax on SDXL ({@link SdxlConditioning#encodeChunked}): prompt and negative prompt chunked and weighted
+     * per encoder; the layers are diffusers' as in the plain path (the prompt's hidden_states[-(clip_skip + 2)], the
+     * negative's [-2]), so a prompt without markup within 75 tokens gives the plain path's bits. An empty negative
+     * prompt under force_zeros_for_empty_prompt is zeros shaped like the whole prompt (diffusers; A1111 zeroes its
+     * one empty chunk and pads that with the empty prompt's encoding). Otherwise the shorter side is padded with
+     * the empty prompt's encoding (A1111's empty chunk [BOS, EOS, pad...] through both encoders,
+     * hidden_states[-2]) to the same number
+     * of chunks, as A1111's pad_cond_uncond does; the pooled embeds stay each side's chunk 0.
+     */
+    private SdxlConditioning.Encoded[] encodeXlA1111(GenerationRequest r, SizeConditions sizes, NDManager into) {
+        SdxlConditioning.Encoded cond = sdxl.encodeChunked(chunks(chunker, r.prompt(), "prompt"),
+                chunks(sdxl.chunker2(), r.prompt(), "prompt"), textEncoder, options.clipSkip(), sizes, into);
+        SdxlConditioning.Encoded uncond;
+        if ((r.negativePrompt() == null || r.negativePrompt().isEmpty()) && sdxl.forceZerosForEmptyPrompt()) {
+            uncond = sdxl.encodeNegative(null, cond, tokenizer, textEncoder, sizes, into);
+        } else {
+            String negative = r.negativePrompt() == null ? "" : r.negativePrompt();
+            uncond = sdxl.encodeChunked(chunks(chunker, negative, "negative_prompt"),
+                    chunks(sdxl.chunker2(), negative, "negative_prompt"), textEncoder, 0, sizes, into);
+        }
+        long lc = cond.embeds().getShape().get(1);
+        long lu = uncond.embeds().getShape().get(1);
+        if (lc != lu) {
+            NDArray empty = sdxl.encodeChunked(chunker.chunk(""), sdxl.chunker2().chunk(""), textEncoder, 0, sizes,
+                    into).embeds();
+            if (lc < lu) {
+                cond = new SdxlConditioning.Encoded(padWithEmptyChunks(cond.embeds(), empty, lu, into), cond.added());
+            } else {
+                uncond = new SdxlConditioning.Encoded(padWithEmptyChunks(uncond.embeds(), empty, lc, into),
+                        uncond.added());
+            }
+        }
+        return new SdxlConditioning.Encoded[] {uncond, cond};
+    }
+
     private void warnTruncated(String text, String field, List<String> warnings) {
         ClipTokenizer.Encoding enc = tokenizer.encode(text);
         if (enc.truncated() && warnings != null) {
@@ -566,10 +600,6 @@ public final class StableDiffusionPipeline implements ImageGenerator {
                     + "): the rest is ignored");
         }
     }
-
-    /** A1111 markup: emphasis brackets or BREAK. */
-    private static final java.util.regex.Pattern A1111_MARKUP =
-            java.util.regex.Pattern.compile("[()\\[\\]]|\\bBREAK\\b");
 
     /**
      * The (cond, uncond) embeddings of a request. In A1111 syntax both are chunked and weighted
@@ -598,8 +628,13 @@ public final class StableDiffusionPipeline implements ImageGenerator {
         return new NDArray[] {cond, uncond};
     }
 
-    /** A1111 chunks of a prompt; a bad weight or too many chunks is a 422 naming {@code field}. */
     private dev.sdcfg.pipeline.prompt.PromptChunker.Chunks chunks(String prompt, String field) {
+        return chunks(chunker, prompt, field);
+    }
+
+    /** A1111 chunks of a prompt; a bad weight or too many chunks is a 422 naming {@code field}. */
+    private dev.sdcfg.pipeline.prompt.PromptChunker.Chunks chunks(dev.sdcfg.pipeline.prompt.PromptChunker chunker,
+                                                                 String prompt, String field) {
         dev.sdcfg.pipeline.prompt.PromptChunker.Chunks c;
         try {
             c = chunker.chunk(prompt);
@@ -620,7 +655,10 @@ public final class StableDiffusionPipeline implements ImageGenerator {
     }
 
     private NDArray padWithEmptyChunks(NDArray emb, long length, NDManager into) {
-        NDArray empty = emptyPromptEmbedding();
+        return padWithEmptyChunks(emb, emptyPromptEmbedding(), length, into);
+    }
+
+    private static NDArray padWithEmptyChunks(NDArray emb, NDArray empty, long length, NDManager into) {
         NDList parts = new NDList(emb);
         for (long l = emb.getShape().get(1); l < length; l += empty.getShape().get(1)) {
             parts.add(empty);
