@@ -196,7 +196,6 @@ def main():
     for k, v in golden.items():
         assert not v.is_floating_point() or v.isfinite().all(), k
     d = os.path.join(out_dir, "chunks")
-    write_safetensors(golden, os.path.join(d, "golden.safetensors"), {"format": "pt"})
     notes = {
         "generator": "tools/a1111-goldens/gen_prompts.py",
         "a1111_sources": "modules/prompt_parser.py, modules/sd_hijack_clip.py, modules/sd_emphasis.py (README.md)",
@@ -209,6 +208,12 @@ def main():
         "softmax_note": _NnFloat64Softmax.__doc__.strip(),
         "runs": runs,
     }
+    write_golden(d, golden, notes)
+
+
+def write_golden(d, golden, notes):
+    """d/golden.safetensors and d/notes.json (also gen_sdxl_prompts.py's)."""
+    write_safetensors(golden, os.path.join(d, "golden.safetensors"), {"format": "pt"})
     with open(os.path.join(d, "notes.json"), "w", encoding="utf-8") as f:
         json.dump(notes, f, indent=2, ensure_ascii=False)
         f.write("\n")

@@ -38,7 +38,8 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "unet-goldens"))
 sys.path.insert(0, os.path.join(HERE, "..", "clip-goldens"))
-from gen_unet import read_safetensors, rel_l2, write_safetensors  # noqa: E402
+sys.path.insert(0, HERE)
+from gen_unet import read_safetensors, rel_l2  # noqa: E402
 from gen_clip import _NnFloat64Softmax, _TorchFullFix  # noqa: E402
 
 import tokenizers  # noqa: E402
@@ -195,7 +196,6 @@ def main():
         assert not v.is_floating_point() or v.isfinite().all(), k
     d = os.path.join(out_dir, "sdxl")
     os.makedirs(d, exist_ok=True)
-    write_safetensors(golden, os.path.join(d, "golden.safetensors"), {"format": "pt"})
     notes = {
         "generator": "tools/a1111-goldens/gen_sdxl_prompts.py",
         "a1111_sources": "modules/prompt_parser.py, modules/sd_hijack_clip.py, modules/sd_hijack_open_clip.py,"
@@ -208,10 +208,8 @@ def main():
         "opts": {k: v for k, v in vars(opts).items() if not k.startswith("infotext")},
         "runs": runs,
     }
-    with open(os.path.join(d, "notes.json"), "w", encoding="utf-8") as f:
-        json.dump(notes, f, indent=2, ensure_ascii=False)
-        f.write("\n")
-    print({fn: os.path.getsize(os.path.join(d, fn)) for fn in os.listdir(d)})
+    from gen_prompts import write_golden  # after the open_clip stub: gen_prompts imports A1111's modules
+    write_golden(d, golden, notes)
 
 
 if __name__ == "__main__":

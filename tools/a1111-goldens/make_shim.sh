@@ -3,13 +3,14 @@
 # A1111_DIR (the webui repository is too large to fetch here; the files were saved one by one, see README.md):
 #   modules/prompt_parser.py   modules/sd_hijack_clip.py   modules/sd_emphasis.py
 #   modules/infotext_parse.py (an excerpt of modules/infotext_utils.py, see README.md)
+#   modules/sd_hijack_open_clip.py (for gen_sdxl_prompts.py only)
 # Only infrastructure is stubbed: modules.shared (an `opts` namespace with A1111's defaults for the options these
 # files read), modules.devices (CPU, no NPU), modules.sd_hijack (a hijack object with no textual-inversion
 # embeddings).  usage: make_shim.sh A1111_DIR SHIM_DIR
 set -e
 SRC=$1; OUT=$2
 mkdir -p "$OUT/modules"
-for f in prompt_parser.py sd_hijack_clip.py sd_emphasis.py infotext_parse.py; do
+for f in prompt_parser.py sd_hijack_clip.py sd_emphasis.py infotext_parse.py sd_hijack_open_clip.py; do
     if [ -f "$SRC/modules/$f" ]; then cp "$SRC/modules/$f" "$OUT/modules/$f"; else echo "missing $SRC/modules/$f" >&2; fi
 done
 : > "$OUT/modules/__init__.py"
