@@ -52,6 +52,8 @@ class TextualInversionParityTest {
                             ti.extraRows(m, p.dtype()));
                     NDArray ref = golden.load("last_hidden_state." + p.name(), m, DataType.FLOAT64);
                     double err = Fixtures.relL2(out.toType(DataType.FLOAT64, false), ref);
+                    System.out.printf("[ti parity] %s: ids equal, last_hidden_state relative L2 %.3e (limit %.0e)%n",
+                            p.name(), err, p.limit());
                     assertTrue(err <= p.limit(), p.name() + " relative L2 " + err + " > " + p.limit());
                     // the embedding really is used: the plain table (ids clamped into it) gives another output
                     NDArray plain = te.encode(m.create(tok.encode(PROMPT).ids(), new Shape(1, ids.length)), 0);
