@@ -271,13 +271,23 @@ public final class ClipTextModel implements AutoCloseable {
      * layer N−k with the final layer norm applied (the layers after it are not run).
      */
     public NDArray encode(NDArray inputIds, int clipSkip) {
+        return encode(inputIds, clipSkip, null);
+    }
+
+    /**
+     * {@link #encode(NDArray, int)} with {@code extraRows} ([n, hidden], or null) appended to the token-embedding
+     * table for this call, so that ids vocab_size … vocab_size + n − 1 look them up: diffusers'
+     * {@code load_textual_inversion} (resize_token_embeddings, then the new rows set to the embedding's vectors),
+     * without changing this model's weights.
+     */
+    public NDArray encode(NDArray inputIds, int clipSkip, NDArray extraRows) {
         int skip = Math.max(0, clipSkip);
         if (skip >= numLayers) {
             throw new IllegalArgumentException("clip skip " + clipSkip + " must be less than the text encoder's "
                     + numLayers + " layers");
         }
         try (NDScope scope = new ForwardScope()) {
-            NDList hs = run(inputIds, numLayers - skip, false);
+            NDList hs = run(inputIds, numLayers - skip, false, extraRows);
             NDArray out = Ops.layerNorm(hs.get(hs.size() - 1), finalLnWeight, finalLnBias, layerNormEps);
             NDScope.unregister(out);
             return out;
@@ -354,6 +364,10 @@ public final class ClipTextModel implements AutoCloseable {
      * embeddings output counts as one) and closes the others as it goes.
      */
     private NDList run(NDArray inputIds, int upTo, boolean keepAll) {
+        return run(inputIds, upTo, keepAll, null);
+    }
+
+    private NDList run(NDArray inputIds, int upTo, boolean keepAll, NDArray extraRows) {
         Shape s = inputIds.getShape();
         if (s.dimension() != 2) {
             throw new IllegalArgumentException("input ids must be [batch, tokens], got " + s);
@@ -370,7 +384,16 @@ public final class ClipTextModel implements AutoCloseable {
         NDArray positions = t == maxPositions ? positionEmbedding : positionEmbedding.get("0:" + t);
         NDArray mask = t == maxPositions ? causalMask : causalMask.get("0:" + t + ", 0:" + t);
 
-        NDArray h = Embedding.embedding(ids, tokenEmbedding, SparseFormat.DENSE).singletonOrThrow().add(positions);
+        NDArray table = tokenEmbedding;
+        if (extraRows != null) {
+            if (extraRows.getShape().dimension() != 2 || extraRows.getShape().get(1) != hiddenSize) {
+                throw new IllegalArgumentException("extra embedding rows must be [n, " + hiddenSize + "], got "
+                        + extraRows.getShape());
+            }
+            table = tokenEmbedding.concat(extraRows.toDevice(context.device(), false)
+                    .toType(tokenEmbedding.getDataType(), false), 0);
+        }
+        NDArray h = Embedding.embedding(ids, table, SparseFormat.DENSE).singletonOrThrow().add(positions);
         List<NDArray> states = new ArrayList<>();
         states.add(h);
         for (int i = 0; i < upTo; i++) {
