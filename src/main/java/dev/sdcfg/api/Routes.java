@@ -27,7 +27,7 @@ final class Routes {
 
     /** Every JAX-RS resource of the API (HttpMethodsTest checks the table against the OpenAPI document). */
     static final List<Class<?>> RESOURCES = List.of(ImagesResource.class, JobsResource.class,
-            ExperimentsResource.class, CatalogResource.class, EditsResource.class);
+            ExperimentsResource.class, CatalogResource.class, EditsResource.class, PngInfoResource.class);
 
     private static final List<String> ORDER = List.of("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS");
 

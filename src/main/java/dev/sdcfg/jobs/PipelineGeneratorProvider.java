@@ -75,6 +75,7 @@ public class PipelineGeneratorProvider implements GeneratorProvider {
             return new ModelSwitcher(name -> folder, SINGLE_MODEL, this::loraPath, ctx, options, catalog.resident(),
                     swapTimer()::record);
         }
+        swapTimer(); // a documented metric: registered even when nothing can swap (its count stays 0)
         return CheckpointLoader.load(folder, ctx, options);
     }
 
@@ -85,8 +86,6 @@ public class PipelineGeneratorProvider implements GeneratorProvider {
         return catalog.loraPath(name).orElseThrow(() -> new dev.sdcfg.model.ModelLoadException("LoRA '" + name
                 + "' is not in the LoRA folder " + catalog.lorasDir().orElse(null)));
     }
-
-
 
     /** sd.models.dir: the default model loaded now, the others on demand (sd.model.path is not used). */
     private ImageGenerator createSwitcher() {

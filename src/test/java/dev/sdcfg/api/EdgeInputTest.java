@@ -32,14 +32,23 @@ class EdgeInputTest {
     @Test
     void aPromptBeyondClipsWindowIsAcceptedWithAWarning() {
         String prompt = "word ".repeat(399).strip(); // 1994 characters, within sd.limits.max-prompt-chars
+        // plain syntax (diffusers' reading): cut at CLIP's 77 tokens, with a warning per field
         JsonPath r = given().contentType(JSON)
-                .body("{\"prompt\": \"" + prompt + "\", \"negative_prompt\": \"" + prompt + "\", \"size\": \"64x64\", \"steps\": 1}")
+                .body("{\"prompt\": \"" + prompt + "\", \"negative_prompt\": \"" + prompt + "\", \"size\": \"64x64\","
+                        + " \"steps\": 1, \"prompt_syntax\": \"plain\"}")
                 .post("/v1/images/generations").then().statusCode(200).extract().jsonPath();
         List<String> warnings = r.getList("warnings");
         assertTrue(warnings.stream().anyMatch(w -> w.startsWith("prompt was cut to 77 tokens")), warnings.toString());
         assertTrue(warnings.stream().anyMatch(w -> w.startsWith("negative_prompt was cut to 77 tokens")),
                 warnings.toString());
         assertEquals(1, r.getList("data").size());
+        // A1111 syntax (the default): 399 tokens are 6 chunks of 75, within sd.limits.max-prompt-chunks; nothing cut
+        JsonPath a = given().contentType(JSON)
+                .body("{\"prompt\": \"" + prompt + "\", \"negative_prompt\": \"" + prompt + "\", \"size\": \"64x64\","
+                        + " \"steps\": 1}")
+                .post("/v1/images/generations").then().statusCode(200).extract().jsonPath();
+        assertEquals(List.of(), a.getList("warnings"));
+        assertEquals(1, a.getList("data").size());
     }
 
     @Test
