@@ -41,6 +41,11 @@ public class ContentTypeFilter {
                 if (!type.toLowerCase(Locale.ROOT).equals(MediaType.MULTIPART_FORM_DATA)) {
                     throw unsupported(type, MediaType.MULTIPART_FORM_DATA);
                 }
+            } else if (PngInfoResource.PATH.equals(Routes.normalize(path))) { // the PNG itself, or base64 in JSON
+                String t = type.toLowerCase(Locale.ROOT);
+                if (!t.equals(ImagesResource.PNG) && !t.equals("application/json")) {
+                    throw unsupported(type, ImagesResource.PNG + " or application/json");
+                }
             } else if (!type.toLowerCase(Locale.ROOT).equals("application/json")) {
                 throw unsupported(type);
             }

@@ -30,9 +30,11 @@ import java.util.Map;
  * POST /v1/png-info: A1111's "PNG Info" — reads the {@code parameters} text of a PNG (this service's or A1111's) and
  * answers the parsed parameters and a request body that regenerates the image.
  */
-@Path("/v1/png-info")
+@Path(PngInfoResource.PATH)
 @Tag(name = "images", description = "Synchronous image generation (OpenAI-compatible)")
 public class PngInfoResource {
+
+    static final String PATH = "/v1/png-info";
 
     @Inject
     JobService jobs;

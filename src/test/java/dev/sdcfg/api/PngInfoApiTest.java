@@ -114,6 +114,8 @@ class PngInfoApiTest {
     void pngInfoBadInputs() {
         given().contentType("image/png").body(new byte[] {1, 2, 3}).post("/v1/png-info")
                 .then().statusCode(400).contentType(PROBLEM);
+        given().contentType("text/plain").body("x").post("/v1/png-info")
+                .then().statusCode(415).contentType(PROBLEM);
         byte[] noText = PngEncoder.encode(new int[64], 8, 8, Map.of("Software", "x"));
         given().contentType("image/png").body(noText).post("/v1/png-info")
                 .then().statusCode(422).contentType(PROBLEM).body("detail", containsString("parameters"));
