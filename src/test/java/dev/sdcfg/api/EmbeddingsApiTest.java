@@ -18,6 +18,9 @@ import static org.hamcrest.Matchers.nullValue;
 @TestProfile(ModelsFolderProfile.class)
 class EmbeddingsApiTest {
 
+    @jakarta.inject.Inject
+    dev.sdcfg.jobs.JobService jobs;
+
     @Test
     void listsNameVectorsAndWidth() {
         given().get("/v1/embeddings").then().statusCode(200)
@@ -32,5 +35,40 @@ class EmbeddingsApiTest {
                 .body("data.find { it.id == 'narrow' }.dim", equalTo(16))
                 .body("data.find { it.id == 'broken' }.vectors", nullValue())
                 .body("data.find { it.id == 'broken' }.error", containsString("broken.safetensors"));
+    }
+
+    private static io.restassured.response.ValidatableResponse post(String body) {
+        return given().contentType(ApiTestSupport.JSON).body(body).post("/v1/jobs").then();
+    }
+
+    private static int[] image(String prompt) {
+        String id = post("{\"prompt\": \"" + prompt + "\", \"size\": \"64x64\", \"seed\": 7, \"steps\": 2, "
+                + "\"prompt_syntax\": \"plain\"}").statusCode(202).extract().path("id");
+        ApiTestSupport.awaitStatus(id, "succeeded");
+        byte[] png = given().get("/v1/jobs/" + id + "/images/0").then().statusCode(200).extract().asByteArray();
+        return ApiTestSupport.png(png).getRGB(0, 0, 64, 64, null, 0, 64);
+    }
+
+    /**
+     * A plain-syntax prompt naming tiny-ti draws the same image twice and another than the prompt without the name
+     * (PromptEmbeddingsTest checks the encoding against diffusers); a named embedding that cannot be used is a 422.
+     */
+    @Test
+    void plainPromptUsesTheEmbeddingAndBadOnesAre422() {
+        ApiTestSupport.awaitReady(jobs);
+        int[] a = image("a photo of tiny-ti on a table");
+        int[] b = image("a photo of tiny-ti on a table");
+        int[] c = image("a photo of on a table");
+        org.junit.jupiter.api.Assertions.assertArrayEquals(a, b);
+        org.junit.jupiter.api.Assertions.assertFalse(java.util.Arrays.equals(a, c));
+        post("{\"prompt\": \"a narrow road\", \"size\": \"64x64\", \"prompt_syntax\": \"plain\"}")
+                .statusCode(422).contentType(ApiTestSupport.PROBLEM)
+                .body("errors.find { it.field == 'prompt' }.message", containsString("'narrow' is 16 wide"));
+        post("{\"prompt\": \"a\", \"negative_prompt\": \"broken\", \"size\": \"64x64\", "
+                + "\"prompt_syntax\": \"plain\"}")
+                .statusCode(422)
+                .body("errors.find { it.field == 'negative_prompt' }.message", containsString("'broken' cannot be read"));
+        post("{\"prompt\": \"a photo of tiny-ti\", \"size\": \"64x64\"}").statusCode(422)
+                .body("errors.find { it.field == 'prompt' }.message", containsString("prompt_syntax"));
     }
 }
