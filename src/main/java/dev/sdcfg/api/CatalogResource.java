@@ -121,10 +121,7 @@ public class CatalogResource {
             m.put("size_bytes", dev.sdcfg.model.library.ModelFolderScan.sizeOnDisk(e.realPath()));
             data.add(m);
         }
-        Map<String, Object> out = new LinkedHashMap<>();
-        out.put("object", "list");
-        out.put("data", data);
-        return out;
+        return list(data);
     }
 
     @GET
@@ -155,6 +152,11 @@ public class CatalogResource {
             m.put("size_bytes", dev.sdcfg.model.library.ModelFolderScan.sizeOnDisk(e.realPath()));
             data.add(m);
         }
+        return list(data);
+    }
+
+    /** OpenAI's list shape: {"object": "list", "data": [...]}. */
+    private static Map<String, Object> list(List<Map<String, Object>> data) {
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("object", "list");
         out.put("data", data);
