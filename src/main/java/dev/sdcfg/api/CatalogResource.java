@@ -121,6 +121,42 @@ public class CatalogResource {
             m.put("size_bytes", dev.sdcfg.model.library.ModelFolderScan.sizeOnDisk(e.realPath()));
             data.add(m);
         }
+        return list(data);
+    }
+
+    @GET
+    @Path("/embeddings")
+    @Operation(summary = "Textual-inversion embeddings", description = "The textual-inversion .safetensors embeddings of "
+            + "sd.embeddings.dir (A1111 emb_params or string_to_param, diffusers <token>), by name (the file name without "
+            + ".safetensors): vectors is how many tokens the name stands for, dim their width (the text encoder's "
+            + "hidden size they fit). A file that cannot be read is listed with an error instead. Empty without an "
+            + "embeddings folder.")
+    @APIResponse(responseCode = "200", description = "The embedding list",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(type = SchemaType.OBJECT),
+                    examples = @ExampleObject(name = "embeddings", value = "{\"object\": \"list\", \"data\": [{\"id\": "
+                            + "\"easynegative\", \"object\": \"embedding\", \"vectors\": 8, \"dim\": 768, "
+                            + "\"size_bytes\": 24655}]}")))
+    public Map<String, Object> embeddings() {
+        List<Map<String, Object>> data = new java.util.ArrayList<>();
+        for (dev.sdcfg.model.library.ModelFolderScan.Entry e : catalog.embeddings()) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("id", e.name());
+            m.put("object", "embedding");
+            try {
+                dev.sdcfg.model.ti.TextualInversionFile f = dev.sdcfg.model.ti.TextualInversionFile.read(e.realPath());
+                m.put("vectors", f.vectorCount());
+                m.put("dim", f.dim());
+            } catch (dev.sdcfg.model.ModelLoadException ex) {
+                m.put("error", ex.getMessage());
+            }
+            m.put("size_bytes", dev.sdcfg.model.library.ModelFolderScan.sizeOnDisk(e.realPath()));
+            data.add(m);
+        }
+        return list(data);
+    }
+
+    /** OpenAI's list shape: {"object": "list", "data": [...]}. */
+    private static Map<String, Object> list(List<Map<String, Object>> data) {
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("object", "list");
         out.put("data", data);

@@ -81,6 +81,18 @@ public class ModelCatalog {
         return loras().stream().filter(e -> e.name().equals(name)).map(ModelFolderScan.Entry::path).findFirst();
     }
 
+    /** The textual-inversion folder (sd.embeddings.dir), when one is configured. */
+    public Optional<Path> embeddingsDir() {
+        return config.embeddings().dir().map(String::trim).filter(s -> !s.isEmpty()).map(Path::of);
+    }
+
+    /** The embeddings of sd.embeddings.dir (empty without one), sorted by name; links leaving the folder are skipped. */
+    public List<ModelFolderScan.Entry> embeddings() {
+        return embeddingsDir().map(d -> ModelFolderScan.list(d, p -> p.getFileName().toString()
+                .endsWith(dev.sdcfg.model.ti.TextualInversionFile.SUFFIX) && java.nio.file.Files.isRegularFile(p),
+                "embedding")).orElse(List.of());
+    }
+
     /** Shared with the worker's {@code ModelSwitcher}: the model in memory now (null while none is). */
     public AtomicReference<String> resident() {
         return resident;

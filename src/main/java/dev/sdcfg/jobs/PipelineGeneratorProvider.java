@@ -52,6 +52,16 @@ public class PipelineGeneratorProvider implements GeneratorProvider {
 
     @Override
     public ImageGenerator create() {
+        ImageGenerator g = createGenerator();
+        if (catalog.embeddingsDir().isPresent()) {
+            LOG.infof("Textual-inversion folder %s: %s", catalog.embeddingsDir().get(), catalog.embeddings().stream()
+                    .map(dev.sdcfg.model.library.ModelFolderScan.Entry::name).toList());
+            g.useEmbeddings(catalog::embeddings);
+        }
+        return g;
+    }
+
+    private ImageGenerator createGenerator() {
         if (catalog.enabled()) {
             return createSwitcher();
         }

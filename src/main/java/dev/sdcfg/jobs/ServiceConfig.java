@@ -27,6 +27,9 @@ public interface ServiceConfig {
     /** The LoRA folder (issue 16): LoRAs a request names are merged into the model for it. */
     Loras loras();
 
+    /** The textual-inversion folder (issue 16): embeddings listed by GET /v1/embeddings. */
+    Embeddings embeddings();
+
     /** auto | cpu | gpu | gpu:N. */
     @WithDefault("auto")
     String device();
@@ -137,6 +140,11 @@ public interface ServiceConfig {
 
     interface Loras {
         /** LoRA .safetensors files (kohya/A1111, diffusers, PEFT); empty: requests cannot name LoRAs. */
+        Optional<String> dir();
+    }
+
+    interface Embeddings {
+        /** Textual-inversion .safetensors embeddings (A1111 emb_params, diffusers <token>); empty: none. */
         Optional<String> dir();
     }
 

@@ -26,6 +26,14 @@ public interface ImageGenerator extends AutoCloseable {
 
     GenerationResult generate(GenerationRequest request, GenerationListener listener);
 
+    /**
+     * The textual-inversion folder listing (sd.embeddings.dir) requests' prompts may name; null: none. Engines
+     * without embedding support ignore it.
+     */
+    default void useEmbeddings(java.util.function.Supplier<java.util.List<dev.sdcfg.model.library.ModelFolderScan.Entry>>
+                                       folder) {
+    }
+
     /** One tiny denoising step end to end so that readiness means "can serve". */
     void warmUp();
 

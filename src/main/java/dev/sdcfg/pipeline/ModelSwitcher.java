@@ -85,6 +85,7 @@ public final class ModelSwitcher implements ImageGenerator {
 
     private void load(String name, List<LoraWeight> loras) {
         StableDiffusionPipeline p = CheckpointLoader.load(models.apply(name), ctx, options, loras, loraFiles);
+        p.useEmbeddings(embeddings);
         current = p;
         currentLoras = loras;
         lastInfo = p.modelInfo();
@@ -149,6 +150,17 @@ public final class ModelSwitcher implements ImageGenerator {
         StableDiffusionPipeline p = current;
         if (p != null) {
             p.validate(request); // model-independent limits; the named model's own checks run when it is loaded
+        }
+    }
+
+    private volatile java.util.function.Supplier<List<dev.sdcfg.model.library.ModelFolderScan.Entry>> embeddings;
+
+    @Override
+    public void useEmbeddings(java.util.function.Supplier<List<dev.sdcfg.model.library.ModelFolderScan.Entry>> folder) {
+        embeddings = folder;
+        StableDiffusionPipeline p = current;
+        if (p != null) {
+            p.useEmbeddings(folder);
         }
     }
 

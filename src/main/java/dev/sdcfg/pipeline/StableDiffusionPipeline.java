@@ -339,6 +339,7 @@ public final class StableDiffusionPipeline implements ImageGenerator {
             throw new InvalidRequestException("original_size", "original_size, crops_coords_top_left and"
                     + " target_size are SDXL conditioning; this model (" + family() + ") takes none");
         }
+        PromptEmbeddings.forRequest(embeddings, r, sdxl != null, tokenizer, textEncoder);
         if (sdxl == null && r.promptSyntax() == dev.sdcfg.pipeline.prompt.PromptSyntax.A1111) {
             chunks(r.prompt(), "prompt");
             chunks(r.negativePrompt() == null ? "" : r.negativePrompt(), "negative_prompt");
@@ -524,15 +525,39 @@ public final class StableDiffusionPipeline implements ImageGenerator {
         return new GenerationResult(images, warnings, timings);
     }
 
+    private volatile java.util.function.Supplier<List<dev.sdcfg.model.library.ModelFolderScan.Entry>> embeddings;
+
+    @Override
+    public void useEmbeddings(java.util.function.Supplier<List<dev.sdcfg.model.library.ModelFolderScan.Entry>> folder) {
+        embeddings = folder;
+    }
+
     /** The prompt's text embedding [1, 77, D] (penultimate layer when clip_skip is 2). */
     public NDArray encodePrompt(String prompt, String field, List<String> warnings, NDManager into) {
-        ClipTokenizer.Encoding enc = tokenizer.encode(prompt);
+        return encodePrompt(prompt, field, warnings, into, null);
+    }
+
+    /**
+     * {@link #encodePrompt(String, String, List, NDManager)} with textual-inversion tokens (null: none): diffusers'
+     * maybe_convert_prompt ids, the embeddings' vectors appended to the token-embedding table.
+     */
+    public NDArray encodePrompt(String prompt, String field, List<String> warnings, NDManager into,
+                                dev.sdcfg.model.ti.TextualInversionTokens ti) {
+        ClipTokenizer.Encoding enc = ti == null ? tokenizer.encode(prompt) : ti.encode(prompt);
         if (enc.truncated() && warnings != null) {
             warnings.add(field + " was cut to " + tokenizer.maxLength() + " tokens (it has " + enc.untruncatedLength()
                     + "): the rest is ignored");
         }
         NDArray ids = into.create(enc.ids(), new Shape(1, enc.ids().length));
-        NDArray emb = textEncoder.encode(ids, options.clipSkip());
+        NDArray emb;
+        if (ti == null) {
+            emb = textEncoder.encode(ids, options.clipSkip());
+        } else {
+            try (NDManager rows = into.newSubManager()) {
+                emb = textEncoder.encode(ids, options.clipSkip(), ti.extraRows(rows, ctx.dtype()));
+                emb.attach(into);
+            }
+        }
         emb.attach(into);
         return emb;
     }
@@ -610,9 +635,10 @@ public final class StableDiffusionPipeline implements ImageGenerator {
     public NDArray[] encodePromptPair(GenerationRequest r, List<String> warnings, NDManager into) {
         boolean emptyNegative = r.negativePrompt() == null || r.negativePrompt().isEmpty();
         if (r.promptSyntax() == dev.sdcfg.pipeline.prompt.PromptSyntax.PLAIN) {
-            NDArray cond = encodePrompt(r.prompt(), "prompt", warnings, into);
+            var ti = PromptEmbeddings.forRequest(embeddings, r, sdxl != null, tokenizer, textEncoder);
+            NDArray cond = encodePrompt(r.prompt(), "prompt", warnings, into, ti);
             NDArray uncond = emptyNegative ? emptyPromptEmbedding()
-                    : encodePrompt(r.negativePrompt(), "negative_prompt", warnings, into);
+                    : encodePrompt(r.negativePrompt(), "negative_prompt", warnings, into, ti);
             return new NDArray[] {cond, uncond};
         }
         NDArray cond = encodeWeighted(chunks(r.prompt(), "prompt"), into);
