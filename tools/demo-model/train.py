@@ -167,7 +167,7 @@ def train_unet(a):
         noise = torch.randn_like(z0)
         abar = ac[t].view(-1, 1, 1, 1)
         zt = abar.sqrt() * z0 + (1 - abar).sqrt() * noise
-        ctx = te(tok(caps))[0]
+        ctx = te(tok(caps)).last_hidden_state
         pred = unet(zt, t, encoder_hidden_states=ctx).sample
         loss = F.mse_loss(pred, noise)
         opt.zero_grad(set_to_none=True)
@@ -266,8 +266,8 @@ def sample_sheet(a):
     g = torch.Generator().manual_seed(0)
     rows = []
     with torch.no_grad():
-        cond = te(tok(prompts))[0]
-        unc = te(tok([""] * len(prompts)))[0]
+        cond = te(tok(prompts)).last_hidden_state
+        unc = te(tok([""] * len(prompts))).last_hidden_state
         for seed in range(3):
             z = torch.randn(len(prompts), 4, 8, 8, generator=g)
             for i, t in enumerate(ts):
