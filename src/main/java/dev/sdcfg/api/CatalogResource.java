@@ -92,15 +92,11 @@ public class CatalogResource {
         model.put("source", jobs.modelDescription());
         jobs.failureReason().ifPresent(r -> model.put("reason", r));
         jobs.generator().ifPresent(g -> model.putAll(facts(g.modelInfo())));
-        model.put("object", "model");
         model.put("queue_capacity", jobs.capacity());
         // which queue this replica serves from, and its name in job views ("worker")
         model.put("queue", jobs.sharedQueue() ? "redis" : "memory");
         model.put("worker", jobs.workerName());
-        Map<String, Object> out = new LinkedHashMap<>();
-        out.put("object", "list");
-        out.put("data", List.of(model));
-        return out;
+        return list(List.of(model));
     }
 
     @GET
@@ -115,9 +111,7 @@ public class CatalogResource {
     public Map<String, Object> loras() {
         List<Map<String, Object>> data = new java.util.ArrayList<>();
         for (dev.sdcfg.model.library.ModelFolderScan.Entry e : catalog.loras()) {
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("id", e.name());
-            m.put("object", "lora");
+            Map<String, Object> m = folderEntry(e, "lora");
             m.put("size_bytes", dev.sdcfg.model.library.ModelFolderScan.sizeOnDisk(e.realPath()));
             data.add(m);
         }
@@ -139,9 +133,7 @@ public class CatalogResource {
     public Map<String, Object> embeddings() {
         List<Map<String, Object>> data = new java.util.ArrayList<>();
         for (dev.sdcfg.model.library.ModelFolderScan.Entry e : catalog.embeddings()) {
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("id", e.name());
-            m.put("object", "embedding");
+            Map<String, Object> m = folderEntry(e, "embedding");
             try {
                 dev.sdcfg.model.ti.TextualInversionFile f = dev.sdcfg.model.ti.TextualInversionFile.read(e.realPath());
                 m.put("vectors", f.vectorCount());
@@ -155,8 +147,16 @@ public class CatalogResource {
         return list(data);
     }
 
-    /** OpenAI's list shape: {"object": "list", "data": [...]}. */
-    private static Map<String, Object> list(List<Map<String, Object>> data) {
+    /** One file of a LoRA or embeddings folder: its name as id, and the OpenAI object kind. */
+    private static Map<String, Object> folderEntry(dev.sdcfg.model.library.ModelFolderScan.Entry e, String object) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("id", e.name());
+        m.put("object", object);
+        return m;
+    }
+
+    /** OpenAI's list shape: {"object": "list", "data": [...]} (callers may add keys after these two). */
+    static Map<String, Object> list(List<Map<String, Object>> data) {
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("object", "list");
         out.put("data", data);

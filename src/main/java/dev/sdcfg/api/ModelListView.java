@@ -46,9 +46,7 @@ final class ModelListView {
             }
             data.add(m);
         }
-        Map<String, Object> out = new LinkedHashMap<>();
-        out.put("object", "list");
-        out.put("data", data);
+        Map<String, Object> out = CatalogResource.list(data);
         out.put("default", catalog.defaultModel());
         out.put("resident", resident);
         out.put("status", jobs.state().name().toLowerCase(Locale.ROOT));
