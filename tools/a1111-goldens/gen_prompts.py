@@ -203,7 +203,7 @@ def main():
         "tokenizers_version": tokenizers.__version__,
         "torch": torch.__version__,
         "numpy": np.__version__,
-        "model": "src/main/resources/demo-model text_encoder + tokenizer",
+        "model": "src/test/resources/random-model text_encoder + tokenizer",
         "opts": {k: v for k, v in vars(opts).items() if k != "CLIP_stop_at_last_layers"},
         "softmax_note": _NnFloat64Softmax.__doc__.strip(),
         "runs": runs,

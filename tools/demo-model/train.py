@@ -80,6 +80,13 @@ def sd_alphas_cumprod():
     return torch.cumprod(1.0 - betas, 0).float()
 
 
+def lr_at(base, t0, deadline, step):
+    """Linear warm-up over 200 steps, then cosine decay to 5 % of base over the stage's wall-clock budget (the budget,
+    not a step count, bounds each stage, so the decay follows the clock)."""
+    frac = min(1.0, max(0.0, (time.time() - t0) / max(1.0, deadline - t0)))
+    return base * min(1.0, (step + 1) / 200) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
+
+
 def save_ckpt(path, **state):
     tmp = path + ".tmp"
     torch.save(state, tmp)
@@ -108,6 +115,8 @@ def train_vae(a):
         mse = F.mse_loss(rec, x)
         kl = post.kl().mean() / (x.shape[1] * x.shape[2] * x.shape[3])
         loss = mse + 1e-4 * kl
+        for grp in opt.param_groups:
+            grp["lr"] = lr_at(1e-3, t0, deadline, step)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -170,6 +179,8 @@ def train_unet(a):
         ctx = te(tok(caps)).last_hidden_state
         pred = unet(zt, t, encoder_hidden_states=ctx).sample
         loss = F.mse_loss(pred, noise)
+        for grp in opt.param_groups:
+            grp["lr"] = lr_at(a.lr, t0, deadline, step)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)

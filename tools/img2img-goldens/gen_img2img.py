@@ -4,7 +4,7 @@ usage (see README.md):
     PYTHONPATH=SHIM /usr/bin/python3 gen_img2img.py DEMO_MODEL OUT_DIR
 
 Writes OUT_DIR/init.png (the input image, a deterministic 64x48 RGB pattern), OUT_DIR/golden.safetensors and
-OUT_DIR/notes.json. The model is src/main/resources/demo-model unchanged (PNDMScheduler, epsilon, SD 1.x-style
+OUT_DIR/notes.json. The model is src/test/resources/random-model unchanged (PNDMScheduler, epsilon, SD 1.x-style
 UNet); components are loaded as tools/pipeline-goldens/gen_pipeline.py loads them (from_config + strict weights).
 Prompts enter as prompt_embeds = text_encoder(ids)[0]: the ids are the SD 2.x-style ids of
 tools/pipeline-goldens/prompt_ids.json (made by our Java ClipTokenizer) with the "!" padding (0) replaced by the
@@ -252,7 +252,7 @@ def main():
         "diffusers_revision": open(os.path.join(os.path.dirname(diffusers.__file__), "REVISION")).read().strip(),
         "transformers_version": transformers.__version__,
         "torch": torch.__version__,
-        "model": "src/main/resources/demo-model, unchanged",
+        "model": "src/test/resources/random-model, unchanged",
         "init_image": "init.png (64x48 RGB PNG)",
         "prompts": {k: {"text": PROMPTS[k], "ids": "ids." + k, "embeds": "embeds." + k} for k in PROMPTS},
         "steps": STEPS,

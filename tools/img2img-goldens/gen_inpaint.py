@@ -216,7 +216,7 @@ def main():
         "diffusers_version": diffusers.__version__,
         "diffusers_revision": open(os.path.join(os.path.dirname(diffusers.__file__), "REVISION")).read().strip(),
         "torch": torch.__version__,
-        "models": {"demo": "src/main/resources/demo-model", "unet9": "a copy of the demo model with unet9/ over it"},
+        "models": {"demo": "src/test/resources/random-model", "unet9": "a copy of the demo model with unet9/ over it"},
         "unet9_seed": UNET9_SEED,
         "unet9_args": UNET9,
         "init_image": "../img2img/init.png", "mask": "mask.png (white = repaint)",

@@ -368,7 +368,7 @@ def run_all(demo, case_dir, ids_json):
             "transformers_source": open(src_file).read().strip(),
             "torch": torch.__version__,
             "numpy": np.__version__ + " (numpy 2 scalar promotion: _set_promotion_state('weak'))",
-            "model": "copy of src/main/resources/demo-model, then the files of model/ over it",
+            "model": "copy of src/test/resources/random-model, then the files of model/ over it",
             "unet_seed": UNET_SEED,
             "unet_args": UNET,
             "prompts": {k: {"text": PROMPTS[k], "ids": "ids." + k, "embeds": "embeds." + k} for k in PROMPTS},

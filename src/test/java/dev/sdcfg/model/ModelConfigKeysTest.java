@@ -41,7 +41,7 @@ class ModelConfigKeysTest {
     private static final Gson GSON = new GsonBuilder().serializeNulls().setPrettyPrinting().create();
 
     private static Path demo() {
-        return Fixtures.resource("demo-model");
+        return Fixtures.resource("random-model");
     }
 
     /** A copy of the demo model with {@code file} (relative) edited. */

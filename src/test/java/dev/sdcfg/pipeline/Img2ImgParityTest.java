@@ -54,7 +54,7 @@ class Img2ImgParityTest {
         caseDir = Fixtures.resource("parity-extra/img2img");
         notes = GoldenReplay.notes(caseDir);
         golden = Safetensors.open(caseDir.resolve("golden.safetensors"));
-        pipe = StableDiffusionPipeline.load(Fixtures.resource("demo-model"), ComputeContext.cpu(),
+        pipe = StableDiffusionPipeline.load(Fixtures.resource("random-model"), ComputeContext.cpu(),
                 PipelineOptions.defaults());
         manager = NDManager.newBaseManager();
         image = InitImage.decode(Files.readAllBytes(caseDir.resolve("init.png")), "init_image", 1 << 20);
@@ -93,7 +93,7 @@ class Img2ImgParityTest {
     private Sampler sampler(GenerationRequest r) {
         Sampler s = dev.sdcfg.sampler.SamplerFactory.create(r.sampler(),
                 StableDiffusionPipeline.asStableDiffusionPipelineSees(dev.sdcfg.model.config.JsonConfig.read(
-                        Fixtures.resource("demo-model").resolve("scheduler").resolve("scheduler_config.json"))),
+                        Fixtures.resource("random-model").resolve("scheduler").resolve("scheduler_config.json"))),
                 r.samplerOptions().toJson());
         s.setTimesteps(r.steps());
         return s;

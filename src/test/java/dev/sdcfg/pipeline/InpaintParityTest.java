@@ -59,10 +59,10 @@ class InpaintParityTest {
         Path caseDir = Fixtures.resource("parity-extra/inpaint");
         notes = GoldenReplay.notes(caseDir);
         golden = Safetensors.open(caseDir.resolve("golden.safetensors"));
-        pipe4 = StableDiffusionPipeline.load(Fixtures.resource("demo-model"), ComputeContext.cpu(),
+        pipe4 = StableDiffusionPipeline.load(Fixtures.resource("random-model"), ComputeContext.cpu(),
                 PipelineOptions.defaults());
         model9 = Files.createTempDirectory("inpaint-parity").resolve("model");
-        Sd2PipelineParityTest.assemble(Fixtures.resource("demo-model"), caseDir.resolve("unet9"), model9);
+        Sd2PipelineParityTest.assemble(Fixtures.resource("random-model"), caseDir.resolve("unet9"), model9);
         pipe9 = StableDiffusionPipeline.load(model9, ComputeContext.cpu(), PipelineOptions.defaults());
         manager = NDManager.newBaseManager();
         image = InitImage.decode(Files.readAllBytes(Fixtures.resource("parity-extra/img2img").resolve("init.png")),
@@ -125,7 +125,7 @@ class InpaintParityTest {
                 new Shape(1, 1, mask.height() / 8, mask.width() / 8));
         assertEquals(0.0, Fixtures.relL2(latentMask, ref(name + ".mask_latent")), 0.0, name + " latent mask");
         try (Sampler s = SamplerFactory.create(r.sampler(), StableDiffusionPipeline.asStableDiffusionPipelineSees(
-                JsonConfig.read(Fixtures.resource("demo-model").resolve("scheduler").resolve("scheduler_config.json"))),
+                JsonConfig.read(Fixtures.resource("random-model").resolve("scheduler").resolve("scheduler_config.json"))),
                 r.samplerOptions().toJson())) {
             s.setTimesteps(r.steps());
             int first = Img2Img.firstCall(r, s);

@@ -72,7 +72,7 @@ class Sd2PipelineParityTest {
                 .getAsJsonObject();
         golden = Safetensors.open(caseDir.resolve("golden.safetensors"));
         modelDir = Files.createTempDirectory("sd2-pipeline-parity").resolve("model");
-        assemble(Fixtures.resource("demo-model"), caseDir.resolve("model"), modelDir);
+        assemble(Fixtures.resource("random-model"), caseDir.resolve("model"), modelDir);
         pipe = StableDiffusionPipeline.load(modelDir, ComputeContext.cpu(), PipelineOptions.defaults());
         manager = NDManager.newBaseManager();
     }

@@ -48,7 +48,7 @@ public final class Fixtures {
             }
             throw new IllegalStateException("no tiny-sd model folder next to " + g + " (set -Dparity.model=DIR)");
         }
-        return resource("demo-model");
+        return resource("random-model");
     }
 
     public static Path resource(String name) {

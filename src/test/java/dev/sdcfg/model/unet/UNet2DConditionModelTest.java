@@ -31,7 +31,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class UNet2DConditionModelTest {
 
     private static Path demoUnet() {
-        return Fixtures.resource("demo-model").resolve("unet");
+        return Fixtures.resource("random-model").resolve("unet");
     }
 
     private static NDManager cpu() {
