@@ -66,7 +66,8 @@ public final class CheckpointLoader {
     }
 
     /** What a pipeline is built from, whatever the layout. */
-    private record Parts(String id, Path root, Path tokenizerDir, JsonConfig scheduler, Integer clipSkip,
+    private record Parts(String id, Path root, Path tokenizerDir, String padToken, JsonConfig scheduler,
+                         Integer clipSkip,
                          JsonConfig text, Supplier<Weights> textWeights, JsonConfig unet,
                          Supplier<Weights> unetWeights, JsonConfig vae, Supplier<Weights> vaeWeights) {
     }
@@ -78,17 +79,21 @@ public final class CheckpointLoader {
         Path va = f.component(ModelFolder.VAE);
         Path name = dir.toAbsolutePath().normalize().getFileName();
         return new Parts(name == null ? dir.toString() : name.toString(), dir, f.component(ModelFolder.TOKENIZER),
-                f.config(ModelFolder.SCHEDULER), null,
+                null, f.config(ModelFolder.SCHEDULER), null,
                 f.config(ModelFolder.TEXT_ENCODER), () -> Weights.openComponent(te, variant),
                 f.config(ModelFolder.UNET), () -> Weights.openComponent(un, variant),
                 f.config(ModelFolder.VAE), () -> Weights.openComponent(va, variant));
     }
 
-    /** The bundled CLIP vocabulary (the demo model's tokenizer) for checkpoints that carry none. */
+    /**
+     * The bundled CLIP vocabulary (the demo model's tokenizer) for checkpoints that carry none, with SD 2.x's pad
+     * token for OpenCLIP files.
+     */
     private static Parts singleFileParts(SingleFileCheckpoint ckpt) {
         String name = ckpt.path().getFileName().toString();
         String id = name.endsWith(".safetensors") ? name.substring(0, name.length() - ".safetensors".length()) : name;
-        return new Parts(id, ckpt.path(), EmbeddedDemoModel.folder().resolve("tokenizer"), ckpt.schedulerConfig(),
+        return new Parts(id, ckpt.path(), EmbeddedDemoModel.folder().resolve("tokenizer"), ckpt.padToken(),
+                ckpt.schedulerConfig(),
                 ckpt.sidecar().clipSkip(), ckpt.textEncoderConfig(), ckpt::textEncoderWeights, ckpt.unetConfig(),
                 ckpt::unetWeights, ckpt.vaeConfig(), ckpt::vaeWeights);
     }
@@ -118,7 +123,7 @@ public final class CheckpointLoader {
                     f.addPatches(LoraFile.UNET, l.weight(), unetPatches);
                 }
             }
-            tok = ClipTokenizer.load(p.tokenizerDir(), 0);
+            tok = ClipTokenizer.load(p.tokenizerDir(), 0, p.padToken());
             Weights tView = tePatches.isEmpty() ? tw : tw.withPatches(LoraFile.combine(tePatches));
             te = new ClipTextModel(p.text(), tView, ctx);
             requireApplied(tView, p.id() + " text encoder");

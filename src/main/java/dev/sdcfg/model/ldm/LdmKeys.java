@@ -1,12 +1,14 @@
 package dev.sdcfg.model.ldm;
 
 import dev.sdcfg.model.ModelLoadException;
+import dev.sdcfg.model.io.Safetensors;
 
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -28,6 +30,8 @@ public final class LdmKeys {
     public static final String[] VAE_PREFIXES = {"first_stage_model.", "vae."};
     /** SD 1.x: transformers' CLIPTextModel under this prefix. */
     public static final String CLIP_PREFIX = "cond_stage_model.transformer.";
+    /** SD 2.x: OpenCLIP's text tower under this prefix. */
+    public static final String OPEN_CLIP_PREFIX = "cond_stage_model.model.";
 
     private LdmKeys() {
     }
@@ -236,6 +240,103 @@ public final class LdmKeys {
         return out;
     }
 
+    /** A text encoder's diffusers key → stored key, and the keys that read part of a stored tensor. */
+    public record TextKeys(Map<String, String> keys, Map<String, Safetensors.Cut> cuts) {
+    }
+
+    private static final Pattern RESBLOCK = Pattern.compile("^transformer\\.resblocks\\.(\\d+)\\.(.*)$");
+
+    /** OpenCLIP resblock sub-module → transformers CLIP layer sub-module ({@code DIFFUSERS_TO_LDM_MAPPING["openclip"]}). */
+    private static final Map<String, String> OPEN_CLIP_LAYER = Map.of(
+            "ln_1.", "layer_norm1.",
+            "ln_2.", "layer_norm2.",
+            "mlp.c_fc.", "mlp.fc1.",
+            "mlp.c_proj.", "mlp.fc2.",
+            "attn.out_proj.", "self_attn.out_proj.");
+
+    /**
+     * diffusers (transformers) key → stored key for an OpenCLIP text tower under {@code prefix}, as diffusers'
+     * {@code single_file_utils.convert_open_clip_checkpoint} renames it: {@code token_embedding},
+     * {@code positional_embedding}, {@code ln_final}, and per {@code transformer.resblocks.N} the layer norms, MLP and
+     * {@code attn.out_proj}; the fused {@code attn.in_proj_weight}/{@code in_proj_bias} ([3·width, …]) are read as
+     * {@code self_attn.q_proj}, {@code k_proj} and {@code v_proj}, a third each in that order
+     * ({@link Safetensors.Cut#rows}).
+     *
+     * @param dropLastLayer SD 2.x: its embedder runs OpenCLIP up to the penultimate layer, so the last resblock is
+     *                      not part of the diffusers text encoder (diffusers drops it through
+     *                      {@code SD_2_TEXT_ENCODER_KEYS_TO_IGNORE}, which names resblocks.23, the last of ViT-H/14's
+     *                      24; here, whatever the depth, the last), nor is {@code text_projection}: both stay unread
+     * @param projection    SDXL's second encoder (CLIPTextModelWithProjection): {@code text_projection} ([width,
+     *                      dim] in OpenCLIP) is read transposed as {@code text_projection.weight}
+     */
+    public static TextKeys openClip(Path file, Set<String> keys, Function<String, long[]> shape, String prefix,
+                                    boolean dropLastLayer, boolean projection) {
+        int last = -1;
+        for (String k : keys) {
+            Matcher m = k.startsWith(prefix) ? RESBLOCK.matcher(k.substring(prefix.length())) : null;
+            if (m != null && m.matches()) {
+                last = Math.max(last, Integer.parseInt(m.group(1)));
+            }
+        }
+        if (last < 0 || (dropLastLayer && last == 0)) {
+            throw new ModelLoadException(file + ": no OpenCLIP text layers (keys " + prefix + "transformer.resblocks.N.*)");
+        }
+        Map<String, String> out = new LinkedHashMap<>();
+        Map<String, Safetensors.Cut> cuts = new LinkedHashMap<>();
+        for (String stored : new TreeSet<>(keys)) {
+            if (!stored.startsWith(prefix)) {
+                continue;
+            }
+            String k = stored.substring(prefix.length());
+            Matcher m = RESBLOCK.matcher(k);
+            String d = switch (k) {
+                case "token_embedding.weight" -> "text_model.embeddings.token_embedding.weight";
+                case "positional_embedding" -> "text_model.embeddings.position_embedding.weight";
+                case "ln_final.weight", "ln_final.bias" -> "text_model.final_layer_norm." + k.substring(9);
+                default -> null;
+            };
+            if (k.equals("text_projection") || k.equals("logit_scale")) {
+                // logit_scale is CLIP's contrastive temperature, never used for conditioning
+                if (k.equals("text_projection") && projection) {
+                    put(out, "text_projection.weight", stored, file);
+                    cuts.put("text_projection.weight", Safetensors.Cut.transposed());
+                }
+                continue;
+            }
+            if (d == null && m.matches()) {
+                int n = Integer.parseInt(m.group(1));
+                if (dropLastLayer && n == last) {
+                    continue;
+                }
+                String layer = "text_model.encoder.layers." + n + ".";
+                String rest = m.group(2);
+                if (rest.equals("attn.in_proj_weight") || rest.equals("attn.in_proj_bias")) {
+                    long rows = shape.apply(stored)[0];
+                    if (rows % 3 != 0) {
+                        throw new ModelLoadException(file + ": tensor '" + stored + "' has " + rows
+                                + " rows, not 3 × width (fused q, k, v)");
+                    }
+                    String p = rest.endsWith("weight") ? "weight" : "bias";
+                    String[] qkv = {"q", "k", "v"};
+                    for (int i = 0; i < 3; i++) {
+                        String name = layer + "self_attn." + qkv[i] + "_proj." + p;
+                        put(out, name, stored, file);
+                        cuts.put(name, Safetensors.Cut.rows(i * rows / 3, (i + 1) * rows / 3));
+                    }
+                    continue;
+                }
+                for (Map.Entry<String, String> e : OPEN_CLIP_LAYER.entrySet()) {
+                    if (rest.startsWith(e.getKey())) {
+                        d = layer + e.getValue() + rest.substring(e.getKey().length());
+                    }
+                }
+            }
+            put(out, d == null ? stored : d, stored, file);
+        }
+        return new TextKeys(out, cuts);
+    }
+
+    /** Two stored tensors for one diffusers key is an error (one stored tensor may answer several: a fused q/k/v). */
     private static void put(Map<String, String> out, String diffusers, String stored, Path file) {
         String prev = out.putIfAbsent(diffusers, stored);
         if (prev != null) {

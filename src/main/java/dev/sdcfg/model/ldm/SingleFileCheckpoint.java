@@ -20,15 +20,18 @@ import java.util.regex.Pattern;
 
 /**
  * A single-file Stable Diffusion checkpoint in the original LDM layout ({@code model.diffusion_model.*},
- * {@code first_stage_model.*}, {@code cond_stage_model.transformer.*}), as A1111 and Civitai distribute them.
+ * {@code first_stage_model.*}, and {@code cond_stage_model.transformer.*} for SD 1.x or OpenCLIP's
+ * {@code cond_stage_model.model.*} for SD 2.x), as A1111 and Civitai distribute them.
  *
  * <p>Everything is decided offline: diffusers' {@code from_single_file} fetches configs from the hub, which an
  * offline server cannot. The architecture comes from tensor names and shapes (levels, channels, layers per block,
  * context width, in_channels, linear or conv projections, text-encoder width and depth); what the weights cannot
  * tell takes the SD 1.x values diffusers' {@code v1-inference.yaml} gives (GroupNorm groups 32, 8 attention heads,
  * 64-latent sample size, VAE scaling factor 0.18215, PNDM with the SD scaled-linear betas, epsilon prediction) unless
- * a sidecar {@code NAME.json}/{@code NAME.yaml} says otherwise ({@link SingleFileSidecar}). One log line lists what was
- * inferred and what was assumed. The tokenizer is the CLIP vocabulary bundled with the service.
+ * a sidecar {@code NAME.json}/{@code NAME.yaml} says otherwise ({@link SingleFileSidecar}); for SD 2.x, the values of
+ * diffusers' SD 2.x config instead (64-channel heads, upcast attention, gelu, DDIM, v-prediction by diffusers' rule,
+ * {@link #sd2PredictionType}). One log line lists what was inferred and what was assumed. The tokenizer is the CLIP
+ * vocabulary bundled with the service (with "!" as pad token for SD 2.x).
  *
  * <p>Only {@code .safetensors}: pickle checkpoints ({@code .ckpt .pt .pth .bin}) can execute code when loaded and are
  * refused with the one-line command that converts them.
@@ -61,21 +64,36 @@ public final class SingleFileCheckpoint implements AutoCloseable {
     private final Map<String, String> unetKeys;
     private final Map<String, String> vaeKeys;
     private final Map<String, String> clipKeys;
+    /** Text-encoder keys read as part of a stored tensor (SD 2.x's fused q/k/v). */
+    private final Map<String, Safetensors.Cut> clipCuts;
+    /** SD 2.x: the prediction type, from the sidecar or diffusers' heuristic ({@link #sd2PredictionType}). */
+    private final String predictionType;
 
     private SingleFileCheckpoint(Path path, Safetensors file) {
         this.path = path;
         this.file = file;
         Set<String> keys = file.keys();
         this.family = familyOf(path, keys);
-        if (family != Family.SD1) {
+        if (family == Family.SDXL) {
             throw new ModelLoadException(path + ": " + family.label + " single-file checkpoints are not supported yet"
-                    + " (only SD 1.x: keys " + LdmKeys.CLIP_PREFIX + "*); use a diffusers folder of this model");
+                    + " (only SD 1.x and 2.x: keys " + LdmKeys.CLIP_PREFIX + "* or " + LdmKeys.OPEN_CLIP_PREFIX
+                    + "*); use a diffusers folder of this model");
         }
         this.sidecar = SingleFileSidecar.find(path);
         this.unetKeys = LdmKeys.unet(path, keys);
         this.vaeKeys = LdmKeys.vae(path, keys);
-        this.clipKeys = LdmKeys.clip(path, keys);
         List<String> assumed = new ArrayList<>();
+        if (family == Family.SD2) {
+            LdmKeys.TextKeys t = LdmKeys.openClip(path, keys, this::shape, LdmKeys.OPEN_CLIP_PREFIX, true, false);
+            this.clipKeys = t.keys();
+            this.clipCuts = t.cuts();
+            this.predictionType = sidecar.predictionType() != null ? sidecar.predictionType()
+                    : sd2PredictionType(assumed);
+        } else {
+            this.clipKeys = LdmKeys.clip(path, keys);
+            this.clipCuts = Map.of();
+            this.predictionType = "epsilon";
+        }
         this.unetConfig = config("unet", inferUnet(assumed), "unet");
         this.vaeConfig = config("vae", inferVae(assumed), "vae");
         this.textConfig = config("text_encoder", inferText(assumed), "text_encoder");
@@ -210,12 +228,28 @@ public final class SingleFileCheckpoint implements AutoCloseable {
         if (timeDim != 4L * channels.get(0).getAsLong()) {
             c.addProperty("time_embedding_dim", timeDim);
         }
-        // Not in the weights: v1-inference.yaml's num_heads 8 (diffusers' attention_head_dim, a head count),
-        // GroupNorm(32), image_size 64.
-        c.addProperty("attention_head_dim", 8);
         c.addProperty("norm_num_groups", 32);
-        c.addProperty("sample_size", 64);
-        assumed.add("unet attention_head_dim 8, norm_num_groups 32, sample_size 64");
+        if (family == Family.SD2) {
+            // Not in the weights: v2-inference(-v).yaml's num_head_channels 64, which diffusers turns into a head
+            // count per block (its attention_head_dim); SD 2.1's upcast_attention (diffusers' config for every
+            // single-file "v2" model); 768 px for v-prediction models, 512 px for the epsilon 2.x-base ones.
+            JsonArray heads = new JsonArray();
+            for (int i = 0; i < channels.size(); i++) {
+                heads.add(Math.max(1, channels.get(i).getAsInt() / 64));
+            }
+            int sample = "v_prediction".equals(predictionType) ? 96 : 64;
+            c.add("attention_head_dim", heads);
+            c.addProperty("upcast_attention", true);
+            c.addProperty("sample_size", sample);
+            assumed.add("unet attention_head_dim " + heads + " (64 channels per head), upcast_attention true,"
+                    + " norm_num_groups 32, sample_size " + sample);
+        } else {
+            // Not in the weights: v1-inference.yaml's num_heads 8 (diffusers' attention_head_dim, a head count),
+            // GroupNorm(32), image_size 64.
+            c.addProperty("attention_head_dim", 8);
+            c.addProperty("sample_size", 64);
+            assumed.add("unet attention_head_dim 8, norm_num_groups 32, sample_size 64");
+        }
         return c;
     }
 
@@ -279,12 +313,14 @@ public final class SingleFileCheckpoint implements AutoCloseable {
         c.addProperty("max_position_embeddings", shape(stored("embeddings.position_embedding.weight"))[0]);
         c.addProperty("num_hidden_layers", layers);
         c.addProperty("intermediate_size", shape(stored("encoder.layers.0.mlp.fc1.weight"))[0]);
-        // CLIP ViT-L/14 (SD 1.x): heads of 64 channels, quick_gelu, eps 1e-5
+        // CLIP ViT-L/14 (SD 1.x): heads of 64 channels, quick_gelu; OpenCLIP ViT-H/14 (SD 2.x): heads of 64
+        // channels, gelu; eps 1e-5 in both
+        String act = family == Family.SD2 ? "gelu" : "quick_gelu";
         c.addProperty("num_attention_heads", Math.max(1, tok[1] / 64));
-        c.addProperty("hidden_act", "quick_gelu");
+        c.addProperty("hidden_act", act);
         c.addProperty("layer_norm_eps", 1e-5);
         assumed.add("text_encoder num_attention_heads " + Math.max(1, tok[1] / 64) + " (64 channels each),"
-                + " hidden_act quick_gelu");
+                + " hidden_act " + act);
         return c;
     }
 
@@ -295,13 +331,59 @@ public final class SingleFileCheckpoint implements AutoCloseable {
             s = clipKeys.get(key);
         }
         if (s == null) {
-            throw new ModelLoadException(path + ": missing tensor '" + LdmKeys.CLIP_PREFIX + "text_model." + key + "'");
+            throw new ModelLoadException(path + ": missing text-encoder tensor '" + key + "' (diffusers name; keys "
+                    + (family == Family.SD2 ? LdmKeys.OPEN_CLIP_PREFIX : LdmKeys.CLIP_PREFIX + "text_model.") + "*)");
         }
         return s;
     }
 
-    /** SD 1.x's scheduler (the v1-5 repository's scheduler_config.json). */
-    private static JsonObject defaultScheduler(List<String> assumed) {
+    /**
+     * What diffusers' {@code create_scheduler_from_ldm} decides for an SD 2.x file without a config: v_prediction,
+     * unless the checkpoint's {@code global_step} is 875000 (SD 2.0-base's, an epsilon model). Pickles carry that
+     * entry; a safetensors conversion keeps it only as a tensor, and usually not at all, so an SD 2.x base (512 px,
+     * epsilon) file needs a sidecar saying {@code prediction_type: epsilon}.
+     */
+    private String sd2PredictionType(List<String> assumed) {
+        long step = -1;
+        if (file.contains("global_step") && file.info("global_step").numel() == 1) {
+            try {
+                java.nio.ByteBuffer b = file.raw("global_step");
+                step = switch (file.info("global_step").dtype()) {
+                    case "I64" -> b.getLong(0);
+                    case "I32" -> b.getInt(0);
+                    default -> -1;
+                };
+            } catch (IOException e) {
+                throw new ModelLoadException(path + ": cannot read tensor 'global_step': " + e.getMessage(), e);
+            }
+        }
+        String t = step == 875000 ? "epsilon" : "v_prediction";
+        assumed.add("prediction_type " + t + " (diffusers' rule for SD 2.x: global_step "
+                + (step < 0 ? "absent" : step) + (step == 875000 ? " is SD 2.0-base's" : " is not 875000")
+                + "; a sidecar's prediction_type overrides it)");
+        return t;
+    }
+
+    /**
+     * SD 1.x's scheduler (the v1-5 repository's scheduler_config.json); SD 2.x's (stabilityai/stable-diffusion-2-1's:
+     * DDIM with the same betas) with the prediction type decided above.
+     */
+    private JsonObject defaultScheduler(List<String> assumed) {
+        if (family == Family.SD2) {
+            JsonObject c = new JsonObject();
+            c.addProperty("_class_name", "DDIMScheduler");
+            c.addProperty("beta_end", 0.012);
+            c.addProperty("beta_schedule", "scaled_linear");
+            c.addProperty("beta_start", 0.00085);
+            c.addProperty("clip_sample", false);
+            c.addProperty("num_train_timesteps", 1000);
+            c.addProperty("set_alpha_to_one", false);
+            c.addProperty("skip_prk_steps", true);
+            c.addProperty("steps_offset", 1);
+            c.addProperty("prediction_type", predictionType);
+            assumed.add("scheduler DDIMScheduler scaled_linear 0.00085..0.012");
+            return c;
+        }
         JsonObject c = new JsonObject();
         c.addProperty("_class_name", "PNDMScheduler");
         c.addProperty("beta_end", 0.012);
@@ -371,7 +453,15 @@ public final class SingleFileCheckpoint implements AutoCloseable {
     }
 
     public Weights textEncoderWeights() {
-        return Weights.renamed(file, clipKeys);
+        return Weights.renamed(file, clipKeys, clipCuts);
+    }
+
+    /**
+     * The tokenizer's pad token where it is not the bundled vocabulary's (EOS): SD 2.x's OpenCLIP tokenizer pads with
+     * "!" (stabilityai/stable-diffusion-2-1's special_tokens_map.json). Null: the bundled one's.
+     */
+    public String padToken() {
+        return family == Family.SD2 ? "!" : null;
     }
 
     /** diffusers key → stored key, per component ("unet", "vae", "text_encoder"). */

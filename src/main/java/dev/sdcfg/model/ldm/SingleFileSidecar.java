@@ -27,7 +27,8 @@ import java.util.Set;
  * {@code scheduler} whose entries replace the inferred diffusers config entries (e.g.
  * {@code {"unet": {"norm_num_groups": 8, "sample_size": 96, "upcast_attention": true}}}). Any other key fails.</li>
  * <li>the original LDM config A1111 keeps next to a checkpoint (a YAML with a top-level {@code model}): its
- * {@code model.params.parameterization: "v"} means v_prediction and {@code model.params.scale_factor} is the VAE
+ * {@code model.params.parameterization: "v"} means v_prediction ({@code "eps"} or absent, LatentDiffusion's default:
+ * epsilon) and {@code model.params.scale_factor} is the VAE
  * scaling factor; the rest of it is not read.</li>
  * </ul>
  * YAML is read with SnakeYAML's safe constructor (plain maps, lists and scalars only).
@@ -127,8 +128,9 @@ public final class SingleFileSidecar {
         JsonObject params = model.has("params") && model.get("params").isJsonObject()
                 ? model.getAsJsonObject("params") : new JsonObject();
         JsonElement param = params.get("parameterization");
-        if (param != null && param.isJsonPrimitive()) {
-            String t = param.getAsString();
+        // absent: LatentDiffusion's default "eps" (v2-inference.yaml of the SD 2.x base models says nothing)
+        if (param == null || param.isJsonPrimitive()) {
+            String t = param == null ? "eps" : param.getAsString();
             if (!"v".equals(t) && !"eps".equals(t)) {
                 throw new ModelLoadException(p + ": model.params.parameterization '" + t + "' is not eps or v");
             }
@@ -158,6 +160,13 @@ public final class SingleFileSidecar {
             }
         }
         return out;
+    }
+
+    /** The prediction type this sidecar states (own form or LDM YAML), or null when it does not say. */
+    String predictionType() {
+        JsonObject sched = overrides.getAsJsonObject("scheduler");
+        JsonElement t = sched == null ? null : sched.get("prediction_type");
+        return t == null || !t.isJsonPrimitive() ? null : t.getAsString();
     }
 
     /** The sidecar file, or null when there is none. */
