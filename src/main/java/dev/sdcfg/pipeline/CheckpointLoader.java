@@ -65,11 +65,16 @@ public final class CheckpointLoader {
         }
     }
 
-    /** What a pipeline is built from, whatever the layout. */
+    /** What a pipeline is built from, whatever the layout; {@code xl} is SDXL's second encoder (else null). */
     private record Parts(String id, Path root, Path tokenizerDir, String padToken, JsonConfig scheduler,
                          Integer clipSkip,
                          JsonConfig text, Supplier<Weights> textWeights, JsonConfig unet,
-                         Supplier<Weights> unetWeights, JsonConfig vae, Supplier<Weights> vaeWeights) {
+                         Supplier<Weights> unetWeights, JsonConfig vae, Supplier<Weights> vaeWeights, Xl xl) {
+    }
+
+    /** SDXL: tokenizer_2 and text_encoder_2 (CLIPTextModelWithProjection), and force_zeros_for_empty_prompt. */
+    private record Xl(Path tokenizerDir, String padToken, JsonConfig text, Supplier<Weights> textWeights,
+                      boolean forceZerosForEmptyPrompt) {
     }
 
     private static Parts folderParts(Path dir, String variant) {
@@ -78,11 +83,17 @@ public final class CheckpointLoader {
         Path un = f.component(ModelFolder.UNET);
         Path va = f.component(ModelFolder.VAE);
         Path name = dir.toAbsolutePath().normalize().getFileName();
+        Xl xl = null;
+        if (f.isXl()) {
+            Path te2 = f.component(ModelFolder.TEXT_ENCODER_2);
+            xl = new Xl(f.component(ModelFolder.TOKENIZER_2), null, f.config(ModelFolder.TEXT_ENCODER_2),
+                    () -> Weights.openComponent(te2, variant), f.forceZerosForEmptyPrompt());
+        }
         return new Parts(name == null ? dir.toString() : name.toString(), dir, f.component(ModelFolder.TOKENIZER),
                 null, f.config(ModelFolder.SCHEDULER), null,
                 f.config(ModelFolder.TEXT_ENCODER), () -> Weights.openComponent(te, variant),
                 f.config(ModelFolder.UNET), () -> Weights.openComponent(un, variant),
-                f.config(ModelFolder.VAE), () -> Weights.openComponent(va, variant));
+                f.config(ModelFolder.VAE), () -> Weights.openComponent(va, variant), xl);
     }
 
     /**
@@ -92,10 +103,18 @@ public final class CheckpointLoader {
     private static Parts singleFileParts(SingleFileCheckpoint ckpt) {
         String name = ckpt.path().getFileName().toString();
         String id = name.endsWith(".safetensors") ? name.substring(0, name.length() - ".safetensors".length()) : name;
-        return new Parts(id, ckpt.path(), EmbeddedDemoModel.folder().resolve("tokenizer"), ckpt.padToken(),
+        Path bundled = EmbeddedDemoModel.folder().resolve("tokenizer");
+        Path tok = ckpt.tokenizerDir("tokenizer");
+        Xl xl = null;
+        if (ckpt.textEncoder2Config() != null) {
+            Path tok2 = ckpt.tokenizerDir("tokenizer_2");
+            xl = new Xl(tok2 == null ? bundled : tok2, ckpt.pad2Token(), ckpt.textEncoder2Config(),
+                    ckpt::textEncoder2Weights, ckpt.forceZerosForEmptyPrompt());
+        }
+        return new Parts(id, ckpt.path(), tok == null ? bundled : tok, ckpt.padToken(),
                 ckpt.schedulerConfig(),
                 ckpt.sidecar().clipSkip(), ckpt.textEncoderConfig(), ckpt::textEncoderWeights, ckpt.unetConfig(),
-                ckpt::unetWeights, ckpt.vaeConfig(), ckpt::vaeWeights);
+                ckpt::unetWeights, ckpt.vaeConfig(), ckpt::vaeWeights, xl);
     }
 
     private static StableDiffusionPipeline build(Parts p, ComputeContext ctx, PipelineOptions options,
@@ -109,6 +128,8 @@ public final class CheckpointLoader {
         ClipTextModel te = null;
         UNet2DConditionModel un = null;
         AutoencoderKL va = null;
+        ClipTokenizer tok2 = null;
+        ClipTextModel te2 = null;
         List<LoraFile> files = new ArrayList<>();
         try (Weights tw = p.textWeights().get(); Weights uw = p.unetWeights().get()) {
             Map<String, List<Weights.Patch>> tePatches = new LinkedHashMap<>();
@@ -133,9 +154,18 @@ public final class CheckpointLoader {
             try (Weights vw = p.vaeWeights().get()) {
                 va = AutoencoderKL.create(vaeConfig, vw, AutoencoderKL.contextFor(vaeConfig, ctx));
             }
-            return StableDiffusionPipeline.fromComponents(p.id(), p.root(), tok, p.scheduler(), te, un, va, ctx, opts);
+            if (p.xl() == null) {
+                return StableDiffusionPipeline.fromComponents(p.id(), p.root(), tok, p.scheduler(), te, un, va, ctx,
+                        opts);
+            }
+            tok2 = ClipTokenizer.load(p.xl().tokenizerDir(), 0, p.xl().padToken());
+            try (Weights t2 = p.xl().textWeights().get()) {
+                te2 = new ClipTextModel(p.xl().text(), t2, ctx, true);
+            }
+            return StableDiffusionPipeline.fromComponentsXl(p.id(), p.root(), tok, p.scheduler(), te, un, va, ctx,
+                    opts, tok2, te2, p.xl().forceZerosForEmptyPrompt());
         } catch (RuntimeException e) {
-            for (AutoCloseable c : new AutoCloseable[] {tok, te, un, va}) {
+            for (AutoCloseable c : new AutoCloseable[] {tok, te, un, va, tok2, te2}) {
                 if (c != null) {
                     try {
                         c.close();

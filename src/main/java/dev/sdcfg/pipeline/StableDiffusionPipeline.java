@@ -258,6 +258,17 @@ public final class StableDiffusionPipeline implements ImageGenerator {
         return new StableDiffusionPipeline(modelId, root, tokenizer, schedulerConfig, text, unet, vae, ctx, options, null);
     }
 
+    /** {@link #fromComponents} for SDXL: also tokenizer_2 and text_encoder_2 (with projection). */
+    public static StableDiffusionPipeline fromComponentsXl(String modelId, Path root, ClipTokenizer tokenizer,
+                                                           JsonConfig schedulerConfig, ClipTextModel text,
+                                                           UNet2DConditionModel unet, AutoencoderKL vae,
+                                                           ComputeContext ctx, PipelineOptions options,
+                                                           ClipTokenizer tokenizer2, ClipTextModel text2,
+                                                           boolean forceZerosForEmptyPrompt) {
+        return new StableDiffusionPipeline(modelId, root, tokenizer, schedulerConfig, text, unet, vae, ctx, options,
+                new SdxlConditioning(tokenizer2, text2, forceZerosForEmptyPrompt));
+    }
+
     /** The image side the UNet was trained at (sample_size × VAE scale factor). */
     public int nativeSize() {
         return unet.config().sampleSize() * vaeScaleFactor;

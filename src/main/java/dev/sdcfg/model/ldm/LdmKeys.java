@@ -32,6 +32,10 @@ public final class LdmKeys {
     public static final String CLIP_PREFIX = "cond_stage_model.transformer.";
     /** SD 2.x: OpenCLIP's text tower under this prefix. */
     public static final String OPEN_CLIP_PREFIX = "cond_stage_model.model.";
+    /** SDXL: the first text encoder (transformers' CLIP ViT-L, as SD 1.x's) under this prefix. */
+    public static final String SDXL_CLIP_PREFIX = "conditioner.embedders.0.transformer.";
+    /** SDXL: the second text encoder (OpenCLIP ViT-bigG, every layer and text_projection) under this prefix. */
+    public static final String SDXL_OPEN_CLIP_PREFIX = "conditioner.embedders.1.model.";
 
     private LdmKeys() {
     }
@@ -48,7 +52,10 @@ public final class LdmKeys {
             "time_embed.2.", "time_embedding.linear_2.",
             "input_blocks.0.0.", "conv_in.",
             "out.0.", "conv_norm_out.",
-            "out.2.", "conv_out.");
+            "out.2.", "conv_out.",
+            // SDXL's text_time embedding (diffusers' DIFFUSERS_TO_LDM_MAPPING["unet"]["addition_embed_type"])
+            "label_emb.0.0.", "add_embedding.linear_1.",
+            "label_emb.0.2.", "add_embedding.linear_2.");
 
     private static final Pattern BLOCK = Pattern.compile("^(input_blocks|output_blocks)\\.(\\d+)\\.(\\d+)\\.(.*)$");
     private static final Pattern MIDDLE = Pattern.compile("^middle_block\\.(\\d+)\\.(.*)$");
@@ -228,14 +235,22 @@ public final class LdmKeys {
 
     /** diffusers (transformers) key → stored key for the SD 1.x CLIP text encoder. */
     public static Map<String, String> clip(Path file, Set<String> keys) {
+        return clip(file, keys, CLIP_PREFIX);
+    }
+
+    /**
+     * diffusers (transformers) key → stored key for a transformers CLIP text encoder stored under {@code prefix}
+     * (SD 1.x's, SDXL's first): the prefix removed, as diffusers' {@code convert_ldm_clip_checkpoint} does.
+     */
+    public static Map<String, String> clip(Path file, Set<String> keys, String prefix) {
         Map<String, String> out = new LinkedHashMap<>();
         for (String stored : new TreeSet<>(keys)) {
-            if (stored.startsWith(CLIP_PREFIX)) {
-                put(out, stored.substring(CLIP_PREFIX.length()), stored, file);
+            if (stored.startsWith(prefix)) {
+                put(out, stored.substring(prefix.length()), stored, file);
             }
         }
         if (out.isEmpty()) {
-            throw new ModelLoadException(file + ": no text encoder weights (keys " + CLIP_PREFIX + "*)");
+            throw new ModelLoadException(file + ": no text encoder weights (keys " + prefix + "*)");
         }
         return out;
     }

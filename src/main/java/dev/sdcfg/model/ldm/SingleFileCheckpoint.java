@@ -66,7 +66,12 @@ public final class SingleFileCheckpoint implements AutoCloseable {
     private final Map<String, String> clipKeys;
     /** Text-encoder keys read as part of a stored tensor (SD 2.x's fused q/k/v). */
     private final Map<String, Safetensors.Cut> clipCuts;
-    /** SD 2.x: the prediction type, from the sidecar or diffusers' heuristic ({@link #sd2PredictionType}). */
+    /** SDXL's second text encoder (OpenCLIP bigG): diffusers key → stored key, and the cut keys; else empty. */
+    private final Map<String, String> clip2Keys;
+    private final Map<String, Safetensors.Cut> clip2Cuts;
+    /** SDXL's text_encoder_2 config, else null. */
+    private final JsonConfig text2Config;
+    /** The prediction type: the sidecar's, else SD 2.x's rule ({@link #sd2PredictionType}), else epsilon. */
     private final String predictionType;
 
     private SingleFileCheckpoint(Path path, Safetensors file) {
@@ -74,11 +79,6 @@ public final class SingleFileCheckpoint implements AutoCloseable {
         this.file = file;
         Set<String> keys = file.keys();
         this.family = familyOf(path, keys);
-        if (family == Family.SDXL) {
-            throw new ModelLoadException(path + ": " + family.label + " single-file checkpoints are not supported yet"
-                    + " (only SD 1.x and 2.x: keys " + LdmKeys.CLIP_PREFIX + "* or " + LdmKeys.OPEN_CLIP_PREFIX
-                    + "*); use a diffusers folder of this model");
-        }
         this.sidecar = SingleFileSidecar.find(path);
         this.unetKeys = LdmKeys.unet(path, keys);
         this.vaeKeys = LdmKeys.vae(path, keys);
@@ -90,13 +90,28 @@ public final class SingleFileCheckpoint implements AutoCloseable {
             this.predictionType = sidecar.predictionType() != null ? sidecar.predictionType()
                     : sd2PredictionType(assumed);
         } else {
-            this.clipKeys = LdmKeys.clip(path, keys);
+            this.clipKeys = LdmKeys.clip(path, keys,
+                    family == Family.SDXL ? LdmKeys.SDXL_CLIP_PREFIX : LdmKeys.CLIP_PREFIX);
             this.clipCuts = Map.of();
-            this.predictionType = "epsilon";
+            this.predictionType = sidecar.predictionType() != null ? sidecar.predictionType() : "epsilon";
+        }
+        if (family == Family.SDXL) {
+            // SDXL runs all of bigG's layers (its embedder takes hidden_states[-2] itself) and pools through
+            // text_projection
+            LdmKeys.TextKeys t = LdmKeys.openClip(path, keys, this::shape, LdmKeys.SDXL_OPEN_CLIP_PREFIX, false, true);
+            this.clip2Keys = t.keys();
+            this.clip2Cuts = t.cuts();
+            this.text2Config = config("text_encoder_2", inferText(clip2Keys, clip2Cuts, "gelu", true, "text_encoder_2",
+                    assumed), "text_encoder_2");
+        } else {
+            this.clip2Keys = Map.of();
+            this.clip2Cuts = Map.of();
+            this.text2Config = null;
         }
         this.unetConfig = config("unet", inferUnet(assumed), "unet");
         this.vaeConfig = config("vae", inferVae(assumed), "vae");
-        this.textConfig = config("text_encoder", inferText(assumed), "text_encoder");
+        this.textConfig = config("text_encoder", inferText(clipKeys, clipCuts,
+                family == Family.SD2 ? "gelu" : "quick_gelu", false, "text_encoder", assumed), "text_encoder");
         this.schedulerConfig = config("scheduler", defaultScheduler(assumed), "scheduler");
         LOG.log(System.Logger.Level.INFO, path.getFileName() + ": " + family.label + " single-file checkpoint;"
                 + " inferred from the weights: " + inferredSummary() + "; "
@@ -228,8 +243,51 @@ public final class SingleFileCheckpoint implements AutoCloseable {
         if (timeDim != 4L * channels.get(0).getAsLong()) {
             c.addProperty("time_embedding_dim", timeDim);
         }
+        // SDXL: several transformer blocks per attention (transformer_layers_per_block), the text_time embedding
+        JsonArray depth = new JsonArray();
+        boolean deep = false;
+        for (int i = 0; i < levels; i++) {
+            int first = 1 + i * (layers + 1);
+            int n = 0;
+            while (hasStored(u + "input_blocks." + first + ".1.transformer_blocks." + n + ".attn1.to_q.weight")) {
+                n++;
+            }
+            depth.add(Math.max(1, n));
+            deep |= n > 1;
+        }
+        if (deep) {
+            c.add("transformer_layers_per_block", depth);
+        }
+        String label = u + "label_emb.0.0.weight";
+        if (hasStored(label)) {
+            if (family != Family.SDXL) {
+                throw new ModelLoadException(path + ": tensor '" + label + "' (a class- or text_time-conditioned UNet)"
+                        + " is only read in SDXL checkpoints (keys " + LdmKeys.SDXL_OPEN_CLIP_PREFIX + "*)");
+            }
+            // SDXL's add_embedding input: text_encoder_2's pooled embeds, then 6 sinusoidal time ids
+            long in = shape(label)[1];
+            long pooled = text2Config.json().get("projection_dim").getAsLong();
+            if (in <= pooled || (in - pooled) % 6 != 0) {
+                throw new ModelLoadException(path + ": tensor '" + label + "' takes " + in + " inputs, not the "
+                        + pooled + " pooled text embeds plus 6 time ids of equal width");
+            }
+            c.addProperty("addition_embed_type", "text_time");
+            c.addProperty("addition_time_embed_dim", (in - pooled) / 6);
+            c.addProperty("projection_class_embeddings_input_dim", in);
+        }
         c.addProperty("norm_num_groups", 32);
-        if (family == Family.SD2) {
+        if (family == Family.SDXL) {
+            // Not in the weights: sd_xl_base.yaml's num_head_channels 64 (diffusers' attention_head_dim = channels /
+            // 64 per block, [5, 10, 20]), image size 1024
+            JsonArray heads = new JsonArray();
+            for (int i = 0; i < channels.size(); i++) {
+                heads.add(Math.max(1, channels.get(i).getAsInt() / 64));
+            }
+            c.add("attention_head_dim", heads);
+            c.addProperty("sample_size", 128);
+            assumed.add("unet attention_head_dim " + heads + " (64 channels per head), norm_num_groups 32,"
+                    + " sample_size 128");
+        } else if (family == Family.SD2) {
             // Not in the weights: v2-inference(-v).yaml's num_head_channels 64, which diffusers turns into a head
             // count per block (its attention_head_dim); SD 2.1's upcast_attention (diffusers' config for every
             // single-file "v2" model); 768 px for v-prediction models, 512 px for the epsilon 2.x-base ones.
@@ -289,19 +347,35 @@ public final class SingleFileCheckpoint implements AutoCloseable {
         c.addProperty("use_post_quant_conv", hasStored(p + "post_quant_conv.weight"));
         c.addProperty("mid_block_add_attention", hasStored(p + "decoder.mid.attn_1.q.weight"));
         c.addProperty("norm_num_groups", 32);
-        c.addProperty("scaling_factor", 0.18215);
-        c.addProperty("sample_size", 512);
-        assumed.add("vae norm_num_groups 32, scaling_factor 0.18215");
+        if (family == Family.SDXL) {
+            // SDXL base's VAE config: its own scaling factor, and fp16 overflows (diffusers upcasts it)
+            c.addProperty("scaling_factor", 0.13025);
+            c.addProperty("force_upcast", true);
+            c.addProperty("sample_size", 1024);
+            assumed.add("vae norm_num_groups 32, scaling_factor 0.13025, force_upcast true");
+        } else {
+            c.addProperty("scaling_factor", 0.18215);
+            c.addProperty("sample_size", 512);
+            assumed.add("vae norm_num_groups 32, scaling_factor 0.18215");
+        }
         return c;
     }
 
-    private JsonObject inferText(List<String> assumed) {
+    /**
+     * A text encoder's config from its tensors ({@code keys}: diffusers key → stored key).
+     *
+     * @param act        what the weights cannot tell: quick_gelu (OpenAI CLIP: SD 1.x, SDXL's first) or gelu
+     *                   (OpenCLIP: SD 2.x, SDXL's second)
+     * @param projection CLIPTextModelWithProjection (SDXL's second): projection_dim from text_projection
+     */
+    private JsonObject inferText(Map<String, String> keys, Map<String, Safetensors.Cut> cuts, String act,
+                                 boolean projection, String name, List<String> assumed) {
         JsonObject c = new JsonObject();
-        String emb = stored("embeddings.token_embedding.weight");
+        String emb = stored(keys, "embeddings.token_embedding.weight");
         long[] tok = shape(emb);
         int layers = 0;
         Pattern layer = Pattern.compile("encoder\\.layers\\.(\\d+)\\.");
-        for (String k : clipKeys.keySet()) {
+        for (String k : keys.keySet()) {
             Matcher m = layer.matcher(k);
             if (m.find()) {
                 layers = Math.max(layers, Integer.parseInt(m.group(1)) + 1);
@@ -310,29 +384,36 @@ public final class SingleFileCheckpoint implements AutoCloseable {
         c.addProperty("model_type", "clip_text_model");
         c.addProperty("vocab_size", tok[0]);
         c.addProperty("hidden_size", tok[1]);
-        c.addProperty("max_position_embeddings", shape(stored("embeddings.position_embedding.weight"))[0]);
+        c.addProperty("max_position_embeddings", shape(stored(keys, "embeddings.position_embedding.weight"))[0]);
         c.addProperty("num_hidden_layers", layers);
-        c.addProperty("intermediate_size", shape(stored("encoder.layers.0.mlp.fc1.weight"))[0]);
-        // CLIP ViT-L/14 (SD 1.x): heads of 64 channels, quick_gelu; OpenCLIP ViT-H/14 (SD 2.x): heads of 64
-        // channels, gelu; eps 1e-5 in both
-        String act = family == Family.SD2 ? "gelu" : "quick_gelu";
+        c.addProperty("intermediate_size", shape(stored(keys, "encoder.layers.0.mlp.fc1.weight"))[0]);
+        if (projection) {
+            String proj = keys.get("text_projection.weight");
+            if (proj == null) {
+                throw new ModelLoadException(path + ": missing tensor '" + LdmKeys.SDXL_OPEN_CLIP_PREFIX
+                        + "text_projection' (SDXL's pooled text embeds)");
+            }
+            c.addProperty("projection_dim", cuts.get("text_projection.weight").shapeOf(shape(proj))[0]);
+        }
+        // CLIP ViT-L/14 (SD 1.x, SDXL), OpenCLIP ViT-H/14 (SD 2.x) and ViT-bigG/14 (SDXL): heads of 64 channels;
+        // eps 1e-5 in all
         c.addProperty("num_attention_heads", Math.max(1, tok[1] / 64));
         c.addProperty("hidden_act", act);
         c.addProperty("layer_norm_eps", 1e-5);
-        assumed.add("text_encoder num_attention_heads " + Math.max(1, tok[1] / 64) + " (64 channels each),"
+        assumed.add(name + " num_attention_heads " + Math.max(1, tok[1] / 64) + " (64 channels each),"
                 + " hidden_act " + act);
         return c;
     }
 
     /** The stored key of a text-encoder tensor, with or without transformers' {@code text_model.} prefix. */
-    private String stored(String key) {
-        String s = clipKeys.get("text_model." + key);
+    private String stored(Map<String, String> keys, String key) {
+        String s = keys.get("text_model." + key);
         if (s == null) {
-            s = clipKeys.get(key);
+            s = keys.get(key);
         }
         if (s == null) {
             throw new ModelLoadException(path + ": missing text-encoder tensor '" + key + "' (diffusers name; keys "
-                    + (family == Family.SD2 ? LdmKeys.OPEN_CLIP_PREFIX : LdmKeys.CLIP_PREFIX + "text_model.") + "*)");
+                    + (family == Family.SD1 ? LdmKeys.CLIP_PREFIX + "text_model." : "of the text encoders") + "*)");
         }
         return s;
     }
@@ -369,6 +450,28 @@ public final class SingleFileCheckpoint implements AutoCloseable {
      * DDIM with the same betas) with the prediction type decided above.
      */
     private JsonObject defaultScheduler(List<String> assumed) {
+        if (family == Family.SDXL) {
+            // stabilityai/stable-diffusion-xl-base-1.0's scheduler_config.json
+            JsonObject c = new JsonObject();
+            c.addProperty("_class_name", "EulerDiscreteScheduler");
+            c.addProperty("beta_end", 0.012);
+            c.addProperty("beta_schedule", "scaled_linear");
+            c.addProperty("beta_start", 0.00085);
+            c.addProperty("clip_sample", false);
+            c.addProperty("interpolation_type", "linear");
+            c.addProperty("num_train_timesteps", 1000);
+            c.addProperty("prediction_type", predictionType);
+            c.addProperty("sample_max_value", 1.0);
+            c.addProperty("set_alpha_to_one", false);
+            c.addProperty("skip_prk_steps", true);
+            c.addProperty("steps_offset", 1);
+            c.addProperty("timestep_spacing", "leading");
+            c.add("trained_betas", com.google.gson.JsonNull.INSTANCE);
+            c.addProperty("use_karras_sigmas", false);
+            assumed.add("scheduler EulerDiscreteScheduler scaled_linear 0.00085..0.012 leading, prediction_type "
+                    + predictionType);
+            return c;
+        }
         if (family == Family.SD2) {
             JsonObject c = new JsonObject();
             c.addProperty("_class_name", "DDIMScheduler");
@@ -405,7 +508,12 @@ public final class SingleFileCheckpoint implements AutoCloseable {
         return "unet in_channels " + u.get("in_channels") + ", block_out_channels " + u.get("block_out_channels")
                 + ", layers_per_block " + u.get("layers_per_block") + ", cross_attention_dim "
                 + u.get("cross_attention_dim") + "; vae block_out_channels " + vaeConfig.json().get("block_out_channels")
-                + "; text_encoder hidden_size " + t.get("hidden_size") + ", " + t.get("num_hidden_layers") + " layers";
+                + "; text_encoder hidden_size " + t.get("hidden_size") + ", " + t.get("num_hidden_layers") + " layers"
+                + (text2Config == null ? "" : "; text_encoder_2 hidden_size " + text2Config.json().get("hidden_size")
+                + ", " + text2Config.json().get("num_hidden_layers") + " layers, projection_dim "
+                + text2Config.json().get("projection_dim") + "; unet transformer_layers_per_block "
+                + u.get("transformer_layers_per_block") + ", addition_time_embed_dim "
+                + u.get("addition_time_embed_dim"));
     }
 
     /** The inferred config with the sidecar's overrides for {@code section} applied. */
@@ -456,17 +564,47 @@ public final class SingleFileCheckpoint implements AutoCloseable {
         return Weights.renamed(file, clipKeys, clipCuts);
     }
 
+    /** SDXL's text_encoder_2 config (CLIPTextModelWithProjection), or null. */
+    public JsonConfig textEncoder2Config() {
+        return text2Config;
+    }
+
+    /** SDXL's text_encoder_2 tensors under transformers names (a view; valid until {@link #close}). */
+    public Weights textEncoder2Weights() {
+        if (text2Config == null) {
+            throw new IllegalStateException(path + " is not an SDXL checkpoint");
+        }
+        return Weights.renamed(file, clip2Keys, clip2Cuts);
+    }
+
+    /** The tokenizer folder the sidecar names ({@code tokenizer} or {@code tokenizer_2}), or null: the bundled one. */
+    public Path tokenizerDir(String key) {
+        return sidecar.tokenizer(key);
+    }
+
     /**
-     * The tokenizer's pad token where it is not the bundled vocabulary's (EOS): SD 2.x's OpenCLIP tokenizer pads with
-     * "!" (stabilityai/stable-diffusion-2-1's special_tokens_map.json). Null: the bundled one's.
+     * The pad token where it is not the bundled vocabulary's (EOS) and the sidecar names no tokenizer folder: OpenCLIP's
+     * tokenizers pad with "!" (stabilityai/stable-diffusion-2-1's special_tokens_map.json; SDXL base's tokenizer_2).
+     * Null: the tokenizer's own.
      */
     public String padToken() {
-        return family == Family.SD2 ? "!" : null;
+        return family == Family.SD2 && sidecar.tokenizer("tokenizer") == null ? "!" : null;
+    }
+
+    /** {@link #padToken()} of SDXL's tokenizer_2. */
+    public String pad2Token() {
+        return family == Family.SDXL && sidecar.tokenizer("tokenizer_2") == null ? "!" : null;
+    }
+
+    /** SDXL base's model_index.json: an empty negative prompt is zeros. */
+    public boolean forceZerosForEmptyPrompt() {
+        return family == Family.SDXL;
     }
 
     /** diffusers key → stored key, per component ("unet", "vae", "text_encoder"). */
     public Map<String, Map<String, String>> keyMaps() {
-        return Map.of("unet", unetKeys, "vae", vaeKeys, "text_encoder", clipKeys);
+        return text2Config == null ? Map.of("unet", unetKeys, "vae", vaeKeys, "text_encoder", clipKeys)
+                : Map.of("unet", unetKeys, "vae", vaeKeys, "text_encoder", clipKeys, "text_encoder_2", clip2Keys);
     }
 
     /** Stored keys no component reads (LDM schedule buffers, EMA copies, …), for the record. */
