@@ -30,7 +30,7 @@ import java.util.function.Supplier;
  * {@code .safetensors} checkpoint ({@link SingleFileCheckpoint}, converted key by key while loading: nothing is
  * written to disk), optionally with LoRAs merged in. Pickle files are refused with how to convert them.
  *
- * <p>LoRAs are merged while the UNet and text encoder load: each patched tensor is read from the (read-only,
+ * <p>LoRAs are merged while the UNet and text encoders load: each patched tensor is read from the (read-only,
  * memory-mapped) checkpoint, widened to float32 (float64 for a float64 model), updated and converted to the compute
  * dtype ({@link Weights.Patch}). The checkpoint file is the pristine source, so any sequence of LoRA sets leaves
  * nothing behind: a model built without LoRAs is bit for bit a fresh load.
@@ -48,7 +48,7 @@ public final class CheckpointLoader {
 
     /**
      * Loads {@code path} with {@code loras} (resolved to files by {@code loraPath}) merged into its UNet and text
-     * encoder.
+     * encoders (SDXL: both).
      */
     public static StableDiffusionPipeline load(Path path, ComputeContext ctx, PipelineOptions options,
                                                List<LoraWeight> loras, Function<String, Path> loraPath) {
@@ -131,16 +131,23 @@ public final class CheckpointLoader {
         ClipTokenizer tok2 = null;
         ClipTextModel te2 = null;
         List<LoraFile> files = new ArrayList<>();
-        try (Weights tw = p.textWeights().get(); Weights uw = p.unetWeights().get()) {
+        try (Weights tw = p.textWeights().get(); Weights uw = p.unetWeights().get();
+             Weights t2w = p.xl() == null ? null : p.xl().textWeights().get()) {
             Map<String, List<Weights.Patch>> tePatches = new LinkedHashMap<>();
+            Map<String, List<Weights.Patch>> te2Patches = new LinkedHashMap<>();
             Map<String, List<Weights.Patch>> unetPatches = new LinkedHashMap<>();
             if (!loras.isEmpty()) {
-                Map<String, Map<String, long[]>> shapes = Map.of(LoraFile.UNET, shapesOf(uw),
-                        LoraFile.TEXT_ENCODER, shapesOf(tw));
+                Map<String, Map<String, long[]>> shapes = new LinkedHashMap<>();
+                shapes.put(LoraFile.UNET, shapesOf(uw));
+                shapes.put(LoraFile.TEXT_ENCODER, shapesOf(tw));
+                if (t2w != null) {
+                    shapes.put(LoraFile.TEXT_ENCODER_2, shapesOf(t2w));
+                }
                 for (LoraWeight l : loras) {
                     LoraFile f = LoraFile.open(loraPath.apply(l.name()), shapes);
                     files.add(f);
                     f.addPatches(LoraFile.TEXT_ENCODER, l.weight(), tePatches);
+                    f.addPatches(LoraFile.TEXT_ENCODER_2, l.weight(), te2Patches);
                     f.addPatches(LoraFile.UNET, l.weight(), unetPatches);
                 }
             }
@@ -159,9 +166,9 @@ public final class CheckpointLoader {
                         opts);
             }
             tok2 = ClipTokenizer.load(p.xl().tokenizerDir(), 0, p.xl().padToken());
-            try (Weights t2 = p.xl().textWeights().get()) {
-                te2 = new ClipTextModel(p.xl().text(), t2, ctx, true);
-            }
+            Weights t2View = te2Patches.isEmpty() ? t2w : t2w.withPatches(LoraFile.combine(te2Patches));
+            te2 = new ClipTextModel(p.xl().text(), t2View, ctx, true);
+            requireApplied(t2View, p.id() + " text_encoder_2");
             return StableDiffusionPipeline.fromComponentsXl(p.id(), p.root(), tok, p.scheduler(), te, un, va, ctx,
                     opts, tok2, te2, p.xl().forceZerosForEmptyPrompt());
         } catch (RuntimeException e) {

@@ -160,6 +160,75 @@ public final class LdmKeys {
         return out;
     }
 
+    /**
+     * diffusers UNet key → its LDM (sgm) name, for any depth: the inverse of {@link #unet}'s renaming (checked against
+     * diffusers' {@code convert_diffusers_to_original_sdxl.convert_unet_state_dict} by tools/singlefile-goldens'
+     * {@code ldm_unet_names}, of which this is a port). kohya trains SDXL LoRAs on the sgm UNet, so their module names
+     * ({@code lora_unet_input_blocks_4_1_…}) are these names with {@code _} for {@code .}. Keys outside the UNet's
+     * blocks are left out.
+     */
+    public static Map<String, String> unetToLdm(Set<String> diffusersKeys) {
+        int layers = 0;
+        Set<Integer> upWithAttention = new TreeSet<>();
+        Pattern res = Pattern.compile("^down_blocks\\.0\\.resnets\\.(\\d+)\\.");
+        Pattern upAttn = Pattern.compile("^up_blocks\\.(\\d+)\\.attentions\\.");
+        for (String k : diffusersKeys) {
+            Matcher m = res.matcher(k);
+            if (m.find()) {
+                layers = Math.max(layers, Integer.parseInt(m.group(1)) + 1);
+            }
+            Matcher a = upAttn.matcher(k);
+            if (a.find()) {
+                upWithAttention.add(Integer.parseInt(a.group(1)));
+            }
+        }
+        Map<String, String> top = Map.of("time_embedding.linear_1.", "time_embed.0.",
+                "time_embedding.linear_2.", "time_embed.2.", "conv_in.", "input_blocks.0.0.",
+                "conv_norm_out.", "out.0.", "conv_out.", "out.2.",
+                "add_embedding.linear_1.", "label_emb.0.0.", "add_embedding.linear_2.", "label_emb.0.2.");
+        Map<String, String> out = new LinkedHashMap<>();
+        for (String k : diffusersKeys) {
+            String[] p = k.split("\\.");
+            String d = null;
+            for (Map.Entry<String, String> e : top.entrySet()) {
+                if (k.startsWith(e.getKey())) {
+                    d = e.getValue() + k.substring(e.getKey().length());
+                }
+            }
+            if (p.length > 4 && (p[0].equals("down_blocks") || p[0].equals("up_blocks"))) {
+                int i = Integer.parseInt(p[1]);
+                int j = Integer.parseInt(p[3]);
+                String rest = String.join(".", java.util.Arrays.copyOfRange(p, 4, p.length));
+                boolean down = p[0].equals("down_blocks");
+                int n = down ? (layers + 1) * i + j + 1 : (layers + 1) * i + j;
+                d = switch (p[2]) {
+                    case "resnets" -> (down ? "input_blocks." : "output_blocks.") + n + ".0." + ldmResnet(rest);
+                    case "attentions" -> (down ? "input_blocks." : "output_blocks.") + n + ".1." + rest;
+                    case "downsamplers" -> "input_blocks." + ((layers + 1) * (i + 1)) + ".0.op."
+                            + rest.substring(rest.indexOf('.') + 1); // conv.weight → weight
+                    case "upsamplers" -> "output_blocks." + ((layers + 1) * i + layers) + "."
+                            + (upWithAttention.contains(i) ? 2 : 1) + "." + rest;
+                    default -> null;
+                };
+            } else if (p.length > 3 && p[0].equals("mid_block")) {
+                int j = Integer.parseInt(p[2]);
+                String rest = String.join(".", java.util.Arrays.copyOfRange(p, 3, p.length));
+                d = p[1].equals("resnets") ? "middle_block." + (2 * j) + "." + ldmResnet(rest) : "middle_block.1." + rest;
+            }
+            if (d != null) {
+                out.put(k, d);
+            }
+        }
+        return out;
+    }
+
+    /** Resnet sub-module names, diffusers → LDM (the reverse of {@link #unetResnet}). */
+    private static String ldmResnet(String rest) {
+        return rest.replace("norm1", "in_layers.0").replace("conv1", "in_layers.2")
+                .replace("norm2", "out_layers.0").replace("conv2", "out_layers.3")
+                .replace("time_emb_proj", "emb_layers.1").replace("conv_shortcut", "skip_connection");
+    }
+
     /** The VAE prefix this file uses (diffusers takes the last one any key starts with), or null. */
     public static String vaePrefix(Set<String> keys) {
         String found = null;
