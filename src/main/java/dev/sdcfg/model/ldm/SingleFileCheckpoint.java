@@ -20,18 +20,20 @@ import java.util.regex.Pattern;
 
 /**
  * A single-file Stable Diffusion checkpoint in the original LDM layout ({@code model.diffusion_model.*},
- * {@code first_stage_model.*}, and {@code cond_stage_model.transformer.*} for SD 1.x or OpenCLIP's
- * {@code cond_stage_model.model.*} for SD 2.x), as A1111 and Civitai distribute them.
+ * {@code first_stage_model.*}, and {@code cond_stage_model.transformer.*} for SD 1.x, OpenCLIP's
+ * {@code cond_stage_model.model.*} for SD 2.x, {@code conditioner.embedders.0.transformer.*} and
+ * {@code conditioner.embedders.1.model.*} for SDXL), as A1111 and Civitai distribute them.
  *
  * <p>Everything is decided offline: diffusers' {@code from_single_file} fetches configs from the hub, which an
  * offline server cannot. The architecture comes from tensor names and shapes (levels, channels, layers per block,
  * context width, in_channels, linear or conv projections, text-encoder width and depth); what the weights cannot
  * tell takes the SD 1.x values diffusers' {@code v1-inference.yaml} gives (GroupNorm groups 32, 8 attention heads,
  * 64-latent sample size, VAE scaling factor 0.18215, PNDM with the SD scaled-linear betas, epsilon prediction) unless
- * a sidecar {@code NAME.json}/{@code NAME.yaml} says otherwise ({@link SingleFileSidecar}); for SD 2.x, the values of
- * diffusers' SD 2.x config instead (64-channel heads, upcast attention, gelu, DDIM, v-prediction by diffusers' rule,
+ * a sidecar {@code NAME.json}/{@code NAME.yaml} says otherwise ({@link SingleFileSidecar}); for SD 2.x and SDXL, the
+ * values of diffusers' configs for those families ({@link FamilyDefaults}; SD 2.x's prediction type by diffusers' rule,
  * {@link #sd2PredictionType}). One log line lists what was inferred and what was assumed. The tokenizer is the CLIP
- * vocabulary bundled with the service (with "!" as pad token for SD 2.x).
+ * vocabulary bundled with the service (with "!" as pad token for OpenCLIP's: SD 2.x's, SDXL's tokenizer_2), or the
+ * sidecar's tokenizer folders.
  *
  * <p>Only {@code .safetensors}: pickle checkpoints ({@code .ckpt .pt .pth .bin}) can execute code when loaded and are
  * refused with the one-line command that converts them.
@@ -112,7 +114,8 @@ public final class SingleFileCheckpoint implements AutoCloseable {
         this.vaeConfig = config("vae", inferVae(assumed), "vae");
         this.textConfig = config("text_encoder", inferText(clipKeys, clipCuts,
                 family == Family.SD2 ? "gelu" : "quick_gelu", false, "text_encoder", assumed), "text_encoder");
-        this.schedulerConfig = config("scheduler", defaultScheduler(assumed), "scheduler");
+        this.schedulerConfig = config("scheduler", FamilyDefaults.scheduler(family, predictionType, assumed),
+                "scheduler");
         LOG.log(System.Logger.Level.INFO, path.getFileName() + ": " + family.label + " single-file checkpoint;"
                 + " inferred from the weights: " + inferredSummary() + "; "
                 + (assumed.isEmpty() ? "nothing assumed" : "assumed (not in the weights): " + String.join(", ", assumed))
@@ -170,12 +173,12 @@ public final class SingleFileCheckpoint implements AutoCloseable {
             openClip |= k.startsWith("cond_stage_model.model.");
             sdxl |= k.startsWith("conditioner.embedders.");
         }
-        if (sdxl) {
-            return Family.SDXL;
-        }
         if (!unet) {
             throw new ModelLoadException(path + ": not a Stable Diffusion checkpoint (no " + LdmKeys.UNET_PREFIX
                     + "* tensors; LoRA files and embeddings belong in their own folders)");
+        }
+        if (sdxl) {
+            return Family.SDXL;
         }
         if (openClip) {
             return Family.SD2;
@@ -275,39 +278,7 @@ public final class SingleFileCheckpoint implements AutoCloseable {
             c.addProperty("addition_time_embed_dim", (in - pooled) / 6);
             c.addProperty("projection_class_embeddings_input_dim", in);
         }
-        c.addProperty("norm_num_groups", 32);
-        if (family == Family.SDXL) {
-            // Not in the weights: sd_xl_base.yaml's num_head_channels 64 (diffusers' attention_head_dim = channels /
-            // 64 per block, [5, 10, 20]), image size 1024
-            JsonArray heads = new JsonArray();
-            for (int i = 0; i < channels.size(); i++) {
-                heads.add(Math.max(1, channels.get(i).getAsInt() / 64));
-            }
-            c.add("attention_head_dim", heads);
-            c.addProperty("sample_size", 128);
-            assumed.add("unet attention_head_dim " + heads + " (64 channels per head), norm_num_groups 32,"
-                    + " sample_size 128");
-        } else if (family == Family.SD2) {
-            // Not in the weights: v2-inference(-v).yaml's num_head_channels 64, which diffusers turns into a head
-            // count per block (its attention_head_dim); SD 2.1's upcast_attention (diffusers' config for every
-            // single-file "v2" model); 768 px for v-prediction models, 512 px for the epsilon 2.x-base ones.
-            JsonArray heads = new JsonArray();
-            for (int i = 0; i < channels.size(); i++) {
-                heads.add(Math.max(1, channels.get(i).getAsInt() / 64));
-            }
-            int sample = "v_prediction".equals(predictionType) ? 96 : 64;
-            c.add("attention_head_dim", heads);
-            c.addProperty("upcast_attention", true);
-            c.addProperty("sample_size", sample);
-            assumed.add("unet attention_head_dim " + heads + " (64 channels per head), upcast_attention true,"
-                    + " norm_num_groups 32, sample_size " + sample);
-        } else {
-            // Not in the weights: v1-inference.yaml's num_heads 8 (diffusers' attention_head_dim, a head count),
-            // GroupNorm(32), image_size 64.
-            c.addProperty("attention_head_dim", 8);
-            c.addProperty("sample_size", 64);
-            assumed.add("unet attention_head_dim 8, norm_num_groups 32, sample_size 64");
-        }
+        FamilyDefaults.unet(family, c, channels, predictionType, assumed);
         return c;
     }
 
@@ -346,18 +317,7 @@ public final class SingleFileCheckpoint implements AutoCloseable {
         c.addProperty("use_quant_conv", hasStored(p + "quant_conv.weight"));
         c.addProperty("use_post_quant_conv", hasStored(p + "post_quant_conv.weight"));
         c.addProperty("mid_block_add_attention", hasStored(p + "decoder.mid.attn_1.q.weight"));
-        c.addProperty("norm_num_groups", 32);
-        if (family == Family.SDXL) {
-            // SDXL base's VAE config: its own scaling factor, and fp16 overflows (diffusers upcasts it)
-            c.addProperty("scaling_factor", 0.13025);
-            c.addProperty("force_upcast", true);
-            c.addProperty("sample_size", 1024);
-            assumed.add("vae norm_num_groups 32, scaling_factor 0.13025, force_upcast true");
-        } else {
-            c.addProperty("scaling_factor", 0.18215);
-            c.addProperty("sample_size", 512);
-            assumed.add("vae norm_num_groups 32, scaling_factor 0.18215");
-        }
+        FamilyDefaults.vae(family, c, assumed);
         return c;
     }
 
@@ -443,63 +403,6 @@ public final class SingleFileCheckpoint implements AutoCloseable {
                 + (step < 0 ? "absent" : step) + (step == 875000 ? " is SD 2.0-base's" : " is not 875000")
                 + "; a sidecar's prediction_type overrides it)");
         return t;
-    }
-
-    /**
-     * SD 1.x's scheduler (the v1-5 repository's scheduler_config.json); SD 2.x's (stabilityai/stable-diffusion-2-1's:
-     * DDIM with the same betas) with the prediction type decided above.
-     */
-    private JsonObject defaultScheduler(List<String> assumed) {
-        if (family == Family.SDXL) {
-            // stabilityai/stable-diffusion-xl-base-1.0's scheduler_config.json
-            JsonObject c = new JsonObject();
-            c.addProperty("_class_name", "EulerDiscreteScheduler");
-            c.addProperty("beta_end", 0.012);
-            c.addProperty("beta_schedule", "scaled_linear");
-            c.addProperty("beta_start", 0.00085);
-            c.addProperty("clip_sample", false);
-            c.addProperty("interpolation_type", "linear");
-            c.addProperty("num_train_timesteps", 1000);
-            c.addProperty("prediction_type", predictionType);
-            c.addProperty("sample_max_value", 1.0);
-            c.addProperty("set_alpha_to_one", false);
-            c.addProperty("skip_prk_steps", true);
-            c.addProperty("steps_offset", 1);
-            c.addProperty("timestep_spacing", "leading");
-            c.add("trained_betas", com.google.gson.JsonNull.INSTANCE);
-            c.addProperty("use_karras_sigmas", false);
-            assumed.add("scheduler EulerDiscreteScheduler scaled_linear 0.00085..0.012 leading, prediction_type "
-                    + predictionType);
-            return c;
-        }
-        if (family == Family.SD2) {
-            JsonObject c = new JsonObject();
-            c.addProperty("_class_name", "DDIMScheduler");
-            c.addProperty("beta_end", 0.012);
-            c.addProperty("beta_schedule", "scaled_linear");
-            c.addProperty("beta_start", 0.00085);
-            c.addProperty("clip_sample", false);
-            c.addProperty("num_train_timesteps", 1000);
-            c.addProperty("set_alpha_to_one", false);
-            c.addProperty("skip_prk_steps", true);
-            c.addProperty("steps_offset", 1);
-            c.addProperty("prediction_type", predictionType);
-            assumed.add("scheduler DDIMScheduler scaled_linear 0.00085..0.012");
-            return c;
-        }
-        JsonObject c = new JsonObject();
-        c.addProperty("_class_name", "PNDMScheduler");
-        c.addProperty("beta_end", 0.012);
-        c.addProperty("beta_schedule", "scaled_linear");
-        c.addProperty("beta_start", 0.00085);
-        c.addProperty("clip_sample", false);
-        c.addProperty("num_train_timesteps", 1000);
-        c.addProperty("set_alpha_to_one", false);
-        c.addProperty("skip_prk_steps", true);
-        c.addProperty("steps_offset", 1);
-        c.addProperty("prediction_type", "epsilon");
-        assumed.add("scheduler PNDMScheduler scaled_linear 0.00085..0.012, prediction_type epsilon");
-        return c;
     }
 
     private String inferredSummary() {
