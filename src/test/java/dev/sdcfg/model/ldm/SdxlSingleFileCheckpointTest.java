@@ -7,6 +7,7 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.sdcfg.guidance.GuidanceSpec;
 import dev.sdcfg.model.ModelLoadException;
+import dev.sdcfg.model.io.Safetensors;
 import dev.sdcfg.model.io.Weights;
 import dev.sdcfg.pipeline.CheckpointLoader;
 import dev.sdcfg.pipeline.GenerationListener;
@@ -19,6 +20,7 @@ import dev.sdcfg.runtime.ComputeContext;
 import dev.sdcfg.runtime.DjlRuntime;
 import dev.sdcfg.testutil.Fixtures;
 import dev.sdcfg.testutil.LdmFixture;
+import dev.sdcfg.testutil.SafetensorsWriter;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -216,6 +218,31 @@ class SdxlSingleFileCheckpointTest {
             }
         }
         assertArrayEquals(drawn[0], drawn[1]);
+    }
+
+    @Test
+    void anIncompleteSecondEncoderFailsNamingFileAndKey() throws IOException {
+        // without text_projection there are no pooled embeds; a label_emb whose width is not pooled + 6 time ids
+        String proj = LdmKeys.SDXL_OPEN_CLIP_PREFIX + "text_projection";
+        String label = LdmKeys.UNET_PREFIX + "label_emb.0.0.weight";
+        try (Safetensors in = Safetensors.open(ldmFile)) {
+            for (String drop : new String[] {proj, label}) {
+                Path out = dir.resolve("bad-" + (drop.equals(proj) ? "proj" : "label") + ".safetensors");
+                SafetensorsWriter w = new SafetensorsWriter();
+                for (String k : in.keys()) {
+                    if (!k.equals(drop)) {
+                        w.copy(in, k, k, in.info(k).shape());
+                    } else if (k.equals(label)) { // one input short
+                        long[] s = in.info(k).shape();
+                        w.put(k, new long[] {s[0], s[1] - 1}, new float[(int) (s[0] * (s[1] - 1))]);
+                    }
+                }
+                w.write(out);
+                ModelLoadException e = assertThrows(ModelLoadException.class, () -> SingleFileCheckpoint.open(out));
+                assertTrue(e.getMessage().contains(out.getFileName().toString()) && e.getMessage().contains(drop),
+                        e.getMessage());
+            }
+        }
     }
 
     @Test
