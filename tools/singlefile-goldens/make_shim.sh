@@ -7,9 +7,9 @@
 # usage: make_shim.sh DIFFUSERS_GIT_DIR SHIM_DIR [REV]      (REV defaults to HEAD)
 set -e
 SRC=$1; OUT=$2; REV=${3:-HEAD}
-rm -rf "$OUT/diffusers" "$OUT/safetensors" "$OUT/convert_diffusers_to_original.py"
+rm -rf "$OUT/diffusers" "$OUT/safetensors" "$OUT/requests" "$OUT/convert_diffusers_to_original.py" "$OUT/convert_diffusers_to_original_sdxl.py"
 mkdir -p "$OUT/diffusers/utils" "$OUT/diffusers/loaders" "$OUT/diffusers/models" "$OUT/diffusers/schedulers" \
-         "$OUT/safetensors"
+         "$OUT/safetensors" "$OUT/requests"
 git --git-dir="$SRC" rev-parse "$REV" > "$OUT/diffusers/REVISION"
 git --git-dir="$SRC" show "$REV:src/diffusers/__init__.py" | grep '^__version__ = ' > "$OUT/diffusers/__init__.py"
 : > "$OUT/diffusers/loaders/__init__.py"
@@ -17,6 +17,8 @@ git --git-dir="$SRC" show "$REV:src/diffusers/__init__.py" | grep '^__version__ 
 git --git-dir="$SRC" show "$REV:src/diffusers/loaders/single_file_utils.py" > "$OUT/diffusers/loaders/single_file_utils.py"
 git --git-dir="$SRC" show "$REV:scripts/convert_diffusers_to_original_stable_diffusion.py" \
     > "$OUT/convert_diffusers_to_original.py"
+git --git-dir="$SRC" show "$REV:scripts/convert_diffusers_to_original_sdxl.py" \
+    > "$OUT/convert_diffusers_to_original_sdxl.py"
 
 cat > "$OUT/diffusers/models/modeling_utils.py" <<'PY'
 # Stub: only imported by name; the conversion functions never call it.
@@ -58,3 +60,6 @@ def load_file(*a, **k):
 def save_file(*a, **k):
     raise NotImplementedError("shim")
 PY
+# Stub: single_file_utils imports requests at module level to fetch remote YAML configs, which the conversion never
+# does (and a venv without requests, such as the torch 2.13 one gen_openclip.py was run with, could not import it).
+printf 'def get(*a, **k):\n    raise NotImplementedError("shim: offline")\n' > "$OUT/requests/__init__.py"

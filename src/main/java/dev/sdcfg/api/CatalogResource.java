@@ -138,6 +138,9 @@ public class CatalogResource {
                 dev.sdcfg.model.ti.TextualInversionFile f = dev.sdcfg.model.ti.TextualInversionFile.read(e.realPath());
                 m.put("vectors", f.vectorCount());
                 m.put("dim", f.dim());
+                if (f.isSdxl()) { // clip_l's width is "dim"; text_encoder_2's clip_g table is this wide
+                    m.put("dim_2", f.clipG().dim());
+                }
             } catch (dev.sdcfg.model.ModelLoadException ex) {
                 m.put("error", ex.getMessage());
             }

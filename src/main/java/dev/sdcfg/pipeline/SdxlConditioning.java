@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import dev.sdcfg.model.ti.TextualInversionTokens;
 import dev.sdcfg.model.ModelFolder;
 import dev.sdcfg.model.ModelLoadException;
 import dev.sdcfg.model.clip.ClipTextModel;
@@ -110,10 +111,23 @@ final class SdxlConditioning implements AutoCloseable {
      */
     Encoded encode(String text, ClipTokenizer tokenizer, ClipTextModel textEncoder, int clipSkip,
                    SizeConditions sizes, NDManager into) {
-        NDArray ids1 = ids(tokenizer, text, into);
-        NDArray ids2 = ids(tokenizer2, text, into);
-        try (ClipTextModel.PooledOutput o1 = textEncoder.encodePooled(ids1, clipSkip)) {
-            ClipTextModel.PooledOutput o2 = textEncoder2.encodePooled(ids2, clipSkip);
+        return encode(text, tokenizer, textEncoder, clipSkip, sizes, into, null);
+    }
+
+    /**
+     * {@link #encode(String, ClipTokenizer, ClipTextModel, int, SizeConditions, NDManager)} with textual-inversion
+     * tokens per encoder ({@code ti[0]} clip_l for the first, {@code ti[1]} clip_g for text_encoder_2; null: none):
+     * each tokenizer's ids after diffusers' maybe_convert_prompt, each encoder's table extended by its own vectors.
+     */
+    Encoded encode(String text, ClipTokenizer tokenizer, ClipTextModel textEncoder, int clipSkip,
+                   SizeConditions sizes, NDManager into, TextualInversionTokens[] ti) {
+        NDArray ids1 = ti == null ? ids(tokenizer, text, into) : ids(ti[0], text, into);
+        NDArray ids2 = ti == null ? ids(tokenizer2, text, into) : ids(ti[1], text, into);
+        try (NDManager rows = into.newSubManager();
+             ClipTextModel.PooledOutput o1 = textEncoder.encodePooled(ids1, clipSkip,
+                     ti == null ? null : ti[0].extraRows(rows, textEncoder.context().dtype()))) {
+            ClipTextModel.PooledOutput o2 = textEncoder2.encodePooled(ids2, clipSkip,
+                    ti == null ? null : ti[1].extraRows(rows, textEncoder2.context().dtype()));
             NDArray embeds = NDArrays.concat(new NDList(o1.hiddenStates(), o2.hiddenStates()), -1);
             embeds.attach(into);
             o2.textEmbeds().attach(into);
@@ -174,6 +188,12 @@ final class SdxlConditioning implements AutoCloseable {
      */
     Encoded encodeNegative(String negative, Encoded prompt, ClipTokenizer tokenizer, ClipTextModel textEncoder,
                            SizeConditions sizes, NDManager into) {
+        return encodeNegative(negative, prompt, tokenizer, textEncoder, sizes, into, null);
+    }
+
+    /** {@link #encodeNegative} with textual-inversion tokens per encoder (null: none). */
+    Encoded encodeNegative(String negative, Encoded prompt, ClipTokenizer tokenizer, ClipTextModel textEncoder,
+                           SizeConditions sizes, NDManager into, TextualInversionTokens[] ti) {
         if ((negative == null || negative.isEmpty()) && forceZerosForEmptyPrompt) {
             NDArray z = prompt.embeds().zerosLike();
             NDArray zp = prompt.added().textEmbeds().zerosLike();
@@ -181,7 +201,7 @@ final class SdxlConditioning implements AutoCloseable {
             zp.attach(into);
             return new Encoded(z, new TextTime(zp, timeIds(sizes, into)));
         }
-        return encode(negative == null ? "" : negative, tokenizer, textEncoder, 0, sizes, into);
+        return encode(negative == null ? "" : negative, tokenizer, textEncoder, 0, sizes, into, ti);
     }
 
     /** [1, 6] time ids in the model dtype, as diffusers makes them ({@code torch.tensor([ids], dtype=dtype)}). */
@@ -191,6 +211,11 @@ final class SdxlConditioning implements AutoCloseable {
 
     private static NDArray ids(ClipTokenizer tokenizer, String text, NDManager into) {
         long[] ids = tokenizer.encode(text).ids();
+        return into.create(ids, new Shape(1, ids.length));
+    }
+
+    private static NDArray ids(TextualInversionTokens ti, String text, NDManager into) {
+        long[] ids = ti.encode(text).ids();
         return into.create(ids, new Shape(1, ids.length));
     }
 

@@ -258,6 +258,17 @@ public final class StableDiffusionPipeline implements ImageGenerator {
         return new StableDiffusionPipeline(modelId, root, tokenizer, schedulerConfig, text, unet, vae, ctx, options, null);
     }
 
+    /** {@link #fromComponents} for SDXL: also tokenizer_2 and text_encoder_2 (with projection). */
+    public static StableDiffusionPipeline fromComponentsXl(String modelId, Path root, ClipTokenizer tokenizer,
+                                                           JsonConfig schedulerConfig, ClipTextModel text,
+                                                           UNet2DConditionModel unet, AutoencoderKL vae,
+                                                           ComputeContext ctx, PipelineOptions options,
+                                                           ClipTokenizer tokenizer2, ClipTextModel text2,
+                                                           boolean forceZerosForEmptyPrompt) {
+        return new StableDiffusionPipeline(modelId, root, tokenizer, schedulerConfig, text, unet, vae, ctx, options,
+                new SdxlConditioning(tokenizer2, text2, forceZerosForEmptyPrompt));
+    }
+
     /** The image side the UNet was trained at (sample_size × VAE scale factor). */
     public int nativeSize() {
         return unet.config().sampleSize() * vaeScaleFactor;
@@ -274,6 +285,11 @@ public final class StableDiffusionPipeline implements ImageGenerator {
     /** SDXL's tokenizer_2, or null for SD 1.x/2.x. */
     public ClipTokenizer sdxlTokenizer2() {
         return sdxl == null ? null : sdxl.tokenizer2();
+    }
+
+    /** SDXL's text_encoder_2, or null for SD 1.x/2.x. */
+    public ClipTextModel sdxlTextEncoder2() {
+        return sdxl == null ? null : sdxl.textEncoder2();
     }
 
     public UNet2DConditionModel unet() {
@@ -339,7 +355,12 @@ public final class StableDiffusionPipeline implements ImageGenerator {
             throw new InvalidRequestException("original_size", "original_size, crops_coords_top_left and"
                     + " target_size are SDXL conditioning; this model (" + family() + ") takes none");
         }
-        PromptEmbeddings.forRequest(embeddings, r, sdxl != null, tokenizer, textEncoder);
+        if (sdxl == null) {
+            PromptEmbeddings.forRequest(embeddings, r, tokenizer, textEncoder);
+        } else {
+            PromptEmbeddings.forRequestXl(embeddings, r, tokenizer, textEncoder, sdxl.tokenizer2(),
+                    sdxl.textEncoder2());
+        }
         if (sdxl == null && r.promptSyntax() == dev.sdcfg.pipeline.prompt.PromptSyntax.A1111) {
             chunks(r.prompt(), "prompt");
             chunks(r.negativePrompt() == null ? "" : r.negativePrompt(), "negative_prompt");
@@ -573,12 +594,15 @@ public final class StableDiffusionPipeline implements ImageGenerator {
             return encodeXlA1111(r, sizes, into);
         }
         warnTruncated(r.prompt(), "prompt", warnings);
-        SdxlConditioning.Encoded cond = sdxl.encode(r.prompt(), tokenizer, textEncoder, options.clipSkip(), sizes, into);
+        var ti = PromptEmbeddings.forRequestXl(embeddings, r, tokenizer, textEncoder, sdxl.tokenizer2(),
+                sdxl.textEncoder2());
+        SdxlConditioning.Encoded cond = sdxl.encode(r.prompt(), tokenizer, textEncoder, options.clipSkip(), sizes, into,
+                ti);
         if (r.negativePrompt() != null && !r.negativePrompt().isEmpty()) {
             warnTruncated(r.negativePrompt(), "negative_prompt", warnings);
         }
         SdxlConditioning.Encoded uncond = sdxl.encodeNegative(r.negativePrompt(), cond, tokenizer, textEncoder, sizes,
-                into);
+                into, ti);
         return new SdxlConditioning.Encoded[] {uncond, cond};
     }
 
@@ -635,7 +659,7 @@ public final class StableDiffusionPipeline implements ImageGenerator {
     public NDArray[] encodePromptPair(GenerationRequest r, List<String> warnings, NDManager into) {
         boolean emptyNegative = r.negativePrompt() == null || r.negativePrompt().isEmpty();
         if (r.promptSyntax() == dev.sdcfg.pipeline.prompt.PromptSyntax.PLAIN) {
-            var ti = PromptEmbeddings.forRequest(embeddings, r, sdxl != null, tokenizer, textEncoder);
+            var ti = PromptEmbeddings.forRequest(embeddings, r, tokenizer, textEncoder);
             NDArray cond = encodePrompt(r.prompt(), "prompt", warnings, into, ti);
             NDArray uncond = emptyNegative ? emptyPromptEmbedding()
                     : encodePrompt(r.negativePrompt(), "negative_prompt", warnings, into, ti);

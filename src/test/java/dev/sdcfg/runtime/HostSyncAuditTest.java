@@ -51,7 +51,7 @@ class HostSyncAuditTest {
             // model loading, never per step
             Map.entry("dev/sdcfg/model/lora/LoraFile#addPatches", "LoRA update scaled while the model loads, once per LoRA set"),
             Map.entry("dev/sdcfg/model/lora/LoraFile#scalar", "a LoRA file's alpha read while the model loads, once per LoRA set"),
-            Map.entry("dev/sdcfg/model/ti/TextualInversionFile#read", "an embedding file's vectors read on the CPU, once per prompt naming it"),
+            Map.entry("dev/sdcfg/model/ti/TextualInversionFile#table", "an embedding file's vectors (each table: SDXL files have two) read on the CPU, once per prompt naming it"),
             Map.entry("dev/sdcfg/model/ti/TextualInversionTokens#extraRows", "the named embeddings' vectors uploaded, once per prompt naming them"),
             Map.entry("dev/sdcfg/pipeline/prompt/WeightedPromptEncoder#encode", "A1111 chunk token ids, once per chunk of a prompt"),
             Map.entry("dev/sdcfg/pipeline/prompt/WeightedPromptEncoder#emphasis", "A1111 token weights, once per weighted chunk of a prompt"),

@@ -302,13 +302,23 @@ public final class ClipTextModel implements AutoCloseable {
      * id) and otherwise the first position holding eos_token_id. Reads the ids back to the host once.
      */
     public PooledOutput encodePooled(NDArray inputIds, int clipSkip) {
+        return encodePooled(inputIds, clipSkip, null);
+    }
+
+    /**
+     * {@link #encodePooled(NDArray, int)} with {@code extraRows} appended to the token-embedding table for this call
+     * (textual inversion, see {@link #encode(NDArray, int, NDArray)}). The pooling position is found on the ids as
+     * given, added ids included: with eos_token_id 2 that is argmax(ids), so a prompt holding an embedding pools at
+     * its last token there, as transformers does.
+     */
+    public PooledOutput encodePooled(NDArray inputIds, int clipSkip, NDArray extraRows) {
         int skip = Math.max(0, clipSkip);
         if (skip + 2 > numLayers + 1) {
             throw new IllegalArgumentException("clip skip " + clipSkip + " leaves no hidden state of the text encoder's "
                     + numLayers + " layers");
         }
         try (NDScope scope = new ForwardScope()) {
-            NDList hs = run(inputIds, numLayers, true);
+            NDList hs = run(inputIds, numLayers, true, extraRows);
             NDArray hidden = hs.get(numLayers - 1 - skip);
             NDArray textEmbeds = null;
             if (textProjection != null) {

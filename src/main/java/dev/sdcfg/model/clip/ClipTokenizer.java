@@ -96,10 +96,20 @@ public final class ClipTokenizer implements AutoCloseable {
      *                  sibling {@code text_encoder/config.json}, else 77
      */
     public static ClipTokenizer load(Path tokenizerDir, int maxLength) {
+        return load(tokenizerDir, maxLength, null);
+    }
+
+    /**
+     * {@link #load(Path, int)} with the pad token replaced by {@code padToken} (null: the folder's): a single-file
+     * SD 2.x checkpoint uses the bundled vocabulary with OpenCLIP's pad token "!".
+     */
+    public static ClipTokenizer load(Path tokenizerDir, int maxLength, String padToken) {
         if (!Files.isDirectory(tokenizerDir)) {
             throw new ModelLoadException("missing tokenizer folder " + tokenizerDir);
         }
-        SpecialTokens special = SpecialTokens.read(tokenizerDir);
+        SpecialTokens read = SpecialTokens.read(tokenizerDir);
+        SpecialTokens special = padToken == null ? read
+                : new SpecialTokens(read.bos(), read.eos(), read.unk(), padToken);
         checkSides(tokenizerDir.resolve("tokenizer_config.json"));
         int length = maxLength > 0 ? maxLength : resolveMaxLength(tokenizerDir);
         if (length < 2) {

@@ -17,6 +17,7 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -194,9 +195,69 @@ public final class Safetensors implements AutoCloseable {
      * tensors are converted to {@code target}; integer tensors keep their type when {@code target} is null.
      */
     public NDArray load(String key, NDManager manager, DataType target) throws IOException {
+        return load(key, manager, target, null);
+    }
+
+    /**
+     * A part of a stored tensor that a model reads as a tensor of its own (single-file checkpoints in the OpenCLIP
+     * layout): rows [{@code rowFrom}, {@code rowTo}) of dimension 0 (one of an attention's fused q/k/v in
+     * {@code in_proj_weight}), then, when {@code transpose}, the transpose of that 2-D tensor (OpenCLIP stores
+     * {@code text_projection} as [width, dim], transformers as [dim, width]). Cut from the file's bytes, so the
+     * values are the stored ones bit for bit and the tensor is contiguous.
+     */
+    public record Cut(long rowFrom, long rowTo, boolean transpose) {
+
+        /** Rows [from, to) of dimension 0. */
+        public static Cut rows(long from, long to) {
+            return new Cut(from, to, false);
+        }
+
+        /** The whole 2-D tensor, transposed. */
+        public static Cut transposed() {
+            return new Cut(0, -1, true);
+        }
+
+        /** The shape of the cut of a tensor stored as {@code stored}. */
+        public long[] shapeOf(long[] stored) {
+            long[] s = stored.clone();
+            if (rowTo >= 0) {
+                s[0] = rowTo - rowFrom;
+            }
+            if (transpose) {
+                return new long[] {s[1], s[0]};
+            }
+            return s;
+        }
+
+        void check(Path path, String key, long[] stored) throws IOException {
+            if (stored.length == 0 || (transpose && stored.length != 2)
+                    || rowFrom < 0 || (rowTo >= 0 && (rowTo <= rowFrom || rowTo > stored[0]))) {
+                throw new IOException(path + ": tensor '" + key + "' of shape " + Arrays.toString(stored)
+                        + " cannot be cut as " + this);
+            }
+        }
+    }
+
+    /** {@link #load(String, NDManager, DataType)} of the part {@code cut} names ({@code null}: the whole tensor). */
+    public NDArray load(String key, NDManager manager, DataType target, Cut cut) throws IOException {
         TensorInfo info = info(key);
         ByteBuffer buf = raw(key);
         Shape shape = info.djlShape();
+        if (cut != null) {
+            cut.check(path, key, info.shape());
+            long[] s = info.shape();
+            long rowBytes = (info.end() - info.begin()) / s[0];
+            if (cut.rowTo() >= 0) {
+                buf = buf.slice(Math.toIntExact(cut.rowFrom() * rowBytes),
+                        Math.toIntExact((cut.rowTo() - cut.rowFrom()) * rowBytes)).order(ByteOrder.LITTLE_ENDIAN);
+            }
+            if (cut.transpose()) {
+                long rows = cut.rowTo() >= 0 ? cut.rowTo() - cut.rowFrom() : s[0];
+                buf = transpose(buf, Math.toIntExact(rows), Math.toIntExact(s[1]), Math.toIntExact(rowBytes / s[1]));
+            }
+            shape = new Shape(cut.shapeOf(s));
+            info = new TensorInfo(key, info.dtype(), shape.getShape(), 0, buf.remaining());
+        }
         NDArray cpu;
         NDManager cpuManager = manager.getDevice().isGpu() ? manager.newSubManager(ai.djl.Device.cpu()) : null;
         NDManager into = cpuManager != null ? cpuManager : manager;
@@ -255,6 +316,20 @@ public final class Safetensors implements AutoCloseable {
                 cpuManager.close();
             }
         }
+    }
+
+    /** The 2-D transpose of a row-major [rows, cols] tensor of {@code elem}-byte values. */
+    private static ByteBuffer transpose(ByteBuffer src, int rows, int cols, int elem) {
+        ByteBuffer out = ByteBuffer.allocateDirect(rows * cols * elem).order(ByteOrder.LITTLE_ENDIAN);
+        for (int c = 0; c < cols; c++) {
+            for (int r = 0; r < rows; r++) {
+                int from = (r * cols + c) * elem;
+                for (int b = 0; b < elem; b++) {
+                    out.put(src.get(from + b));
+                }
+            }
+        }
+        return out.flip();
     }
 
     /** bf16 is the upper half of an fp32: shift each value left by 16 bits. */

@@ -60,6 +60,11 @@ public final class Weights implements AutoCloseable {
     private final Map<String, Patch> patches;
     /** Patched keys {@link #get} has loaded, shared by every view of the same files. */
     private final Set<String> patched;
+    /**
+     * For a {@linkplain #renamed renamed view}: keys whose tensor is part of a stored one (a fused q/k/v) or its
+     * transpose, by key as this view answers to it; see {@link Safetensors.Cut}.
+     */
+    private final Map<String, Safetensors.Cut> cuts;
 
     /**
      * An update applied to a tensor while it loads: gets the stored tensor widened to float32 (float64 when the
@@ -82,12 +87,13 @@ public final class Weights implements AutoCloseable {
     private Weights(String description, List<Safetensors> files, Function<String, List<String>> aliases,
                     Set<String> used, Map<String, String> storedKeyOf, boolean ownsFiles) {
         this(description, files, aliases, used, storedKeyOf, ownsFiles, Map.of(),
-                java.util.concurrent.ConcurrentHashMap.newKeySet());
+                java.util.concurrent.ConcurrentHashMap.newKeySet(), Map.of());
     }
 
     private Weights(String description, List<Safetensors> files, Function<String, List<String>> aliases,
                     Set<String> used, Map<String, String> storedKeyOf, boolean ownsFiles, Map<String, Patch> patches,
-                    Set<String> patched) {
+                    Set<String> patched, Map<String, Safetensors.Cut> cuts) {
+        this.cuts = cuts;
         this.patches = patches;
         this.patched = patched;
         this.description = description;
@@ -118,12 +124,23 @@ public final class Weights implements AutoCloseable {
      * does not close {@code file}.
      */
     public static Weights renamed(Safetensors file, Map<String, String> storedKeyOf) {
+        return renamed(file, storedKeyOf, Map.of());
+    }
+
+    /**
+     * {@link #renamed(Safetensors, Map)} where the keys of {@code cuts} answer with a part of their stored tensor
+     * (OpenCLIP's fused {@code in_proj_weight} as q, k and v; its {@code text_projection} transposed). Several keys
+     * may name the same stored tensor.
+     */
+    public static Weights renamed(Safetensors file, Map<String, String> storedKeyOf,
+                                  Map<String, Safetensors.Cut> cuts) {
         if (storedKeyOf.isEmpty()) {
             throw new IllegalArgumentException(file.path() + ": a renamed view needs at least one key");
         }
         return new Weights(file.path().toString(), List.of(file), k -> List.of(),
                 java.util.concurrent.ConcurrentHashMap.newKeySet(),
-                java.util.Collections.unmodifiableMap(new LinkedHashMap<>(storedKeyOf)), false);
+                java.util.Collections.unmodifiableMap(new LinkedHashMap<>(storedKeyOf)), false, Map.of(),
+                java.util.concurrent.ConcurrentHashMap.newKeySet(), Map.copyOf(cuts));
     }
 
     /** The key as stored in the file (differs from {@code key} in a {@linkplain #renamed renamed view}). */
@@ -289,7 +306,7 @@ public final class Weights implements AutoCloseable {
             List<String> out = new ArrayList<>(prev.apply(k));
             out.addAll(more.apply(k));
             return out;
-        }, used, storedKeyOf, ownsFiles, patches, patched);
+        }, used, storedKeyOf, ownsFiles, patches, patched, cuts);
     }
 
     public Set<String> keys() {
@@ -306,7 +323,7 @@ public final class Weights implements AutoCloseable {
                 throw new IllegalArgumentException(description + ": no tensor '" + k + "' to patch");
             }
         }
-        return new Weights(description, files, aliases, used, storedKeyOf, false, Map.copyOf(more), patched);
+        return new Weights(description, files, aliases, used, storedKeyOf, false, Map.copyOf(more), patched, cuts);
     }
 
     /** Patched keys the model has not loaded (after building it: none, or the update would be lost). */
@@ -386,7 +403,14 @@ public final class Weights implements AutoCloseable {
 
     public long[] shapeOf(String key) {
         String k = require(key);
-        return fileOfKey.get(k).info(storedKey(k)).shape();
+        return storedShape(k);
+    }
+
+    /** The shape of view key {@code k} as stored (after its {@linkplain Safetensors.Cut cut}, if any). */
+    private long[] storedShape(String k) {
+        long[] s = fileOfKey.get(k).info(storedKey(k)).shape();
+        Safetensors.Cut cut = cuts.get(k);
+        return cut == null ? s : cut.shapeOf(s);
     }
 
     private String require(String key) {
@@ -418,7 +442,7 @@ public final class Weights implements AutoCloseable {
         }
         String k = require(key);
         Safetensors f = fileOfKey.get(k);
-        long[] stored = f.info(storedKey(k)).shape();
+        long[] stored = storedShape(k);
         String storedType = f.info(storedKey(k)).dtype();
         if (dtype != null && dtype.isFloating() && !FLOATING.contains(storedType)) {
             // an integer or boolean tensor where the model needs weights: a corrupt or foreign checkpoint
@@ -439,7 +463,7 @@ public final class Weights implements AutoCloseable {
         try {
             Patch patch = patches.get(k);
             DataType loadAs = patch == null ? dtype : dtype == DataType.FLOAT64 ? DataType.FLOAT64 : DataType.FLOAT32;
-            NDArray a = f.load(storedKey(k), manager, loadAs);
+            NDArray a = f.load(storedKey(k), manager, loadAs, cuts.get(k));
             if (reshape) {
                 NDArray r = a.reshape(expected);
                 a.close();

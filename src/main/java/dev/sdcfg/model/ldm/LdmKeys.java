@@ -1,12 +1,14 @@
 package dev.sdcfg.model.ldm;
 
 import dev.sdcfg.model.ModelLoadException;
+import dev.sdcfg.model.io.Safetensors;
 
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -28,6 +30,12 @@ public final class LdmKeys {
     public static final String[] VAE_PREFIXES = {"first_stage_model.", "vae."};
     /** SD 1.x: transformers' CLIPTextModel under this prefix. */
     public static final String CLIP_PREFIX = "cond_stage_model.transformer.";
+    /** SD 2.x: OpenCLIP's text tower under this prefix. */
+    public static final String OPEN_CLIP_PREFIX = "cond_stage_model.model.";
+    /** SDXL: the first text encoder (transformers' CLIP ViT-L, as SD 1.x's) under this prefix. */
+    public static final String SDXL_CLIP_PREFIX = "conditioner.embedders.0.transformer.";
+    /** SDXL: the second text encoder (OpenCLIP ViT-bigG, every layer and text_projection) under this prefix. */
+    public static final String SDXL_OPEN_CLIP_PREFIX = "conditioner.embedders.1.model.";
 
     private LdmKeys() {
     }
@@ -44,7 +52,10 @@ public final class LdmKeys {
             "time_embed.2.", "time_embedding.linear_2.",
             "input_blocks.0.0.", "conv_in.",
             "out.0.", "conv_norm_out.",
-            "out.2.", "conv_out.");
+            "out.2.", "conv_out.",
+            // SDXL's text_time embedding (diffusers' DIFFUSERS_TO_LDM_MAPPING["unet"]["addition_embed_type"])
+            "label_emb.0.0.", "add_embedding.linear_1.",
+            "label_emb.0.2.", "add_embedding.linear_2.");
 
     private static final Pattern BLOCK = Pattern.compile("^(input_blocks|output_blocks)\\.(\\d+)\\.(\\d+)\\.(.*)$");
     private static final Pattern MIDDLE = Pattern.compile("^middle_block\\.(\\d+)\\.(.*)$");
@@ -149,6 +160,75 @@ public final class LdmKeys {
         return out;
     }
 
+    /**
+     * diffusers UNet key → its LDM (sgm) name, for any depth: the inverse of {@link #unet}'s renaming (checked against
+     * diffusers' {@code convert_diffusers_to_original_sdxl.convert_unet_state_dict} by tools/singlefile-goldens'
+     * {@code ldm_unet_names}, of which this is a port). kohya trains SDXL LoRAs on the sgm UNet, so their module names
+     * ({@code lora_unet_input_blocks_4_1_…}) are these names with {@code _} for {@code .}. Keys outside the UNet's
+     * blocks are left out.
+     */
+    public static Map<String, String> unetToLdm(Set<String> diffusersKeys) {
+        int layers = 0;
+        Set<Integer> upWithAttention = new TreeSet<>();
+        Pattern res = Pattern.compile("^down_blocks\\.0\\.resnets\\.(\\d+)\\.");
+        Pattern upAttn = Pattern.compile("^up_blocks\\.(\\d+)\\.attentions\\.");
+        for (String k : diffusersKeys) {
+            Matcher m = res.matcher(k);
+            if (m.find()) {
+                layers = Math.max(layers, Integer.parseInt(m.group(1)) + 1);
+            }
+            Matcher a = upAttn.matcher(k);
+            if (a.find()) {
+                upWithAttention.add(Integer.parseInt(a.group(1)));
+            }
+        }
+        Map<String, String> top = Map.of("time_embedding.linear_1.", "time_embed.0.",
+                "time_embedding.linear_2.", "time_embed.2.", "conv_in.", "input_blocks.0.0.",
+                "conv_norm_out.", "out.0.", "conv_out.", "out.2.",
+                "add_embedding.linear_1.", "label_emb.0.0.", "add_embedding.linear_2.", "label_emb.0.2.");
+        Map<String, String> out = new LinkedHashMap<>();
+        for (String k : diffusersKeys) {
+            String[] p = k.split("\\.");
+            String d = null;
+            for (Map.Entry<String, String> e : top.entrySet()) {
+                if (k.startsWith(e.getKey())) {
+                    d = e.getValue() + k.substring(e.getKey().length());
+                }
+            }
+            if (p.length > 4 && (p[0].equals("down_blocks") || p[0].equals("up_blocks"))) {
+                int i = Integer.parseInt(p[1]);
+                int j = Integer.parseInt(p[3]);
+                String rest = String.join(".", java.util.Arrays.copyOfRange(p, 4, p.length));
+                boolean down = p[0].equals("down_blocks");
+                int n = down ? (layers + 1) * i + j + 1 : (layers + 1) * i + j;
+                d = switch (p[2]) {
+                    case "resnets" -> (down ? "input_blocks." : "output_blocks.") + n + ".0." + ldmResnet(rest);
+                    case "attentions" -> (down ? "input_blocks." : "output_blocks.") + n + ".1." + rest;
+                    case "downsamplers" -> "input_blocks." + ((layers + 1) * (i + 1)) + ".0.op."
+                            + rest.substring(rest.indexOf('.') + 1); // conv.weight → weight
+                    case "upsamplers" -> "output_blocks." + ((layers + 1) * i + layers) + "."
+                            + (upWithAttention.contains(i) ? 2 : 1) + "." + rest;
+                    default -> null;
+                };
+            } else if (p.length > 3 && p[0].equals("mid_block")) {
+                int j = Integer.parseInt(p[2]);
+                String rest = String.join(".", java.util.Arrays.copyOfRange(p, 3, p.length));
+                d = p[1].equals("resnets") ? "middle_block." + (2 * j) + "." + ldmResnet(rest) : "middle_block.1." + rest;
+            }
+            if (d != null) {
+                out.put(k, d);
+            }
+        }
+        return out;
+    }
+
+    /** Resnet sub-module names, diffusers → LDM (the reverse of {@link #unetResnet}). */
+    private static String ldmResnet(String rest) {
+        return rest.replace("norm1", "in_layers.0").replace("conv1", "in_layers.2")
+                .replace("norm2", "out_layers.0").replace("conv2", "out_layers.3")
+                .replace("time_emb_proj", "emb_layers.1").replace("conv_shortcut", "skip_connection");
+    }
+
     /** The VAE prefix this file uses (diffusers takes the last one any key starts with), or null. */
     public static String vaePrefix(Set<String> keys) {
         String found = null;
@@ -224,18 +304,123 @@ public final class LdmKeys {
 
     /** diffusers (transformers) key → stored key for the SD 1.x CLIP text encoder. */
     public static Map<String, String> clip(Path file, Set<String> keys) {
+        return clip(file, keys, CLIP_PREFIX);
+    }
+
+    /**
+     * diffusers (transformers) key → stored key for a transformers CLIP text encoder stored under {@code prefix}
+     * (SD 1.x's, SDXL's first): the prefix removed, as diffusers' {@code convert_ldm_clip_checkpoint} does.
+     */
+    public static Map<String, String> clip(Path file, Set<String> keys, String prefix) {
         Map<String, String> out = new LinkedHashMap<>();
         for (String stored : new TreeSet<>(keys)) {
-            if (stored.startsWith(CLIP_PREFIX)) {
-                put(out, stored.substring(CLIP_PREFIX.length()), stored, file);
+            if (stored.startsWith(prefix)) {
+                put(out, stored.substring(prefix.length()), stored, file);
             }
         }
         if (out.isEmpty()) {
-            throw new ModelLoadException(file + ": no text encoder weights (keys " + CLIP_PREFIX + "*)");
+            throw new ModelLoadException(file + ": no text encoder weights (keys " + prefix + "*)");
         }
         return out;
     }
 
+    /** A text encoder's diffusers key → stored key, and the keys that read part of a stored tensor. */
+    public record TextKeys(Map<String, String> keys, Map<String, Safetensors.Cut> cuts) {
+    }
+
+    private static final Pattern RESBLOCK = Pattern.compile("^transformer\\.resblocks\\.(\\d+)\\.(.*)$");
+
+    /** OpenCLIP resblock sub-module → transformers CLIP layer sub-module ({@code DIFFUSERS_TO_LDM_MAPPING["openclip"]}). */
+    private static final Map<String, String> OPEN_CLIP_LAYER = Map.of(
+            "ln_1.", "layer_norm1.",
+            "ln_2.", "layer_norm2.",
+            "mlp.c_fc.", "mlp.fc1.",
+            "mlp.c_proj.", "mlp.fc2.",
+            "attn.out_proj.", "self_attn.out_proj.");
+
+    /**
+     * diffusers (transformers) key → stored key for an OpenCLIP text tower under {@code prefix}, as diffusers'
+     * {@code single_file_utils.convert_open_clip_checkpoint} renames it: {@code token_embedding},
+     * {@code positional_embedding}, {@code ln_final}, and per {@code transformer.resblocks.N} the layer norms, MLP and
+     * {@code attn.out_proj}; the fused {@code attn.in_proj_weight}/{@code in_proj_bias} ([3·width, …]) are read as
+     * {@code self_attn.q_proj}, {@code k_proj} and {@code v_proj}, a third each in that order
+     * ({@link Safetensors.Cut#rows}).
+     *
+     * @param dropLastLayer SD 2.x: its embedder runs OpenCLIP up to the penultimate layer, so the last resblock is
+     *                      not part of the diffusers text encoder (diffusers drops it through
+     *                      {@code SD_2_TEXT_ENCODER_KEYS_TO_IGNORE}, which names resblocks.23, the last of ViT-H/14's
+     *                      24; here, whatever the depth, the last), nor is {@code text_projection}: both stay unread
+     * @param projection    SDXL's second encoder (CLIPTextModelWithProjection): {@code text_projection} ([width,
+     *                      dim] in OpenCLIP) is read transposed as {@code text_projection.weight}
+     */
+    public static TextKeys openClip(Path file, Set<String> keys, Function<String, long[]> shape, String prefix,
+                                    boolean dropLastLayer, boolean projection) {
+        int last = -1;
+        for (String k : keys) {
+            Matcher m = k.startsWith(prefix) ? RESBLOCK.matcher(k.substring(prefix.length())) : null;
+            if (m != null && m.matches()) {
+                last = Math.max(last, Integer.parseInt(m.group(1)));
+            }
+        }
+        if (last < 0 || (dropLastLayer && last == 0)) {
+            throw new ModelLoadException(file + ": no OpenCLIP text layers (keys " + prefix + "transformer.resblocks.N.*)");
+        }
+        Map<String, String> out = new LinkedHashMap<>();
+        Map<String, Safetensors.Cut> cuts = new LinkedHashMap<>();
+        for (String stored : new TreeSet<>(keys)) {
+            if (!stored.startsWith(prefix)) {
+                continue;
+            }
+            String k = stored.substring(prefix.length());
+            Matcher m = RESBLOCK.matcher(k);
+            String d = switch (k) {
+                case "token_embedding.weight" -> "text_model.embeddings.token_embedding.weight";
+                case "positional_embedding" -> "text_model.embeddings.position_embedding.weight";
+                case "ln_final.weight", "ln_final.bias" -> "text_model.final_layer_norm." + k.substring(9);
+                default -> null;
+            };
+            if (k.equals("text_projection") || k.equals("logit_scale")) {
+                // logit_scale is CLIP's contrastive temperature, never used for conditioning
+                if (k.equals("text_projection") && projection) {
+                    put(out, "text_projection.weight", stored, file);
+                    cuts.put("text_projection.weight", Safetensors.Cut.transposed());
+                }
+                continue;
+            }
+            if (d == null && m.matches()) {
+                int n = Integer.parseInt(m.group(1));
+                if (dropLastLayer && n == last) {
+                    continue;
+                }
+                String layer = "text_model.encoder.layers." + n + ".";
+                String rest = m.group(2);
+                if (rest.equals("attn.in_proj_weight") || rest.equals("attn.in_proj_bias")) {
+                    long rows = shape.apply(stored)[0];
+                    if (rows % 3 != 0) {
+                        throw new ModelLoadException(file + ": tensor '" + stored + "' has " + rows
+                                + " rows, not 3 × width (fused q, k, v)");
+                    }
+                    String p = rest.endsWith("weight") ? "weight" : "bias";
+                    String[] qkv = {"q", "k", "v"};
+                    for (int i = 0; i < 3; i++) {
+                        String name = layer + "self_attn." + qkv[i] + "_proj." + p;
+                        put(out, name, stored, file);
+                        cuts.put(name, Safetensors.Cut.rows(i * rows / 3, (i + 1) * rows / 3));
+                    }
+                    continue;
+                }
+                for (Map.Entry<String, String> e : OPEN_CLIP_LAYER.entrySet()) {
+                    if (rest.startsWith(e.getKey())) {
+                        d = layer + e.getValue() + rest.substring(e.getKey().length());
+                    }
+                }
+            }
+            put(out, d == null ? stored : d, stored, file);
+        }
+        return new TextKeys(out, cuts);
+    }
+
+    /** Two stored tensors for one diffusers key is an error (one stored tensor may answer several: a fused q/k/v). */
     private static void put(Map<String, String> out, String diffusers, String stored, Path file) {
         String prev = out.putIfAbsent(diffusers, stored);
         if (prev != null) {

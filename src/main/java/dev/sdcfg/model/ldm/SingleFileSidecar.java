@@ -23,11 +23,14 @@ import java.util.Set;
  * {@code NAME.safetensors}. Two forms:
  * <ul>
  * <li>this service's own: {@code prediction_type} ({@code epsilon}, {@code v_prediction}, {@code sample}),
- * {@code clip_skip} (≥ 0, diffusers' meaning), and objects {@code unet}, {@code vae}, {@code text_encoder},
- * {@code scheduler} whose entries replace the inferred diffusers config entries (e.g.
+ * {@code clip_skip} (≥ 0, diffusers' meaning), {@code tokenizer} / {@code tokenizer_2} (a tokenizer folder, relative to
+ * the sidecar, used instead of the bundled CLIP vocabulary), and objects {@code unet}, {@code vae},
+ * {@code text_encoder}, {@code text_encoder_2}, {@code scheduler} whose entries replace the inferred diffusers config
+ * entries (e.g.
  * {@code {"unet": {"norm_num_groups": 8, "sample_size": 96, "upcast_attention": true}}}). Any other key fails.</li>
  * <li>the original LDM config A1111 keeps next to a checkpoint (a YAML with a top-level {@code model}): its
- * {@code model.params.parameterization: "v"} means v_prediction and {@code model.params.scale_factor} is the VAE
+ * {@code model.params.parameterization: "v"} means v_prediction ({@code "eps"} or absent, LatentDiffusion's default:
+ * epsilon) and {@code model.params.scale_factor} is the VAE
  * scaling factor; the rest of it is not read.</li>
  * </ul>
  * YAML is read with SnakeYAML's safe constructor (plain maps, lists and scalars only).
@@ -35,22 +38,25 @@ import java.util.Set;
 public final class SingleFileSidecar {
 
     static final Set<String> KEYS = Set.of("prediction_type", "clip_skip", "unet", "vae", "text_encoder",
-            "scheduler");
+            "text_encoder_2", "scheduler", "tokenizer", "tokenizer_2");
     static final Set<String> PREDICTION_TYPES = Set.of("epsilon", "v_prediction", "sample");
 
     private final Path path;
     private final JsonObject overrides;
     private final Integer clipSkip;
+    /** Tokenizer folders replacing the bundled vocabulary ("tokenizer", "tokenizer_2"). */
+    private final Map<String, Path> tokenizers;
     private final List<String> said = new ArrayList<>();
 
-    private SingleFileSidecar(Path path, JsonObject overrides, Integer clipSkip) {
+    private SingleFileSidecar(Path path, JsonObject overrides, Integer clipSkip, Map<String, Path> tokenizers) {
         this.path = path;
         this.overrides = overrides;
         this.clipSkip = clipSkip;
+        this.tokenizers = tokenizers;
     }
 
     static SingleFileSidecar none() {
-        return new SingleFileSidecar(null, new JsonObject(), null);
+        return new SingleFileSidecar(null, new JsonObject(), null, Map.of());
     }
 
     /** The sidecar of {@code checkpoint} ({@code .json}, then {@code .yaml}, then {@code .yml}), or none. */
@@ -89,6 +95,7 @@ public final class SingleFileSidecar {
         }
         JsonObject overrides = new JsonObject();
         Integer clipSkip = null;
+        Map<String, Path> tokenizers = new java.util.TreeMap<>();
         for (Map.Entry<String, JsonElement> e : o.entrySet()) {
             String k = e.getKey();
             JsonElement v = e.getValue();
@@ -109,6 +116,16 @@ public final class SingleFileSidecar {
                     throw new ModelLoadException(p + ": 'clip_skip' must be an integer >= 0; got " + v);
                 }
                 clipSkip = v.getAsInt();
+            } else if (k.startsWith("tokenizer")) {
+                // a folder with the model's own vocabulary (vocab.json + merges.txt or tokenizer.json), relative to
+                // the sidecar; for checkpoints whose embeddings do not fit the bundled CLIP vocabulary
+                Path dir = v.isJsonPrimitive() && v.getAsJsonPrimitive().isString()
+                        ? p.toAbsolutePath().getParent().resolve(v.getAsString()).normalize() : null;
+                if (dir == null || !Files.isDirectory(dir)) {
+                    throw new ModelLoadException(p + ": '" + k + "' must name a tokenizer folder (relative to the"
+                            + " sidecar); got " + v);
+                }
+                tokenizers.put(k, dir);
             } else {
                 if (!v.isJsonObject()) {
                     throw new ModelLoadException(p + ": '" + k + "' must be a mapping of config keys to values");
@@ -118,7 +135,7 @@ public final class SingleFileSidecar {
                 }
             }
         }
-        return new SingleFileSidecar(p, overrides, clipSkip);
+        return new SingleFileSidecar(p, overrides, clipSkip, Map.copyOf(tokenizers));
     }
 
     /** The two facts an LDM inference YAML states that weights do not. */
@@ -127,8 +144,9 @@ public final class SingleFileSidecar {
         JsonObject params = model.has("params") && model.get("params").isJsonObject()
                 ? model.getAsJsonObject("params") : new JsonObject();
         JsonElement param = params.get("parameterization");
-        if (param != null && param.isJsonPrimitive()) {
-            String t = param.getAsString();
+        // absent: LatentDiffusion's default "eps" (v2-inference.yaml of the SD 2.x base models says nothing)
+        if (param == null || param.isJsonPrimitive()) {
+            String t = param == null ? "eps" : param.getAsString();
             if (!"v".equals(t) && !"eps".equals(t)) {
                 throw new ModelLoadException(p + ": model.params.parameterization '" + t + "' is not eps or v");
             }
@@ -138,7 +156,7 @@ public final class SingleFileSidecar {
         if (scale != null && scale.isJsonPrimitive() && scale.getAsJsonPrimitive().isNumber()) {
             section(overrides, "vae").addProperty("scaling_factor", scale.getAsDouble());
         }
-        return new SingleFileSidecar(p, overrides, null);
+        return new SingleFileSidecar(p, overrides, null, Map.of());
     }
 
     private static JsonObject section(JsonObject o, String name) {
@@ -160,9 +178,21 @@ public final class SingleFileSidecar {
         return out;
     }
 
+    /** The prediction type this sidecar states (own form or LDM YAML), or null when it does not say. */
+    String predictionType() {
+        JsonObject sched = overrides.getAsJsonObject("scheduler");
+        JsonElement t = sched == null ? null : sched.get("prediction_type");
+        return t == null || !t.isJsonPrimitive() ? null : t.getAsString();
+    }
+
     /** The sidecar file, or null when there is none. */
     public Path path() {
         return path;
+    }
+
+    /** The tokenizer folder named by {@code key} ("tokenizer" or "tokenizer_2"), or null for the bundled one. */
+    public Path tokenizer(String key) {
+        return tokenizers.get(key);
     }
 
     /** The sidecar's clip_skip, or null when it does not say. */
@@ -179,6 +209,7 @@ public final class SingleFileSidecar {
         if (clipSkip != null) {
             all.add("clip_skip " + clipSkip);
         }
+        tokenizers.forEach((k, v) -> all.add(k + " " + v));
         return "sidecar " + path.getFileName() + " sets " + (all.isEmpty() ? "nothing" : String.join(", ", all));
     }
 }

@@ -6,6 +6,7 @@ import ai.djl.ndarray.types.DataType;
 import dev.sdcfg.model.ModelLoadException;
 import dev.sdcfg.model.io.Safetensors;
 import dev.sdcfg.model.io.Weights;
+import dev.sdcfg.model.ldm.LdmKeys;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -23,10 +24,14 @@ import java.util.regex.Pattern;
  * One LoRA file, resolved against a model's tensors. Formats:
  * <ul>
  * <li>kohya / A1111 ({@code lora_unet_<module>.lora_down.weight}, {@code .lora_up.weight}, {@code .alpha};
- * {@code lora_te_} / {@code lora_te1_} for the text encoder): {@code <module>} is the diffusers module path with
- * {@code .} written as {@code _}, resolved by looking the name up among the model's own modules (as A1111 does), so
- * no guessing at underscores; linear and conv (1×1 and k×k down with 1×1 up) LoRAs;</li>
+ * {@code lora_te_} / {@code lora_te1_} for the text encoder, {@code lora_te2_} for SDXL's text_encoder_2):
+ * {@code <module>} is the module path with {@code .} written as {@code _}, resolved by looking the name up among the
+ * model's own modules (as A1111 does), so no guessing at underscores. UNet modules may be named as diffusers names
+ * them ({@code down_blocks_1_attentions_0_…}) or as the original sgm UNet does ({@code input_blocks_4_1_…}, what
+ * kohya's sd-scripts write for SDXL; diffusers maps them with {@code _maybe_map_sgm_blocks_to_diffusers}); linear
+ * and conv (1×1 and k×k down with 1×1 up) LoRAs;</li>
  * <li>PEFT / diffusers ({@code unet.<module>.lora_A.weight} / {@code lora_B.weight}, {@code text_encoder.<module>…},
+ * {@code text_encoder_2.<module>…},
  * optional {@code <component>.<module>.alpha}), the older {@code <module>.lora.down.weight} / {@code lora.up.weight},
  * and the attention-processor form ({@code …attn1.processor.to_q_lora.down.weight}).</li>
  * </ul>
@@ -47,6 +52,8 @@ public final class LoraFile implements AutoCloseable {
 
     public static final String UNET = "unet";
     public static final String TEXT_ENCODER = "text_encoder";
+    /** SDXL's second text encoder (kohya {@code lora_te2_}, diffusers {@code text_encoder_2.}). */
+    public static final String TEXT_ENCODER_2 = "text_encoder_2";
 
     private final Path path;
     private final Safetensors file;
@@ -85,8 +92,8 @@ public final class LoraFile implements AutoCloseable {
         }
     }
 
-    private static final Pattern KOHYA = Pattern.compile("^(lora_unet_|lora_te1?_)([A-Za-z0-9_]+)\\.(lora_down\\.weight|lora_up\\.weight|alpha)$");
-    private static final Pattern PEFT = Pattern.compile("^(unet|text_encoder)\\.(.+?)\\.(lora_A\\.weight|lora_B\\.weight|lora\\.down\\.weight|lora\\.up\\.weight|alpha)$");
+    private static final Pattern KOHYA = Pattern.compile("^(lora_unet_|lora_te[12]?_)([A-Za-z0-9_]+)\\.(lora_down\\.weight|lora_up\\.weight|alpha)$");
+    private static final Pattern PEFT = Pattern.compile("^(unet|text_encoder|text_encoder_2)\\.(.+?)\\.(lora_A\\.weight|lora_B\\.weight|lora\\.down\\.weight|lora\\.up\\.weight|alpha)$");
     private static final Pattern PROCESSOR = Pattern.compile("^(.+)\\.processor\\.(to_q|to_k|to_v|to_out)_lora\\.(down|up)\\.weight$");
 
     /** A module found in the file: where its down, up and alpha tensors are. */
@@ -106,8 +113,18 @@ public final class LoraFile implements AutoCloseable {
                 if (k.endsWith(".weight")) {
                     String module = k.substring(0, k.length() - ".weight".length());
                     names.put(module.replace('.', '_'), module);
-                    if (!module.startsWith("text_model.") && TEXT_ENCODER.equals(c.getKey())) {
+                    if (!module.startsWith("text_model.") && !UNET.equals(c.getKey())) {
                         names.put(("text_model." + module).replace('.', '_'), module); // checkpoints without the prefix
+                    }
+                }
+            }
+            if (UNET.equals(c.getKey())) { // the sgm names kohya gives SDXL's UNet modules
+                for (Map.Entry<String, String> e : LdmKeys.unetToLdm(c.getValue().keySet()).entrySet()) {
+                    String k = e.getKey();
+                    String sgm = e.getValue();
+                    if (k.endsWith(".weight") && sgm.endsWith(".weight")) {
+                        names.putIfAbsent(sgm.substring(0, sgm.length() - ".weight".length()).replace('.', '_'),
+                                k.substring(0, k.length() - ".weight".length()));
                     }
                 }
             }
@@ -122,7 +139,8 @@ public final class LoraFile implements AutoCloseable {
             String module;
             String part;
             if (k.matches()) {
-                component = k.group(1).equals("lora_unet_") ? UNET : TEXT_ENCODER;
+                component = k.group(1).equals("lora_unet_") ? UNET
+                        : k.group(1).equals("lora_te2_") ? TEXT_ENCODER_2 : TEXT_ENCODER;
                 module = kohyaNames.getOrDefault(component, Map.of()).get(k.group(2));
                 if (module == null) {
                     throw new ModelLoadException(path + ": tensor '" + key + "' names a module the " + component
@@ -165,7 +183,8 @@ public final class LoraFile implements AutoCloseable {
         }
         if (!unknown.isEmpty()) {
             throw new ModelLoadException(path + ": " + unknown.size() + " tensor(s) are not LoRA weights this service"
-                    + " reads (kohya lora_unet_/lora_te_ .lora_down/.lora_up/.alpha, PEFT lora_A/lora_B, diffusers"
+                    + " reads (kohya lora_unet_/lora_te_/lora_te1_/lora_te2_ .lora_down/.lora_up/.alpha, PEFT"
+                    + " lora_A/lora_B, diffusers"
                     + " lora.down/lora.up): " + unknown.subList(0, Math.min(8, unknown.size()))
                     + (unknown.size() > 8 ? " …" : ""));
         }

@@ -20,10 +20,13 @@ import java.util.TreeSet;
  * <ul>
  * <li>one tensor under any key: A1111's {@code emb_params} [n, dim], diffusers' {@code <token>} [dim] or [n, dim];</li>
  * <li>A1111's {@code string_to_param} dict, flattened in safetensors to the key {@code string_to_param.*} (other
- * A1111 bookkeeping keys beside it are not tensors safetensors can hold, so any other key is refused).</li>
+ * A1111 bookkeeping keys beside it are not tensors safetensors can hold, so any other key is refused);</li>
+ * <li>SDXL's {@code clip_l} [n, 768] and {@code clip_g} [n, 1280] (A1111, Civitai): one table per text encoder,
+ * both with the same number of vectors; {@link #clipG()} holds the second, what diffusers' documented
+ * {@code load_textual_inversion(state_dict["clip_g"], token=name, text_encoder=pipe.text_encoder_2,
+ * tokenizer=pipe.tokenizer_2)} loads.</li>
  * </ul>
- * SDXL embeddings ({@code clip_l} + {@code clip_g}, one table per text encoder) are refused with a message: this
- * service applies embeddings to one text encoder. Anything else fails naming file and keys; nothing is guessed.
+ * Anything else fails naming file and keys; nothing is guessed.
  */
 public final class TextualInversionFile {
 
@@ -38,14 +41,18 @@ public final class TextualInversionFile {
     private final int count;
     private final int dim;
     private final double[] values;
+    /** SDXL: the {@code clip_g} table (this one is {@code clip_l}); null for SD 1.x/2.x embeddings. */
+    private final TextualInversionFile clipG;
 
-    private TextualInversionFile(String name, Path path, String key, int count, int dim, double[] values) {
+    private TextualInversionFile(String name, Path path, String key, int count, int dim, double[] values,
+                                 TextualInversionFile clipG) {
         this.name = name;
         this.path = path;
         this.key = key;
         this.count = count;
         this.dim = dim;
         this.values = values;
+        this.clipG = clipG;
     }
 
     /** Reads and checks {@code path}; the name is the file name without {@link #SUFFIX}. */
@@ -63,45 +70,59 @@ public final class TextualInversionFile {
             throw new ModelLoadException("cannot read textual inversion " + path + ": " + e.getMessage(), e);
         }
         try {
-            String key = pickKey(path, f.keys());
-            Safetensors.TensorInfo info = f.info(key);
-            long[] shape = info.shape();
-            if (!Set.of("F16", "BF16", "F32", "F64").contains(info.dtype())) {
-                throw new ModelLoadException("textual inversion " + path + ": tensor '" + key + "' has dtype "
-                        + info.dtype() + "; an embedding is floating point (F16, BF16, F32 or F64)");
-            }
-            if (shape.length < 1 || shape.length > 2 || shape[shape.length - 1] < 1
-                    || (shape.length == 2 && shape[0] < 1)) {
-                throw new ModelLoadException("textual inversion " + path + ": tensor '" + key + "' has shape "
-                        + java.util.Arrays.toString(shape) + "; expected [dim] or [n_vectors, dim]");
-            }
-            int count = shape.length == 2 ? Math.toIntExact(shape[0]) : 1;
-            int dim = Math.toIntExact(shape[shape.length - 1]);
-            double[] values;
-            try (NDManager m = DjlRuntime.engine().newBaseManager(ai.djl.Device.cpu());
-                 NDArray a = f.load(key, m, DataType.FLOAT64)) {
-                values = a.toDoubleArray();
-            } catch (IOException e) {
-                throw new ModelLoadException("cannot read textual inversion " + path + " tensor '" + key + "': "
-                        + e.getMessage(), e);
-            }
-            for (double v : values) {
-                if (!Double.isFinite(v)) {
-                    throw new ModelLoadException("textual inversion " + path + ": tensor '" + key
-                            + "' holds a non-finite value");
+            if (f.keys().contains("clip_l") || f.keys().contains("clip_g")) {
+                if (!f.keys().equals(Set.of("clip_l", "clip_g"))) {
+                    throw new ModelLoadException("textual inversion " + path + ": an SDXL embedding holds exactly"
+                            + " 'clip_l' and 'clip_g', found keys " + new TreeSet<>(f.keys()));
                 }
+                TextualInversionFile g = table(name, path, f, "clip_g", null);
+                TextualInversionFile l = table(name, path, f, "clip_l", g);
+                if (l.count != g.count) {
+                    throw new ModelLoadException("textual inversion " + path + ": 'clip_l' has " + l.count
+                            + " vectors and 'clip_g' " + g.count + "; an SDXL embedding has as many for both encoders");
+                }
+                return l;
             }
-            return new TextualInversionFile(name, path, key, count, dim, values);
+            return table(name, path, f, pickKey(path, f.keys()), null);
         } finally {
             f.closeQuietly();
         }
     }
 
-    private static String pickKey(Path path, Set<String> keys) {
-        if (keys.contains("clip_l") || keys.contains("clip_g")) {
-            throw new ModelLoadException("textual inversion " + path + ": an SDXL embedding (keys clip_l/clip_g) is"
-                    + " not supported; use an SD 1.x/2.x embedding (one tensor, e.g. 'emb_params')");
+    /** One [n, dim] or [dim] table of {@code f}, checked. */
+    private static TextualInversionFile table(String name, Path path, Safetensors f, String key,
+                                              TextualInversionFile clipG) {
+        Safetensors.TensorInfo info = f.info(key);
+        long[] shape = info.shape();
+        if (!Set.of("F16", "BF16", "F32", "F64").contains(info.dtype())) {
+            throw new ModelLoadException("textual inversion " + path + ": tensor '" + key + "' has dtype "
+                    + info.dtype() + "; an embedding is floating point (F16, BF16, F32 or F64)");
         }
+        if (shape.length < 1 || shape.length > 2 || shape[shape.length - 1] < 1
+                || (shape.length == 2 && shape[0] < 1)) {
+            throw new ModelLoadException("textual inversion " + path + ": tensor '" + key + "' has shape "
+                    + java.util.Arrays.toString(shape) + "; expected [dim] or [n_vectors, dim]");
+        }
+        int count = shape.length == 2 ? Math.toIntExact(shape[0]) : 1;
+        int dim = Math.toIntExact(shape[shape.length - 1]);
+        double[] values;
+        try (NDManager m = DjlRuntime.engine().newBaseManager(ai.djl.Device.cpu());
+             NDArray a = f.load(key, m, DataType.FLOAT64)) {
+            values = a.toDoubleArray();
+        } catch (IOException e) {
+            throw new ModelLoadException("cannot read textual inversion " + path + " tensor '" + key + "': "
+                    + e.getMessage(), e);
+        }
+        for (double v : values) {
+            if (!Double.isFinite(v)) {
+                throw new ModelLoadException("textual inversion " + path + ": tensor '" + key
+                        + "' holds a non-finite value");
+            }
+        }
+        return new TextualInversionFile(name, path, key, count, dim, values, clipG);
+    }
+
+    private static String pickKey(Path path, Set<String> keys) {
         if (keys.contains(A1111_DICT_KEY)) {
             if (keys.size() != 1) {
                 Set<String> other = new TreeSet<>(keys);
@@ -147,6 +168,16 @@ public final class TextualInversionFile {
 
     public int dim() {
         return dim;
+    }
+
+    /** True for an SDXL embedding ({@code clip_l} here, {@code clip_g} in {@link #clipG()}). */
+    public boolean isSdxl() {
+        return clipG != null;
+    }
+
+    /** SDXL: the {@code clip_g} table, for text_encoder_2; null otherwise. */
+    public TextualInversionFile clipG() {
+        return clipG;
     }
 
     /** The vectors, row-major [vectorCount, dim]; a copy. */

@@ -65,8 +65,14 @@ class TextualInversionFileTest {
 
     @Test
     void refusesUnknownFormatsWithFileAndKeys() throws IOException {
+        // SDXL: exactly clip_l and clip_g, with as many vectors each
         refused(write("sdxl.safetensors", new SafetensorsWriter().put("clip_l", new long[] {1, 4}, seq(4))
-                .put("clip_g", new long[] {1, 8}, seq(8))), "SDXL", "clip_l");
+                .put("clip_g", new long[] {2, 8}, seq(16))), "'clip_l' has 1 vectors", "'clip_g' 2");
+        refused(write("sdxl3.safetensors", new SafetensorsWriter().put("clip_l", new long[] {1, 4}, seq(4))
+                .put("clip_g", new long[] {1, 8}, seq(8)).put("emb_params", new long[] {4}, seq(4))),
+                "SDXL", "[clip_g, clip_l, emb_params]");
+        refused(write("half.safetensors", new SafetensorsWriter().put("clip_g", new long[] {1, 8}, seq(8))),
+                "SDXL", "[clip_g]");
         refused(write("two.safetensors", new SafetensorsWriter().put("a", new long[] {4}, seq(4))
                 .put("b", new long[] {4}, seq(4))), "[a, b]");
         refused(write("extra.safetensors", new SafetensorsWriter().put("string_to_param.*", new long[] {4}, seq(4))
