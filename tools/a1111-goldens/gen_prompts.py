@@ -135,17 +135,9 @@ def attention_corpus():
     return out
 
 
-def main():
-    model_dir, out_dir = sys.argv[1], sys.argv[2]
-    torch.set_num_threads(1)
-    os.makedirs(os.path.join(out_dir, "chunks"), exist_ok=True)
-    corpus = attention_corpus()
-    with open(os.path.join(out_dir, "attention_corpus.json"), "w", encoding="utf-8") as f:
-        json.dump({"generator": "tools/a1111-goldens/gen_prompts.py (A1111 modules/prompt_parser.py"
-                                " parse_prompt_attention)", "cases": corpus}, f, ensure_ascii=False, indent=1)
-        f.write("\n")
-    print("attention corpus: %d prompts, %d errors" % (len(corpus), sum("error" in c for c in corpus)))
-
+def text_encoders(model_dir):
+    """MODEL_DIR's text encoder in float32 and float64 (with the overlaid final layer norm, see below), its state
+    dict and the tokenizer stub (also gen_ti_prompts.py's)."""
     cfg = json.load(open(os.path.join(model_dir, "text_encoder", "config.json")))
     cfg = {k: v for k, v in cfg.items() if k not in ("architectures", "model_type", "dtype", "transformers_version")}
     import transformers.modeling_attn_mask_utils as mask_utils
@@ -166,7 +158,21 @@ def main():
     m64.load_state_dict(m32.state_dict())
     m64 = m64.double()
     tok = FastClipTokenizer(os.path.join(model_dir, "tokenizer", "tokenizer.json"))
+    return m32, m64, state, tok
 
+
+def main():
+    model_dir, out_dir = sys.argv[1], sys.argv[2]
+    torch.set_num_threads(1)
+    os.makedirs(os.path.join(out_dir, "chunks"), exist_ok=True)
+    corpus = attention_corpus()
+    with open(os.path.join(out_dir, "attention_corpus.json"), "w", encoding="utf-8") as f:
+        json.dump({"generator": "tools/a1111-goldens/gen_prompts.py (A1111 modules/prompt_parser.py"
+                                " parse_prompt_attention)", "cases": corpus}, f, ensure_ascii=False, indent=1)
+        f.write("\n")
+    print("attention corpus: %d prompts, %d errors" % (len(corpus), sum("error" in c for c in corpus)))
+
+    m32, m64, state, tok = text_encoders(model_dir)
     golden = {"overlay.final_layer_norm.weight": state["final_layer_norm.weight"],
               "overlay.final_layer_norm.bias": state["final_layer_norm.bias"]}
     runs = []

@@ -124,7 +124,7 @@ public class CatalogResource {
             + "sd.embeddings.dir (A1111 emb_params or string_to_param, diffusers <token>), by name (the file name without "
             + ".safetensors): vectors is how many tokens the name stands for, dim their width (the text encoder's "
             + "hidden size they fit). A file that cannot be read is listed with an error instead. Empty without an "
-            + "embeddings folder.")
+            + "embeddings folder. A prompt or negative prompt uses one by naming it, in either prompt_syntax.")
     @APIResponse(responseCode = "200", description = "The embedding list",
             content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(type = SchemaType.OBJECT),
                     examples = @ExampleObject(name = "embeddings", value = "{\"object\": \"list\", \"data\": [{\"id\": "

@@ -144,7 +144,10 @@ public record ImageGenerationRequest(
                 + "(word) ×1.1, [word] ÷1.1, (word:1.3), \\( \\) for literal brackets, BREAK to start a new "
                 + "75-token chunk; any length, in chunks of 75 tokens (at most sd.limits.max-prompt-chunks, default 8). "
                 + "Prompt editing [a:b:0.5] and alternation [a|b] are not scheduled: such text is weighted as brackets. "
-                + "plain: the text as it is, cut at 77 tokens with a warning",
+                + "Textual-inversion embeddings (GET /v1/embeddings) are matched by their names' tokens and placed "
+                + "in the chunks as A1111 does. "
+                + "plain: the text as it is, cut at 77 tokens with a warning; embeddings as diffusers' "
+                + "load_textual_inversion uses them",
                 enumeration = {"a1111", "plain"}, defaultValue = "a1111")
         String promptSyntax,
 

@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import dev.sdcfg.model.ti.TextualInversionFile;
 import dev.sdcfg.model.ti.TextualInversionTokens;
 import dev.sdcfg.model.ModelFolder;
 import dev.sdcfg.model.ModelLoadException;
@@ -158,14 +159,15 @@ final class SdxlConditioning implements AutoCloseable {
         NDArray[] pooled = new NDArray[1];
         try (NDManager work = into.newSubManager()) {
             NDArray z1 = WeightedPromptEncoder.encode(c1, (ids, i) -> {
-                ClipTextModel.PooledOutput o = textEncoder.encodePooled(ids, clipSkip);
+                ClipTextModel.PooledOutput o = encodePooled(textEncoder, c1, i, ids, clipSkip, t -> t);
                 if (o.textEmbeds() != null) {
                     o.textEmbeds().close();
                 }
                 return o.hiddenStates();
             }, work);
             NDArray z2 = WeightedPromptEncoder.encode(c2, (ids, i) -> {
-                ClipTextModel.PooledOutput o = textEncoder2.encodePooled(ids, clipSkip);
+                ClipTextModel.PooledOutput o = encodePooled(textEncoder2, c2, i, ids, clipSkip,
+                        TextualInversionFile::clipG);
                 if (i == 0) {
                     o.textEmbeds().attach(into);
                     pooled[0] = o.textEmbeds();
@@ -178,6 +180,22 @@ final class SdxlConditioning implements AutoCloseable {
             embeds.attach(into);
             return new Encoded(embeds, new TextTime(pooled[0], timeIds(sizes, into)));
         }
+    }
+
+    /**
+     * One A1111 chunk through {@code encoder}; with embeddings in it (A1111's {@code EmbeddingsWithFixes}, which
+     * picks each file's table by the encoder's {@code textual_inversion_key}: {@code table}) their vectors are
+     * looked up past the vocabulary while the pooling position is found on A1111's ids (zeros where the vectors go).
+     */
+    private static ClipTextModel.PooledOutput encodePooled(ClipTextModel encoder, PromptChunker.Chunks chunks, int i,
+                                                           NDArray ids, int clipSkip,
+                                                           java.util.function.UnaryOperator<TextualInversionFile> table) {
+        PromptChunker.Lookup lookup = PromptChunker.lookup(chunks, i, encoder.vocabSize(), table);
+        if (lookup == null) {
+            return encoder.encodePooled(ids, clipSkip);
+        }
+        NDArray[] arrays = PromptEmbeddings.arrays(lookup, encoder, ids.getManager());
+        return encoder.encodePooled(ids, clipSkip, arrays[1], arrays[0]);
     }
 
     /**

@@ -361,9 +361,11 @@ public final class StableDiffusionPipeline implements ImageGenerator {
             PromptEmbeddings.forRequestXl(embeddings, r, tokenizer, textEncoder, sdxl.tokenizer2(),
                     sdxl.textEncoder2());
         }
-        if (sdxl == null && r.promptSyntax() == dev.sdcfg.pipeline.prompt.PromptSyntax.A1111) {
-            chunks(r.prompt(), "prompt");
-            chunks(r.negativePrompt() == null ? "" : r.negativePrompt(), "negative_prompt");
+        if (r.promptSyntax() == dev.sdcfg.pipeline.prompt.PromptSyntax.A1111) {
+            // weights, chunk counts and the embeddings the prompts name (read here): 422s at submission
+            dev.sdcfg.pipeline.prompt.EmbeddingDatabase db = a1111Embeddings(r);
+            chunks(chunker, r.prompt(), "prompt", db);
+            chunks(chunker, r.negativePrompt() == null ? "" : r.negativePrompt(), "negative_prompt", db);
         }
         MemoryPlan plan = memoryPlan(r);
         if (plan != null && !plan.fits()) {
@@ -617,15 +619,16 @@ public final class StableDiffusionPipeline implements ImageGenerator {
      * of chunks, as A1111's pad_cond_uncond does; the pooled embeds stay each side's chunk 0.
      */
     private SdxlConditioning.Encoded[] encodeXlA1111(GenerationRequest r, SizeConditions sizes, NDManager into) {
-        SdxlConditioning.Encoded cond = sdxl.encodeChunked(chunks(chunker, r.prompt(), "prompt"),
-                chunks(sdxl.chunker2(), r.prompt(), "prompt"), textEncoder, options.clipSkip(), sizes, into);
+        dev.sdcfg.pipeline.prompt.EmbeddingDatabase db = a1111Embeddings(r);
+        SdxlConditioning.Encoded cond = sdxl.encodeChunked(chunks(chunker, r.prompt(), "prompt", db),
+                chunks(sdxl.chunker2(), r.prompt(), "prompt", db), textEncoder, options.clipSkip(), sizes, into);
         SdxlConditioning.Encoded uncond;
         if ((r.negativePrompt() == null || r.negativePrompt().isEmpty()) && sdxl.forceZerosForEmptyPrompt()) {
             uncond = sdxl.encodeNegative(null, cond, tokenizer, textEncoder, sizes, into);
         } else {
             String negative = r.negativePrompt() == null ? "" : r.negativePrompt();
-            uncond = sdxl.encodeChunked(chunks(chunker, negative, "negative_prompt"),
-                    chunks(sdxl.chunker2(), negative, "negative_prompt"), textEncoder, 0, sizes, into);
+            uncond = sdxl.encodeChunked(chunks(chunker, negative, "negative_prompt", db),
+                    chunks(sdxl.chunker2(), negative, "negative_prompt", db), textEncoder, 0, sizes, into);
         }
         long lc = cond.embeds().getShape().get(1);
         long lu = uncond.embeds().getShape().get(1);
@@ -665,9 +668,10 @@ public final class StableDiffusionPipeline implements ImageGenerator {
                     : encodePrompt(r.negativePrompt(), "negative_prompt", warnings, into, ti);
             return new NDArray[] {cond, uncond};
         }
-        NDArray cond = encodeWeighted(chunks(r.prompt(), "prompt"), into);
+        dev.sdcfg.pipeline.prompt.EmbeddingDatabase db = a1111Embeddings(r);
+        NDArray cond = encodeWeighted(chunks(chunker, r.prompt(), "prompt", db), into);
         NDArray uncond = emptyNegative ? emptyPromptEmbedding()
-                : encodeWeighted(chunks(r.negativePrompt(), "negative_prompt"), into);
+                : encodeWeighted(chunks(chunker, r.negativePrompt(), "negative_prompt", db), into);
         long lc = cond.getShape().get(1);
         long lu = uncond.getShape().get(1);
         if (lc < lu) {
@@ -678,17 +682,24 @@ public final class StableDiffusionPipeline implements ImageGenerator {
         return new NDArray[] {cond, uncond};
     }
 
-    private dev.sdcfg.pipeline.prompt.PromptChunker.Chunks chunks(String prompt, String field) {
-        return chunks(chunker, prompt, field);
+    /** A1111's embedding database for {@code r} (null: no embeddings folder, or plain syntax). */
+    private dev.sdcfg.pipeline.prompt.EmbeddingDatabase a1111Embeddings(GenerationRequest r) {
+        return PromptEmbeddings.database(embeddings, r, tokenizer, sdxl != null, textEncoder.hiddenSize(),
+                sdxl == null ? 0 : sdxl.textEncoder2().hiddenSize());
     }
 
-    /** A1111 chunks of a prompt; a bad weight or too many chunks is a 422 naming {@code field}. */
+    /**
+     * A1111 chunks of a prompt with the embeddings of {@code db} (null: none); a bad weight, too many chunks or an
+     * embedding it names that cannot be used is a 422 naming {@code field}.
+     */
     private dev.sdcfg.pipeline.prompt.PromptChunker.Chunks chunks(dev.sdcfg.pipeline.prompt.PromptChunker chunker,
-                                                                 String prompt, String field) {
+                                                                 String prompt, String field,
+                                                                 dev.sdcfg.pipeline.prompt.EmbeddingDatabase db) {
         dev.sdcfg.pipeline.prompt.PromptChunker.Chunks c;
         try {
-            c = chunker.chunk(prompt);
-        } catch (dev.sdcfg.pipeline.prompt.PromptAttention.InvalidWeightException e) {
+            c = chunker.chunk(prompt, db);
+        } catch (dev.sdcfg.pipeline.prompt.PromptAttention.InvalidWeightException
+                 | dev.sdcfg.pipeline.prompt.EmbeddingDatabase.UnusableEmbeddingException e) {
             throw new InvalidRequestException(field, e.getMessage());
         }
         if (c.size() > options.maxPromptChunks()) {
@@ -699,9 +710,10 @@ public final class StableDiffusionPipeline implements ImageGenerator {
         return c;
     }
 
+    /** A1111's weighted chunks; a chunk with embeddings looks their vectors up past the vocabulary. */
     private NDArray encodeWeighted(dev.sdcfg.pipeline.prompt.PromptChunker.Chunks chunks, NDManager into) {
         return dev.sdcfg.pipeline.prompt.WeightedPromptEncoder.encode(chunks,
-                (ids, i) -> textEncoder.encode(ids, options.clipSkip()), into);
+                PromptEmbeddings.chunkEncoder(textEncoder, chunks, options.clipSkip()), into);
     }
 
     private NDArray padWithEmptyChunks(NDArray emb, long length, NDManager into) {

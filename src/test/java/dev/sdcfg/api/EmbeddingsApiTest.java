@@ -51,7 +51,8 @@ class EmbeddingsApiTest {
 
     /**
      * A plain-syntax prompt naming tiny-ti draws the same image twice and another than the prompt without the name
-     * (PromptEmbeddingsTest checks the encoding against diffusers); a named embedding that cannot be used is a 422.
+     * (PromptEmbeddingsTest checks the encoding against diffusers); a named embedding that cannot be used is a 422,
+     * in either syntax (in A1111's, names match as tokens: "Broken" names broken).
      */
     @Test
     void plainPromptUsesTheEmbeddingAndBadOnesAre422() {
@@ -68,7 +69,13 @@ class EmbeddingsApiTest {
                 + "\"prompt_syntax\": \"plain\"}")
                 .statusCode(422)
                 .body("errors.find { it.field == 'negative_prompt' }.message", containsString("'broken' cannot be read"));
-        post("{\"prompt\": \"a photo of tiny-ti\", \"size\": \"64x64\"}").statusCode(422)
-                .body("errors.find { it.field == 'prompt' }.message", containsString("prompt_syntax"));
+        // the default syntax (a1111) uses embeddings too, with the same 422s for those that cannot be used
+        String id = post("{\"prompt\": \"a photo of tiny-ti\", \"size\": \"64x64\", \"steps\": 1}")
+                .statusCode(202).extract().path("id");
+        ApiTestSupport.awaitStatus(id, "succeeded");
+        post("{\"prompt\": \"a (narrow:1.2) road\", \"size\": \"64x64\"}").statusCode(422)
+                .body("errors.find { it.field == 'prompt' }.message", containsString("'narrow' is 16 wide"));
+        post("{\"prompt\": \"a\", \"negative_prompt\": \"Broken\", \"size\": \"64x64\"}").statusCode(422)
+                .body("errors.find { it.field == 'negative_prompt' }.message", containsString("'broken' cannot be read"));
     }
 }

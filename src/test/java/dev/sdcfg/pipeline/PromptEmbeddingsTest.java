@@ -16,13 +16,13 @@ import java.nio.file.Path;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The pipeline's prompt path with an embeddings folder: a plain-syntax prompt naming tiny-ti is encoded as diffusers
  * encodes it after load_textual_inversion (tools/ti-goldens, the golden of TextualInversionParityTest), in fp64 and
- * fp32; without the folder the same prompt is plain BPE text; A1111 syntax naming it is refused.
+ * fp32; without the folder the same prompt is plain BPE text. In A1111 syntax the name is an embedding too (as a
+ * whole token only).
  */
 class PromptEmbeddingsTest {
 
@@ -48,13 +48,20 @@ class PromptEmbeddingsTest {
                             err, p.limit());
                     assertTrue(err <= p.limit(), p.name() + " relative L2 " + err + " > " + p.limit());
                     assertTrue(Fixtures.relL2(without, ref) > 1e-3, "without the folder the name is plain text");
+                    // A1111 syntax: accepted, and the name is A1111's embedding (A1111TextualInversionParityTest)
                     GenerationRequest a1111 = new GenerationRequest(plain.prompt(), "", 64, 64, 1, "euler", null, null,
                             1, 1, PromptSyntax.A1111);
-                    InvalidRequestException e = assertThrows(InvalidRequestException.class, () -> pipe.validate(a1111));
-                    assertTrue(e.getMessage().contains("tiny-ti") && e.getMessage().contains("plain"), e.getMessage());
-                    // in A1111 syntax a name inside a word is text (A1111 matches whole tokens): accepted
-                    pipe.validate(new GenerationRequest("a photo of supertiny-ti_2", "", 64, 64, 1, "euler", null,
-                            null, 1, 1, PromptSyntax.A1111));
+                    pipe.validate(a1111);
+                    NDArray a1111With = pipe.encodePromptPair(a1111, null, m)[0].toType(DataType.FLOAT64, false);
+                    pipe.useEmbeddings(null);
+                    NDArray a1111Without = pipe.encodePromptPair(a1111, null, m)[0].toType(DataType.FLOAT64, false);
+                    assertTrue(Fixtures.relL2(a1111With, a1111Without) > 1e-3, "the embedding changes the encoding");
+                    // a name inside a word is text in A1111 syntax (whole tokens): the same as without the folder
+                    GenerationRequest inWord = new GenerationRequest("a photo of supertiny-tiny", "", 64, 64, 1,
+                            "euler", null, null, 1, 1, PromptSyntax.A1111);
+                    NDArray inWordWithout = pipe.encodePromptPair(inWord, null, m)[0];
+                    pipe.useEmbeddings(() -> folder);
+                    assertEquals(0.0, Fixtures.relL2(pipe.encodePromptPair(inWord, null, m)[0], inWordWithout));
                     assertEquals(1, with.getShape().get(0));
                 }
             }

@@ -53,6 +53,7 @@ class HostSyncAuditTest {
             Map.entry("dev/sdcfg/model/lora/LoraFile#scalar", "a LoRA file's alpha read while the model loads, once per LoRA set"),
             Map.entry("dev/sdcfg/model/ti/TextualInversionFile#table", "an embedding file's vectors (each table: SDXL files have two) read on the CPU, once per prompt naming it"),
             Map.entry("dev/sdcfg/model/ti/TextualInversionTokens#extraRows", "the named embeddings' vectors uploaded, once per prompt naming them"),
+            Map.entry("dev/sdcfg/pipeline/PromptEmbeddings#arrays", "A1111 syntax: a chunk's lookup ids and its embeddings' vectors uploaded, once per chunk that names an embedding"),
             Map.entry("dev/sdcfg/pipeline/prompt/WeightedPromptEncoder#encode", "A1111 chunk token ids, once per chunk of a prompt"),
             Map.entry("dev/sdcfg/pipeline/prompt/WeightedPromptEncoder#emphasis", "A1111 token weights, once per weighted chunk of a prompt"),
             // guards that move an input only when a caller passes it on another device (the pipeline never does)

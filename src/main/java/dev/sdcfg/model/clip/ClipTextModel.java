@@ -312,13 +312,28 @@ public final class ClipTextModel implements AutoCloseable {
      * its last token there, as transformers does.
      */
     public PooledOutput encodePooled(NDArray inputIds, int clipSkip, NDArray extraRows) {
+        return encodePooled(inputIds, clipSkip, extraRows, inputIds);
+    }
+
+    /**
+     * {@link #encodePooled(NDArray, int, NDArray)} where the token embeddings are looked up at {@code lookupIds}
+     * (same shape) and the pooling position is found on {@code inputIds}: A1111's textual inversion
+     * ({@code EmbeddingsWithFixes}) writes an embedding's vectors over the token embeddings of id-0 placeholders,
+     * so its text encoder pools where the ids it was given say (open_clip: argmax of ids with zeros for the
+     * embedding, i.e. at EOS), while the vectors come from {@code extraRows}.
+     */
+    public PooledOutput encodePooled(NDArray inputIds, int clipSkip, NDArray extraRows, NDArray lookupIds) {
+        if (!lookupIds.getShape().equals(inputIds.getShape())) {
+            throw new IllegalArgumentException("lookup ids " + lookupIds.getShape() + " must be shaped like the ids "
+                    + inputIds.getShape());
+        }
         int skip = Math.max(0, clipSkip);
         if (skip + 2 > numLayers + 1) {
             throw new IllegalArgumentException("clip skip " + clipSkip + " leaves no hidden state of the text encoder's "
                     + numLayers + " layers");
         }
         try (NDScope scope = new ForwardScope()) {
-            NDList hs = run(inputIds, numLayers, true, extraRows);
+            NDList hs = run(lookupIds, numLayers, true, extraRows);
             NDArray hidden = hs.get(numLayers - 1 - skip);
             NDArray textEmbeds = null;
             if (textProjection != null) {
