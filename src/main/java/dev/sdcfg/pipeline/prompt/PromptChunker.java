@@ -36,6 +36,7 @@ public final class PromptChunker {
      * @param tokens      per chunk, {@code CHUNK_LENGTH + 2} ids
      * @param multipliers per chunk, the weight of each id (float32, as A1111's {@code torch.asarray} makes them)
      * @param tokenCount  A1111's token count (75 per full chunk, the real tokens of the last one)
+     * @param fixes       per chunk, the embeddings placed in it ({@code PromptChunk.fixes}); empty without a database
      */
     public record Chunks(List<long[]> tokens, List<float[]> multipliers, int tokenCount, List<List<Fix>> fixes) {
         public Chunks(List<long[]> tokens, List<float[]> multipliers, int tokenCount) {
