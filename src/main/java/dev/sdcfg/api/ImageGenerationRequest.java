@@ -152,7 +152,38 @@ public record ImageGenerationRequest(
                 + "[{\"name\": \"...\", \"weight\": 0.8}] (weight -10..10, default 1; at most 8). A1111's "
                 + "<lora:name:weight> tags in the prompt are read and removed from the text the same way",
                 examples = "[{\"name\": \"pixel-art\", \"weight\": 0.8}]")
-        java.util.List<LoraRequest> loras) {
+        java.util.List<LoraRequest> loras,
+
+        @Schema(description = "A high-resolution second pass (A1111's hires fix): the image is generated at the "
+                + "requested size, upscaled by scale, then re-drawn by image to image at that size with the same "
+                + "prompt, guidance, sampler and seed. The answer's images have the larger size; progress counts the "
+                + "steps of both passes. Not with init_image; two-call samplers (heun, dpm2*) are refused")
+        HiresRequest hires) {
+
+    /** The {@code hires} object. */
+    @Schema(name = "HiresRequest", description = "A1111's high-resolution second pass (StableDiffusionProcessingTxt2Img"
+            + ".sample_hr_pass)")
+    public record HiresRequest(
+            @Schema(description = "Upscale factor, 1..4 (default 2). Each side of the second pass is int(side × scale) "
+                    + "rounded down to a multiple of 8 (64 at 1.3 → 80); its pixels are bounded by "
+                    + "sd.limits.max-pixels (not by max-size) and planned against the memory budget",
+                    minimum = "1", maximum = "4", defaultValue = "2", examples = "1.5")
+            Double scale,
+            @Schema(description = "The second pass's steps, 0..sd.limits.max-steps; 0 (default) = the first pass's. "
+                    + "As all image to image here (diffusers), only the last int(steps × strength) of them run "
+                    + "(A1111 instead runs exactly this many)", minimum = "0", maximum = "150", defaultValue = "0",
+                    examples = "20")
+            Integer steps,
+            @Schema(description = "Denoising strength of the second pass, 0..1 (default 0.75, A1111's); "
+                    + "int(steps × strength) must be at least 1", minimum = "0", maximum = "1",
+                    defaultValue = "0.75", examples = "0.5")
+            Double strength,
+            @Schema(description = "latent (default, A1111's \"Latent\"): bilinear interpolation of the latents "
+                    + "(torch interpolate, antialias off), which the second pass noises directly; lanczos (A1111's "
+                    + "\"Lanczos\"): the first image decoded, resized with PIL's LANCZOS filter in 8 bits, and "
+                    + "encoded again by the VAE", enumeration = {"latent", "lanczos"}, defaultValue = "latent")
+            String upscaler) {
+    }
 
     /** One entry of {@code loras}. */
     @Schema(name = "LoraRequest", description = "A LoRA to merge into the model for this request")
@@ -171,6 +202,7 @@ public record ImageGenerationRequest(
                                   JsonNode samplerOptions, JsonNode guidance, String model, String user,
                                   String webhook, java.util.List<String> webhookEvents) {
         this(prompt, negativePrompt, n, size, width, height, responseFormat, seed, steps, sampler, samplerOptions,
-                guidance, model, user, webhook, webhookEvents, null, null, null, null, null, null, null, null, null);
+                guidance, model, user, webhook, webhookEvents, null, null, null, null, null, null, null, null, null,
+                null);
     }
 }

@@ -95,6 +95,20 @@ final class ImageStart {
                 nine ? null : cast(noise, dtype, into));
     }
 
+    /**
+     * The hires latent upscaler's start (diffusers' img2img {@code prepare_latents} given 4-channel latents as its
+     * image: they are the init latents, no VAE encode): seeds the engine's generator with {@code seed}, draws the
+     * noise and noises {@code latents} to sampler call {@code firstCall}, in float32 as image to image does.
+     */
+    static ImageStart fromLatents(NDArray latents, long seed, Sampler sampler, int firstCall, DataType dtype,
+                                  NDManager into) {
+        NDArray init = cast(latents, DataType.FLOAT32, into);
+        DjlRuntime.seed(seed);
+        NDArray noise = NoiseSource.ENGINE_CPU.randn(init.getShape(), DataType.FLOAT32, into);
+        return new ImageStart(cast(sampler.addNoise(init, noise, firstCall), dtype, into), null, null, null, null,
+                null);
+    }
+
     /** What the UNet sees at a call: the scaled latents, with mask and masked-image latents for 9-channel UNets. */
     NDArray unetInput(NDArray scaled) {
         return maskedImageLatents == null ? scaled : NDArrays.concat(new NDList(scaled, mask, maskedImageLatents), 1);

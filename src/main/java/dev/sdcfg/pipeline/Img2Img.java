@@ -29,6 +29,11 @@ final class Img2Img {
         return r.img2img() == null ? r.steps() : r.steps() - skippedSteps(r.steps(), r.img2img().strength());
     }
 
+    /** The steps the loop runs for a schedule of {@code steps} cut by {@code strength}. */
+    static int runSteps(int steps, double strength) {
+        return steps - skippedSteps(steps, strength);
+    }
+
     /** The first sampler call the loop runs: {@code t_start · scheduler.order} (diffusers' begin index). */
     static int firstCall(GenerationRequest r, Sampler sampler) {
         return r.img2img() == null ? 0 : skippedSteps(r.steps(), r.img2img().strength()) * sampler.order();
