@@ -124,6 +124,14 @@ public record ImageGenerationRequest(
                 + "pure noise)", examples = "data:image/png;base64,iVBORw0KGgo...")
         String mask,
 
+        @JsonProperty("mask_blur")
+        @Schema(description = "With mask: blur the mask by this many pixels first, 0..64 (default 0: none), as "
+                + "diffusers' VaeImageProcessor.blur does (PIL's GaussianBlur with this radius). The pipeline still "
+                + "binarizes the mask at 128 afterwards, so the blur rounds its corners and moves its edges where "
+                + "the blurred grey crosses 128; it does not feather the result (A1111's default is 4, which also "
+                + "feathers its paste-back)", minimum = "0", maximum = "64", defaultValue = "0", examples = "4")
+        Integer maskBlur,
+
         @JsonProperty("original_size")
         @Schema(description = "SDXL only: the micro-conditioning original size [height, width] (diffusers' "
                 + "original_size); default [height, width]", examples = "[1024, 1024]")
@@ -203,6 +211,6 @@ public record ImageGenerationRequest(
                                   String webhook, java.util.List<String> webhookEvents) {
         this(prompt, negativePrompt, n, size, width, height, responseFormat, seed, steps, sampler, samplerOptions,
                 guidance, model, user, webhook, webhookEvents, null, null, null, null, null, null, null, null, null,
-                null);
+                null, null);
     }
 }

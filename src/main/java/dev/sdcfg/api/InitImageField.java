@@ -22,6 +22,7 @@ final class InitImageField {
     /** StableDiffusionInpaintPipeline's default strength: start from pure noise. */
     static final double DEFAULT_INPAINT_STRENGTH = 1.0;
     static final String MASK = "mask";
+    static final String MASK_BLUR = "mask_blur";
     private static final Pattern DATA_URL = Pattern.compile("data:([a-zA-Z0-9.+/-]*)(;[a-zA-Z0-9=.+-]*)*?;base64,");
 
     private InitImageField() {
@@ -54,8 +55,14 @@ final class InitImageField {
         }
     }
 
-    /** strength and mask only come with init_image; strength within 0..1. */
-    static void checkCompanions(String initImage, Double strength, String mask, List<FieldError> errors) {
+    /** strength and mask only come with init_image, mask_blur only with a mask; strength within 0..1. */
+    static void checkCompanions(String initImage, Double strength, String mask, Integer maskBlur,
+                                List<FieldError> errors) {
+        if (maskBlur != null && mask == null) {
+            errors.add(new FieldError(MASK_BLUR, "only with mask"));
+        } else if (maskBlur != null && (maskBlur < 0 || maskBlur > Img2ImgInput.MAX_MASK_BLUR)) {
+            errors.add(new FieldError(MASK_BLUR, "must be between 0 and " + Img2ImgInput.MAX_MASK_BLUR));
+        }
         if (initImage == null) {
             if (strength != null) {
                 errors.add(new FieldError("strength", "only with init_image"));
@@ -72,11 +79,11 @@ final class InitImageField {
      * The decoded image, mask (may be null) and strength (default 0.8, or 1 with a mask, as diffusers' img2img and
      * inpaint pipelines); decoding refusals are 422 naming the field.
      */
-    static Img2ImgInput decode(byte[] image, byte[] mask, Double strength, long maxPixels) {
+    static Img2ImgInput decode(byte[] image, byte[] mask, Double strength, Integer maskBlur, long maxPixels) {
         try {
             InitImage m = mask == null ? null : InitImage.decode(mask, MASK, maxPixels);
             double s = strength != null ? strength : mask != null ? DEFAULT_INPAINT_STRENGTH : DEFAULT_STRENGTH;
-            return new Img2ImgInput(InitImage.decode(image, FIELD, maxPixels), s, m);
+            return new Img2ImgInput(InitImage.decode(image, FIELD, maxPixels), s, m, maskBlur == null ? 0 : maskBlur);
         } catch (InvalidRequestException e) {
             throw ProblemException.unprocessable(e.field(), e.getMessage());
         }

@@ -58,6 +58,7 @@ final class JobCodec {
                 o.put("strength", r.img2img().strength());
                 if (r.img2img().mask() != null) {
                     o.put("mask", png(r.img2img().mask()));
+                    o.put("mask_blur", r.img2img().maskBlur());
                 }
             }
             if (r.hires() != null) {
@@ -112,7 +113,7 @@ final class JobCodec {
     private static dev.sdcfg.pipeline.Img2ImgInput img2img(JsonNode o) {
         dev.sdcfg.pipeline.InitImage image = image(o, "init_image");
         return image == null ? null : new dev.sdcfg.pipeline.Img2ImgInput(image, o.get("strength").asDouble(),
-                image(o, "mask"));
+                image(o, "mask"), o.path("mask_blur").asInt(0));
     }
 
     private static dev.sdcfg.pipeline.HiresFix hires(JsonNode h) {

@@ -79,7 +79,7 @@ final class ImageStart {
         NDArray noise = NoiseSource.ENGINE_CPU.randn(latentShape, DataType.FLOAT32, into);
         NDArray start = strengthMax ? HostScalars.mul(noise, sampler.initNoiseSigma())
                 : sampler.addNoise(imageLatents, noise, firstCall);
-        float[] condition = Inpaint.maskCondition(in.mask());
+        float[] condition = Inpaint.maskCondition(in.effectiveMask()); // blurred first when mask_blur asks
         NDArray masked = into.create(Inpaint.maskedPixels(Img2Img.pixels(image), condition), pixelShape);
         NDArray maskedLatents = encode(vae, masked, into); // drawn even for 4-channel UNets, as diffusers does
         float[] latentMask = Inpaint.latentMask(condition, image.width(), image.height(), vae.downscaleFactor());

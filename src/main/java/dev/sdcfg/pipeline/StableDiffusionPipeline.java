@@ -994,6 +994,9 @@ public final class StableDiffusionPipeline implements ImageGenerator {
         t.put("steps", Integer.toString(r.steps()));
         if (r.img2img() != null) {
             t.put("strength", Double.toString(r.img2img().strength()));
+            if (r.img2img().maskBlur() > 0) {
+                t.put("mask_blur", Integer.toString(r.img2img().maskBlur()));
+            }
         }
         if (r.hires() != null) {
             t.put("hires", r.hires().canonicalJson());

@@ -369,6 +369,15 @@ class BadInputCorpusTest {
                 + TestImages.b64(TestImages.png(64, 72)) + "\""), 422, "mask"));
         c.add(a("mask declares 100000x100000", GEN, JSON, null, img("\"" + ok + "\"", ", \"mask\": \""
                 + TestImages.b64(TestImages.pngHeaderOnly(100000, 100000)) + "\""), 422, "mask"));
+        String withMask = ", \"mask\": \"" + ok + "\"";
+        c.add(a("mask_blur without mask", GEN, JSON, null, img("\"" + ok + "\"", ", \"mask_blur\": 4"), 400,
+                "mask_blur"));
+        c.add(a("mask_blur above 64", JOBS, JSON, null, img("\"" + ok + "\"", withMask + ", \"mask_blur\": 65"), 400,
+                "mask_blur"));
+        c.add(a("mask_blur negative", GEN, JSON, null, img("\"" + ok + "\"", withMask + ", \"mask_blur\": -1"), 400,
+                "mask_blur"));
+        c.add(a("mask_blur 2.5", GEN, JSON, null, img("\"" + ok + "\"", withMask + ", \"mask_blur\": 2.5"), 400,
+                "mask_blur"));
         c.add(a("experiment: init_image is not a field", EXP, JSON, null,
                 "{\"prompt\": \"a\", \"guidance\": [1], \"init_image\": \"" + ok + "\"}", 400, "init_image"));
     }

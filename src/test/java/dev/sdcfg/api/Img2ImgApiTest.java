@@ -79,6 +79,24 @@ class Img2ImgApiTest {
     }
 
     @Test
+    void maskBlurMovesTheBinarizedEdge() {
+        byte[] init = TestImages.png(64, 64);
+        java.awt.image.BufferedImage m = new java.awt.image.BufferedImage(64, 64, BufferedImage.TYPE_BYTE_GRAY);
+        for (int y = 8; y < 40; y++) {
+            for (int x = 8; x < 40; x++) {
+                m.getRaster().setSample(x, y, 0, 255);
+            }
+        }
+        String mask = ", \"mask\": \"" + TestImages.b64(TestImages.encodeImage(m, "png")) + "\"";
+        byte[] sharp = generate("\"" + TestImages.b64(init) + "\"", mask);
+        byte[] zero = generate("\"" + TestImages.b64(init) + "\"", mask + ", \"mask_blur\": 0");
+        assertArrayEquals(sharp, zero, "mask_blur 0 is no blur");
+        byte[] blurred = generate("\"" + TestImages.b64(init) + "\"", mask + ", \"mask_blur\": 8");
+        assertFalse(java.util.Arrays.equals(sharp, blurred), "a blurred mask rounds the repainted square's corners");
+        assertEquals("8", PngEncoder.readText(blurred).get("mask_blur"));
+    }
+
+    @Test
     void jpegInitImage() {
         byte[] jpeg = TestImages.encode(64, 80, BufferedImage.TYPE_INT_RGB, "jpeg");
         BufferedImage img = png(generate("\"data:image/jpeg;base64," + TestImages.b64(jpeg) + "\"", ""));

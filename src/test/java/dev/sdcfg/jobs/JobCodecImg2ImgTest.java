@@ -39,5 +39,19 @@ class JobCodecImg2ImgTest {
                 .mask());
         GenerationRequest plain = new GenerationRequest("a fox", "", 16, 8, 4, null, null, null, 3, 1);
         assertNull(JobCodec.tasks(JobCodec.tasks(List.of(new JobTask(null, plain)))).get(0).request().img2img());
+        assertNull(JobCodec.tasks(JobCodec.tasks(List.of(new JobTask(null, plain)))).get(0).request().hires());
+    }
+
+    @Test
+    void maskBlurAndHiresRoundTrip() {
+        byte[] rgb = new byte[16 * 8 * 3];
+        GenerationRequest blurred = new GenerationRequest("a fox", "", 16, 8, 4, "euler", null, null, 3, 1,
+                new Img2ImgInput(new InitImage(16, 8, rgb), 0.5, new InitImage(16, 8, rgb), 6));
+        assertEquals(6, JobCodec.tasks(JobCodec.tasks(List.of(new JobTask(null, blurred)))).get(0).request()
+                .img2img().maskBlur());
+        dev.sdcfg.pipeline.HiresFix h = new dev.sdcfg.pipeline.HiresFix(1.75, 9, 0.45,
+                dev.sdcfg.pipeline.HiresFix.Upscaler.LANCZOS);
+        GenerationRequest hires = new GenerationRequest("a fox", "", 16, 8, 4, "euler", null, null, 3, 1).withHires(h);
+        assertEquals(h, JobCodec.tasks(JobCodec.tasks(List.of(new JobTask(null, hires)))).get(0).request().hires());
     }
 }

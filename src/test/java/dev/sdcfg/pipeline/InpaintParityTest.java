@@ -36,6 +36,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * PNDM at strength 1 and Euler ancestral 0.8. Start image {@code img2img/init.png}, mask {@code mask.png} (RGB, with
  * grey and coloured pixels on both sides of the threshold).
  *
+ * <p>{@code parity-extra/inpaint-blur} (tools/img2img-goldens/gen_mask_blur.py) adds {@code mask_blur}: the same
+ * pipeline given the mask blurred by diffusers' own {@code VaeImageProcessor.blur} (PIL's GaussianBlur), radius 4 on
+ * the 4-channel UNet (Euler 0.75) and 2 on the 9-channel one (PNDM 1); the blurred mask must be PIL's byte for byte.
+ *
  * <p>Per run: the binarized mask exactly, the latent mask exactly, the masked image's latents and the start latents
  * within 1e-4 (an fp32 VAE encoder forward), then every step's latents, the final latents and the decoded image
  * within 1e-4 and the 8-bit image within one level.
@@ -47,6 +51,8 @@ class InpaintParityTest {
 
     private JsonObject notes;
     private Safetensors golden;
+    private JsonObject blurNotes;
+    private Safetensors blurGolden;
     private StableDiffusionPipeline pipe4;
     private StableDiffusionPipeline pipe9;
     private Path model9;
@@ -59,6 +65,9 @@ class InpaintParityTest {
         Path caseDir = Fixtures.resource("parity-extra/inpaint");
         notes = GoldenReplay.notes(caseDir);
         golden = Safetensors.open(caseDir.resolve("golden.safetensors"));
+        Path blurDir = Fixtures.resource("parity-extra/inpaint-blur");
+        blurNotes = GoldenReplay.notes(blurDir);
+        blurGolden = Safetensors.open(blurDir.resolve("golden.safetensors"));
         pipe4 = StableDiffusionPipeline.load(Fixtures.resource("random-model"), ComputeContext.cpu(),
                 PipelineOptions.defaults());
         model9 = Files.createTempDirectory("inpaint-parity").resolve("model");
@@ -76,16 +85,24 @@ class InpaintParityTest {
         pipe4.close();
         pipe9.close();
         golden.close();
+        blurGolden.close();
         GoldenReplay.deleteTree(model9.getParent());
     }
 
-    private NDArray ref(String key) throws IOException {
-        return golden.load(key, manager, null);
+    /** The golden of a run: the blur set's when its request has mask_blur. */
+    private Safetensors goldenOf(JsonObject run) {
+        return run.getAsJsonObject("request").has("mask_blur") ? blurGolden : golden;
+    }
+
+    private NDArray ref(JsonObject run, String key) throws IOException {
+        return goldenOf(run).load(key, manager, null);
     }
 
     private GenerationRequest request(JsonObject run) {
-        double strength = run.getAsJsonObject("request").get("strength").getAsDouble();
-        return GoldenReplay.request(run, new Img2ImgInput(image, strength, mask));
+        JsonObject q = run.getAsJsonObject("request");
+        double strength = q.get("strength").getAsDouble();
+        int blur = q.has("mask_blur") ? q.get("mask_blur").getAsInt() : 0;
+        return GoldenReplay.request(run, new Img2ImgInput(image, strength, mask, blur));
     }
 
     private StableDiffusionPipeline pipe(JsonObject run) {
@@ -115,25 +132,35 @@ class InpaintParityTest {
         return GoldenReplay.perRun(notes, "mask and start", this::checkStart, this::checkRun);
     }
 
+    @TestFactory
+    List<DynamicTest> blurredMaskRuns() {
+        return GoldenReplay.perRun(blurNotes, "mask and start", this::checkStart, this::checkRun);
+    }
+
     private void checkStart(String name, JsonObject run) throws IOException {
         GenerationRequest r = request(run);
         StableDiffusionPipeline p = pipe(run);
-        float[] cond = Inpaint.maskCondition(mask);
+        InitImage effective = r.img2img().effectiveMask();
+        if (r.img2img().maskBlur() > 0) {
+            int[] d = Fixtures.u8Diff(effective.rgb(), ref(run, name + ".blurred_mask").toByteArray());
+            assertEquals(0, d[0], name + ": the blurred mask differs from PIL's GaussianBlur in " + d[1] + " values");
+        }
+        float[] cond = Inpaint.maskCondition(effective);
         NDArray ours = manager.create(cond, new Shape(1, 1, mask.height(), mask.width()));
-        assertEquals(0.0, Fixtures.relL2(ours, ref(name + ".mask_condition")), 0.0, name + " mask_condition");
+        assertEquals(0.0, Fixtures.relL2(ours, ref(run, name + ".mask_condition")), 0.0, name + " mask_condition");
         NDArray latentMask = manager.create(Inpaint.latentMask(cond, mask.width(), mask.height(), 8),
                 new Shape(1, 1, mask.height() / 8, mask.width() / 8));
-        assertEquals(0.0, Fixtures.relL2(latentMask, ref(name + ".mask_latent")), 0.0, name + " latent mask");
+        assertEquals(0.0, Fixtures.relL2(latentMask, ref(run, name + ".mask_latent")), 0.0, name + " latent mask");
         try (Sampler s = SamplerFactory.create(r.sampler(), StableDiffusionPipeline.asStableDiffusionPipelineSees(
                 JsonConfig.read(Fixtures.resource("random-model").resolve("scheduler").resolve("scheduler_config.json"))),
                 r.samplerOptions().toJson())) {
             s.setTimesteps(r.steps());
             int first = Img2Img.firstCall(r, s);
-            double[] theirs = ref(name + ".run_timesteps").toDoubleArray();
+            double[] theirs = ref(run, name + ".run_timesteps").toDoubleArray();
             assertEquals(theirs.length, s.timesteps().length - first, name + " timesteps run");
             ImageStart start = ImageStart.prepare(p.vae(), r.img2img(), r.seed(), s, first,
                     p.unet().config().inChannels(), DataType.FLOAT32, manager);
-            double es = Fixtures.relL2(start.latents(), ref(name + ".start_latents"));
+            double es = Fixtures.relL2(start.latents(), ref(run, name + ".start_latents"));
             System.out.printf("inpaint %-34s start latents %.2e%n", name, es);
             assertTrue(es < TOL, name + " start latents relL2 " + es);
         }
@@ -150,12 +177,12 @@ class InpaintParityTest {
         }
         NDArray std = moments.split(2, 1).get(1).clip(-30.0, 20.0).mul(0.5).exp();
         NDArray latents = moments.split(2, 1).get(0).add(std.mul(draw)).mul(p.vae().scalingFactor());
-        double em = Fixtures.relL2(latents, ref(name + ".masked_image_latents"));
+        double em = Fixtures.relL2(latents, ref(run, name + ".masked_image_latents"));
         assertTrue(em < TOL, name + " masked image latents relL2 " + em);
     }
 
     private void checkRun(String name, JsonObject run) throws IOException {
-        int steps = (int) ref(name + ".run_timesteps").size();
-        GoldenReplay.check("inpaint", pipe(run), request(run), name, steps, golden, manager, TOL);
+        int steps = (int) ref(run, name + ".run_timesteps").size();
+        GoldenReplay.check("inpaint", pipe(run), request(run), name, steps, goldenOf(run), manager, TOL);
     }
 }
