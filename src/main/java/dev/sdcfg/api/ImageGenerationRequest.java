@@ -128,9 +128,23 @@ public record ImageGenerationRequest(
         @Schema(description = "With mask: blur the mask by this many pixels first, 0..64 (default 0: none), as "
                 + "diffusers' VaeImageProcessor.blur does (PIL's GaussianBlur with this radius). The pipeline still "
                 + "binarizes the mask at 128 afterwards, so the blur rounds its corners and moves its edges where "
-                + "the blurred grey crosses 128; it does not feather the result (A1111's default is 4, which also "
-                + "feathers its paste-back)", minimum = "0", maximum = "64", defaultValue = "0", examples = "4")
+                + "the blurred grey crosses 128. Only with inpaint_full_res does the blurred mask also feather the "
+                + "paste-back (A1111's default is 4)", minimum = "0", maximum = "64", defaultValue = "0",
+                examples = "4")
         Integer maskBlur,
+
+        @JsonProperty("inpaint_full_res")
+        @Schema(description = "With mask: inpaint only the masked area (A1111's \"only masked\", diffusers' "
+                + "padding_mask_crop). The mask's bounding box, grown by inpaint_full_res_padding and widened to the "
+                + "output's aspect ratio, is cut from image and mask and resized to the full output size; the result "
+                + "is resized back and pasted over the original through the mask (a blurred mask feathers the seam). "
+                + "The mask must not be black everywhere", defaultValue = "false", examples = "true")
+        Boolean inpaintFullRes,
+
+        @JsonProperty("inpaint_full_res_padding")
+        @Schema(description = "With inpaint_full_res: pixels added around the mask's bounding box, 0..256 (default "
+                + "32, A1111's)", minimum = "0", maximum = "256", defaultValue = "32", examples = "16")
+        Integer inpaintFullResPadding,
 
         @JsonProperty("original_size")
         @Schema(description = "SDXL only: the micro-conditioning original size [height, width] (diffusers' "
@@ -211,6 +225,6 @@ public record ImageGenerationRequest(
                                   String webhook, java.util.List<String> webhookEvents) {
         this(prompt, negativePrompt, n, size, width, height, responseFormat, seed, steps, sampler, samplerOptions,
                 guidance, model, user, webhook, webhookEvents, null, null, null, null, null, null, null, null, null,
-                null, null);
+                null, null, null, null);
     }
 }

@@ -59,6 +59,9 @@ final class JobCodec {
                 if (r.img2img().mask() != null) {
                     o.put("mask", png(r.img2img().mask()));
                     o.put("mask_blur", r.img2img().maskBlur());
+                    if (r.img2img().fullRes()) {
+                        o.put("inpaint_full_res_padding", r.img2img().fullResPadding());
+                    }
                 }
             }
             if (r.hires() != null) {
@@ -113,7 +116,8 @@ final class JobCodec {
     private static dev.sdcfg.pipeline.Img2ImgInput img2img(JsonNode o) {
         dev.sdcfg.pipeline.InitImage image = image(o, "init_image");
         return image == null ? null : new dev.sdcfg.pipeline.Img2ImgInput(image, o.get("strength").asDouble(),
-                image(o, "mask"), o.path("mask_blur").asInt(0));
+                image(o, "mask"), o.path("mask_blur").asInt(0),
+                o.path("inpaint_full_res_padding").asInt(dev.sdcfg.pipeline.Img2ImgInput.FULL_RES_OFF));
     }
 
     private static dev.sdcfg.pipeline.HiresFix hires(JsonNode h) {

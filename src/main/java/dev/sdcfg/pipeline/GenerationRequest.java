@@ -111,6 +111,12 @@ public record GenerationRequest(
                 seed, n, img2img, sizeConditions, promptSyntax, model, list, hires);
     }
 
+    /** The same request with this start image (null: text to image). */
+    public GenerationRequest withImg2img(Img2ImgInput in) {
+        return new GenerationRequest(prompt, negativePrompt, width, height, steps, sampler, samplerOptions, guidance,
+                seed, n, in, sizeConditions, promptSyntax, model, loras, hires);
+    }
+
     /** The same request with this high-resolution second pass (null: none). */
     public GenerationRequest withHires(HiresFix h) {
         return new GenerationRequest(prompt, negativePrompt, width, height, steps, sampler, samplerOptions, guidance,

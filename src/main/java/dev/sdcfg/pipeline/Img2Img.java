@@ -54,6 +54,10 @@ final class Img2Img {
             throw new InvalidRequestException("mask", "mask is " + in.mask().width() + "x" + in.mask().height()
                     + " but init_image is " + in.image().width() + "x" + in.image().height() + ": they must match");
         }
+        if (in.fullRes() && MaskCrop.isEmpty(in.effectiveMask())) {
+            throw new InvalidRequestException("mask", "inpaint_full_res needs a mask with something to repaint: this"
+                    + " one is black everywhere");
+        }
         if (!(in.strength() >= 0 && in.strength() <= 1)) {
             throw new InvalidRequestException("strength", "strength must be within 0..1 (got " + in.strength() + ")");
         }

@@ -519,6 +519,11 @@ public final class StableDiffusionPipeline implements ImageGenerator {
                 SdxlConditioning.Encoded[] pair = encodeXl(r, SizeConditions.of(HiresPass.request(r, null)), null, job);
                 hiresAdded = new SdxlConditioning.TextTime[] {pair[1].added(), pair[0].added()};
             }
+            // inpainting "only masked": the model runs on the mask's box, fill-resized to the request's size
+            InitImage fullResMask = r.img2img() != null && r.img2img().fullRes() ? r.img2img().effectiveMask() : null;
+            MaskCrop crop = fullResMask == null ? null : MaskCrop.of(fullResMask, r.width(), r.height(),
+                    r.img2img().fullResPadding());
+            GenerationRequest run = crop == null ? r : crop.request(r, fullResMask);
             double denoise = 0;
             double decode = 0;
             for (int i = 0; i < r.n(); i++) {
@@ -526,7 +531,7 @@ public final class StableDiffusionPipeline implements ImageGenerator {
                 long d0 = System.nanoTime();
                 NDArray latents;
                 if (r.hires() == null) {
-                    latents = denoise(r, seed, i, cond, uncond, addedCond, addedUncond, listener, job, null);
+                    latents = denoise(run, seed, i, cond, uncond, addedCond, addedUncond, listener, job, null);
                 } else {
                     int total = r.stepsRun();
                     latents = denoise(r, seed, i, cond, uncond, addedCond, addedUncond,
@@ -538,6 +543,9 @@ public final class StableDiffusionPipeline implements ImageGenerator {
                 long d1 = System.nanoTime();
                 NDArray image = decode(latents);
                 byte[] rgb = toRgbBytes(image);
+                if (crop != null) { // pasted back over the original through the (blurred) mask: apply_overlay
+                    rgb = crop.overlay(fullResMask, r.img2img().image(), new InitImage(r.width(), r.height(), rgb));
+                }
                 long d2 = System.nanoTime();
                 listener.onVaeDecoded(d2 - d1);
                 denoise += (d1 - d0) / 1e6;
@@ -996,6 +1004,9 @@ public final class StableDiffusionPipeline implements ImageGenerator {
             t.put("strength", Double.toString(r.img2img().strength()));
             if (r.img2img().maskBlur() > 0) {
                 t.put("mask_blur", Integer.toString(r.img2img().maskBlur()));
+            }
+            if (r.img2img().fullRes()) {
+                t.put("inpaint_full_res_padding", Integer.toString(r.img2img().fullResPadding()));
             }
         }
         if (r.hires() != null) {

@@ -378,6 +378,20 @@ class BadInputCorpusTest {
                 "mask_blur"));
         c.add(a("mask_blur 2.5", GEN, JSON, null, img("\"" + ok + "\"", withMask + ", \"mask_blur\": 2.5"), 400,
                 "mask_blur"));
+        c.add(a("inpaint_full_res without mask", GEN, JSON, null, img("\"" + ok + "\"", ", \"inpaint_full_res\": true"),
+                400, "inpaint_full_res"));
+        c.add(a("inpaint_full_res not a boolean", JOBS, JSON, null,
+                img("\"" + ok + "\"", withMask + ", \"inpaint_full_res\": \"yes\""), 400, "inpaint_full_res"));
+        c.add(a("inpaint_full_res_padding without inpaint_full_res", GEN, JSON, null,
+                img("\"" + ok + "\"", withMask + ", \"inpaint_full_res_padding\": 8"), 400, "inpaint_full_res_padding"));
+        c.add(a("inpaint_full_res_padding above 256", GEN, JSON, null, img("\"" + ok + "\"", withMask
+                + ", \"inpaint_full_res\": true, \"inpaint_full_res_padding\": 257"), 400, "inpaint_full_res_padding"));
+        c.add(a("inpaint_full_res_padding negative", JOBS, JSON, null, img("\"" + ok + "\"", withMask
+                + ", \"inpaint_full_res\": true, \"inpaint_full_res_padding\": -4"), 400, "inpaint_full_res_padding"));
+        c.add(a("inpaint_full_res with an all-black mask", GEN, JSON, null, img("\"" + ok + "\"", ", \"mask\": \""
+                + TestImages.b64(TestImages.encodeImage(new java.awt.image.BufferedImage(64, 64,
+                        java.awt.image.BufferedImage.TYPE_BYTE_GRAY), "png"))
+                + "\", \"inpaint_full_res\": true"), 422, "mask"));
         c.add(a("experiment: init_image is not a field", EXP, JSON, null,
                 "{\"prompt\": \"a\", \"guidance\": [1], \"init_image\": \"" + ok + "\"}", 400, "init_image"));
     }

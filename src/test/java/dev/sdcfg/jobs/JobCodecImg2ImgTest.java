@@ -49,6 +49,12 @@ class JobCodecImg2ImgTest {
                 new Img2ImgInput(new InitImage(16, 8, rgb), 0.5, new InitImage(16, 8, rgb), 6));
         assertEquals(6, JobCodec.tasks(JobCodec.tasks(List.of(new JobTask(null, blurred)))).get(0).request()
                 .img2img().maskBlur());
+        assertEquals(Img2ImgInput.FULL_RES_OFF, JobCodec.tasks(JobCodec.tasks(List.of(new JobTask(null, blurred))))
+                .get(0).request().img2img().fullResPadding());
+        GenerationRequest onlyMasked = blurred.withImg2img(new Img2ImgInput(new InitImage(16, 8, rgb), 0.5,
+                new InitImage(16, 8, rgb), 6, 12));
+        assertEquals(12, JobCodec.tasks(JobCodec.tasks(List.of(new JobTask(null, onlyMasked)))).get(0).request()
+                .img2img().fullResPadding());
         dev.sdcfg.pipeline.HiresFix h = new dev.sdcfg.pipeline.HiresFix(1.75, 9, 0.45,
                 dev.sdcfg.pipeline.HiresFix.Upscaler.LANCZOS);
         GenerationRequest hires = new GenerationRequest("a fox", "", 16, 8, 4, "euler", null, null, 3, 1).withHires(h);

@@ -23,6 +23,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -40,6 +41,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * pipeline given the mask blurred by diffusers' own {@code VaeImageProcessor.blur} (PIL's GaussianBlur), radius 4 on
  * the 4-channel UNet (Euler 0.75) and 2 on the 9-channel one (PNDM 1); the blurred mask must be PIL's byte for byte.
  *
+ * <p>{@code parity-extra/inpaint-full-res} (tools/img2img-goldens/gen_full_res.py) is inpainting "only masked":
+ * diffusers' pipeline with {@code padding_mask_crop} 8, 3 and 0 (masks blurred by 0, 3 and 2) on a small mask. There
+ * the crop box must be diffusers', the fill-resized image and mask PIL's byte for byte, the trajectory within the
+ * limits below, the paste-back ({@code apply_overlay}) of the golden's own 8-bit result PIL's byte for byte, and the
+ * whole request through {@link StableDiffusionPipeline#generate} within one 8-bit level of the pipeline's output.
+ *
  * <p>Per run: the binarized mask exactly, the latent mask exactly, the masked image's latents and the start latents
  * within 1e-4 (an fp32 VAE encoder forward), then every step's latents, the final latents and the decoded image
  * within 1e-4 and the 8-bit image within one level.
@@ -53,6 +60,9 @@ class InpaintParityTest {
     private Safetensors golden;
     private JsonObject blurNotes;
     private Safetensors blurGolden;
+    private JsonObject fullResNotes;
+    private Safetensors fullResGolden;
+    private InitImage smallMask;
     private StableDiffusionPipeline pipe4;
     private StableDiffusionPipeline pipe9;
     private Path model9;
@@ -68,6 +78,10 @@ class InpaintParityTest {
         Path blurDir = Fixtures.resource("parity-extra/inpaint-blur");
         blurNotes = GoldenReplay.notes(blurDir);
         blurGolden = Safetensors.open(blurDir.resolve("golden.safetensors"));
+        Path fullResDir = Fixtures.resource("parity-extra/inpaint-full-res");
+        fullResNotes = GoldenReplay.notes(fullResDir);
+        fullResGolden = Safetensors.open(fullResDir.resolve("golden.safetensors"));
+        smallMask = InitImage.decode(Files.readAllBytes(fullResDir.resolve("mask_small.png")), "mask", 1 << 20);
         pipe4 = StableDiffusionPipeline.load(Fixtures.resource("random-model"), ComputeContext.cpu(),
                 PipelineOptions.defaults());
         model9 = Files.createTempDirectory("inpaint-parity").resolve("model");
@@ -86,12 +100,14 @@ class InpaintParityTest {
         pipe9.close();
         golden.close();
         blurGolden.close();
+        fullResGolden.close();
         GoldenReplay.deleteTree(model9.getParent());
     }
 
     /** The golden of a run: the blur set's when its request has mask_blur. */
     private Safetensors goldenOf(JsonObject run) {
-        return run.getAsJsonObject("request").has("mask_blur") ? blurGolden : golden;
+        JsonObject q = run.getAsJsonObject("request");
+        return q.has("inpaint_full_res") ? fullResGolden : q.has("mask_blur") ? blurGolden : golden;
     }
 
     private NDArray ref(JsonObject run, String key) throws IOException {
@@ -102,6 +118,10 @@ class InpaintParityTest {
         JsonObject q = run.getAsJsonObject("request");
         double strength = q.get("strength").getAsDouble();
         int blur = q.has("mask_blur") ? q.get("mask_blur").getAsInt() : 0;
+        if (q.has("inpaint_full_res")) {
+            return GoldenReplay.request(run, new Img2ImgInput(image, strength, smallMask, blur,
+                    q.get("inpaint_full_res_padding").getAsInt()));
+        }
         return GoldenReplay.request(run, new Img2ImgInput(image, strength, mask, blur));
     }
 
@@ -135,6 +155,48 @@ class InpaintParityTest {
     @TestFactory
     List<DynamicTest> blurredMaskRuns() {
         return GoldenReplay.perRun(blurNotes, "mask and start", this::checkStart, this::checkRun);
+    }
+
+    @TestFactory
+    List<DynamicTest> fullResRuns() {
+        return GoldenReplay.perRun(fullResNotes, "crop, resize and paste-back", this::checkCrop, this::checkFullRes);
+    }
+
+    /** The box, the fill-resized image and mask, and apply_overlay of the golden's own result, all exact. */
+    private void checkCrop(String name, JsonObject run) throws IOException {
+        GenerationRequest r = request(run);
+        InitImage effective = r.img2img().effectiveMask();
+        int[] d = Fixtures.u8Diff(effective.rgb(), ref(run, name + ".blurred_mask").toByteArray());
+        assertEquals(0, d[0], name + ": blurred mask");
+        MaskCrop crop = MaskCrop.of(effective, r.width(), r.height(), r.img2img().fullResPadding());
+        long[] box = ref(run, name + ".crop").toLongArray();
+        assertArrayEquals(box, new long[] {crop.x1(), crop.y1(), crop.x2(), crop.y2()}, name + " crop box");
+        Img2ImgInput processed = crop.request(r, effective).img2img();
+        NDArray pixels = manager.create(Img2Img.pixels(processed.image()), new Shape(1, 3, r.height(), r.width()));
+        assertEquals(0.0, Fixtures.relL2(pixels, ref(run, name + ".image_in")), 0.0, name + " fill-resized image");
+        NDArray cond = manager.create(Inpaint.maskCondition(processed.mask()), new Shape(1, 1, r.height(),
+                r.width()));
+        assertEquals(0.0, Fixtures.relL2(cond, ref(run, name + ".mask_condition")), 0.0, name + " fill-resized mask");
+        byte[] pasted = crop.overlay(effective, image, new InitImage(r.width(), r.height(),
+                ref(run, name + ".image_u8").toByteArray()));
+        int[] o = Fixtures.u8Diff(pasted, ref(run, name + ".output_u8").toByteArray());
+        System.out.printf("inpaint %-34s crop %s, paste-back max diff %d (%d values)%n", name,
+                java.util.Arrays.toString(box), o[0], o[1]);
+        assertEquals(0, o[0], name + ": apply_overlay differs in " + o[1] + " values");
+    }
+
+    /** The trajectory of the cropped request, then the whole request through generate. */
+    private void checkFullRes(String name, JsonObject run) throws IOException {
+        GenerationRequest r = request(run);
+        InitImage effective = r.img2img().effectiveMask();
+        MaskCrop crop = MaskCrop.of(effective, r.width(), r.height(), r.img2img().fullResPadding());
+        int steps = (int) ref(run, name + ".run_timesteps").size();
+        GoldenReplay.check("inpaint", pipe(run), crop.request(r, effective), name, steps, fullResGolden, manager, TOL);
+        GenerationResult result = pipe(run).generate(r, GenerationListener.NONE);
+        InitImage out = InitImage.decode(result.images().get(0).png(), "png", 1 << 20);
+        int[] d = Fixtures.u8Diff(out.rgb(), ref(run, name + ".output_u8").toByteArray());
+        System.out.printf("inpaint %-34s generate (pasted back): u8 max diff %d (%d values)%n", name, d[0], d[1]);
+        assertTrue(d[0] <= 1, name + ": generate's output differs by " + d[0] + " levels");
     }
 
     private void checkStart(String name, JsonObject run) throws IOException {

@@ -18,7 +18,24 @@ public final class PilResample {
 
     /** Pillow's PRECISION_BITS for 8-bit images: 32 − 8 − 2 (two bits of headroom for the negative lobes). */
     private static final int PRECISION_BITS = 22;
-    private static final double LANCZOS_SUPPORT = 3.0;
+
+    /** Pillow's resampling filters used here, with their support. */
+    public enum Filter {
+        /** sinc(x)·sinc(x/3) on [−3, 3): {@code Image.LANCZOS}. */
+        LANCZOS(3.0),
+        /** Keys' cubic with a = −0.5 on (−2, 2): {@code Image.BICUBIC}, what {@code Image.resize} uses unless told. */
+        BICUBIC(2.0);
+
+        final double support;
+
+        Filter(double support) {
+            this.support = support;
+        }
+
+        double apply(double x) {
+            return this == LANCZOS ? lanczosFilter(x) : bicubicFilter(x);
+        }
+    }
 
     private PilResample() {
     }
@@ -30,28 +47,48 @@ public final class PilResample {
      * @param channels 1 (PIL mode L) or 3 (RGB)
      */
     public static byte[] lanczos(byte[] pixels, int width, int height, int channels, int outWidth, int outHeight) {
+        return lanczos(pixels, width, height, channels, outWidth, outHeight, 0, 0, width, height);
+    }
+
+    /**
+     * {@code Image.resize((outWidth, outHeight), Image.LANCZOS, box=(x0, y0, x1, y1))}: the source region
+     * {@code box} (PIL's floats; an empty extent, as diffusers' "fill" resize uses to stretch a border row, samples
+     * the filter around that edge) resampled to the output size.
+     */
+    public static byte[] lanczos(byte[] pixels, int width, int height, int channels, int outWidth, int outHeight,
+                                 float x0, float y0, float x1, float y1) {
+        return resample(Filter.LANCZOS, pixels, width, height, channels, outWidth, outHeight, x0, y0, x1, y1);
+    }
+
+    /** {@code Image.resize((outWidth, outHeight), filter, box=(x0, y0, x1, y1))} of an 8-bit image. */
+    public static byte[] resample(Filter filter, byte[] pixels, int width, int height, int channels, int outWidth,
+                                  int outHeight, float x0, float y0, float x1, float y1) {
         if (pixels.length != width * height * channels || outWidth < 1 || outHeight < 1) {
             throw new IllegalArgumentException("bad image or size: " + width + "x" + height + "x" + channels + " -> "
                     + outWidth + "x" + outHeight);
         }
-        if (width == outWidth && height == outHeight) {
+        boolean wholeImage = x0 == 0 && y0 == 0 && x1 == width && y1 == height;
+        if (width == outWidth && height == outHeight && wholeImage) {
             return pixels.clone(); // Image.resize returns a copy for its own size
         }
-        Coefficients vertical = Coefficients.of(height, outHeight);
+        // ImagingResampleInner's tests, box edges included
+        boolean needHorizontal = outWidth != width || x0 != 0 || x1 != outWidth;
+        boolean needVertical = outHeight != height || y0 != 0 || y1 != outHeight;
+        Coefficients vertical = Coefficients.of(filter, height, y0, y1, outHeight);
         byte[] in = pixels;
         int rows = height;
         int firstRow = 0;
-        if (width != outWidth) {
+        if (needHorizontal) {
             // only the rows the vertical pass reads: bounds_vert[0] .. the last window's end
             firstRow = vertical.start[0];
             int lastRow = vertical.start[outHeight - 1] + vertical.count[outHeight - 1];
             rows = lastRow - firstRow;
-            in = horizontal(pixels, width, channels, firstRow, rows, Coefficients.of(width, outWidth));
+            in = horizontal(pixels, width, channels, firstRow, rows, Coefficients.of(filter, width, x0, x1, outWidth));
         }
-        if (height == outHeight) {
+        if (!needVertical) {
             return in;
         }
-        return vertical(in, outWidth == width ? width : outWidth, channels, firstRow, vertical);
+        return vertical(in, needHorizontal ? outWidth : width, channels, firstRow, vertical);
     }
 
     private static byte[] horizontal(byte[] in, int width, int channels, int firstRow, int rows, Coefficients c) {
@@ -109,6 +146,21 @@ public final class PilResample {
         return 0.0;
     }
 
+    /** Pillow's bicubic_filter (a = −0.5). */
+    static double bicubicFilter(double x) {
+        final double a = -0.5;
+        if (x < 0.0) {
+            x = -x;
+        }
+        if (x < 1.0) {
+            return ((a + 2.0) * x - (a + 3.0)) * x * x + 1;
+        }
+        if (x < 2.0) {
+            return (((x - 5) * x + 8) * x - 4) * a;
+        }
+        return 0.0;
+    }
+
     private static double sinc(double x) {
         if (x == 0.0) {
             return 1.0;
@@ -118,22 +170,22 @@ public final class PilResample {
     }
 
     /**
-     * precompute_coeffs + normalize_coeffs_8bpc for one axis of {@code inSize} → {@code outSize} (the whole image
-     * as the box: in0 = 0, in1 = inSize).
+     * precompute_coeffs + normalize_coeffs_8bpc for one axis: the box edges {@code in0..in1} of an axis of
+     * {@code inSize} pixels → {@code outSize}.
      */
     private record Coefficients(int size, int[] start, int[] count, int[] fixed) {
 
-        static Coefficients of(int inSize, int outSize) {
-            double scale = (double) (float) inSize / outSize; // (double)(in1 − in0) / outSize with float box edges
+        static Coefficients of(Filter filter, int inSize, float in0, float in1, int outSize) {
+            double scale = (double) (in1 - in0) / outSize; // the box edges are floats, their difference too
             double filterScale = Math.max(scale, 1.0);
-            double support = LANCZOS_SUPPORT * filterScale;
+            double support = filter.support * filterScale;
             int size = (int) Math.ceil(support) * 2 + 1;
             int[] start = new int[outSize];
             int[] count = new int[outSize];
             int[] fixed = new int[outSize * size];
             double[] k = new double[size];
             for (int xx = 0; xx < outSize; xx++) {
-                double center = (xx + 0.5) * scale;
+                double center = in0 + (xx + 0.5) * scale;
                 double ss = 1.0 / filterScale;
                 int xmin = (int) (center - support + 0.5); // C's cast truncates toward zero, as Java's
                 if (xmin < 0) {
@@ -146,7 +198,7 @@ public final class PilResample {
                 xmax -= xmin;
                 double ww = 0.0;
                 for (int x = 0; x < xmax; x++) {
-                    double w = lanczosFilter((x + xmin - center + 0.5) * ss);
+                    double w = filter.apply((x + xmin - center + 0.5) * ss);
                     k[x] = w;
                     ww += w;
                 }
