@@ -146,6 +146,15 @@ public record ImageGenerationRequest(
                 + "32, A1111's)", minimum = "0", maximum = "256", defaultValue = "32", examples = "16")
         Integer inpaintFullResPadding,
 
+        @JsonProperty("masked_content")
+        @Schema(description = "With mask: what the area to repaint starts from, A1111's \"Masked content\": original "
+                + "(default, the image as it is), fill (A1111's masking.fill: blurred colours from around the mask), "
+                + "latent_noise (the image's latents there replaced by noise from the seed), latent_nothing (zero "
+                + "latents there). The latent modes only matter below strength 1, where the start is the image's "
+                + "latents noised", enumeration = {"original", "fill", "latent_noise", "latent_nothing"},
+                defaultValue = "original", examples = "fill")
+        String maskedContent,
+
         @JsonProperty("original_size")
         @Schema(description = "SDXL only: the micro-conditioning original size [height, width] (diffusers' "
                 + "original_size); default [height, width]", examples = "[1024, 1024]")
@@ -225,6 +234,6 @@ public record ImageGenerationRequest(
                                   String webhook, java.util.List<String> webhookEvents) {
         this(prompt, negativePrompt, n, size, width, height, responseFormat, seed, steps, sampler, samplerOptions,
                 guidance, model, user, webhook, webhookEvents, null, null, null, null, null, null, null, null, null,
-                null, null, null, null);
+                null, null, null, null, null);
     }
 }

@@ -1,6 +1,7 @@
 package dev.sdcfg.api;
 
 import dev.sdcfg.pipeline.Img2ImgInput;
+import dev.sdcfg.pipeline.MaskedContent;
 import dev.sdcfg.pipeline.InitImage;
 import dev.sdcfg.pipeline.InvalidRequestException;
 
@@ -25,6 +26,7 @@ final class InitImageField {
     static final String MASK_BLUR = "mask_blur";
     static final String FULL_RES = "inpaint_full_res";
     static final String FULL_RES_PADDING = "inpaint_full_res_padding";
+    static final String MASKED_CONTENT = "masked_content";
     /** A1111's default padding for "only masked" inpainting. */
     static final int DEFAULT_FULL_RES_PADDING = 32;
     private static final Pattern DATA_URL = Pattern.compile("data:([a-zA-Z0-9.+/-]*)(;[a-zA-Z0-9=.+-]*)*?;base64,");
@@ -61,10 +63,16 @@ final class InitImageField {
 
     /**
      * strength and mask only come with init_image, mask_blur and inpaint_full_res only with a mask,
-     * inpaint_full_res_padding only with inpaint_full_res; strength within 0..1.
+     * inpaint_full_res_padding only with inpaint_full_res, masked_content only with a mask; strength within 0..1.
      */
     static void checkCompanions(String initImage, Double strength, String mask, Integer maskBlur,
-                                Boolean fullRes, Integer fullResPadding, List<FieldError> errors) {
+                                Boolean fullRes, Integer fullResPadding, String maskedContent,
+                                List<FieldError> errors) {
+        if (maskedContent != null && mask == null) {
+            errors.add(new FieldError(MASKED_CONTENT, "only with mask"));
+        } else if (maskedContent != null && MaskedContent.of(maskedContent) == null) {
+            errors.add(new FieldError(MASKED_CONTENT, "must be original, fill, latent_noise or latent_nothing"));
+        }
         if (fullRes != null && fullRes && mask == null) {
             errors.add(new FieldError(FULL_RES, "only with mask"));
         }
@@ -96,14 +104,14 @@ final class InitImageField {
      * inpaint pipelines); decoding refusals are 422 naming the field.
      */
     static Img2ImgInput decode(byte[] image, byte[] mask, Double strength, Integer maskBlur, Boolean fullRes,
-                               Integer fullResPadding, long maxPixels) {
+                               Integer fullResPadding, String maskedContent, long maxPixels) {
         try {
             InitImage m = mask == null ? null : InitImage.decode(mask, MASK, maxPixels);
             double s = strength != null ? strength : mask != null ? DEFAULT_INPAINT_STRENGTH : DEFAULT_STRENGTH;
             int padding = fullRes == null || !fullRes ? Img2ImgInput.FULL_RES_OFF
                     : fullResPadding == null ? DEFAULT_FULL_RES_PADDING : fullResPadding;
             return new Img2ImgInput(InitImage.decode(image, FIELD, maxPixels), s, m, maskBlur == null ? 0 : maskBlur,
-                    padding);
+                    padding, MaskedContent.of(maskedContent));
         } catch (InvalidRequestException e) {
             throw ProblemException.unprocessable(e.field(), e.getMessage());
         }

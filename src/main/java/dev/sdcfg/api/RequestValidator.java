@@ -90,7 +90,7 @@ public class RequestValidator {
         byte[] initImage = InitImageField.bytes(InitImageField.FIELD, b.initImage(), errors);
         byte[] mask = InitImageField.bytes(InitImageField.MASK, b.mask(), errors);
         InitImageField.checkCompanions(b.initImage(), b.strength(), b.mask(), b.maskBlur(), b.inpaintFullRes(),
-                b.inpaintFullResPadding(), errors);
+                b.inpaintFullResPadding(), b.maskedContent(), errors);
         SizeConditions sizeConditions = SdxlSizeFields.parse(b, wh, errors);
         PromptSyntax syntax = promptSyntax(b.promptSyntax(), errors);
         dev.sdcfg.pipeline.HiresFix hires = hires(b.hires(), b.initImage() != null, errors);
@@ -100,7 +100,7 @@ public class RequestValidator {
         dev.sdcfg.pipeline.Img2ImgInput img2img = null;
         if (initImage != null) {
             img2img = InitImageField.decode(initImage, mask, b.strength(), b.maskBlur(), b.inpaintFullRes(),
-                    b.inpaintFullResPadding(), config.limits().maxPixels());
+                    b.inpaintFullResPadding(), b.maskedContent(), config.limits().maxPixels());
             wh = img2imgSize(img2img.image(), b, wh);
         }
         String model = modelOf(b.model());

@@ -62,6 +62,7 @@ final class JobCodec {
                     if (r.img2img().fullRes()) {
                         o.put("inpaint_full_res_padding", r.img2img().fullResPadding());
                     }
+                    o.put("masked_content", r.img2img().maskedContent().value());
                 }
             }
             if (r.hires() != null) {
@@ -117,7 +118,8 @@ final class JobCodec {
         dev.sdcfg.pipeline.InitImage image = image(o, "init_image");
         return image == null ? null : new dev.sdcfg.pipeline.Img2ImgInput(image, o.get("strength").asDouble(),
                 image(o, "mask"), o.path("mask_blur").asInt(0),
-                o.path("inpaint_full_res_padding").asInt(dev.sdcfg.pipeline.Img2ImgInput.FULL_RES_OFF));
+                o.path("inpaint_full_res_padding").asInt(dev.sdcfg.pipeline.Img2ImgInput.FULL_RES_OFF),
+                dev.sdcfg.pipeline.MaskedContent.of(o.path("masked_content").asText("original")));
     }
 
     private static dev.sdcfg.pipeline.HiresFix hires(JsonNode h) {

@@ -16,8 +16,10 @@ package dev.sdcfg.pipeline;
  * @param fullResPadding {@link #FULL_RES_OFF}, or inpainting "only masked" (A1111's {@code inpaint_full_res},
  *                 diffusers' {@code padding_mask_crop}, see {@link MaskCrop}) with this padding in pixels around the
  *                 mask's bounding box
+ * @param maskedContent what the area to repaint starts from (null: {@link MaskedContent#ORIGINAL})
  */
-public record Img2ImgInput(InitImage image, double strength, InitImage mask, int maskBlur, int fullResPadding) {
+public record Img2ImgInput(InitImage image, double strength, InitImage mask, int maskBlur, int fullResPadding,
+                           MaskedContent maskedContent) {
 
     /** fullResPadding when the whole image is inpainted. */
     public static final int FULL_RES_OFF = -1;
@@ -31,6 +33,10 @@ public record Img2ImgInput(InitImage image, double strength, InitImage mask, int
         if (image == null) {
             throw new IllegalArgumentException("image is required");
         }
+        maskedContent = maskedContent == null ? MaskedContent.ORIGINAL : maskedContent;
+        if (maskedContent != MaskedContent.ORIGINAL && mask == null) {
+            throw new IllegalArgumentException("masked_content needs a mask");
+        }
         if (maskBlur < 0 || maskBlur > MAX_MASK_BLUR || (maskBlur > 0 && mask == null)) {
             throw new IllegalArgumentException("mask_blur must be within 0.." + MAX_MASK_BLUR + ", with a mask");
         }
@@ -39,6 +45,11 @@ public record Img2ImgInput(InitImage image, double strength, InitImage mask, int
             throw new IllegalArgumentException("inpaint_full_res_padding must be within 0.." + MAX_FULL_RES_PADDING
                     + ", with a mask");
         }
+    }
+
+    /** Inpainting from the image as it is. */
+    public Img2ImgInput(InitImage image, double strength, InitImage mask, int maskBlur, int fullResPadding) {
+        this(image, strength, mask, maskBlur, fullResPadding, MaskedContent.ORIGINAL);
     }
 
     /** Inpainting of the whole image, the mask blurred by {@code maskBlur}. */

@@ -11,9 +11,10 @@ import dev.sdcfg.pipeline.image.PilResample;
  * inverted mask ({@code apply_overlay}), so a blurred mask feathers the seam.
  *
  * <p>Every step is PIL's 8-bit arithmetic, reproduced exactly: LANCZOS resizes ({@link PilResample}; the edge rows
- * and columns of the "fill" resize are BICUBIC stretches of an empty box), {@code paste} with an L mask ({@code BLEND}: {@code (a·(255 − m) +
- * b·m + 128)} divided by 255 with PIL's shift rounding), RGBa → RGBA ({@code 255·c / α} truncated), and
- * {@code alpha_composite} (7 extra bits of precision). Images are row-major RGB bytes.
+ * and columns of the "fill" resize are BICUBIC stretches of an empty box), {@code paste} with an L mask
+ * ({@code BLEND}: {@code (a·(255 − m) + b·m + 128)} divided by 255 with PIL's shift rounding), RGBa → RGBA
+ * ({@code 255·c / α} truncated), and {@code alpha_composite} (7 extra bits of precision). Images are row-major RGB
+ * bytes.
  *
  * @param x1 left edge of the box (inclusive)
  * @param y1 top edge (inclusive)
@@ -39,7 +40,7 @@ record MaskCrop(int x1, int y1, int x2, int y2) {
     static MaskCrop of(InitImage mask, int width, int height, int pad) {
         int w = mask.width();
         int h = mask.height();
-        int[] grey = grey(mask);
+        int[] grey = Inpaint.grey(mask);
         int left = 0;
         while (left < w && columnEmpty(grey, w, h, left)) {
             left++;
@@ -107,12 +108,13 @@ record MaskCrop(int x1, int y1, int x2, int y2) {
     GenerationRequest request(GenerationRequest r, InitImage effectiveMask) {
         Img2ImgInput in = r.img2img();
         return r.withImg2img(new Img2ImgInput(resizeAndFill(crop(in.image()), r.width(), r.height()), in.strength(),
-                resizeAndFill(crop(effectiveMask), r.width(), r.height())));
+                resizeAndFill(crop(effectiveMask), r.width(), r.height()), 0, Img2ImgInput.FULL_RES_OFF,
+                in.maskedContent()));
     }
 
     /** Whether the mask's grey is 0 everywhere (get_crop_region has no box then). */
     static boolean isEmpty(InitImage mask) {
-        for (int v : grey(mask)) {
+        for (int v : Inpaint.grey(mask)) {
             if (v != 0) {
                 return false;
             }
@@ -197,7 +199,7 @@ record MaskCrop(int x1, int y1, int x2, int y2) {
         byte[] inpainted = resizeAndCrop(image, width(), height());
         byte[] base = new byte[w * h * 3];
         paste(base, w, h, inpainted, width(), height(), x1, y1);
-        int[] grey = grey(mask);
+        int[] grey = Inpaint.grey(mask);
         byte[] out = new byte[w * h * 3];
         for (int i = 0; i < w * h; i++) {
             int alpha = 255 - grey[i]; // ImageOps.invert(mask.convert("L"))
@@ -260,17 +262,6 @@ record MaskCrop(int x1, int y1, int x2, int y2) {
                 System.arraycopy(src, ((y + sy) * sw + sx) * 3, dst, ((y + dy) * dw + dx) * 3, w * 3);
             }
         }
-    }
-
-    /** PIL's {@code convert("L")} of an RGB image: ITU-R 601-2 luma in 16-bit fixed point, as {@link Inpaint}. */
-    private static int[] grey(InitImage image) {
-        byte[] rgb = image.rgb();
-        int[] out = new int[image.width() * image.height()];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = ((rgb[3 * i] & 0xff) * 19595 + (rgb[3 * i + 1] & 0xff) * 38470 + (rgb[3 * i + 2] & 0xff) * 7471
-                    + 0x8000) >> 16;
-        }
-        return out;
     }
 
     private static boolean columnEmpty(int[] grey, int w, int h, int x) {

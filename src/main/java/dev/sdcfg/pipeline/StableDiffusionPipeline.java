@@ -1008,6 +1008,9 @@ public final class StableDiffusionPipeline implements ImageGenerator {
             if (r.img2img().fullRes()) {
                 t.put("inpaint_full_res_padding", Integer.toString(r.img2img().fullResPadding()));
             }
+            if (r.img2img().maskedContent() != MaskedContent.ORIGINAL) {
+                t.put("masked_content", r.img2img().maskedContent().value());
+            }
         }
         if (r.hires() != null) {
             t.put("hires", r.hires().canonicalJson());

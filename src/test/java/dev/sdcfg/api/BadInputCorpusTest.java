@@ -392,6 +392,10 @@ class BadInputCorpusTest {
                 + TestImages.b64(TestImages.encodeImage(new java.awt.image.BufferedImage(64, 64,
                         java.awt.image.BufferedImage.TYPE_BYTE_GRAY), "png"))
                 + "\", \"inpaint_full_res\": true"), 422, "mask"));
+        c.add(a("masked_content without mask", GEN, JSON, null, img("\"" + ok + "\"", ", \"masked_content\": \"fill\""),
+                400, "masked_content"));
+        c.add(a("masked_content unknown", JOBS, JSON, null,
+                img("\"" + ok + "\"", withMask + ", \"masked_content\": \"latent noise\""), 400, "masked_content"));
         c.add(a("experiment: init_image is not a field", EXP, JSON, null,
                 "{\"prompt\": \"a\", \"guidance\": [1], \"init_image\": \"" + ok + "\"}", 400, "init_image"));
     }

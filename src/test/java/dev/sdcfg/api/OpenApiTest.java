@@ -55,7 +55,7 @@ class OpenApiTest {
         Map<String, Object> req = doc.getMap("components.schemas.ImageGenerationRequest.properties");
         for (String field : List.of("prompt", "negative_prompt", "n", "size", "width", "height", "response_format",
                 "seed", "steps", "sampler", "sampler_options", "guidance", "webhook", "webhook_events", "preview_every",
-                "init_image", "prompt_syntax", "strength", "mask", "mask_blur", "inpaint_full_res", "inpaint_full_res_padding", "hires")) {
+                "init_image", "prompt_syntax", "strength", "mask", "mask_blur", "inpaint_full_res", "inpaint_full_res_padding", "masked_content", "hires")) {
             assertTrue(req.containsKey(field), "ImageGenerationRequest." + field + " undocumented: " + req.keySet());
             assertNotNull(doc.getString("components.schemas.ImageGenerationRequest.properties." + field + ".description"),
                     field + " has no description");

@@ -47,6 +47,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * limits below, the paste-back ({@code apply_overlay}) of the golden's own 8-bit result PIL's byte for byte, and the
  * whole request through {@link StableDiffusionPipeline#generate} within one 8-bit level of the pipeline's output.
  *
+ * <p>{@code parity-extra/inpaint-content} (tools/img2img-goldens/gen_masked_content.py) is {@code masked_content}:
+ * A1111's own {@code masking.fill} on the start image (mask blurred by 4, and sharp on the 9-channel UNet), and A1111's
+ * latent definitions ({@code init_latent * mask}, {@code + randn(seed) * nmask}) on the latents diffusers' pipeline
+ * encodes, below strength 1; the filled image must be A1111's byte for byte.
+ *
  * <p>Per run: the binarized mask exactly, the latent mask exactly, the masked image's latents and the start latents
  * within 1e-4 (an fp32 VAE encoder forward), then every step's latents, the final latents and the decoded image
  * within 1e-4 and the 8-bit image within one level.
@@ -60,6 +65,8 @@ class InpaintParityTest {
     private Safetensors golden;
     private JsonObject blurNotes;
     private Safetensors blurGolden;
+    private JsonObject contentNotes;
+    private Safetensors contentGolden;
     private JsonObject fullResNotes;
     private Safetensors fullResGolden;
     private InitImage smallMask;
@@ -78,6 +85,9 @@ class InpaintParityTest {
         Path blurDir = Fixtures.resource("parity-extra/inpaint-blur");
         blurNotes = GoldenReplay.notes(blurDir);
         blurGolden = Safetensors.open(blurDir.resolve("golden.safetensors"));
+        Path contentDir = Fixtures.resource("parity-extra/inpaint-content");
+        contentNotes = GoldenReplay.notes(contentDir);
+        contentGolden = Safetensors.open(contentDir.resolve("golden.safetensors"));
         Path fullResDir = Fixtures.resource("parity-extra/inpaint-full-res");
         fullResNotes = GoldenReplay.notes(fullResDir);
         fullResGolden = Safetensors.open(fullResDir.resolve("golden.safetensors"));
@@ -101,13 +111,15 @@ class InpaintParityTest {
         golden.close();
         blurGolden.close();
         fullResGolden.close();
+        contentGolden.close();
         GoldenReplay.deleteTree(model9.getParent());
     }
 
     /** The golden of a run: the blur set's when its request has mask_blur. */
     private Safetensors goldenOf(JsonObject run) {
         JsonObject q = run.getAsJsonObject("request");
-        return q.has("inpaint_full_res") ? fullResGolden : q.has("mask_blur") ? blurGolden : golden;
+        return q.has("masked_content") ? contentGolden : q.has("inpaint_full_res") ? fullResGolden
+                : q.has("mask_blur") ? blurGolden : golden;
     }
 
     private NDArray ref(JsonObject run, String key) throws IOException {
@@ -118,6 +130,10 @@ class InpaintParityTest {
         JsonObject q = run.getAsJsonObject("request");
         double strength = q.get("strength").getAsDouble();
         int blur = q.has("mask_blur") ? q.get("mask_blur").getAsInt() : 0;
+        if (q.has("masked_content")) {
+            return GoldenReplay.request(run, new Img2ImgInput(image, strength, mask, blur, Img2ImgInput.FULL_RES_OFF,
+                    MaskedContent.of(q.get("masked_content").getAsString())));
+        }
         if (q.has("inpaint_full_res")) {
             return GoldenReplay.request(run, new Img2ImgInput(image, strength, smallMask, blur,
                     q.get("inpaint_full_res_padding").getAsInt()));
@@ -160,6 +176,33 @@ class InpaintParityTest {
     @TestFactory
     List<DynamicTest> fullResRuns() {
         return GoldenReplay.perRun(fullResNotes, "crop, resize and paste-back", this::checkCrop, this::checkFullRes);
+    }
+
+    @TestFactory
+    List<DynamicTest> maskedContentRuns() {
+        return GoldenReplay.perRun(contentNotes, "start", this::checkContentStart, this::checkRun);
+    }
+
+    /** The filled image exactly (fill), the start latents within the limit. */
+    private void checkContentStart(String name, JsonObject run) throws IOException {
+        GenerationRequest r = request(run);
+        if (r.img2img().maskedContent() == MaskedContent.FILL) {
+            InitImage filled = MaskedContent.fill(image, r.img2img().effectiveMask());
+            int[] d = Fixtures.u8Diff(filled.rgb(), ref(run, name + ".filled_u8").toByteArray());
+            System.out.printf("inpaint %-34s masking.fill max diff %d (%d values)%n", name, d[0], d[1]);
+            assertEquals(0, d[0], name + ": A1111's masking.fill differs in " + d[1] + " values");
+        }
+        StableDiffusionPipeline p = pipe(run);
+        try (Sampler s = SamplerFactory.create(r.sampler(), StableDiffusionPipeline.asStableDiffusionPipelineSees(
+                JsonConfig.read(Fixtures.resource("random-model").resolve("scheduler").resolve("scheduler_config.json"))),
+                r.samplerOptions().toJson())) {
+            s.setTimesteps(r.steps());
+            ImageStart start = ImageStart.prepare(p.vae(), r.img2img(), r.seed(), s, Img2Img.firstCall(r, s),
+                    p.unet().config().inChannels(), DataType.FLOAT32, manager);
+            double es = Fixtures.relL2(start.latents(), ref(run, name + ".start_latents"));
+            System.out.printf("inpaint %-34s start latents %.2e%n", name, es);
+            assertTrue(es < TOL, name + " start latents relL2 " + es);
+        }
     }
 
     /** The box, the fill-resized image and mask, and apply_overlay of the golden's own result, all exact. */
