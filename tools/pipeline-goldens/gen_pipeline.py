@@ -48,11 +48,14 @@ sys.path.insert(0, os.path.join(HERE, "..", "unet-goldens"))
 sys.path.insert(0, os.path.join(HERE, "..", "scheduler-goldens"))
 
 # numpy 2's scalar promotion (the reference environment's); the Euler schedulers' numpy code depends on it
-np._set_promotion_state("weak")
+# (numpy >= 2.2 has no switch: weak promotion, NEP 50, is the only behaviour there)
+if hasattr(np, "_set_promotion_state"):
+    np._set_promotion_state("weak")
 import torch  # noqa: E402
 import patch_linspace  # noqa: E402,F401  torch 2.x's float32 linspace (one FMA per element), see its README
 
 import gen_unet  # noqa: E402
+import safetensors_io  # noqa: E402
 from gen_unet import perturb, read_safetensors, rel_l2, write_safetensors, _TorchBaddbmmFix  # noqa: E402
 
 import diffusers  # noqa: E402
@@ -64,7 +67,7 @@ from diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion import Stabl
 import transformers  # noqa: E402
 from transformers import CLIPTextConfig, CLIPTextModel  # noqa: E402
 
-gen_unet._DT[torch.uint8] = ("U8", "u1")
+safetensors_io._DT[torch.uint8] = ("U8", "u1")  # the shared writer (tools/safetensors_io.py)
 
 # The top-level package is lazy in real diffusers; extract_init_dict looks the original class up there.
 for _cls in (DDIMScheduler, EulerDiscreteScheduler, EulerAncestralDiscreteScheduler, AutoencoderKL,
@@ -227,6 +230,10 @@ def load_pipeline(model_dir):
                                    safety_checker=None, feature_extractor=None, requires_safety_checker=False)
     for m in list(unet.modules()) + list(vae.modules()):
         if isinstance(m, Attention):
+            if type(m.processor) is not AttnProcessor:
+                # torch 2.x: diffusers picks AttnProcessor2_0 (scaled_dot_product_attention); the goldens keep the
+                # classic processor torch 1.13 gets, whose baddbmm/softmax/bmm the Java attention follows
+                m.set_processor(AttnProcessor())
             assert type(m.processor) is AttnProcessor, type(m.processor)
     return pipe
 

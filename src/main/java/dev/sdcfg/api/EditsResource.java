@@ -95,7 +95,7 @@ public class EditsResource {
                 null, null, blankToNull(responseFormat), seedValue, stepCount, blankToNull(sampler), null, null,
                 model, user, null, null, null, b64.encodeToString(imageBytes), null,
                 b64.encodeToString(PngEncoder.encodeRgb(editMask.rgb(), editMask.width(), editMask.height(),
-                        Map.of())), null, null, null, null, null);
+                        Map.of())), null, null, null, null, null, null, null, null, null, null);
         try {
             return images.generate(body, headers, request, null);
         } catch (ProblemException e) {

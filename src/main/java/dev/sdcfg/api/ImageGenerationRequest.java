@@ -124,6 +124,37 @@ public record ImageGenerationRequest(
                 + "pure noise)", examples = "data:image/png;base64,iVBORw0KGgo...")
         String mask,
 
+        @JsonProperty("mask_blur")
+        @Schema(description = "With mask: blur the mask by this many pixels first, 0..64 (default 0: none), as "
+                + "diffusers' VaeImageProcessor.blur does (PIL's GaussianBlur with this radius). The pipeline still "
+                + "binarizes the mask at 128 afterwards, so the blur rounds its corners and moves its edges where "
+                + "the blurred grey crosses 128. Only with inpaint_full_res does the blurred mask also feather the "
+                + "paste-back (A1111's default is 4)", minimum = "0", maximum = "64", defaultValue = "0",
+                examples = "4")
+        Integer maskBlur,
+
+        @JsonProperty("inpaint_full_res")
+        @Schema(description = "With mask: inpaint only the masked area (A1111's \"only masked\", diffusers' "
+                + "padding_mask_crop). The mask's bounding box, grown by inpaint_full_res_padding and widened to the "
+                + "output's aspect ratio, is cut from image and mask and resized to the full output size; the result "
+                + "is resized back and pasted over the original through the mask (a blurred mask feathers the seam). "
+                + "The mask must not be black everywhere", defaultValue = "false", examples = "true")
+        Boolean inpaintFullRes,
+
+        @JsonProperty("inpaint_full_res_padding")
+        @Schema(description = "With inpaint_full_res: pixels added around the mask's bounding box, 0..256 (default "
+                + "32, A1111's)", minimum = "0", maximum = "256", defaultValue = "32", examples = "16")
+        Integer inpaintFullResPadding,
+
+        @JsonProperty("masked_content")
+        @Schema(description = "With mask: what the area to repaint starts from, A1111's \"Masked content\": original "
+                + "(default, the image as it is), fill (A1111's masking.fill: blurred colours from around the mask), "
+                + "latent_noise (the image's latents there replaced by noise from the seed), latent_nothing (zero "
+                + "latents there). The latent modes only matter below strength 1, where the start is the image's "
+                + "latents noised", enumeration = {"original", "fill", "latent_noise", "latent_nothing"},
+                defaultValue = "original", examples = "fill")
+        String maskedContent,
+
         @JsonProperty("original_size")
         @Schema(description = "SDXL only: the micro-conditioning original size [height, width] (diffusers' "
                 + "original_size); default [height, width]", examples = "[1024, 1024]")
@@ -155,7 +186,38 @@ public record ImageGenerationRequest(
                 + "[{\"name\": \"...\", \"weight\": 0.8}] (weight -10..10, default 1; at most 8). A1111's "
                 + "<lora:name:weight> tags in the prompt are read and removed from the text the same way",
                 examples = "[{\"name\": \"pixel-art\", \"weight\": 0.8}]")
-        java.util.List<LoraRequest> loras) {
+        java.util.List<LoraRequest> loras,
+
+        @Schema(description = "A high-resolution second pass (A1111's hires fix): the image is generated at the "
+                + "requested size, upscaled by scale, then re-drawn by image to image at that size with the same "
+                + "prompt, guidance, sampler and seed. The answer's images have the larger size; progress counts the "
+                + "steps of both passes. Not with init_image; two-call samplers (heun, dpm2*) are refused")
+        HiresRequest hires) {
+
+    /** The {@code hires} object. */
+    @Schema(name = "HiresRequest", description = "A1111's high-resolution second pass (StableDiffusionProcessingTxt2Img"
+            + ".sample_hr_pass)")
+    public record HiresRequest(
+            @Schema(description = "Upscale factor, 1..4 (default 2). Each side of the second pass is int(side × scale) "
+                    + "rounded down to a multiple of 8 (64 at 1.3 → 80); its pixels are bounded by "
+                    + "sd.limits.max-pixels (not by max-size) and planned against the memory budget",
+                    minimum = "1", maximum = "4", defaultValue = "2", examples = "1.5")
+            Double scale,
+            @Schema(description = "The second pass's steps, 0..sd.limits.max-steps; 0 (default) = the first pass's. "
+                    + "As all image to image here (diffusers), only the last int(steps × strength) of them run "
+                    + "(A1111 instead runs exactly this many)", minimum = "0", maximum = "150", defaultValue = "0",
+                    examples = "20")
+            Integer steps,
+            @Schema(description = "Denoising strength of the second pass, 0..1 (default 0.75, A1111's); "
+                    + "int(steps × strength) must be at least 1", minimum = "0", maximum = "1",
+                    defaultValue = "0.75", examples = "0.5")
+            Double strength,
+            @Schema(description = "latent (default, A1111's \"Latent\"): bilinear interpolation of the latents "
+                    + "(torch interpolate, antialias off), which the second pass noises directly; lanczos (A1111's "
+                    + "\"Lanczos\"): the first image decoded, resized with PIL's LANCZOS filter in 8 bits, and "
+                    + "encoded again by the VAE", enumeration = {"latent", "lanczos"}, defaultValue = "latent")
+            String upscaler) {
+    }
 
     /** One entry of {@code loras}. */
     @Schema(name = "LoraRequest", description = "A LoRA to merge into the model for this request")
@@ -174,6 +236,7 @@ public record ImageGenerationRequest(
                                   JsonNode samplerOptions, JsonNode guidance, String model, String user,
                                   String webhook, java.util.List<String> webhookEvents) {
         this(prompt, negativePrompt, n, size, width, height, responseFormat, seed, steps, sampler, samplerOptions,
-                guidance, model, user, webhook, webhookEvents, null, null, null, null, null, null, null, null, null);
+                guidance, model, user, webhook, webhookEvents, null, null, null, null, null, null, null, null, null,
+                null, null, null, null, null);
     }
 }

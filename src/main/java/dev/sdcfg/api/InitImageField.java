@@ -1,6 +1,7 @@
 package dev.sdcfg.api;
 
 import dev.sdcfg.pipeline.Img2ImgInput;
+import dev.sdcfg.pipeline.MaskedContent;
 import dev.sdcfg.pipeline.InitImage;
 import dev.sdcfg.pipeline.InvalidRequestException;
 
@@ -22,6 +23,12 @@ final class InitImageField {
     /** StableDiffusionInpaintPipeline's default strength: start from pure noise. */
     static final double DEFAULT_INPAINT_STRENGTH = 1.0;
     static final String MASK = "mask";
+    static final String MASK_BLUR = "mask_blur";
+    static final String FULL_RES = "inpaint_full_res";
+    static final String FULL_RES_PADDING = "inpaint_full_res_padding";
+    static final String MASKED_CONTENT = "masked_content";
+    /** A1111's default padding for "only masked" inpainting. */
+    static final int DEFAULT_FULL_RES_PADDING = 32;
     private static final Pattern DATA_URL = Pattern.compile("data:([a-zA-Z0-9.+/-]*)(;[a-zA-Z0-9=.+-]*)*?;base64,");
 
     private InitImageField() {
@@ -54,8 +61,32 @@ final class InitImageField {
         }
     }
 
-    /** strength and mask only come with init_image; strength within 0..1. */
-    static void checkCompanions(String initImage, Double strength, String mask, List<FieldError> errors) {
+    /**
+     * strength and mask only come with init_image, mask_blur and inpaint_full_res only with a mask,
+     * inpaint_full_res_padding only with inpaint_full_res, masked_content only with a mask; strength within 0..1.
+     */
+    static void checkCompanions(String initImage, Double strength, String mask, Integer maskBlur,
+                                Boolean fullRes, Integer fullResPadding, String maskedContent,
+                                List<FieldError> errors) {
+        if (maskedContent != null && mask == null) {
+            errors.add(new FieldError(MASKED_CONTENT, "only with mask"));
+        } else if (maskedContent != null && MaskedContent.of(maskedContent) == null) {
+            errors.add(new FieldError(MASKED_CONTENT, "must be original, fill, latent_noise or latent_nothing"));
+        }
+        if (fullRes != null && fullRes && mask == null) {
+            errors.add(new FieldError(FULL_RES, "only with mask"));
+        }
+        if (fullResPadding != null && (fullRes == null || !fullRes)) {
+            errors.add(new FieldError(FULL_RES_PADDING, "only with inpaint_full_res true"));
+        } else if (fullResPadding != null && (fullResPadding < 0
+                || fullResPadding > Img2ImgInput.MAX_FULL_RES_PADDING)) {
+            errors.add(new FieldError(FULL_RES_PADDING, "must be between 0 and " + Img2ImgInput.MAX_FULL_RES_PADDING));
+        }
+        if (maskBlur != null && mask == null) {
+            errors.add(new FieldError(MASK_BLUR, "only with mask"));
+        } else if (maskBlur != null && (maskBlur < 0 || maskBlur > Img2ImgInput.MAX_MASK_BLUR)) {
+            errors.add(new FieldError(MASK_BLUR, "must be between 0 and " + Img2ImgInput.MAX_MASK_BLUR));
+        }
         if (initImage == null) {
             if (strength != null) {
                 errors.add(new FieldError("strength", "only with init_image"));
@@ -72,11 +103,15 @@ final class InitImageField {
      * The decoded image, mask (may be null) and strength (default 0.8, or 1 with a mask, as diffusers' img2img and
      * inpaint pipelines); decoding refusals are 422 naming the field.
      */
-    static Img2ImgInput decode(byte[] image, byte[] mask, Double strength, long maxPixels) {
+    static Img2ImgInput decode(byte[] image, byte[] mask, Double strength, Integer maskBlur, Boolean fullRes,
+                               Integer fullResPadding, String maskedContent, long maxPixels) {
         try {
             InitImage m = mask == null ? null : InitImage.decode(mask, MASK, maxPixels);
             double s = strength != null ? strength : mask != null ? DEFAULT_INPAINT_STRENGTH : DEFAULT_STRENGTH;
-            return new Img2ImgInput(InitImage.decode(image, FIELD, maxPixels), s, m);
+            int padding = fullRes == null || !fullRes ? Img2ImgInput.FULL_RES_OFF
+                    : fullResPadding == null ? DEFAULT_FULL_RES_PADDING : fullResPadding;
+            return new Img2ImgInput(InitImage.decode(image, FIELD, maxPixels), s, m, maskBlur == null ? 0 : maskBlur,
+                    padding, MaskedContent.of(maskedContent));
         } catch (InvalidRequestException e) {
             throw ProblemException.unprocessable(e.field(), e.getMessage());
         }

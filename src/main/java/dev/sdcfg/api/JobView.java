@@ -99,7 +99,9 @@ public record JobView(
                     examples = "sd15") String model,
             @Schema(description = "The LoRAs merged for it (from loras and <lora:…> tags; absent when none)",
                     examples = "[{\"name\": \"pixel-art\", \"weight\": 0.8}]")
-            List<LoraEcho> loras) {
+            List<LoraEcho> loras,
+            @Schema(description = "The high-resolution second pass with its defaults filled in (absent: none)")
+            ImageGenerationRequest.HiresRequest hires) {
     }
 
     @Schema(name = "JobLora", description = "A LoRA merged into the model for the job")

@@ -72,7 +72,9 @@ public class JobViews {
         return new JobView.RequestEcho(r.prompt(), r.negativePrompt().isEmpty() ? null : r.negativePrompt(),
                 r.width(), r.height(), r.steps(), r.n(), r.seed(), r.sampler(), samplerOptions, guidance, labels,
                 r.model(), r.loras().isEmpty() ? null
-                        : r.loras().stream().map(l -> new JobView.LoraEcho(l.name(), l.weight())).toList());
+                        : r.loras().stream().map(l -> new JobView.LoraEcho(l.name(), l.weight())).toList(),
+                r.hires() == null ? null : new ImageGenerationRequest.HiresRequest(r.hires().scale(),
+                        r.hires().steps(), r.hires().strength(), r.hires().upscaler().value()));
     }
 
     private static String iso(Long millis) {

@@ -89,15 +89,18 @@ public class RequestValidator {
         PreviewEvery.check(b.previewEvery(), config.limits().maxSteps(), errors);
         byte[] initImage = InitImageField.bytes(InitImageField.FIELD, b.initImage(), errors);
         byte[] mask = InitImageField.bytes(InitImageField.MASK, b.mask(), errors);
-        InitImageField.checkCompanions(b.initImage(), b.strength(), b.mask(), errors);
+        InitImageField.checkCompanions(b.initImage(), b.strength(), b.mask(), b.maskBlur(), b.inpaintFullRes(),
+                b.inpaintFullResPadding(), b.maskedContent(), errors);
         SizeConditions sizeConditions = SdxlSizeFields.parse(b, wh, errors);
         PromptSyntax syntax = promptSyntax(b.promptSyntax(), errors);
+        dev.sdcfg.pipeline.HiresFix hires = hires(b.hires(), b.initImage() != null, errors);
         if (!errors.isEmpty()) {
             throw ProblemException.invalid(errors);
         }
         dev.sdcfg.pipeline.Img2ImgInput img2img = null;
         if (initImage != null) {
-            img2img = InitImageField.decode(initImage, mask, b.strength(), config.limits().maxPixels());
+            img2img = InitImageField.decode(initImage, mask, b.strength(), b.maskBlur(), b.inpaintFullRes(),
+                    b.inpaintFullResPadding(), b.maskedContent(), config.limits().maxPixels());
             wh = img2imgSize(img2img.image(), b, wh);
         }
         String model = modelOf(b.model());
@@ -110,8 +113,8 @@ public class RequestValidator {
             throw ProblemException.unprocessable("loras", "no LoRA folder is configured (sd.loras.dir)");
         }
         return new Generation(new GenerationRequest(prompt, negative, wh[0], wh[1], steps, sampler, samplerOptions,
-                guidanceSpec(guidance, GuidanceSpec.FIELD), seed, n, img2img, sizeConditions, syntax, model, loras),
-                format);
+                guidanceSpec(guidance, GuidanceSpec.FIELD), seed, n, img2img, sizeConditions, syntax, model, loras,
+                hires), format);
     }
 
     public Experiment experiment(ExperimentRequest b) {
@@ -182,6 +185,42 @@ public class RequestValidator {
                     modelsFolder() ? models.defaultModel() : null, null)));
         }
         return new Experiment(tasks, columns);
+    }
+
+    /**
+     * The {@code hires} object with A1111's defaults filled in (scale 2, steps 0, strength 0.75, latent), or null when
+     * absent; each bad member is an error naming {@code hires.<member>}.
+     */
+    private dev.sdcfg.pipeline.HiresFix hires(ImageGenerationRequest.HiresRequest h, boolean withInitImage,
+                                             List<FieldError> errors) {
+        if (h == null) {
+            return null;
+        }
+        int before = errors.size();
+        if (withInitImage) {
+            errors.add(new FieldError("hires", "the second pass follows text to image: not with init_image"));
+        }
+        double scale = h.scale() == null ? dev.sdcfg.pipeline.HiresFix.DEFAULT_SCALE : h.scale();
+        if (!(scale >= dev.sdcfg.pipeline.HiresFix.MIN_SCALE && scale <= dev.sdcfg.pipeline.HiresFix.MAX_SCALE)) {
+            errors.add(new FieldError("hires.scale", "must be between " + dev.sdcfg.pipeline.HiresFix.MIN_SCALE
+                    + " and " + dev.sdcfg.pipeline.HiresFix.MAX_SCALE));
+        }
+        int steps = h.steps() == null ? 0 : h.steps();
+        if (steps < 0 || steps > config.limits().maxSteps()) {
+            errors.add(new FieldError("hires.steps", "must be between 0 (the first pass's steps) and "
+                    + config.limits().maxSteps()));
+        }
+        double strength = h.strength() == null ? dev.sdcfg.pipeline.HiresFix.DEFAULT_STRENGTH : h.strength();
+        if (!(strength >= 0 && strength <= 1)) {
+            errors.add(new FieldError("hires.strength", "must be between 0 and 1"));
+        }
+        dev.sdcfg.pipeline.HiresFix.Upscaler upscaler = h.upscaler() == null ? dev.sdcfg.pipeline.HiresFix.Upscaler.LATENT
+                : "latent".equals(h.upscaler()) || "lanczos".equals(h.upscaler())
+                ? dev.sdcfg.pipeline.HiresFix.Upscaler.of(h.upscaler()) : null;
+        if (upscaler == null) {
+            errors.add(new FieldError("hires.upscaler", "must be latent or lanczos"));
+        }
+        return errors.size() > before ? null : new dev.sdcfg.pipeline.HiresFix(scale, steps, strength, upscaler);
     }
 
     /** {@code prompt_syntax}: absent means a1111. */

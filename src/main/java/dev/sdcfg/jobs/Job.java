@@ -110,7 +110,7 @@ public final class Job {
         this.taskTotals = new int[tasks.size()];
         for (int i = 0; i < tasks.size(); i++) {
             GenerationRequest r = tasks.get(i).request();
-            taskTotals[i] = r.n() * r.steps();
+            taskTotals[i] = r.n() * r.stepsRun(); // the sampler's own count still wins once it reports
         }
         if (frozen != null) {
             status = frozen.status();

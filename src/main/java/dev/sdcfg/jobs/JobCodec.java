@@ -58,7 +58,16 @@ final class JobCodec {
                 o.put("strength", r.img2img().strength());
                 if (r.img2img().mask() != null) {
                     o.put("mask", png(r.img2img().mask()));
+                    o.put("mask_blur", r.img2img().maskBlur());
+                    if (r.img2img().fullRes()) {
+                        o.put("inpaint_full_res_padding", r.img2img().fullResPadding());
+                    }
+                    o.put("masked_content", r.img2img().maskedContent().value());
                 }
+            }
+            if (r.hires() != null) {
+                o.putObject("hires").put("scale", r.hires().scale()).put("steps", r.hires().steps())
+                        .put("strength", r.hires().strength()).put("upscaler", r.hires().upscaler().value());
             }
             if (r.sizeConditions() != null) { // SDXL's six time ids, in diffusers' order
                 ArrayNode ids = o.putArray("size_conditions");
@@ -87,7 +96,7 @@ final class JobCodec {
                     samplerOptions(text(o, "sampler_options")), guidance(text(o, "guidance")), o.get("seed").asLong(),
                     o.get("n").asInt(), img2img(o), sizeConditions(o.get("size_conditions")),
                     dev.sdcfg.pipeline.prompt.PromptSyntax.of(o.path("prompt_syntax").asText("a1111")), text(o, "model"),
-                    loras(o.get("loras")));
+                    loras(o.get("loras")), hires(o.get("hires")));
             JsonNode every = o.get("preview_every");
             tasks.add(new JobTask(text(o, "label"), r, every == null ? 0 : every.asInt()));
         }
@@ -108,7 +117,15 @@ final class JobCodec {
     private static dev.sdcfg.pipeline.Img2ImgInput img2img(JsonNode o) {
         dev.sdcfg.pipeline.InitImage image = image(o, "init_image");
         return image == null ? null : new dev.sdcfg.pipeline.Img2ImgInput(image, o.get("strength").asDouble(),
-                image(o, "mask"));
+                image(o, "mask"), o.path("mask_blur").asInt(0),
+                o.path("inpaint_full_res_padding").asInt(dev.sdcfg.pipeline.Img2ImgInput.FULL_RES_OFF),
+                dev.sdcfg.pipeline.MaskedContent.of(o.path("masked_content").asText("original")));
+    }
+
+    private static dev.sdcfg.pipeline.HiresFix hires(JsonNode h) {
+        return h == null || !h.isObject() ? null : new dev.sdcfg.pipeline.HiresFix(h.get("scale").asDouble(),
+                h.get("steps").asInt(), h.get("strength").asDouble(),
+                dev.sdcfg.pipeline.HiresFix.Upscaler.of(h.get("upscaler").asText()));
     }
 
     private static dev.sdcfg.pipeline.SizeConditions sizeConditions(JsonNode ids) {

@@ -120,7 +120,7 @@ public final class RedisJobQueue implements JobQueue {
         String id = UUID.randomUUID().toString();
         int stepsTotal = 0;
         for (JobTask t : s.tasks()) {
-            stepsTotal += t.request().n() * t.request().steps();
+            stepsTotal += t.request().n() * t.request().stepsRun();
         }
         Idempotency idem = s.idempotency();
         String idemKey = idem == null ? prefix + "idem:-" : prefix + "idem:" + idem.key();

@@ -22,8 +22,10 @@ import java.util.Map;
  * <p>Written keys: A1111's {@code Steps}, {@code Sampler} (A1111's display name where one of our samplers has an
  * A1111 twin, e.g. {@code euler_ancestral} → {@code Euler a}; our name otherwise; the model's scheduler class when the
  * request named none), {@code CFG scale} (the guidance scale g, at step 0 when it is scheduled), {@code Seed},
- * {@code Size}, {@code Model hash}, {@code Model}, {@code Clip skip} (A1111 counts the last layer as 1: our
- * clip_skip k is k + 1; left out for 0, as A1111 leaves out 1); then this service's: {@code Guidance} (the canonical
+ * {@code Size} (the first pass's, as A1111 writes it), {@code Model hash}, {@code Model}, {@code Clip skip} (A1111
+ * counts the last layer as 1: our clip_skip k is k + 1; left out for 0, as A1111 leaves out 1), and with a second
+ * pass A1111's {@code Denoising strength}, {@code Hires upscale}, {@code Hires steps} (left out for 0, as A1111
+ * does) and {@code Hires upscaler} ({@code Latent} or {@code Lanczos}); then this service's: {@code Guidance} (the canonical
  * guidance JSON, unless it is plain CFG with a constant g, which CFG scale says in full), {@code Sampler options},
  * {@code Prompt syntax} (only {@code plain}; A1111's syntax is the default). No {@code Version}: A1111 reads it as
  * its own version to switch on compatibility options.
@@ -82,6 +84,13 @@ public final class GenerationInfotext {
         p.put("Model hash", modelHash);
         p.put("Model", model);
         p.put("Clip skip", clipSkip > 0 ? Integer.toString(clipSkip + 1) : null);
+        HiresFix h = r.hires();
+        if (h != null) {
+            p.put("Denoising strength", number(h.strength()));
+            p.put("Hires upscale", number(h.scale()));
+            p.put("Hires steps", h.steps() == 0 ? null : Integer.toString(h.steps()));
+            p.put("Hires upscaler", h.upscaler().a1111Name());
+        }
         p.put("Guidance", plainCfg(r.guidance()) ? null : r.guidance().canonicalJson());
         p.put("Sampler options", r.samplerOptions().isEmpty() ? null : r.samplerOptions().canonicalJson());
         p.put("Prompt syntax", r.promptSyntax() == PromptSyntax.A1111 ? null : r.promptSyntax().value());
@@ -137,6 +146,9 @@ public final class GenerationInfotext {
                 warnings.add("CFG scale '" + p.get("CFG scale") + "' is not a number");
             }
         }
+        if (p.containsKey("Hires upscale")) {
+            hires(p, b, warnings);
+        }
         String syntax = p.get("Prompt syntax");
         if (syntax != null) {
             b.addProperty("prompt_syntax", syntax);
@@ -158,6 +170,36 @@ public final class GenerationInfotext {
         boolean ours = name.equalsIgnoreCase("default") || name.endsWith("Scheduler")
                 || dev.sdcfg.sampler.SamplerFactory.describe().stream().anyMatch(s -> s.name().equals(name));
         return ours ? name : null;
+    }
+
+    /**
+     * A1111's second-pass keys → {@code hires}: Hires upscale (scale), Hires steps (absent: 0), Denoising strength
+     * (absent: A1111's 0.75), Hires upscaler (absent: A1111's default, Latent; one without a counterpart here is
+     * dropped with a warning, as the whole second pass then is).
+     */
+    private static void hires(Map<String, String> p, JsonObject b, List<String> warnings) {
+        String name = p.getOrDefault("Hires upscaler", "Latent");
+        HiresFix.Upscaler upscaler = HiresFix.Upscaler.of(name);
+        if (upscaler == null) {
+            warnings.add("Hires upscaler '" + name + "' has no counterpart here (latent or lanczos): the second pass"
+                    + " is left out");
+            return;
+        }
+        JsonObject h = new JsonObject();
+        try {
+            h.addProperty("scale", Double.parseDouble(p.get("Hires upscale").strip()));
+            if (p.containsKey("Hires steps")) {
+                h.addProperty("steps", Long.parseLong(p.get("Hires steps").strip()));
+            }
+            if (p.containsKey("Denoising strength")) {
+                h.addProperty("strength", Double.parseDouble(p.get("Denoising strength").strip()));
+            }
+        } catch (NumberFormatException e) {
+            warnings.add("the Hires keys are not numbers (" + e.getMessage() + "): the second pass is left out");
+            return;
+        }
+        h.addProperty("upscaler", upscaler.value());
+        b.add("hires", h);
     }
 
     private static void integer(Map<String, String> p, String key, String field, JsonObject b, List<String> warnings) {

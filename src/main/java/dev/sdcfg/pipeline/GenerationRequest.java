@@ -25,6 +25,7 @@ import java.util.List;
  * @param promptSyntax    how prompt and negative prompt are read (null: {@link PromptSyntax#A1111})
  * @param model           the model of the models folder to run on (null: the default / the only model)
  * @param loras           LoRAs from sd.loras.dir merged into the model for this request (empty: none)
+ * @param hires           the high-resolution second pass (null: none)
  */
 public record GenerationRequest(
         String prompt,
@@ -41,13 +42,23 @@ public record GenerationRequest(
         SizeConditions sizeConditions,
         PromptSyntax promptSyntax,
         String model,
-        List<LoraWeight> loras) {
+        List<LoraWeight> loras,
+        HiresFix hires) {
 
     public GenerationRequest {
         samplerOptions = samplerOptions == null ? SamplerOverrides.NONE : samplerOptions;
         guidance = guidance == null ? GuidanceSpec.DEFAULT : guidance;
         promptSyntax = promptSyntax == null ? PromptSyntax.A1111 : promptSyntax;
         loras = loras == null ? List.of() : List.copyOf(loras);
+    }
+
+    /** A request without a high-resolution second pass. */
+    public GenerationRequest(String prompt, String negativePrompt, int width, int height, int steps, String sampler,
+                             SamplerOverrides samplerOptions, GuidanceSpec guidance, long seed, int n,
+                             Img2ImgInput img2img, SizeConditions sizeConditions, PromptSyntax promptSyntax,
+                             String model, List<LoraWeight> loras) {
+        this(prompt, negativePrompt, width, height, steps, sampler, samplerOptions, guidance, seed, n, img2img,
+                sizeConditions, promptSyntax, model, loras, null);
     }
 
     /** A text-to-image request on the default model, A1111 prompt syntax, SDXL's default size conditioning. */
@@ -91,12 +102,42 @@ public record GenerationRequest(
     /** The same request for the model named {@code name}. */
     public GenerationRequest withModel(String name) {
         return new GenerationRequest(prompt, negativePrompt, width, height, steps, sampler, samplerOptions, guidance,
-                seed, n, img2img, sizeConditions, promptSyntax, name, loras);
+                seed, n, img2img, sizeConditions, promptSyntax, name, loras, hires);
     }
 
     /** The same request with these LoRAs. */
     public GenerationRequest withLoras(List<LoraWeight> list) {
         return new GenerationRequest(prompt, negativePrompt, width, height, steps, sampler, samplerOptions, guidance,
-                seed, n, img2img, sizeConditions, promptSyntax, model, list);
+                seed, n, img2img, sizeConditions, promptSyntax, model, list, hires);
+    }
+
+    /** The same request with this start image (null: text to image). */
+    public GenerationRequest withImg2img(Img2ImgInput in) {
+        return new GenerationRequest(prompt, negativePrompt, width, height, steps, sampler, samplerOptions, guidance,
+                seed, n, in, sizeConditions, promptSyntax, model, loras, hires);
+    }
+
+    /** The same request with this high-resolution second pass (null: none). */
+    public GenerationRequest withHires(HiresFix h) {
+        return new GenerationRequest(prompt, negativePrompt, width, height, steps, sampler, samplerOptions, guidance,
+                seed, n, img2img, sizeConditions, promptSyntax, model, loras, h);
+    }
+
+    /**
+     * The denoising steps one image runs, as progress counts them: the last {@code int(steps · strength)} with a
+     * start image, all of them otherwise, plus the second pass's with {@link #hires}.
+     */
+    public int stepsRun() {
+        return Img2Img.runSteps(this) + (hires == null ? 0 : hires.runSteps(steps));
+    }
+
+    /** The width of the images this request produces (the second pass's with {@link #hires}). */
+    public int outputWidth() {
+        return hires == null ? width : hires.targetSide(width);
+    }
+
+    /** The height of the images this request produces (the second pass's with {@link #hires}). */
+    public int outputHeight() {
+        return hires == null ? height : hires.targetSide(height);
     }
 }

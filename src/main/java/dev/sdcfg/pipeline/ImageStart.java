@@ -62,6 +62,10 @@ final class ImageStart {
     static ImageStart prepare(AutoencoderKL vae, Img2ImgInput in, long seed, Sampler sampler, int firstCall,
                               int unetInChannels, DataType dtype, NDManager into) {
         InitImage image = in.image();
+        InitImage effectiveMask = in.effectiveMask(); // blurred first when mask_blur asks
+        if (in.maskedContent() == MaskedContent.FILL) { // A1111 fills the start image before anything else
+            image = MaskedContent.fill(image, effectiveMask);
+        }
         Shape pixelShape = new Shape(1, 3, image.height(), image.width());
         NDArray pixels = into.create(Img2Img.pixels(image), pixelShape);
         DjlRuntime.seed(seed);
@@ -73,13 +77,31 @@ final class ImageStart {
         }
         boolean nine = unetInChannels != vae.latentChannels();
         boolean strengthMax = in.strength() == 1.0;
-        NDArray imageLatents = !nine || !strengthMax ? encode(vae, pixels, into) : null;
         Shape latentShape = new Shape(1, vae.latentChannels(), image.height() / vae.downscaleFactor(),
                 image.width() / vae.downscaleFactor());
+        float[] condition = Inpaint.maskCondition(effectiveMask);
+        Shape maskShape = new Shape(1, 1, latentShape.get(2), latentShape.get(3));
+        NDArray freshNoise = null;
+        if (in.maskedContent() == MaskedContent.LATENT_NOISE) {
+            // A1111's create_random_tensors: a generator of its own from the seed, so drawn first and the seed reset
+            freshNoise = NoiseSource.ENGINE_CPU.randn(latentShape, DataType.FLOAT32, into);
+            DjlRuntime.seed(seed);
+        }
+        NDArray imageLatents = !nine || !strengthMax ? encode(vae, pixels, into) : null;
+        if (imageLatents != null && (freshNoise != null || in.maskedContent() == MaskedContent.LATENT_NOTHING)) {
+            float[] repaint = Inpaint.latentMask(condition, image.width(), image.height(), vae.downscaleFactor());
+            float[] kept = new float[repaint.length];
+            for (int i = 0; i < kept.length; i++) {
+                kept[i] = 1f - repaint[i];
+            }
+            imageLatents = imageLatents.mul(into.create(kept, maskShape)); // A1111's init_latent * mask
+            if (freshNoise != null) { // + create_random_tensors(...) * nmask
+                imageLatents = imageLatents.add(freshNoise.mul(into.create(repaint, maskShape)));
+            }
+        }
         NDArray noise = NoiseSource.ENGINE_CPU.randn(latentShape, DataType.FLOAT32, into);
         NDArray start = strengthMax ? HostScalars.mul(noise, sampler.initNoiseSigma())
                 : sampler.addNoise(imageLatents, noise, firstCall);
-        float[] condition = Inpaint.maskCondition(in.mask());
         NDArray masked = into.create(Inpaint.maskedPixels(Img2Img.pixels(image), condition), pixelShape);
         NDArray maskedLatents = encode(vae, masked, into); // drawn even for 4-channel UNets, as diffusers does
         float[] latentMask = Inpaint.latentMask(condition, image.width(), image.height(), vae.downscaleFactor());
@@ -87,12 +109,25 @@ final class ImageStart {
         for (int i = 0; i < latentKeep.length; i++) {
             latentKeep[i] = 1f - latentMask[i];
         }
-        Shape maskShape = new Shape(1, 1, latentShape.get(2), latentShape.get(3));
         NDArray mask = into.create(latentMask, maskShape);
         NDArray keep = nine ? null : cast(into.create(latentKeep, maskShape), dtype, into);
         return new ImageStart(cast(start, dtype, into), cast(mask, dtype, into), keep,
                 nine ? cast(maskedLatents, dtype, into) : null, nine ? null : cast(imageLatents, dtype, into),
                 nine ? null : cast(noise, dtype, into));
+    }
+
+    /**
+     * The hires latent upscaler's start (diffusers' img2img {@code prepare_latents} given 4-channel latents as its
+     * image: they are the init latents, no VAE encode): seeds the engine's generator with {@code seed}, draws the
+     * noise and noises {@code latents} to sampler call {@code firstCall}, in float32 as image to image does.
+     */
+    static ImageStart fromLatents(NDArray latents, long seed, Sampler sampler, int firstCall, DataType dtype,
+                                  NDManager into) {
+        NDArray init = cast(latents, DataType.FLOAT32, into);
+        DjlRuntime.seed(seed);
+        NDArray noise = NoiseSource.ENGINE_CPU.randn(init.getShape(), DataType.FLOAT32, into);
+        return new ImageStart(cast(sampler.addNoise(init, noise, firstCall), dtype, into), null, null, null, null,
+                null);
     }
 
     /** What the UNet sees at a call: the scaled latents, with mask and masked-image latents for 9-channel UNets. */

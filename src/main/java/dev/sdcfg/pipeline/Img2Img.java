@@ -29,6 +29,11 @@ final class Img2Img {
         return r.img2img() == null ? r.steps() : r.steps() - skippedSteps(r.steps(), r.img2img().strength());
     }
 
+    /** The steps the loop runs for a schedule of {@code steps} cut by {@code strength}. */
+    static int runSteps(int steps, double strength) {
+        return steps - skippedSteps(steps, strength);
+    }
+
     /** The first sampler call the loop runs: {@code t_start · scheduler.order} (diffusers' begin index). */
     static int firstCall(GenerationRequest r, Sampler sampler) {
         return r.img2img() == null ? 0 : skippedSteps(r.steps(), r.img2img().strength()) * sampler.order();
@@ -48,6 +53,10 @@ final class Img2Img {
                 || in.mask().height() != in.image().height())) {
             throw new InvalidRequestException("mask", "mask is " + in.mask().width() + "x" + in.mask().height()
                     + " but init_image is " + in.image().width() + "x" + in.image().height() + ": they must match");
+        }
+        if (in.fullRes() && MaskCrop.isEmpty(in.effectiveMask())) {
+            throw new InvalidRequestException("mask", "inpaint_full_res needs a mask with something to repaint: this"
+                    + " one is black everywhere");
         }
         if (!(in.strength() >= 0 && in.strength() <= 1)) {
             throw new InvalidRequestException("strength", "strength must be within 0..1 (got " + in.strength() + ")");

@@ -10,17 +10,74 @@ package dev.sdcfg.pipeline;
  *                 mask, as diffusers' inpainting pipeline: 1 starts from pure noise)
  * @param mask     null for image to image; for inpainting the mask image, its size the image's: white (grey ≥ 128
  *                 after PIL's {@code convert("L")}) is repainted, black kept
+ * @param maskBlur 0..64 pixels: the mask is first blurred as diffusers' {@code VaeImageProcessor.blur(mask,
+ *                 blur_factor)} does it (PIL's {@code ImageFilter.GaussianBlur}); the pipeline still binarizes it,
+ *                 so the blur rounds the mask's corners and moves its edge where the blurred grey crosses 128 (0: none)
+ * @param fullResPadding {@link #FULL_RES_OFF}, or inpainting "only masked" (A1111's {@code inpaint_full_res},
+ *                 diffusers' {@code padding_mask_crop}, see {@link MaskCrop}) with this padding in pixels around the
+ *                 mask's bounding box
+ * @param maskedContent what the area to repaint starts from (null: {@link MaskedContent#ORIGINAL})
  */
-public record Img2ImgInput(InitImage image, double strength, InitImage mask) {
+public record Img2ImgInput(InitImage image, double strength, InitImage mask, int maskBlur, int fullResPadding,
+                           MaskedContent maskedContent) {
+
+    /** fullResPadding when the whole image is inpainted. */
+    public static final int FULL_RES_OFF = -1;
+    /** The largest padding accepted (A1111's slider ends at 256). */
+    public static final int MAX_FULL_RES_PADDING = 256;
+
+    /** The largest mask_blur accepted (A1111's slider ends at 64). */
+    public static final int MAX_MASK_BLUR = 64;
 
     public Img2ImgInput {
         if (image == null) {
             throw new IllegalArgumentException("image is required");
         }
+        maskedContent = maskedContent == null ? MaskedContent.ORIGINAL : maskedContent;
+        if (maskedContent != MaskedContent.ORIGINAL && mask == null) {
+            throw new IllegalArgumentException("masked_content needs a mask");
+        }
+        if (maskBlur < 0 || maskBlur > MAX_MASK_BLUR || (maskBlur > 0 && mask == null)) {
+            throw new IllegalArgumentException("mask_blur must be within 0.." + MAX_MASK_BLUR + ", with a mask");
+        }
+        if (fullResPadding < FULL_RES_OFF || fullResPadding > MAX_FULL_RES_PADDING
+                || (fullResPadding != FULL_RES_OFF && mask == null)) {
+            throw new IllegalArgumentException("inpaint_full_res_padding must be within 0.." + MAX_FULL_RES_PADDING
+                    + ", with a mask");
+        }
+    }
+
+    /** Inpainting from the image as it is. */
+    public Img2ImgInput(InitImage image, double strength, InitImage mask, int maskBlur, int fullResPadding) {
+        this(image, strength, mask, maskBlur, fullResPadding, MaskedContent.ORIGINAL);
+    }
+
+    /** Inpainting of the whole image, the mask blurred by {@code maskBlur}. */
+    public Img2ImgInput(InitImage image, double strength, InitImage mask, int maskBlur) {
+        this(image, strength, mask, maskBlur, FULL_RES_OFF);
+    }
+
+    /** Whether only the mask's box is inpainted (at the full output size) and pasted back. */
+    public boolean fullRes() {
+        return fullResPadding != FULL_RES_OFF;
+    }
+
+    /** Inpainting without a blurred mask (or image to image when {@code mask} is null). */
+    public Img2ImgInput(InitImage image, double strength, InitImage mask) {
+        this(image, strength, mask, 0, FULL_RES_OFF);
     }
 
     /** Image to image without a mask. */
     public Img2ImgInput(InitImage image, double strength) {
-        this(image, strength, null);
+        this(image, strength, null, 0, FULL_RES_OFF);
+    }
+
+    /** The mask the pipeline binarizes: {@link #mask} blurred by {@link #maskBlur} (PIL's GaussianBlur, per band). */
+    public InitImage effectiveMask() {
+        if (mask == null || maskBlur == 0) {
+            return mask;
+        }
+        return new InitImage(mask.width(), mask.height(), dev.sdcfg.pipeline.image.PilGaussianBlur.blur(mask.rgb(),
+                mask.width(), mask.height(), 3, maskBlur));
     }
 }

@@ -15,12 +15,21 @@ final class Inpaint {
      * in float32 and binarized at 0.5: 1 repaints, 0 keeps. Row-major H×W.
      */
     static float[] maskCondition(InitImage mask) {
-        byte[] rgb = mask.rgb();
-        float[] out = new float[mask.width() * mask.height()];
+        int[] grey = grey(mask);
+        float[] out = new float[grey.length];
         for (int i = 0; i < out.length; i++) {
-            int l = ((rgb[3 * i] & 0xff) * 19595 + (rgb[3 * i + 1] & 0xff) * 38470 + (rgb[3 * i + 2] & 0xff) * 7471
+            out[i] = grey[i] / 255f < 0.5f ? 0f : 1f;
+        }
+        return out;
+    }
+
+    /** PIL's {@code convert("L")} of an RGB image: ITU-R 601-2 luma in 16-bit fixed point. */
+    static int[] grey(InitImage image) {
+        byte[] rgb = image.rgb();
+        int[] out = new int[image.width() * image.height()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = ((rgb[3 * i] & 0xff) * 19595 + (rgb[3 * i + 1] & 0xff) * 38470 + (rgb[3 * i + 2] & 0xff) * 7471
                     + 0x8000) >> 16;
-            out[i] = l / 255f < 0.5f ? 0f : 1f;
         }
         return out;
     }

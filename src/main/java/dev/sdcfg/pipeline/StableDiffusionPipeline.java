@@ -351,6 +351,11 @@ public final class StableDiffusionPipeline implements ImageGenerator {
                 Img2Img.check(r, vae, s.order(), isInpaintingUnet());
             }
         }
+        if (r.hires() != null) {
+            try (Sampler s = newSampler(r)) {
+                HiresPass.check(r, options.maxPixels(), vae.hasEncoder(), s.order());
+            }
+        }
         if (sdxl == null && r.sizeConditions() != null) {
             throw new InvalidRequestException("original_size", "original_size, crops_coords_top_left and"
                     + " target_size are SDXL conditioning; this model (" + family() + ") takes none");
@@ -369,7 +374,13 @@ public final class StableDiffusionPipeline implements ImageGenerator {
         }
         MemoryPlan plan = memoryPlan(r);
         if (plan != null && !plan.fits()) {
-            throw tooLarge(plan);
+            throw tooLarge(plan, r);
+        }
+        if (plan != null && r.hires() != null && r.hires().upscaler() == HiresFix.Upscaler.LANCZOS
+                && plan.vaeTile() > 0) {
+            throw new InvalidRequestException(HiresPass.FIELD + ".upscaler", "at " + r.outputWidth() + "x"
+                    + r.outputHeight() + " the VAE only fits this memory budget in tiles, and the lanczos upscaler"
+                    + " encodes the upscaled image, which is not implemented in tiles: use the latent upscaler");
         }
         if (plan != null && r.img2img() != null && plan.vaeTile() > 0) {
             // the encoder's activations are about the decoder's: the plan tiles the decode; the encoder has no tiles
@@ -379,7 +390,11 @@ public final class StableDiffusionPipeline implements ImageGenerator {
         }
     }
 
-    private static InvalidRequestException tooLarge(MemoryPlan plan) {
+    private InvalidRequestException tooLarge(MemoryPlan plan, GenerationRequest r) {
+        if (r.hires() != null && memoryPlan(r.withHires(null)).fits()) { // only the larger second pass does not fit
+            return new InvalidRequestException(HiresPass.FIELD + ".scale", "the second pass at " + r.outputWidth()
+                    + "x" + r.outputHeight() + " " + plan.needs() + "; use a smaller scale or size");
+        }
         return new InvalidRequestException("width", plan.needs() + "; use a smaller size (images are generated"
                 + " one at a time, so n does not change the peak)");
     }
@@ -390,7 +405,8 @@ public final class StableDiffusionPipeline implements ImageGenerator {
      */
     public MemoryPlan memoryPlan(GenerationRequest r) {
         MemoryPlanner planner = memoryPlanner;
-        return planner == null ? null : planner.plan(r.width(), r.height(), true, memoryBudget);
+        // with a second pass its larger size is the peak (scale ≥ 1); the whole job runs under that plan
+        return planner == null ? null : planner.plan(r.outputWidth(), r.outputHeight(), true, memoryBudget);
     }
 
     /** The working-memory budget in bytes (0 before {@link #calibrateMemory}). */
@@ -486,7 +502,7 @@ public final class StableDiffusionPipeline implements ImageGenerator {
         calibrateMemory();
         MemoryPlan plan = memoryPlan(r);
         if (!plan.fits()) {
-            throw tooLarge(plan);
+            throw tooLarge(plan, r);
         }
         long t0 = System.nanoTime();
         List<String> warnings = new ArrayList<>();
@@ -520,21 +536,45 @@ public final class StableDiffusionPipeline implements ImageGenerator {
             long te = System.nanoTime() - te0;
             listener.onTextEncoded(te);
             timings.put("text_encode", te / 1e6);
+            // SDXL's time ids hold the image size: the second pass is conditioned on its own
+            SdxlConditioning.TextTime[] hiresAdded = null;
+            if (r.hires() != null && sdxl != null) {
+                SdxlConditioning.Encoded[] pair = encodeXl(r, SizeConditions.of(HiresPass.request(r, null)), null, job);
+                hiresAdded = new SdxlConditioning.TextTime[] {pair[1].added(), pair[0].added()};
+            }
+            // inpainting "only masked": the model runs on the mask's box, fill-resized to the request's size
+            InitImage fullResMask = r.img2img() != null && r.img2img().fullRes() ? r.img2img().effectiveMask() : null;
+            MaskCrop crop = fullResMask == null ? null : MaskCrop.of(fullResMask, r.width(), r.height(),
+                    r.img2img().fullResPadding());
+            GenerationRequest run = crop == null ? r : crop.request(r, fullResMask);
             double denoise = 0;
             double decode = 0;
             for (int i = 0; i < r.n(); i++) {
                 long seed = r.seed() + i;
                 long d0 = System.nanoTime();
-                NDArray latents = denoise(r, seed, i, cond, uncond, addedCond, addedUncond, listener, job, null);
+                NDArray latents;
+                if (r.hires() == null) {
+                    latents = denoise(run, seed, i, cond, uncond, addedCond, addedUncond, listener, job, null);
+                } else {
+                    int total = r.stepsRun();
+                    latents = denoise(r, seed, i, cond, uncond, addedCond, addedUncond,
+                            new PassProgress(listener, 0, total), job, null);
+                    latents = hiresPass(r, seed, i, latents, cond, uncond,
+                            hiresAdded == null ? null : hiresAdded[0], hiresAdded == null ? null : hiresAdded[1],
+                            new PassProgress(listener, Img2Img.runSteps(r), total), job, null);
+                }
                 long d1 = System.nanoTime();
                 NDArray image = decode(latents);
                 byte[] rgb = toRgbBytes(image);
+                if (crop != null) { // pasted back over the original through the (blurred) mask: apply_overlay
+                    rgb = crop.overlay(fullResMask, r.img2img().image(), new InitImage(r.width(), r.height(), rgb));
+                }
                 long d2 = System.nanoTime();
                 listener.onVaeDecoded(d2 - d1);
                 denoise += (d1 - d0) / 1e6;
                 decode += (d2 - d1) / 1e6;
-                images.add(new GeneratedImage(PngEncoder.encodeRgb(rgb, r.width(), r.height(), pngText(r, seed)),
-                        seed, r.width(), r.height()));
+                images.add(new GeneratedImage(PngEncoder.encodeRgb(rgb, r.outputWidth(), r.outputHeight(),
+                        pngText(r, seed)), seed, r.outputWidth(), r.outputHeight()));
                 latents.close();
                 image.close();
             }
@@ -770,17 +810,68 @@ public final class StableDiffusionPipeline implements ImageGenerator {
     NDArray denoise(GenerationRequest r, long seed, int imageIndex, NDArray cond, NDArray uncond,
                     SdxlConditioning.TextTime addedCond, SdxlConditioning.TextTime addedUncond,
                     GenerationListener listener, NDManager into, StepObserver observer) {
+        return denoise(r, null, seed, imageIndex, cond, uncond, addedCond, addedUncond, listener, into, observer);
+    }
+
+    /**
+     * The high-resolution second pass of one image ({@link HiresFix}, A1111's {@code sample_hr_pass}) from the first
+     * pass's final {@code firstPass} latents (closed here): upscaled (latent: bilinear on the latents; lanczos:
+     * decoded, PIL's LANCZOS in 8 bits, re-encoded by image to image), then image to image at the target size with
+     * the image's seed drawn afresh (A1111 makes a new generator from the seeds for it). Returns the final latents
+     * at the target size, attached to {@code into}; {@code observer} sees the second pass's steps.
+     */
+    NDArray hiresPass(GenerationRequest r, long seed, int imageIndex, NDArray firstPass, NDArray cond, NDArray uncond,
+                      SdxlConditioning.TextTime addedCond, SdxlConditioning.TextTime addedUncond,
+                      GenerationListener listener, NDManager into, StepObserver observer) {
+        HiresFix h = r.hires();
+        int width = h.targetSide(r.width());
+        int height = h.targetSide(r.height());
+        if (h.upscaler() == HiresFix.Upscaler.LATENT) {
+            NDArray up = HiresPass.upscaleLatents(firstPass, height / vaeScaleFactor, width / vaeScaleFactor, into);
+            firstPass.close();
+            try {
+                return denoise(HiresPass.request(r, null), new LatentStart(up, h.strength()), seed, imageIndex, cond,
+                        uncond, addedCond, addedUncond, listener, into, observer);
+            } finally {
+                up.close();
+            }
+        }
+        NDArray image = decode(firstPass);
+        byte[] rgb = toRgbBytes(image); // diffusers' output_type "pil": round(clamp(x / 2 + 0.5) · 255)
+        image.close();
+        firstPass.close();
+        InitImage upscaled = new InitImage(width, height,
+                dev.sdcfg.pipeline.image.PilResample.lanczos(rgb, r.width(), r.height(), 3, width, height));
+        return denoise(HiresPass.request(r, new Img2ImgInput(upscaled, h.strength())), null, seed, imageIndex, cond,
+                uncond, addedCond, addedUncond, listener, into, observer);
+    }
+
+    /** A denoising run that starts from given latents noised at {@code strength} (the hires latent upscale). */
+    record LatentStart(NDArray latents, double strength) {
+    }
+
+    /**
+     * {@link #denoise} from {@code latentStart} when it is not null (the hires latent upscale), else as the request
+     * says (noise, or its start image).
+     */
+    NDArray denoise(GenerationRequest r, LatentStart latentStart, long seed, int imageIndex, NDArray cond,
+                    NDArray uncond, SdxlConditioning.TextTime addedCond, SdxlConditioning.TextTime addedUncond,
+                    GenerationListener listener, NDManager into, StepObserver observer) {
         NDManager work = into.newSubManager();
-        int runSteps = Img2Img.runSteps(r); // image to image runs the last steps of the schedule only
+        // image to image runs the last steps of the schedule only
+        int runSteps = latentStart == null ? Img2Img.runSteps(r) : Img2Img.runSteps(r.steps(), latentStart.strength());
         try (GuidancePlan plan = r.guidance().plan(runSteps);
              Sampler sampler = newSampler(r);
              // noise for stochastic samplers, drawn ahead and moved once: at most one draw per model call
              PrefetchedNoise noise = new PrefetchedNoise(sampler.timesteps().length)) {
             double[] timesteps = sampler.timesteps();
             int calls = timesteps.length;
-            int first = Img2Img.firstCall(r, sampler);
+            int first = latentStart == null ? Img2Img.firstCall(r, sampler)
+                    : Img2Img.skippedSteps(r.steps(), latentStart.strength()) * sampler.order();
             NDArray latents;
-            ImageStart start = r.img2img() == null ? null : ImageStart.prepare(vae, r.img2img(), seed, sampler, first,
+            ImageStart start = latentStart != null
+                    ? ImageStart.fromLatents(latentStart.latents(), seed, sampler, first, ctx.dtype(), work)
+                    : r.img2img() == null ? null : ImageStart.prepare(vae, r.img2img(), seed, sampler, first,
                     unet.config().inChannels(), ctx.dtype(), work);
             if (start != null) {
                 latents = start.latents();
@@ -947,9 +1038,21 @@ public final class StableDiffusionPipeline implements ImageGenerator {
         t.put("steps", Integer.toString(r.steps()));
         if (r.img2img() != null) {
             t.put("strength", Double.toString(r.img2img().strength()));
+            if (r.img2img().maskBlur() > 0) {
+                t.put("mask_blur", Integer.toString(r.img2img().maskBlur()));
+            }
+            if (r.img2img().fullRes()) {
+                t.put("inpaint_full_res_padding", Integer.toString(r.img2img().fullResPadding()));
+            }
+            if (r.img2img().maskedContent() != MaskedContent.ORIGINAL) {
+                t.put("masked_content", r.img2img().maskedContent().value());
+            }
+        }
+        if (r.hires() != null) {
+            t.put("hires", r.hires().canonicalJson());
         }
         t.put("guidance", r.guidance().canonicalJson());
-        t.put("size", r.width() + "x" + r.height());
+        t.put("size", r.outputWidth() + "x" + r.outputHeight());
         if (r.sizeConditions() != null) {
             t.put("size_conditions", java.util.Arrays.toString(r.sizeConditions().timeIds()));
         }

@@ -277,7 +277,44 @@ class BadInputCorpusTest {
         c.add(a("experiment: webhook is not a field", EXP, JSON, null,
                 "{\"prompt\": \"a\", \"guidance\": [1], \"webhook\": \"https://203.0.113.7/h\"}", 400, "webhook"));
         img2img(c);
+        hires(c);
         return c.stream();
+    }
+
+    /** hires: bad members (400, naming hires.<member>), second passes the engine cannot run (422). */
+    static void hires(List<Arguments> c) {
+        String ok = TestImages.b64(TestImages.png(64, 64));
+        c.add(a("hires not an object", GEN, JSON, null, hires("2"), 400, "hires"));
+        c.add(a("hires unknown member", JOBS, JSON, null, hires("{\"scale\": 2, \"denoise\": 0.5}"), 400,
+                "hires.denoise"));
+        c.add(a("hires scale below 1", GEN, JSON, null, hires("{\"scale\": 0.5}"), 400, "hires.scale"));
+        c.add(a("hires scale above 4", JOBS, JSON, null, hires("{\"scale\": 4.5}"), 400, "hires.scale"));
+        c.add(a("hires scale as word", GEN, JSON, null, hires("{\"scale\": \"big\"}"), 400, "hires.scale"));
+        c.add(a("hires strength above 1", GEN, JSON, null, hires("{\"strength\": 1.5}"), 400, "hires.strength"));
+        c.add(a("hires strength negative", JOBS, JSON, null, hires("{\"strength\": -0.1}"), 400, "hires.strength"));
+        c.add(a("hires steps negative", GEN, JSON, null, hires("{\"steps\": -1}"), 400, "hires.steps"));
+        c.add(a("hires steps above max steps", GEN, JSON, null, hires("{\"steps\": 151}"), 400, "hires.steps"));
+        c.add(a("hires steps 2.5", JOBS, JSON, null, hires("{\"steps\": 2.5}"), 400, "hires.steps"));
+        c.add(a("hires unknown upscaler", GEN, JSON, null, hires("{\"upscaler\": \"nearest\"}"), 400,
+                "hires.upscaler"));
+        c.add(a("hires upscaler in A1111's spelling", GEN, JSON, null, hires("{\"upscaler\": \"Latent\"}"), 400,
+                "hires.upscaler"));
+        c.add(a("hires with init_image", GEN, JSON, null, img("\"" + ok + "\"", ", \"hires\": {\"scale\": 2}"),
+                400, "hires"));
+        c.add(a("hires second pass above max-pixels", JOBS, JSON, null,
+                "{\"prompt\": \"a\", \"steps\": 2, \"size\": \"1024x1024\", \"hires\": {\"scale\": 1.5}}", 422,
+                "hires.scale"));
+        c.add(a("hires steps x strength leaves no step", GEN, JSON, null, hires("{\"strength\": 0.4}"), 422,
+                "hires.strength"));
+        c.add(a("hires with a two-call sampler", JOBS, JSON, null,
+                "{\"prompt\": \"a\", \"steps\": 2, \"sampler\": \"heun\", \"hires\": {}}", 422, "sampler"));
+        c.add(a("experiment: hires is not a field", EXP, JSON, null,
+                "{\"prompt\": \"a\", \"guidance\": [1], \"hires\": {}}", 400, "hires"));
+    }
+
+    /** A 2-step text-to-image request with the given {@code hires} JSON. */
+    static String hires(String hiresJson) {
+        return "{\"prompt\": \"a\", \"steps\": 2, \"hires\": " + hiresJson + "}";
     }
 
     /** init_image and strength: malformed text (400), images the decoder or the engine refuses (422). */
@@ -332,6 +369,33 @@ class BadInputCorpusTest {
                 + TestImages.b64(TestImages.png(64, 72)) + "\""), 422, "mask"));
         c.add(a("mask declares 100000x100000", GEN, JSON, null, img("\"" + ok + "\"", ", \"mask\": \""
                 + TestImages.b64(TestImages.pngHeaderOnly(100000, 100000)) + "\""), 422, "mask"));
+        String withMask = ", \"mask\": \"" + ok + "\"";
+        c.add(a("mask_blur without mask", GEN, JSON, null, img("\"" + ok + "\"", ", \"mask_blur\": 4"), 400,
+                "mask_blur"));
+        c.add(a("mask_blur above 64", JOBS, JSON, null, img("\"" + ok + "\"", withMask + ", \"mask_blur\": 65"), 400,
+                "mask_blur"));
+        c.add(a("mask_blur negative", GEN, JSON, null, img("\"" + ok + "\"", withMask + ", \"mask_blur\": -1"), 400,
+                "mask_blur"));
+        c.add(a("mask_blur 2.5", GEN, JSON, null, img("\"" + ok + "\"", withMask + ", \"mask_blur\": 2.5"), 400,
+                "mask_blur"));
+        c.add(a("inpaint_full_res without mask", GEN, JSON, null, img("\"" + ok + "\"", ", \"inpaint_full_res\": true"),
+                400, "inpaint_full_res"));
+        c.add(a("inpaint_full_res not a boolean", JOBS, JSON, null,
+                img("\"" + ok + "\"", withMask + ", \"inpaint_full_res\": \"yes\""), 400, "inpaint_full_res"));
+        c.add(a("inpaint_full_res_padding without inpaint_full_res", GEN, JSON, null,
+                img("\"" + ok + "\"", withMask + ", \"inpaint_full_res_padding\": 8"), 400, "inpaint_full_res_padding"));
+        c.add(a("inpaint_full_res_padding above 256", GEN, JSON, null, img("\"" + ok + "\"", withMask
+                + ", \"inpaint_full_res\": true, \"inpaint_full_res_padding\": 257"), 400, "inpaint_full_res_padding"));
+        c.add(a("inpaint_full_res_padding negative", JOBS, JSON, null, img("\"" + ok + "\"", withMask
+                + ", \"inpaint_full_res\": true, \"inpaint_full_res_padding\": -4"), 400, "inpaint_full_res_padding"));
+        c.add(a("inpaint_full_res with an all-black mask", GEN, JSON, null, img("\"" + ok + "\"", ", \"mask\": \""
+                + TestImages.b64(TestImages.encodeImage(new java.awt.image.BufferedImage(64, 64,
+                        java.awt.image.BufferedImage.TYPE_BYTE_GRAY), "png"))
+                + "\", \"inpaint_full_res\": true"), 422, "mask"));
+        c.add(a("masked_content without mask", GEN, JSON, null, img("\"" + ok + "\"", ", \"masked_content\": \"fill\""),
+                400, "masked_content"));
+        c.add(a("masked_content unknown", JOBS, JSON, null,
+                img("\"" + ok + "\"", withMask + ", \"masked_content\": \"latent noise\""), 400, "masked_content"));
         c.add(a("experiment: init_image is not a field", EXP, JSON, null,
                 "{\"prompt\": \"a\", \"guidance\": [1], \"init_image\": \"" + ok + "\"}", 400, "init_image"));
     }

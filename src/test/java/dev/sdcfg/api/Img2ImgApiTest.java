@@ -18,6 +18,7 @@ import static io.restassured.RestAssured.given;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** init_image / strength on POST /v1/images/generations, through the real demo-model pipeline. */
 @QuarkusTest
@@ -76,6 +77,56 @@ class Img2ImgApiTest {
         assertArrayEquals(a, b, "a mask makes strength default to 1");
         assertEquals("1.0", PngEncoder.readText(a).get("strength"));
         assertEquals(64, png(a).getWidth());
+    }
+
+    @Test
+    void maskBlurMovesTheBinarizedEdge() {
+        byte[] init = TestImages.png(64, 64);
+        java.awt.image.BufferedImage m = new java.awt.image.BufferedImage(64, 64, BufferedImage.TYPE_BYTE_GRAY);
+        for (int y = 8; y < 40; y++) {
+            for (int x = 8; x < 40; x++) {
+                m.getRaster().setSample(x, y, 0, 255);
+            }
+        }
+        String mask = ", \"mask\": \"" + TestImages.b64(TestImages.encodeImage(m, "png")) + "\"";
+        byte[] sharp = generate("\"" + TestImages.b64(init) + "\"", mask);
+        byte[] zero = generate("\"" + TestImages.b64(init) + "\"", mask + ", \"mask_blur\": 0");
+        assertArrayEquals(sharp, zero, "mask_blur 0 is no blur");
+        byte[] blurred = generate("\"" + TestImages.b64(init) + "\"", mask + ", \"mask_blur\": 8");
+        assertFalse(java.util.Arrays.equals(sharp, blurred), "a blurred mask rounds the repainted square's corners");
+        assertEquals("8", PngEncoder.readText(blurred).get("mask_blur"));
+    }
+
+    @Test
+    void onlyMaskedKeepsEverythingOutsideTheMaskExactly() {
+        byte[] init = TestImages.png(64, 64);
+        java.awt.image.BufferedImage m = new java.awt.image.BufferedImage(64, 64, BufferedImage.TYPE_BYTE_GRAY);
+        for (int y = 20; y < 30; y++) {
+            for (int x = 24; x < 36; x++) {
+                m.getRaster().setSample(x, y, 0, 255);
+            }
+        }
+        byte[] out = generate("\"" + TestImages.b64(init) + "\"", ", \"mask\": \""
+                + TestImages.b64(TestImages.encodeImage(m, "png")) + "\", \"inpaint_full_res\": true, "
+                + "\"inpaint_full_res_padding\": 4");
+        assertEquals("4", PngEncoder.readText(out).get("inpaint_full_res_padding"));
+        byte[] before = dev.sdcfg.pipeline.InitImage.decode(init, "init", 1 << 20).rgb();
+        byte[] after = dev.sdcfg.pipeline.InitImage.decode(out, "out", 1 << 20).rgb();
+        boolean changedInside = false;
+        for (int y = 0; y < 64; y++) {
+            for (int x = 0; x < 64; x++) {
+                boolean inside = y >= 20 && y < 30 && x >= 24 && x < 36;
+                for (int c = 0; c < 3; c++) {
+                    int i = (y * 64 + x) * 3 + c;
+                    if (!inside) {
+                        assertEquals(before[i], after[i], "outside the mask, at " + x + "," + y);
+                    } else if (before[i] != after[i]) {
+                        changedInside = true;
+                    }
+                }
+            }
+        }
+        assertTrue(changedInside, "the masked box is repainted");
     }
 
     @Test

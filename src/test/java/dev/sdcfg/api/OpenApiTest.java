@@ -55,11 +55,13 @@ class OpenApiTest {
         Map<String, Object> req = doc.getMap("components.schemas.ImageGenerationRequest.properties");
         for (String field : List.of("prompt", "negative_prompt", "n", "size", "width", "height", "response_format",
                 "seed", "steps", "sampler", "sampler_options", "guidance", "webhook", "webhook_events", "preview_every",
-                "init_image", "prompt_syntax", "strength", "mask")) {
+                "init_image", "prompt_syntax", "strength", "mask", "mask_blur", "inpaint_full_res", "inpaint_full_res_padding", "masked_content", "hires")) {
             assertTrue(req.containsKey(field), "ImageGenerationRequest." + field + " undocumented: " + req.keySet());
             assertNotNull(doc.getString("components.schemas.ImageGenerationRequest.properties." + field + ".description"),
                     field + " has no description");
         }
+        Map<String, Object> hires = doc.getMap("components.schemas.HiresRequest.properties");
+        assertEquals(java.util.Set.of("scale", "steps", "strength", "upscaler"), hires.keySet());
         Map<String, Object> problem = doc.getMap("components.schemas.Problem.properties");
         for (String field : List.of("type", "title", "status", "detail", "errors")) {
             assertTrue(problem.containsKey(field), "Problem." + field);

@@ -39,5 +39,29 @@ class JobCodecImg2ImgTest {
                 .mask());
         GenerationRequest plain = new GenerationRequest("a fox", "", 16, 8, 4, null, null, null, 3, 1);
         assertNull(JobCodec.tasks(JobCodec.tasks(List.of(new JobTask(null, plain)))).get(0).request().img2img());
+        assertNull(JobCodec.tasks(JobCodec.tasks(List.of(new JobTask(null, plain)))).get(0).request().hires());
+    }
+
+    @Test
+    void maskBlurAndHiresRoundTrip() {
+        byte[] rgb = new byte[16 * 8 * 3];
+        GenerationRequest blurred = new GenerationRequest("a fox", "", 16, 8, 4, "euler", null, null, 3, 1,
+                new Img2ImgInput(new InitImage(16, 8, rgb), 0.5, new InitImage(16, 8, rgb), 6));
+        assertEquals(6, JobCodec.tasks(JobCodec.tasks(List.of(new JobTask(null, blurred)))).get(0).request()
+                .img2img().maskBlur());
+        assertEquals(Img2ImgInput.FULL_RES_OFF, JobCodec.tasks(JobCodec.tasks(List.of(new JobTask(null, blurred))))
+                .get(0).request().img2img().fullResPadding());
+        GenerationRequest onlyMasked = blurred.withImg2img(new Img2ImgInput(new InitImage(16, 8, rgb), 0.5,
+                new InitImage(16, 8, rgb), 6, 12));
+        assertEquals(12, JobCodec.tasks(JobCodec.tasks(List.of(new JobTask(null, onlyMasked)))).get(0).request()
+                .img2img().fullResPadding());
+        GenerationRequest filled = blurred.withImg2img(new Img2ImgInput(new InitImage(16, 8, rgb), 0.5,
+                new InitImage(16, 8, rgb), 0, Img2ImgInput.FULL_RES_OFF, dev.sdcfg.pipeline.MaskedContent.LATENT_NOISE));
+        assertEquals(dev.sdcfg.pipeline.MaskedContent.LATENT_NOISE, JobCodec.tasks(JobCodec.tasks(List.of(
+                new JobTask(null, filled)))).get(0).request().img2img().maskedContent());
+        dev.sdcfg.pipeline.HiresFix h = new dev.sdcfg.pipeline.HiresFix(1.75, 9, 0.45,
+                dev.sdcfg.pipeline.HiresFix.Upscaler.LANCZOS);
+        GenerationRequest hires = new GenerationRequest("a fox", "", 16, 8, 4, "euler", null, null, 3, 1).withHires(h);
+        assertEquals(h, JobCodec.tasks(JobCodec.tasks(List.of(new JobTask(null, hires)))).get(0).request().hires());
     }
 }

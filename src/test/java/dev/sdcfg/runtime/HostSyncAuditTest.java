@@ -63,6 +63,7 @@ class HostSyncAuditTest {
             Map.entry("dev/sdcfg/pipeline/StableDiffusionPipeline#initialNoise", "initial latents drawn on the CPU, moved once per image"),
             Map.entry("dev/sdcfg/pipeline/StableDiffusionPipeline#timestepTensor", "the job's timesteps, uploaded once per image"),
             Map.entry("dev/sdcfg/pipeline/ImageStart#prepare", "start image, masked image and latent masks, uploaded once per image"),
+            Map.entry("dev/sdcfg/pipeline/HiresPass#upscaleLatents", "the hires latent upscale's two bilinear weight matrices, uploaded once per image"),
             Map.entry("dev/sdcfg/pipeline/StableDiffusionPipeline#toRgbBytes", "the decoded image read back for PNG encoding, after the loop"),
             Map.entry("dev/sdcfg/pipeline/LatentPreview#render", "x0 read back for a live preview: only on the preview steps of a job that asked for previews (preview_every > 0)"),
             Map.entry("dev/sdcfg/model/vae/AutoencoderKL#tiledDecode", "VAE tiles read back and blended on the host, once per image after the loop (memory plan)"),
