@@ -74,7 +74,8 @@ import transformers  # noqa: E402
 import transformers.models.clip.modeling_clip as modeling_clip  # noqa: E402
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection  # noqa: E402
 
-gen_unet._DT[torch.uint8] = ("U8", "u1")
+import safetensors_io  # noqa: E402  (tools/safetensors_io.py: the writer gen_unet now shares)
+safetensors_io._DT[torch.uint8] = ("U8", "u1")
 for _cls in (EulerDiscreteScheduler, DPMSolverMultistepScheduler, AutoencoderKL, UNet2DConditionModel,
              StableDiffusionXLPipeline):
     setattr(diffusers, _cls.__name__, _cls)

@@ -4,9 +4,10 @@
 #
 #   * tools/pipeline-goldens/make_shim.sh: diffusers' real UNet / VAE / configuration_utils / image_processor /
 #     DDIM + Euler schedulers and transformers' real CLIP text model (see that script)
-#   * added here, unchanged from the diffusers git tree: pipelines/stable_diffusion_xl/pipeline_stable_diffusion_xl.py
-#     and pipeline_output.py, schedulers/scheduling_dpmsolver_multistep.py
-#   * stubbed (infrastructure only): StableDiffusionXLLoraLoaderMixin (empty class),
+#   * added here, unchanged from the diffusers git tree: pipelines/stable_diffusion_xl/pipeline_stable_diffusion_xl.py,
+#     pipeline_stable_diffusion_xl_img2img.py (gen_sdxl_img2img.py) and pipeline_output.py, schedulers/scheduling_dpmsolver_multistep.py
+#   * stubbed (infrastructure only): StableDiffusionXLLoraLoaderMixin (empty class), empty_device_cache (a no-op:
+#     the img2img pipeline calls it only under enable_model_cpu_offload),
 #     TextualInversionLoaderMixin.maybe_convert_prompt (identity: what it does with no embeddings loaded), is_invisible_watermark_available
 #     (False: no watermarker, as on an install without invisible-watermark), is_scipy_available (False: only the
 #     beta-sigmas option needs scipy), the CLIPTextModelWithProjection export of the transformers package,
@@ -22,6 +23,7 @@ D="$OUT/diffusers"
 mkdir -p "$D/pipelines/stable_diffusion_xl"
 show() { git --git-dir="$SRC" show "$REV:src/diffusers/$1" > "$D/$1"; }
 for f in pipelines/stable_diffusion_xl/pipeline_stable_diffusion_xl.py pipelines/stable_diffusion_xl/pipeline_output.py \
+         pipelines/stable_diffusion_xl/pipeline_stable_diffusion_xl_img2img.py \
          schedulers/scheduling_dpmsolver_multistep.py; do
   show "$f"
 done
@@ -57,4 +59,9 @@ PY
 cat >> "$OUT/transformers/__init__.py" <<'PY'
 # --- added by tools/sdxl-goldens/make_shim.sh
 from .models.clip.modeling_clip import CLIPTextModelWithProjection  # noqa
+PY
+cat >> "$D/utils/torch_utils.py" <<'PY'
+# --- added by tools/sdxl-goldens/make_shim.sh: the img2img pipeline frees the device cache only under CPU offload
+def empty_device_cache(*a, **k):
+    pass
 PY
