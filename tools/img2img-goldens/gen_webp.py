@@ -66,6 +66,7 @@ def main():
     # EXIF orientation 6 ("rotate 90 clockwise to view"): a 24x16 file shown as 16x24
     save("orientation6", pattern(24, 16), lossless=True, exif=exif_orientation(6))
     # an ICC profile chunk (VP8X + ICCP): PIL's convert("RGB") ignores it, the stored values are what we compare
+    # (LittleCMS stamps the profile with the time it was made: icc.webp and its PNG change bytes on every run)
     srgb = __import__("PIL.ImageCms", fromlist=["x"]).ImageCmsProfile(
         __import__("PIL.ImageCms", fromlist=["x"]).createProfile("sRGB")).tobytes()
     save("icc", pattern(16, 16), lossless=True, icc_profile=srgb)
@@ -73,6 +74,13 @@ def main():
     save("init64", pattern(64, 64), expected=False, lossless=True)
     edit = pattern(64, 64, alpha=True)  # a fully transparent 16x16 square: what /v1/images/edits repaints
     save("edit64_alpha", edit, expected=False, lossless=True, exact=True)
+    # 512x512, black with a white 8x8 top-left corner and a (1, 2, 3) 3x3 bottom-right one: almost all of it coded
+    # in no bits, so the decoder meets the end of the data long before the last pixel (a valid file must not be
+    # taken for one that reads on past its end)
+    corner = Image.new("RGB", (512, 512))
+    corner.paste((255, 255, 255), (0, 0, 8, 8))
+    corner.paste((1, 2, 3), (509, 509, 512, 512))
+    save("corner512", corner, expected=False, lossless=True)
     # two frames: refused (422), never decoded as its first frame
     frames = [pattern(16, 16), pattern(16, 16).transpose(Image.Transpose.FLIP_LEFT_RIGHT)]
     path = os.path.join(OUT, "animated.webp")

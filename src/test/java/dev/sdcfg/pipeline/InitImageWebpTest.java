@@ -252,7 +252,30 @@ class InitImageWebpTest {
         long ms = (System.nanoTime() - t0) / 1_000_000;
         assertEquals("mask", e.field());
         assertTrue(e.getMessage().contains("ends before the image does"), e.getMessage());
+        assertTrue(e.getMessage().contains(BoundedImageInputStream.PAST_END_READS + " times"), e.getMessage());
         assertTrue(ms < 5_000, ms + " ms");
+    }
+
+    /** A valid lossless file whose last pixels are coded in no bits decodes whole (within the past-end budget). */
+    @Test
+    void aValidFileEndingLongBeforeItsLastPixelDecodes() {
+        InitImage d = InitImage.decode(resource("corner512.webp"), "init_image", 1 << 20);
+        assertEquals(512, d.width());
+        assertEquals(512, d.height());
+        byte[] want = new byte[512 * 512 * 3];
+        for (int y = 0; y < 512; y++) {
+            for (int x = 0; x < 512; x++) {
+                int o = (y * 512 + x) * 3;
+                if (x < 8 && y < 8) {
+                    want[o] = want[o + 1] = want[o + 2] = (byte) 255;
+                } else if (x >= 509 && y >= 509) {
+                    want[o] = 1;
+                    want[o + 1] = 2;
+                    want[o + 2] = 3;
+                }
+            }
+        }
+        assertArrayEquals(want, d.rgb());
     }
 
     /**
