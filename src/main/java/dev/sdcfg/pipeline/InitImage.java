@@ -3,6 +3,7 @@ package dev.sdcfg.pipeline;
 import javax.imageio.ImageIO;
 import javax.imageio.ImageReader;
 import javax.imageio.stream.ImageInputStream;
+import javax.imageio.stream.MemoryCacheImageInputStream;
 import java.awt.color.ColorSpace;
 import java.awt.image.BufferedImage;
 import java.awt.image.Raster;
@@ -14,21 +15,37 @@ import java.util.Iterator;
  * An input image from an untrusted client, decoded to 8-bit RGB (row-major HWC bytes, as PIL's
  * {@code np.array(image.convert("RGB"))}).
  *
- * <p>{@link #decode} trusts nothing in the bytes: the format is told by the content (PNG and JPEG signatures; a
- * file name or declared type plays no part), the declared width and height are read from the header and checked
- * against the pixel limit <em>before</em> any pixel is decoded (so a small file declaring a huge canvas, a
- * decompression bomb, costs nothing), and any decoder failure becomes a 4xx naming the field. Alpha is dropped
+ * <p>{@link #decode} trusts nothing in the bytes: the format is told by the content (PNG, JPEG and WebP
+ * signatures; a file name or declared type plays no part), the declared width and height are read from the header
+ * and checked against the pixel limit <em>before</em> any pixel is decoded (so a small file declaring a huge canvas,
+ * a decompression bomb, costs nothing), and any decoder failure becomes a 4xx naming the field. Alpha is dropped
  * as PIL's {@code convert("RGB")} drops it (the stored colour values are kept, not composited); grey images are
  * replicated into three channels as PIL does (not gamma-converted as AWT's {@code getRGB} would), 16-bit samples
- * reduced as PIL reduces them (RGB: the high byte; grey: clipped at 255); a JPEG's EXIF
- * orientation is applied (diffusers' {@code load_image} applies {@code ImageOps.exif_transpose}). Embedded colour
- * profiles are not applied: the stored values are used, as PIL's {@code convert("RGB")} uses them.
+ * reduced as PIL reduces them (RGB: the high byte; grey: clipped at 255); a JPEG's or WebP's EXIF
+ * orientation is applied (diffusers' {@code load_image} applies {@code ImageOps.exif_transpose}; a PNG's eXIf
+ * chunk is not read). Embedded colour profiles are not applied: the stored values are used, as PIL's
+ * {@code convert("RGB")} uses them (for WebP the ICCP chunk is dropped before decoding, see {@link WebpContainer}).
+ *
+ * <p>WebP is read by {@link WebpContainer} (size, animation, alpha, EXIF) and decoded by TwelveMonkeys' pure-Java
+ * reader. Lossless WebP (VP8L, with or without alpha, simple or extended) decodes to libwebp's values exactly.
+ * Lossy WebP (VP8) is refused with a 422 ({@link #ACCEPT_LOSSY_WEBP}): TwelveMonkeys 3.14.0's VP8 decoder differs
+ * from libwebp (the reference, which PIL and so diffusers use) by far more than rounding. On the test fixtures the
+ * largest difference is 61 levels, mean 7.8 (mostly chroma upsampling: libwebp interpolates, TwelveMonkeys
+ * repeats); on other small images written by libwebp 1.6.0 the mean difference reached 27 to 137 levels, max 250,
+ * the error growing across the image, so an img2img run would start from a different picture than the client
+ * sent. Animated WebP is refused.
  *
  * @param width  pixels per row (after the EXIF orientation)
  * @param height rows
  * @param rgb    {@code height × width × 3} bytes
  */
 public record InitImage(int width, int height, byte[] rgb) {
+
+    /**
+     * Whether lossy (VP8) WebP is decoded. False while the only decoder at hand (TwelveMonkeys 3.14.0) does not
+     * match libwebp; InitImageWebpTest#twelveMonkeysLossyStillDiffersFromLibwebp fails once it does.
+     */
+    static final boolean ACCEPT_LOSSY_WEBP = false;
 
     /** Longest side accepted whatever the pixel limit (a 1×10⁸ strip is no image anyone generates from). */
     public static final int MAX_SIDE = 16384;
@@ -41,7 +58,7 @@ public record InitImage(int width, int height, byte[] rgb) {
 
     /** The formats accepted, told by their signatures. */
     enum Format {
-        PNG("png"), JPEG("jpeg");
+        PNG("png"), JPEG("jpeg"), WEBP("webp");
 
         final String readerName;
 
@@ -57,21 +74,21 @@ public record InitImage(int width, int height, byte[] rgb) {
             if (b.length >= 3 && (b[0] & 0xff) == 0xff && (b[1] & 0xff) == 0xd8 && (b[2] & 0xff) == 0xff) {
                 return JPEG;
             }
+            if (b.length >= 12 && b[0] == 'R' && b[1] == 'I' && b[2] == 'F' && b[3] == 'F' && b[8] == 'W'
+                    && b[9] == 'E' && b[10] == 'B' && b[11] == 'P') {
+                return WEBP;
+            }
             return null;
         }
     }
 
     /**
-     * Decodes {@code data} (PNG or JPEG), refusing images over {@code maxPixels} pixels or {@link #MAX_SIDE} a side
-     * before decoding them. Every refusal is an {@link InvalidRequestException} on {@code field}.
+     * Decodes {@code data} (PNG, JPEG or WebP), refusing images over {@code maxPixels} pixels or {@link #MAX_SIDE}
+     * a side before decoding them. Every refusal is an {@link InvalidRequestException} on {@code field}.
      */
     public static InitImage decode(byte[] data, String field, long maxPixels) {
-        Format format = sniffOrRefuse(data, field);
-        InitImage decoded = fromImage(read(data, format, field, maxPixels));
-        if (format == Format.JPEG) {
-            decoded = decoded.oriented(ExifOrientation.of(data));
-        }
-        return decoded;
+        Loaded loaded = load(data, field, maxPixels);
+        return fromImage(loaded.image()).oriented(loaded.orientation());
     }
 
     /**
@@ -79,7 +96,8 @@ public record InitImage(int width, int height, byte[] rgb) {
      * (keep) elsewhere; null when the image has no alpha channel. Same checks and refusals as {@link #decode}.
      */
     public static InitImage transparentAreas(byte[] data, String field, long maxPixels) {
-        BufferedImage img = read(data, sniffOrRefuse(data, field), field, maxPixels);
+        Loaded loaded = load(data, field, maxPixels);
+        BufferedImage img = loaded.image();
         if (!img.getColorModel().hasAlpha()) {
             return null;
         }
@@ -95,7 +113,36 @@ public record InitImage(int width, int height, byte[] rgb) {
                 rgb[o] = rgb[o + 1] = rgb[o + 2] = v;
             }
         }
-        return new InitImage(w, h, rgb);
+        // turned upright as decode turns the image, so that a WebP's mask lines up with its pixels
+        return new InitImage(w, h, rgb).oriented(loaded.orientation());
+    }
+
+    /** A decoded image and the EXIF orientation (1..8) still to apply to it. */
+    private record Loaded(BufferedImage image, int orientation) {
+    }
+
+    private static Loaded load(byte[] data, String field, long maxPixels) {
+        Format format = sniffOrRefuse(data, field);
+        return switch (format) {
+            case PNG -> new Loaded(read(data, format, field, maxPixels), 1);
+            case JPEG -> new Loaded(read(data, format, field, maxPixels), ExifOrientation.of(data));
+            case WEBP -> {
+                WebpContainer c;
+                try {
+                    c = WebpContainer.parse(data);
+                } catch (WebpContainer.Refused e) {
+                    throw new InvalidRequestException(field, field + " " + e.getMessage());
+                }
+                // the declared size, checked before the decoder sees a byte
+                checkDeclared(field, c.width(), c.height(), maxPixels);
+                if (c.lossy() && !ACCEPT_LOSSY_WEBP) {
+                    throw new InvalidRequestException(field, field + " is a lossy WebP; only lossless WebP is "
+                            + "accepted (this service's WebP decoder does not reproduce lossy WebP faithfully): "
+                            + "send PNG, JPEG or lossless WebP");
+                }
+                yield new Loaded(read(c.still(), format, field, maxPixels), c.orientation());
+            }
+        };
     }
 
     private static Format sniffOrRefuse(byte[] data, String field) {
@@ -104,20 +151,18 @@ public record InitImage(int width, int height, byte[] rgb) {
         }
         Format format = Format.sniff(data);
         if (format == null) {
-            throw new InvalidRequestException(field, field + " is not a PNG or JPEG image (told by its content: "
-                    + (isWebp(data) ? "WebP is not supported" : "unknown signature") + ")");
+            throw new InvalidRequestException(field, field + " is not a PNG, JPEG or WebP image (told by its content: "
+                    + "unknown signature)");
         }
         return format;
     }
 
     /** The decoded image, its declared size checked first; decoder failures name the field. */
     private static BufferedImage read(byte[] data, Format format, String field, long maxPixels) {
-        try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(data))) {
-            Iterator<ImageReader> readers = ImageIO.getImageReadersByFormatName(format.readerName);
-            if (!readers.hasNext()) {
-                throw new IllegalStateException("no ImageIO reader for " + format.readerName);
-            }
-            ImageReader reader = readers.next();
+        // WebP: a stream that stops a decoder reading on and on past the end (see BoundedImageInputStream)
+        try (ImageInputStream in = format == Format.WEBP ? new BoundedImageInputStream(data)
+                : new MemoryCacheImageInputStream(new ByteArrayInputStream(data))) {
+            ImageReader reader = reader(format);
             try {
                 reader.setInput(in, true, true);
                 int w = reader.getWidth(0);
@@ -140,10 +185,25 @@ public record InitImage(int width, int height, byte[] rgb) {
         }
     }
 
-    private static boolean isWebp(byte[] b) {
-        return b.length >= 12 && b[0] == 'R' && b[1] == 'I' && b[2] == 'F' && b[3] == 'F' && b[8] == 'W'
-                && b[9] == 'E' && b[10] == 'B' && b[11] == 'P';
+    /**
+     * The reader for a format. WebP's is created from TwelveMonkeys' SPI class directly rather than looked up in
+     * ImageIO's registry: the registry finds plugins through META-INF/services with the class loader current when
+     * ImageIO is first used, which in a Quarkus application (its own class loaders, fast-jar layout) need not be
+     * the one holding the plugin; naming the class also rules out another WebP plugin on the class path.
+     */
+    private static ImageReader reader(Format format) throws IOException {
+        if (format == Format.WEBP) {
+            return WEBP_READERS.createReaderInstance(null);
+        }
+        Iterator<ImageReader> readers = ImageIO.getImageReadersByFormatName(format.readerName);
+        if (!readers.hasNext()) {
+            throw new IllegalStateException("no ImageIO reader for " + format.readerName);
+        }
+        return readers.next();
     }
+
+    private static final javax.imageio.spi.ImageReaderSpi WEBP_READERS =
+            new com.twelvemonkeys.imageio.plugins.webp.WebPImageReaderSpi();
 
     private static void checkDeclared(String field, int w, int h, long maxPixels) {
         if (w < 1 || h < 1) {
@@ -261,7 +321,8 @@ public record InitImage(int width, int height, byte[] rgb) {
             return 1;
         }
 
-        private static int fromTiff(byte[] b, int start, int end) {
+        /** The orientation in a TIFF block (EXIF's layout) at {@code start..end} of {@code b}, or 1. */
+        static int fromTiff(byte[] b, int start, int end) {
             if (start + 8 > end) {
                 return 1;
             }

@@ -332,8 +332,21 @@ class BadInputCorpusTest {
                 "strength"));
         c.add(a("init_image is text, not an image", GEN, JSON, null,
                 img("\"" + TestImages.b64("hello, world".getBytes()) + "\"", ""), 422, "init_image"));
-        c.add(a("init_image is WebP", GEN, JSON, null,
+        c.add(a("init_image WebP header alone", GEN, JSON, null,
                 img("\"" + TestImages.b64("RIFF\0\0\0\0WEBPVP8 ".getBytes()) + "\"", ""), 422, "init_image"));
+        c.add(a("init_image truncated WebP", GEN, JSON, null, img("\"data:image/webp;base64," + TestImages.b64(
+                TestImages.truncated(TestImages.webp("init64.webp"), 100)) + "\"", ""), 422, "init_image"));
+        c.add(a("init_image WebP declares 16384x16384 (decompression bomb)", JOBS, JSON, null,
+                img("\"" + TestImages.b64(TestImages.webpHeaderOnly(16384, 16384)) + "\"", ""), 422, "init_image"));
+        c.add(a("init_image animated WebP", GEN, JSON, null,
+                img("\"" + TestImages.b64(TestImages.webp("animated.webp")) + "\"", ""), 422, "init_image"));
+        c.add(a("init_image lossy WebP (refused: decoder differs from libwebp)", GEN, JSON, null,
+                img("\"" + TestImages.b64(TestImages.webp("lossy.webp")) + "\"", ""), 422, "init_image"));
+        c.add(a("init_image WebP whose decoder reads past its end", GEN, JSON, null,
+                img("\"" + TestImages.b64(TestImages.webp("corrupt_lossless_slow.webp")) + "\"", ""), 422,
+                "init_image"));
+        c.add(a("mask animated WebP", GEN, JSON, null, img("\"" + ok + "\"", ", \"mask\": \""
+                + TestImages.b64(TestImages.webp("animated.webp")) + "\""), 422, "mask"));
         c.add(a("init_image GIF (format by content)", GEN, JSON, null,
                 img("\"data:image/png;base64," + TestImages.b64(TestImages.encode(64, 64,
                         java.awt.image.BufferedImage.TYPE_BYTE_INDEXED, "gif")) + "\"", ""), 422, "init_image"));

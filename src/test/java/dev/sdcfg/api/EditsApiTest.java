@@ -69,6 +69,17 @@ class EditsApiTest {
         assertEquals("1.0", PngEncoder.readText(out).get("strength"));
     }
 
+    /** A lossless WebP with alpha as a multipart file part (named .png: the format is told by content). */
+    @Test
+    void webpImageWithTransparency() {
+        JsonPath j = given().multiPart("prompt", "a red door").multiPart("steps", "3").multiPart("seed", "5")
+                .multiPart("image", "upload.png", TestImages.webp("edit64_alpha.webp"), "application/octet-stream")
+                .post(EDITS).then().statusCode(200).extract().jsonPath();
+        byte[] out = Base64.getDecoder().decode(j.getString("data[0].b64_json"));
+        assertEquals(64, png(out).getWidth());
+        assertEquals("1.0", PngEncoder.readText(out).get("strength"));
+    }
+
     @Test
     void maskAlphaWithNAndSize() {
         JsonPath j = form(TestImages.png(64, 64), argb(true)).multiPart("n", "2").multiPart("size", "64x64")
@@ -100,6 +111,10 @@ class EditsApiTest {
         assertEquals("image", problem(form("GIF89a....".getBytes(), null).post(EDITS), 422).get("field"));
         assertEquals("mask", problem(form(argb(false), TestImages.pngHeaderOnly(90000, 90000)).post(EDITS), 422)
                 .get("field"), "a mask declaring a huge canvas");
+        assertEquals("mask", problem(form(argb(false), TestImages.webp("animated.webp")).post(EDITS), 422)
+                .get("field"), "an animated WebP mask");
+        assertEquals("image", problem(form(TestImages.webp("lossy.webp"), argb(true)).post(EDITS), 422)
+                .get("field"), "a lossy WebP image");
         assertEquals("Content-Type", problem(given().contentType("application/json").body("{\"prompt\": \"a\"}")
                 .post(EDITS), 415).get("field"));
         assertEquals(accepted, jobs.acceptedTotal(), "no refused edit was enqueued");

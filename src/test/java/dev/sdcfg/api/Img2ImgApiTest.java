@@ -79,6 +79,24 @@ class Img2ImgApiTest {
         assertEquals(64, png(a).getWidth());
     }
 
+    /**
+     * A lossless WebP (64x64) through the HTTP API: the WebP reader works inside the Quarkus runtime, not only in a
+     * plain unit test, and the run equals the one from the same pixels sent as PNG.
+     */
+    @Test
+    void webpInitImage() {
+        byte[] webp = TestImages.webp("init64.webp");
+        byte[] fromWebp = generate("\"data:image/webp;base64," + TestImages.b64(webp) + "\"", ", \"strength\": 0.5");
+        BufferedImage img = png(fromWebp);
+        assertEquals(64, img.getWidth());
+        assertEquals(64, img.getHeight());
+        // the same pixels as PNG: decoded by InitImage as the server does, re-encoded without loss
+        dev.sdcfg.pipeline.InitImage pixels = dev.sdcfg.pipeline.InitImage.decode(webp, "init_image", 1 << 20);
+        byte[] asPng = PngEncoder.encodeRgb(pixels.rgb(), 64, 64, Map.of());
+        byte[] fromPng = generate("\"" + TestImages.b64(asPng) + "\"", ", \"strength\": 0.5");
+        assertArrayEquals(fromPng, fromWebp, "same pixels, same seed: same image whatever the container");
+    }
+
     @Test
     void maskBlurMovesTheBinarizedEdge() {
         byte[] init = TestImages.png(64, 64);

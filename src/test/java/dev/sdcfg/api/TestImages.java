@@ -77,6 +77,30 @@ final class TestImages {
         out.writeBytes(ByteBuffer.allocate(4).putInt((int) crc.getValue()).array());
     }
 
+    /** A file of src/test/resources/webp/ (written by tools/img2img-goldens/gen_webp.py). */
+    static byte[] webp(String name) {
+        try (java.io.InputStream in = TestImages.class.getResourceAsStream("/webp/" + name)) {
+            if (in == null) {
+                throw new IllegalStateException("no test resource webp/" + name);
+            }
+            return in.readAllBytes();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * A RIFF/WEBP file holding only a VP8L header declaring {@code w×h} (1..16384 each) and no pixel data: WebP's
+     * decompression bomb.
+     */
+    static byte[] webpHeaderOnly(int w, int h) {
+        int bits = (w - 1) | (h - 1) << 14;
+        ByteBuffer b = ByteBuffer.allocate(12 + 8 + 6).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.put("RIFF".getBytes(StandardCharsets.US_ASCII)).putInt(4 + 8 + 6).put("WEBP".getBytes(StandardCharsets.US_ASCII));
+        b.put("VP8L".getBytes(StandardCharsets.US_ASCII)).putInt(5).put((byte) 0x2f).putInt(bits).put((byte) 0);
+        return b.array();
+    }
+
     /** The first {@code n} bytes of {@code b}. */
     static byte[] truncated(byte[] b, int n) {
         return java.util.Arrays.copyOf(b, n);

@@ -1,0 +1,94 @@
+"""Writes the WebP input fixtures of InitImageWebpTest (src/test/resources/webp/) with Pillow/libwebp.
+
+Each <name>.webp comes with <name>.expected.png: Pillow's own decode of that WebP (libwebp, the reference decoder),
+as diffusers' load_image would see it (ImageOps.exif_transpose, then convert("RGB"), or "RGBA" where the fixture has
+alpha so the test can check the transparent pixels too), stored losslessly as PNG. The Java decode is compared to
+it: exactly for lossless files. The lossy files (lossy, lossy_alpha) are what measured TwelveMonkeys' VP8 decoder
+against libwebp (it differs by far more than rounding, so the service refuses lossy WebP); animated.webp is a bad
+input (two frames).
+
+Run: /work/scratch/dm-venv/bin/python tools/img2img-goldens/gen_webp.py   (Pillow with WebP support)
+"""
+import io
+import os
+
+from PIL import Image, ImageOps, features
+
+OUT = os.path.join(os.path.dirname(__file__), "..", "..", "src", "test", "resources", "webp")
+assert features.check("webp"), "this Pillow has no WebP support"
+
+
+def pattern(w, h, alpha=False):
+    """Smooth gradients plus a few hard edges: something a lossy codec has to work at, deterministic."""
+    img = Image.new("RGBA" if alpha else "RGB", (w, h))
+    px = img.load()
+    for y in range(h):
+        for x in range(w):
+            r = (x * 255) // (w - 1)
+            g = (y * 255) // (h - 1)
+            b = 200 if (x // 8 + y // 8) % 2 else 40
+            if alpha:
+                # a fully transparent square (its colour kept: exact=True), a half-transparent band, opaque elsewhere
+                a = 0 if (w // 4 <= x < w // 2 and h // 4 <= y < h // 2) else 128 if y >= h - 4 else 255
+                px[x, y] = (r, g, b, a)
+            else:
+                px[x, y] = (r, g, b)
+    return img
+
+
+def save(name, img, expected=True, **kw):
+    path = os.path.join(OUT, name + ".webp")
+    img.save(path, "WEBP", **kw)
+    with Image.open(path) as back:
+        back.load()
+        assert getattr(back, "n_frames", 1) == 1
+        if not expected:
+            print(name, os.path.getsize(path), "bytes")
+            return
+        up = ImageOps.exif_transpose(back)
+        mode = "RGBA" if back.mode == "RGBA" else "RGB"
+        up.convert(mode).save(os.path.join(OUT, name + ".expected.png"))
+    print(name, os.path.getsize(path), "bytes")
+
+
+def exif_orientation(o):
+    ex = Image.Exif()
+    ex[0x0112] = o
+    return ex.tobytes()
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    save("lossless", pattern(24, 16), lossless=True)
+    save("lossless_alpha", pattern(24, 16, alpha=True), lossless=True, exact=True)
+    save("lossy", pattern(32, 24), quality=80)
+    save("lossy_alpha", pattern(32, 24, alpha=True), quality=80, alpha_quality=100)
+    # EXIF orientation 6 ("rotate 90 clockwise to view"): a 24x16 file shown as 16x24
+    save("orientation6", pattern(24, 16), lossless=True, exif=exif_orientation(6))
+    # an ICC profile chunk (VP8X + ICCP): PIL's convert("RGB") ignores it, the stored values are what we compare
+    # (LittleCMS stamps the profile with the time it was made: icc.webp and its PNG change bytes on every run)
+    srgb = __import__("PIL.ImageCms", fromlist=["x"]).ImageCmsProfile(
+        __import__("PIL.ImageCms", fromlist=["x"]).createProfile("sRGB")).tobytes()
+    save("icc", pattern(16, 16), lossless=True, icc_profile=srgb)
+    # the API tests' images: 64x64 (sides the pipeline accepts), lossless (lossy WebP is refused, see InitImage)
+    save("init64", pattern(64, 64), expected=False, lossless=True)
+    edit = pattern(64, 64, alpha=True)  # a fully transparent 16x16 square: what /v1/images/edits repaints
+    save("edit64_alpha", edit, expected=False, lossless=True, exact=True)
+    # 512x512, black with a white 8x8 top-left corner and a (1, 2, 3) 3x3 bottom-right one: almost all of it coded
+    # in no bits, so the decoder meets the end of the data long before the last pixel (a valid file must not be
+    # taken for one that reads on past its end)
+    corner = Image.new("RGB", (512, 512))
+    corner.paste((255, 255, 255), (0, 0, 8, 8))
+    corner.paste((1, 2, 3), (509, 509, 512, 512))
+    save("corner512", corner, expected=False, lossless=True)
+    # two frames: refused (422), never decoded as its first frame
+    frames = [pattern(16, 16), pattern(16, 16).transpose(Image.Transpose.FLIP_LEFT_RIGHT)]
+    path = os.path.join(OUT, "animated.webp")
+    frames[0].save(path, "WEBP", save_all=True, append_images=frames[1:], duration=100, lossless=True)
+    with Image.open(path) as back:
+        assert back.n_frames == 2
+    print("animated", os.path.getsize(path), "bytes")
+
+
+if __name__ == "__main__":
+    main()
