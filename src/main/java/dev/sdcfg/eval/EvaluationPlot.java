@@ -11,8 +11,9 @@ import java.util.Locale;
 
 /**
  * The guidance evaluation's figure, drawn with Java2D (no plotting library on the engine's classpath): two panels,
- * "all asked attributes right" and "mean saturation", each against the strength step (1..5 of
- * {@link GuidanceEvaluation#strengths}) with one line per normalizer, constant schedule.
+ * "all asked attributes right" and "mean saturation", each against the strength (the k-th of
+ * {@link GuidanceEvaluation#strengths}, ticks naming g for CFG-like normalizers | for tnorm/fullnorm) with one line
+ * per normalizer, constant schedule.
  */
 final class EvaluationPlot {
 
@@ -58,8 +59,14 @@ final class EvaluationPlot {
             g.setColor(Color.BLACK);
             g.drawString(String.format(Locale.ROOT, "%.2f", k / 4.0), x0 - 34, y + 4);
         }
-        for (int s = 0; s < 5; s++) {
-            g.drawString("step " + (s + 1), x0 + 10 + s * (pw - 40) / 4, y0 + ph + 16);
+        // every normalizer sweeps the same number of strengths; tnorm/fullnorm's are relative to ‖u‖, so each tick
+        // names both scales
+        double[] plain = GuidanceEvaluation.strengths("none");
+        double[] relative = GuidanceEvaluation.strengths("tnorm");
+        int ticks = plain.length;
+        for (int s = 0; s < ticks; s++) {
+            g.drawString(GuidanceEvaluation.num(plain[s]) + " | " + GuidanceEvaluation.num(relative[s]),
+                    x0 + 4 + s * (pw - 40) / (ticks - 1), y0 + ph + 16);
         }
         g.setStroke(new BasicStroke(2f));
         for (int n = 0; n < GuidanceEvaluation.NORMALIZERS.size(); n++) {
@@ -74,7 +81,7 @@ final class EvaluationPlot {
                     continue;
                 }
                 double v = adherence ? r.allRight() : r.saturation();
-                int x = x0 + 20 + s * (pw - 40) / 4;
+                int x = x0 + 20 + s * (pw - 40) / (strengths.length - 1);
                 int y = y0 + ph - (int) Math.round(Math.max(0, Math.min(1, v)) * ph);
                 g.fillOval(x - 3, y - 3, 6, 6);
                 if (prevX >= 0) {

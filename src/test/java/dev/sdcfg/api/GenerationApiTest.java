@@ -192,7 +192,7 @@ class GenerationApiTest {
                 .body("object", equalTo("list"))
                 .body("data[0].status", equalTo("ready"))
                 .body("data[0].object", equalTo("model"))
-                .body("data[0].native_size", equalTo(128));
+                .body("data[0].native_size", equalTo(64));
     }
 
     @Test

@@ -28,7 +28,7 @@ class GuidanceEvaluationTest {
             }
         }
         assertEquals(cells, canonical.size(), "two grid cells are the same guidance");
-        assertEquals(7 * 4 * 5, cells);
+        assertEquals(7 * 4 * 4, cells);
     }
 
     @Test
