@@ -212,8 +212,9 @@ class ReplicasProcessIT {
         assertTrue(p.get("step").asInt() < 12, "none after the last step");
         java.awt.image.BufferedImage img = dev.sdcfg.pipeline.image.PngEncoder.decode(
                 java.util.Base64.getDecoder().decode(p.get("png_base64").asText()));
-        assertEquals(8, img.getWidth(), "64x64 image: an 8x8 latent-sized preview");
-        assertEquals(8, img.getHeight());
+        // the embedded demo model's VAE downscales by 4: a 64x64 image has 16x16 latents, and so a 16x16 preview
+        assertEquals(16, img.getWidth(), "64x64 image: a 16x16 latent-sized preview");
+        assertEquals(16, img.getHeight());
     }
 
     @Test
