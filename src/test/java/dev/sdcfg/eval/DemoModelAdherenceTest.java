@@ -73,8 +73,8 @@ class DemoModelAdherenceTest {
         return SamplerFactory.names().stream().filter(n -> !DIVERGING.contains(n)).toList();
     }
 
-    /** Share of images whose asked object colour and shape and background are all right. */
-    static double colourAndShapeRight(String sampler, GuidanceSpec guidance) {
+    /** Share of images whose asked object colour, object shape and background are all right. */
+    static double askedAttributesRight(String sampler, GuidanceSpec guidance) {
         int right = 0;
         int images = 0;
         for (int p = 0; p < PROMPTS.size(); p++) {
@@ -100,7 +100,7 @@ class DemoModelAdherenceTest {
         List<String> names = samplers();
         StringBuilder low = new StringBuilder();
         for (String sampler : names) {
-            double share = colourAndShapeRight(sampler, GuidanceSpec.DEFAULT);
+            double share = askedAttributesRight(sampler, GuidanceSpec.DEFAULT);
             sum += share;
             // measured 22..24 of 24 for every sampler here; a single image read differently on another CPU must
             // not fail the build, a sampler that stops following the prompt must
@@ -117,9 +117,9 @@ class DemoModelAdherenceTest {
     @Test
     void withoutGuidanceTheModelFollowsThePromptClearlyLess() {
         String sampler = null; // the model's own scheduler
-        double guided = colourAndShapeRight(sampler, GuidanceSpec.DEFAULT);
-        double off = colourAndShapeRight(sampler, GuidanceSpec.parse("{\"normalizer\":\"none\",\"g\":1}"));
-        double unconditional = colourAndShapeRight(sampler, GuidanceSpec.parse("{\"normalizer\":\"none\",\"g\":0}"));
+        double guided = askedAttributesRight(sampler, GuidanceSpec.DEFAULT);
+        double off = askedAttributesRight(sampler, GuidanceSpec.parse("{\"normalizer\":\"none\",\"g\":1}"));
+        double unconditional = askedAttributesRight(sampler, GuidanceSpec.parse("{\"normalizer\":\"none\",\"g\":0}"));
         assertTrue(off <= guided - 0.2, "guidance off " + off + " is not clearly below CFG 7.5's " + guided);
         // 8 colours x 6 shapes x 8 backgrounds: chance of all three right is well below 1 %
         assertTrue(unconditional <= 0.1, "the unconditional prediction alone follows the prompt: " + unconditional);
