@@ -12,10 +12,11 @@
 #           looks for it: $DJL_CACHE_DIR/pytorch/<torch version>-<flavor>-linux-x86_64/0.36.0-libdjl_torch.so
 #   smoke   the embedded tiny model on the GPU (fp16): engine, device, tokenizer natives, a full pipeline
 #   sd15    Benchmark --config sd15 --device gpu --dtype float16 --size 512 --batches 2,8 with a 50-step image
+#   sdxl    Benchmark --config sdxl --device gpu --dtype float16 --size 1024 --batches 2 (UNet step), budget permitting
 #   anchor  if diffusers imports: diffusers' UNet2DConditionModel (SD1.5 config, random weights) eager and as a CUDA
 #           graph on the same card (diffusers_anchor.py)
 # Results (at most 8 small files) in $OUT: summary.txt, env.txt, run.log (tails of every step), jni-build.log,
-# tiny.json, sd15.json, anchor.json. DJL is pointed at the device's torch with PYTORCH_LIBRARY_PATH,
+# tiny.json, sd15.json, sdxl.json, anchor.json. DJL is pointed at the device's torch with PYTORCH_LIBRARY_PATH,
 # PYTORCH_VERSION, PYTORCH_FLAVOR (see Dockerfile.cuda for why all three), DJL_OFFLINE=true, RUST_FLAVOR=cpu.
 set -uo pipefail
 
@@ -165,6 +166,12 @@ if [[ -f $JNI_DIR/0.36.0-libdjl_torch.so ]]; then
         stage smoke 120 "${BENCH[@]}" --config tiny "${DEV[@]}" --iters 3 --warmup 1 --batches 2 --steps 10 --out "$OUT/tiny.json" \
             && stage sd15 300 "${BENCH[@]}" --config sd15 "${DEV[@]}" --size 512 --batches 2,8 --iters 10 --warmup 3 --steps 50 \
                 --full true --full-iters 3 --out "$OUT/sd15.json"
+        # SDXL base shapes at 1024 px (random weights, 5 GB fp16): the UNet step only, if the budget still allows it
+        # after SD1.5 (the anchor keeps its reserve); skipped or cut short, the SD1.5 figures stand alone
+        if [[ -f $OUT/tiny.json ]]; then
+            stage sdxl 150 "${BENCH[@]}" --config sdxl "${DEV[@]}" --size 1024 --batches 2 --iters 5 --warmup 2 \
+                --full false --out "$OUT/sdxl.json"
+        fi
     fi
 fi
 RESERVE=0
@@ -183,7 +190,7 @@ out = sys.argv[1]
 def load(n):
     p = os.path.join(out, n)
     return json.load(open(p)) if os.path.exists(p) else None
-for n in ("tiny.json", "sd15.json"):
+for n in ("tiny.json", "sd15.json", "sdxl.json"):
     r = load(n)
     if not r:
         continue
