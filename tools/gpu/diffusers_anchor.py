@@ -11,12 +11,20 @@ step from the profiler. Called by run.sh; usage: python diffusers_anchor.py --ou
 """
 import argparse
 import json
+import os
 import statistics
 import time
 
 import torch
 import diffusers
-from diffusers import UNet2DConditionModel
+
+try:
+    from diffusers import UNet2DConditionModel
+    SOURCE = "installed package"
+except ImportError:  # the kit's shim: diffusers' own UNet sources, only hub/config plumbing stubbed (run.sh)
+    from diffusers.models.unets.unet_2d_condition import UNet2DConditionModel
+    SOURCE = "kit shim (tools/unet-goldens/make_shim.sh), diffusers sources at " + open(
+        os.path.join(os.path.dirname(diffusers.__file__), "REVISION")).read().strip()
 from diffusers.models.attention_processor import AttnProcessor
 
 SD15_UNET = dict(
@@ -62,7 +70,7 @@ def main():
     a = ap.parse_args()
     dev = torch.device("cuda")
     report = {"what": "diffusers UNet2DConditionModel, SD1.5 config, random weights, fp16, 64x64 latents (512 px)",
-              "diffusers": diffusers.__version__, "torch": torch.__version__, "cuda": torch.version.cuda,
+              "diffusers": diffusers.__version__, "diffusers_source": SOURCE, "torch": torch.__version__, "cuda": torch.version.cuda,
               "device": torch.cuda.get_device_name(0), "iters": a.iters, "warmup": a.warmup, "results": {}}
 
     def save():

@@ -14,6 +14,8 @@
 #                from Maven Central's pytorch-engine 0.36.0 sources jar (the Java side that will call it)
 #   djl/         the DJL v0.36.0 C++ sources the JNI needs (engines/pytorch/pytorch-native, api/src/main/native),
 #                copied from a DJL checkout; fetched when needed, never committed
+#   shim/        diffusers' own UNet sources as an importable package (tools/unet-goldens/make_shim.sh) for the
+#                anchor, from $DIFFUSERS_SRC or the session mirror /work/.mirror/huggingface+diffusers/repo
 #   MANIFEST.txt what went in, versions, sizes
 # Then moves src/test/resources (~47 MiB of goldens, not needed on the device) to tools/gpu/build/aside/ so the
 # working tree plus the kit fit the device transfer limit (64 MiB), and checks that they do. `--restore` moves the
@@ -240,6 +242,18 @@ say "DJL sources: $(cat "$NEW/djl/SOURCE")"
 if [[ -f $STAGE/checkout-PyTorchLibrary.java ]]; then
     cmp -s "$STAGE/checkout-PyTorchLibrary.java" "$STAGE/engine-src/ai/djl/pytorch/jni/PyTorchLibrary.java" \
         || die "the DJL checkout's PyTorchLibrary.java differs from pytorch-engine-$DJL_VERSION-sources.jar (wrong tag?)"
+fi
+
+# --- 4b. diffusers' UNet sources for the anchor ------------------------------------------------------------------
+# The device's Python has torch and numpy but not diffusers (seen 2026-12-05); the golden tools' shim holds diffusers'
+# own UNet2DConditionModel sources with only hub/config plumbing stubbed (0.8 MiB). run.sh puts it on PYTHONPATH
+# only when `import diffusers` fails there.
+DIFFUSERS_MIRROR=${DIFFUSERS_SRC:-/work/.mirror/huggingface+diffusers/repo}
+if [[ -d $DIFFUSERS_MIRROR ]]; then
+    sh "$ROOT/tools/unet-goldens/make_shim.sh" "$DIFFUSERS_MIRROR" "$NEW/shim"
+    say "diffusers shim: sources at $(cat "$NEW/shim/diffusers/REVISION")"
+else
+    say "no diffusers git dir at $DIFFUSERS_MIRROR (set DIFFUSERS_SRC, or fetch github:huggingface/diffusers): the anchor runs only if the device has diffusers"
 fi
 
 # --- 5. manifest, swap in ----------------------------------------------------------------------------------------

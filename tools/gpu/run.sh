@@ -91,6 +91,10 @@ export -f envinfo; export PY
 stage env 60 bash -c envinfo
 cp "$W/env.log" "$OUT/env.txt"
 HAS_DIFFUSERS=0
+# diffusers installed there, or else the kit's shim of diffusers' own UNet sources (needs only torch and numpy)
+if [[ $MODE == gpu && -d $KIT/shim ]] && ! "$PY" -c "import diffusers" >/dev/null 2>&1; then
+    export PYTHONPATH=$KIT/shim${PYTHONPATH:+:$PYTHONPATH}
+fi
 if [[ $MODE == gpu ]] && "$PY" -c "import diffusers, torch; assert torch.cuda.is_available()" >/dev/null 2>&1; then
     HAS_DIFFUSERS=1
     RESERVE=120   # the anchor's time, kept from the steps before it

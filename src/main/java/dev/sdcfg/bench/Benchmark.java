@@ -188,7 +188,7 @@ public final class Benchmark {
         }
         String config = arg("config", "mid");
         Path demo = dev.sdcfg.model.EmbeddedDemoModel.folder();
-        report.put("model", config.equals("tiny") ? "embedded tiny model (random weights)"
+        report.put("model", config.equals("tiny") ? "embedded demo model (trained, tools/demo-model)"
                 : "synthetic " + config + " (random weights, " + (config.startsWith("sdxl") ? "SDXL" : "SD1.5")
                         + "-shaped)");
         if (config.equals("tiny")) {
