@@ -55,7 +55,8 @@ public class EditsResource {
     @Operation(summary = "Edit an image (OpenAI-shaped inpainting)",
             description = "multipart/form-data: image (PNG, JPEG or lossless WebP file, told by its content; required), mask (PNG "
                     + "or lossless WebP with alpha, optional: "
-                    + "fully transparent pixels are edited; without it the image's own transparent pixels are), "
+                    + "fully transparent pixels are edited; without it the image's own transparent pixels are; the "
+                    + "image's embedded colour profile is converted to sRGB), "
                     + "prompt (required), n, size (must equal the image's size when given), response_format, and "
                     + "optionally negative_prompt, steps, seed, sampler; model and user are ignored. Runs as "
                     + "inpainting at strength 1 (diffusers' StableDiffusionInpaintPipeline) and answers like POST "

@@ -23,8 +23,11 @@ import java.util.Iterator;
  * replicated into three channels as PIL does (not gamma-converted as AWT's {@code getRGB} would), 16-bit samples
  * reduced as PIL reduces them (RGB: the high byte; grey: clipped at 255); a JPEG's or WebP's EXIF
  * orientation is applied (diffusers' {@code load_image} applies {@code ImageOps.exif_transpose}; a PNG's eXIf
- * chunk is not read). Embedded colour profiles are not applied: the stored values are used, as PIL's
- * {@code convert("RGB")} uses them (for WebP the ICCP chunk is dropped before decoding, see {@link WebpContainer}).
+ * chunk is not read). An embedded ICC colour profile (PNG iCCP, JPEG APP2, WebP ICCP) is applied: the pixels are
+ * converted to sRGB as Pillow's {@code ImageCms.profileToProfile} converts them, an sRGB profile leaves them as they
+ * are, and a profile that cannot be used is refused; see {@link ColorProfiles}. (diffusers' {@code load_image} does
+ * not apply profiles: for a non-sRGB image this service starts from the colours the client sees, diffusers from the
+ * stored values.)
  *
  * <p>WebP is read by {@link WebpContainer} (size, animation, alpha, EXIF) and decoded by TwelveMonkeys' pure-Java
  * reader. Lossless WebP (VP8L, with or without alpha, simple or extended) decodes to libwebp's values exactly.
@@ -87,8 +90,10 @@ public record InitImage(int width, int height, byte[] rgb) {
      * a side before decoding them. Every refusal is an {@link InvalidRequestException} on {@code field}.
      */
     public static InitImage decode(byte[] data, String field, long maxPixels) {
+        // the embedded colour profile, read and tried out before any pixel is decoded
+        ColorProfiles.ToSrgb toSrgb = ColorProfiles.toSrgb(data, field);
         Loaded loaded = load(data, field, maxPixels);
-        return fromImage(loaded.image()).oriented(loaded.orientation());
+        return toSrgb.apply(fromImage(loaded.image()), loaded.image(), field).oriented(loaded.orientation());
     }
 
     /**
@@ -125,7 +130,9 @@ public record InitImage(int width, int height, byte[] rgb) {
         Format format = sniffOrRefuse(data, field);
         return switch (format) {
             case PNG -> new Loaded(read(data, format, field, maxPixels), 1);
-            case JPEG -> new Loaded(read(data, format, field, maxPixels), ExifOrientation.of(data));
+            // the JPEG reader would apply an embedded profile itself (towards the JDK's sRGB): see ColorProfiles
+            case JPEG -> new Loaded(read(ColorProfiles.jpegWithoutProfile(data), format, field, maxPixels),
+                    ExifOrientation.of(data));
             case WEBP -> {
                 WebpContainer c;
                 try {

@@ -11,10 +11,10 @@ import java.nio.charset.StandardCharsets;
  *
  * <p>Reading the headers here, not through the decoder, is what lets {@link InitImage} refuse a huge declared
  * canvas (a decompression bomb) or an animation before any decoder allocates anything. The cleaned copy is what
- * the decoder is given: VP8X (flags: alpha only), ALPH, VP8/VP8L, nothing else. Dropping ICCP keeps WebP in line
- * with PNG and JPEG here (the stored values are used, as PIL's {@code convert("RGB")} uses them; TwelveMonkeys'
- * reader would otherwise convert a non-sRGB profile); EXIF is read here and applied by {@link InitImage}; XMP and
- * unknown chunks carry nothing the pipeline uses.
+ * the decoder is given: VP8X (flags: alpha only), ALPH, VP8/VP8L, nothing else. ICCP is dropped so that the decoder
+ * returns the stored values (TwelveMonkeys' reader would otherwise convert a non-sRGB profile itself, its own way):
+ * {@link ColorProfiles} reads the profile from the original file and converts them, as for PNG and JPEG; EXIF is
+ * read here and applied by {@link InitImage}; XMP and unknown chunks carry nothing the pipeline uses.
  */
 record WebpContainer(int width, int height, boolean alpha, boolean lossy, int orientation, byte[] still) {
 
@@ -77,7 +77,7 @@ record WebpContainer(int width, int height, boolean alpha, boolean lossy, int or
                 case "VP8 ", "VP8L" -> image = image == null ? c : image;
                 case "EXIF" -> exif = exif == null ? c : exif;
                 default -> {
-                    // ICCP, XMP and unknown chunks: not used (see the class comment)
+                    // ICCP (read by ColorProfiles), XMP and unknown chunks: not used here (see the class comment)
                 }
             }
             if (vp8x == null && image != null) {

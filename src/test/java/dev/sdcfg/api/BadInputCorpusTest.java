@@ -277,6 +277,7 @@ class BadInputCorpusTest {
         c.add(a("experiment: webhook is not a field", EXP, JSON, null,
                 "{\"prompt\": \"a\", \"guidance\": [1], \"webhook\": \"https://203.0.113.7/h\"}", 400, "webhook"));
         img2img(c);
+        colourProfiles(c);
         hires(c);
         return c.stream();
     }
@@ -411,6 +412,32 @@ class BadInputCorpusTest {
                 img("\"" + ok + "\"", withMask + ", \"masked_content\": \"latent noise\""), 400, "masked_content"));
         c.add(a("experiment: init_image is not a field", EXP, JSON, null,
                 "{\"prompt\": \"a\", \"guidance\": [1], \"init_image\": \"" + ok + "\"}", 400, "init_image"));
+    }
+
+    /** Embedded ICC profiles that cannot be used, and CMYK JPEG: 422 on the image's field (see ColorProfiles). */
+    static void colourProfiles(List<Arguments> c) {
+        String ok = TestImages.b64(TestImages.png(64, 64));
+        byte[] p3 = TestImages.icc("profiles/display_p3.icc");
+        c.add(a("init_image PNG with a truncated ICC profile", GEN, JSON, null, img("\"" + TestImages.b64(
+                TestImages.pngWithIcc(TestImages.png(64, 64), java.util.Arrays.copyOf(p3, 200))) + "\"", ""), 422,
+                "init_image"));
+        byte[] garbled = p3.clone();
+        java.util.Arrays.fill(garbled, 128, 200, (byte) 0xee); // the tag table
+        c.add(a("init_image PNG with a garbled ICC profile", JOBS, JSON, null, img("\"" + TestImages.b64(
+                TestImages.pngWithIcc(TestImages.png(64, 64), garbled)) + "\"", ""), 422, "init_image"));
+        c.add(a("init_image PNG whose iCCP is a zlib bomb", GEN, JSON, null, img("\"" + TestImages.b64(
+                TestImages.pngWithIcc(TestImages.png(64, 64), new byte[5 << 20])) + "\"", ""), 422, "init_image"));
+        c.add(a("init_image JPEG whose ICC profile misses an APP2 segment", GEN, JSON, null, img("\"" + TestImages.b64(
+                TestImages.jpegWithIccSegments(TestImages.encode(64, 64, java.awt.image.BufferedImage.TYPE_INT_RGB,
+                        "jpeg"), p3, 3, 2)) + "\"", ""), 422, "init_image"));
+        c.add(a("init_image RGB PNG with a grey ICC profile", GEN, JSON, null, img("\"" + TestImages.b64(
+                TestImages.pngWithIcc(TestImages.png(64, 64), TestImages.icc("profiles/gray_linear.icc"))) + "\"", ""),
+                422, "init_image"));
+        c.add(a("mask with a truncated ICC profile", JOBS, JSON, null, img("\"" + ok + "\"", ", \"mask\": \""
+                + TestImages.b64(TestImages.pngWithIcc(TestImages.png(64, 64), java.util.Arrays.copyOf(p3, 300)))
+                + "\""), 422, "mask"));
+        c.add(a("init_image CMYK JPEG", GEN, JSON, null, img("\"" + TestImages.b64(TestImages.icc("cmyk.jpg")) + "\"",
+                ""), 422, "init_image"));
     }
 
     static String img(String initImageJson, String more) {

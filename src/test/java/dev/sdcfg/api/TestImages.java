@@ -101,6 +101,64 @@ final class TestImages {
         return b.array();
     }
 
+    /** A file of src/test/resources/icc/ (written by tools/icc-goldens/gen_icc.py). */
+    static byte[] icc(String name) {
+        try (java.io.InputStream in = TestImages.class.getResourceAsStream("/icc/" + name)) {
+            if (in == null) {
+                throw new IllegalStateException("no test resource icc/" + name);
+            }
+            return in.readAllBytes();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** {@code png} with an iCCP chunk holding {@code profile} (zlib-compressed) right after IHDR. */
+    static byte[] pngWithIcc(byte[] png, byte[] profile) {
+        java.util.zip.Deflater d = new java.util.zip.Deflater();
+        d.setInput(profile);
+        d.finish();
+        ByteArrayOutputStream iccp = new ByteArrayOutputStream();
+        iccp.writeBytes("ICC profile\0\0".getBytes(StandardCharsets.ISO_8859_1)); // name, NUL, method 0 (zlib)
+        byte[] buf = new byte[8192];
+        while (!d.finished()) {
+            iccp.write(buf, 0, d.deflate(buf));
+        }
+        d.end();
+        int afterIhdr = 8 + 8 + 13 + 4;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        out.write(png, 0, afterIhdr);
+        chunk(out, "iCCP", iccp.toByteArray());
+        out.write(png, afterIhdr, png.length - afterIhdr);
+        return out.toByteArray();
+    }
+
+    /**
+     * {@code jpeg} with {@code profile} split over {@code parts} APP2 ICC_PROFILE segments right after SOI, segment
+     * number {@code missing} (1-based; 0: none) left out.
+     */
+    static byte[] jpegWithIccSegments(byte[] jpeg, byte[] profile, int parts, int missing) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        out.write(jpeg, 0, 2);
+        int step = (profile.length + parts - 1) / parts;
+        for (int k = 0; k < parts; k++) {
+            if (k + 1 == missing) {
+                continue;
+            }
+            int from = k * step;
+            int len = Math.min(step, profile.length - from);
+            out.write(0xff);
+            out.write(0xe2);
+            out.writeBytes(ByteBuffer.allocate(2).putShort((short) (2 + 14 + len)).array());
+            out.writeBytes("ICC_PROFILE\0".getBytes(StandardCharsets.ISO_8859_1));
+            out.write(k + 1);
+            out.write(parts);
+            out.write(profile, from, len);
+        }
+        out.write(jpeg, 2, jpeg.length - 2);
+        return out.toByteArray();
+    }
+
     /** The first {@code n} bytes of {@code b}. */
     static byte[] truncated(byte[] b, int n) {
         return java.util.Arrays.copyOf(b, n);
