@@ -3,14 +3,17 @@
 Each <name>.webp comes with <name>.expected.png: Pillow's own decode of that WebP (libwebp, the reference decoder),
 as diffusers' load_image would see it (ImageOps.exif_transpose, then convert("RGB"), or "RGBA" where the fixture has
 alpha so the test can check the transparent pixels too), stored losslessly as PNG. The Java decode is compared to
-it: exactly for lossless files. The lossy files (lossy, lossy_alpha) are what measured TwelveMonkeys' VP8 decoder
-against libwebp (it differs by far more than rounding, so the service refuses lossy WebP); animated.webp is a bad
-input (two frames).
+it, exactly, lossless and lossy alike (the service decodes lossy WebP with libwebp itself; lossy and lossy_alpha
+also measure TwelveMonkeys' own VP8 decoder, which differs by far more than rounding). The lossy set spans
+qualities 5..100, odd sizes (chroma planes of odd length), lossy and uncompressed alpha, noise (many coefficients)
+and an EXIF orientation. animated.webp and lossy_bad_alpha.webp are bad inputs (two frames; an ALPH chunk whose
+header names compression method 3, which libwebp 1.6.0 reports as VP8_STATUS_OUT_OF_MEMORY).
 
 Run: /work/scratch/dm-venv/bin/python tools/img2img-goldens/gen_webp.py   (Pillow with WebP support)
 """
 import io
 import os
+import random
 
 from PIL import Image, ImageOps, features
 
@@ -34,6 +37,12 @@ def pattern(w, h, alpha=False):
             else:
                 px[x, y] = (r, g, b)
     return img
+
+
+def noise(w, h, seed):
+    """Seeded random pixels: every block full of coefficients (the hardest case for a lossy decoder to match)."""
+    rnd = random.Random(seed)
+    return Image.frombytes("RGB", (w, h), bytes(rnd.getrandbits(8) for _ in range(w * h * 3)))
 
 
 def save(name, img, expected=True, **kw):
@@ -63,6 +72,26 @@ def main():
     save("lossless_alpha", pattern(24, 16, alpha=True), lossless=True, exact=True)
     save("lossy", pattern(32, 24), quality=80)
     save("lossy_alpha", pattern(32, 24, alpha=True), quality=80, alpha_quality=100)
+    # odd sides: the 4:2:0 chroma planes have a half-used last column/row that the upsampler has to handle
+    save("lossy_q5_odd", pattern(33, 17), quality=5, method=0)
+    save("lossy_q100_odd", pattern(17, 9), quality=100, method=6)
+    # lossy alpha (alpha_quality < 100: quantized levels, filtered), odd size
+    save("lossy_alpha_q50", pattern(21, 15, alpha=True), quality=50, alpha_quality=30)
+    save("lossy_noise", noise(16, 16, 5), quality=90)
+    # VP8X + VP8 + EXIF orientation 8 ("rotate 90 counter-clockwise to view"): 24x16 stored, shown 16x24
+    save("lossy_orientation8", pattern(24, 16), quality=75, exif=exif_orientation(8))
+    # lossy_alpha with its ALPH header byte set to compression method 3 (only 0 and 1 exist)
+    b = bytearray(open(os.path.join(OUT, "lossy_alpha.webp"), "rb").read())
+    at = b.index(b"ALPH") + 8
+    b[at] = (b[at] & ~0x03) | 0x03
+    open(os.path.join(OUT, "lossy_bad_alpha.webp"), "wb").write(b)
+    try:
+        Image.open(io.BytesIO(bytes(b))).load()
+        raise AssertionError("Pillow decoded lossy_bad_alpha.webp")
+    except (OSError, SyntaxError) as e:
+        print("lossy_bad_alpha", len(b), "bytes; Pillow:", e)
+    # the API tests' lossy start image: 64x64
+    save("init64_lossy", pattern(64, 64), quality=80)
     # EXIF orientation 6 ("rotate 90 clockwise to view"): a 24x16 file shown as 16x24
     save("orientation6", pattern(24, 16), lossless=True, exif=exif_orientation(6))
     # an ICC profile chunk (VP8X + ICCP): PIL's convert("RGB") ignores it, the stored values are what we compare
@@ -70,7 +99,7 @@ def main():
     srgb = __import__("PIL.ImageCms", fromlist=["x"]).ImageCmsProfile(
         __import__("PIL.ImageCms", fromlist=["x"]).createProfile("sRGB")).tobytes()
     save("icc", pattern(16, 16), lossless=True, icc_profile=srgb)
-    # the API tests' images: 64x64 (sides the pipeline accepts), lossless (lossy WebP is refused, see InitImage)
+    # the API tests' lossless images: 64x64 (sides the pipeline accepts)
     save("init64", pattern(64, 64), expected=False, lossless=True)
     edit = pattern(64, 64, alpha=True)  # a fully transparent 16x16 square: what /v1/images/edits repaints
     save("edit64_alpha", edit, expected=False, lossless=True, exact=True)

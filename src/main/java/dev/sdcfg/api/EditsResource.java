@@ -53,8 +53,8 @@ public class EditsResource {
     @Consumes(MediaType.MULTIPART_FORM_DATA)
     @Produces({MediaType.APPLICATION_JSON, ImagesResource.PNG})
     @Operation(summary = "Edit an image (OpenAI-shaped inpainting)",
-            description = "multipart/form-data: image (PNG, JPEG or lossless WebP file, told by its content; required), mask (PNG "
-                    + "or lossless WebP with alpha, optional: "
+            description = "multipart/form-data: image (PNG, JPEG or WebP file, told by its content; required), mask (PNG "
+                    + "or WebP with alpha, optional: "
                     + "fully transparent pixels are edited; without it the image's own transparent pixels are; the "
                     + "image's embedded colour profile is converted to sRGB), "
                     + "prompt (required), n, size (must equal the image's size when given), response_format, and "

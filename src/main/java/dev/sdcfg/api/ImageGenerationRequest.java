@@ -103,7 +103,7 @@ public record ImageGenerationRequest(
 
         @JsonProperty("init_image")
         @Schema(description = "Image to image (diffusers' StableDiffusionImg2ImgPipeline): a start image, PNG, JPEG "
-                + "or lossless WebP (told by its content; lossy and animated WebP are refused), as base64 or a data URL (data:image/png;base64,...). The output has its "
+                + "or WebP, lossless or lossy (told by its content; animated WebP is refused), as base64 or a data URL (data:image/png;base64,...). The output has its "
                 + "size: leave size/width/height out, or give the same; its sides must be multiples of 8 within "
                 + "sd.limits.min-size..max-size and its declared pixels at most sd.limits.max-pixels (checked before "
                 + "decoding). Alpha is dropped, a JPEG's or WebP's EXIF orientation applied, an embedded ICC colour "
@@ -120,7 +120,7 @@ public record ImageGenerationRequest(
         Double strength,
 
         @Schema(description = "Inpainting (diffusers' StableDiffusionInpaintPipeline), with init_image: a mask image "
-                + "of the same size, PNG, JPEG or lossless WebP as base64 or a data URL; white repaints, black keeps (grey after "
+                + "of the same size, PNG, JPEG or WebP as base64 or a data URL; white repaints, black keeps (grey after "
                 + "PIL's convert(\"L\"), binarized at 128; an embedded colour profile is converted to sRGB first). "
                 + "Regular models blend the kept part back after every "
                 + "step; inpainting models (9-channel UNets) need it. With a mask, strength defaults to 1 (start from "

@@ -29,26 +29,21 @@ import java.util.Iterator;
  * not apply profiles: for a non-sRGB image this service starts from the colours the client sees, diffusers from the
  * stored values.)
  *
- * <p>WebP is read by {@link WebpContainer} (size, animation, alpha, EXIF) and decoded by TwelveMonkeys' pure-Java
- * reader. Lossless WebP (VP8L, with or without alpha, simple or extended) decodes to libwebp's values exactly.
- * Lossy WebP (VP8) is refused with a 422 ({@link #ACCEPT_LOSSY_WEBP}): TwelveMonkeys 3.14.0's VP8 decoder differs
- * from libwebp (the reference, which PIL and so diffusers use) by far more than rounding. On the test fixtures the
- * largest difference is 61 levels, mean 7.8 (mostly chroma upsampling: libwebp interpolates, TwelveMonkeys
- * repeats); on other small images written by libwebp 1.6.0 the mean difference reached 27 to 137 levels, max 250,
- * the error growing across the image, so an img2img run would start from a different picture than the client
- * sent. Animated WebP is refused.
+ * <p>WebP is read by {@link WebpContainer} (size, animation, alpha, EXIF), then decoded by one of two readers, both
+ * giving libwebp's values exactly (libwebp is what PIL, and so diffusers, decode with; InitImageWebpTest compares
+ * to Pillow's decode byte for byte). Lossless WebP (VP8L, with or without alpha) goes to TwelveMonkeys' pure-Java
+ * reader. Lossy WebP (VP8, with or without an ALPH chunk) goes to libwebp itself, 1.6.0 as bundled for
+ * linux-x86_64 in {@code com.github.usefulness:webp-imageio} (loaded from the jar through a copy in
+ * {@code java.io.tmpdir} at the first lossy decode): TwelveMonkeys 3.14.0's own VP8 decoder differs from libwebp
+ * by far more than rounding (up to 61 levels on the test fixtures, 255 on others, the error growing across the
+ * image). Lossless stays with the pure-Java reader so that native code sees only lossy files (libwebp's VP8L
+ * decoder was the site of CVE-2023-4863). Animated WebP is refused.
  *
  * @param width  pixels per row (after the EXIF orientation)
  * @param height rows
  * @param rgb    {@code height × width × 3} bytes
  */
 public record InitImage(int width, int height, byte[] rgb) {
-
-    /**
-     * Whether lossy (VP8) WebP is decoded. False while the only decoder at hand (TwelveMonkeys 3.14.0) does not
-     * match libwebp; InitImageWebpTest#twelveMonkeysLossyStillDiffersFromLibwebp fails once it does.
-     */
-    static final boolean ACCEPT_LOSSY_WEBP = false;
 
     /** Longest side accepted whatever the pixel limit (a 1×10⁸ strip is no image anyone generates from). */
     public static final int MAX_SIDE = 16384;
@@ -129,9 +124,9 @@ public record InitImage(int width, int height, byte[] rgb) {
     private static Loaded load(byte[] data, String field, long maxPixels) {
         Format format = sniffOrRefuse(data, field);
         return switch (format) {
-            case PNG -> new Loaded(read(data, format, field, maxPixels), 1);
+            case PNG -> new Loaded(read(data, Decoder.IMAGEIO, format, field, maxPixels), 1);
             // the JPEG reader would apply an embedded profile itself (towards the JDK's sRGB): see ColorProfiles
-            case JPEG -> new Loaded(read(ColorProfiles.jpegWithoutProfile(data), format, field, maxPixels),
+            case JPEG -> new Loaded(read(ColorProfiles.jpegWithoutProfile(data), Decoder.IMAGEIO, format, field, maxPixels),
                     ExifOrientation.of(data));
             case WEBP -> {
                 WebpContainer c;
@@ -142,12 +137,8 @@ public record InitImage(int width, int height, byte[] rgb) {
                 }
                 // the declared size, checked before the decoder sees a byte
                 checkDeclared(field, c.width(), c.height(), maxPixels);
-                if (c.lossy() && !ACCEPT_LOSSY_WEBP) {
-                    throw new InvalidRequestException(field, field + " is a lossy WebP; only lossless WebP is "
-                            + "accepted (this service's WebP decoder does not reproduce lossy WebP faithfully): "
-                            + "send PNG, JPEG or lossless WebP");
-                }
-                yield new Loaded(read(c.still(), format, field, maxPixels), c.orientation());
+                yield new Loaded(read(c.still(), c.lossy() ? Decoder.LIBWEBP : Decoder.IMAGEIO, format, field,
+                        maxPixels), c.orientation());
             }
         };
     }
@@ -164,18 +155,21 @@ public record InitImage(int width, int height, byte[] rgb) {
         return format;
     }
 
+    /** Who decodes: ImageIO's reader for the format (TwelveMonkeys' for WebP), or libwebp (lossy WebP only). */
+    private enum Decoder { IMAGEIO, LIBWEBP }
+
     /** The decoded image, its declared size checked first; decoder failures name the field. */
-    private static BufferedImage read(byte[] data, Format format, String field, long maxPixels) {
+    private static BufferedImage read(byte[] data, Decoder decoder, Format format, String field, long maxPixels) {
         // WebP: a stream that stops a decoder reading on and on past the end (see BoundedImageInputStream)
         try (ImageInputStream in = format == Format.WEBP ? new BoundedImageInputStream(data)
                 : new MemoryCacheImageInputStream(new ByteArrayInputStream(data))) {
-            ImageReader reader = reader(format);
+            ImageReader reader = decoder == Decoder.LIBWEBP ? libwebpReader() : reader(format);
             try {
                 reader.setInput(in, true, true);
                 int w = reader.getWidth(0);
                 int h = reader.getHeight(0);
                 checkDeclared(field, w, h, maxPixels);
-                return reader.read(0);
+                return decoder == Decoder.LIBWEBP ? readLibwebp(reader) : reader.read(0);
             } finally {
                 reader.dispose();
             }
@@ -211,6 +205,58 @@ public record InitImage(int width, int height, byte[] rgb) {
 
     private static final javax.imageio.spi.ImageReaderSpi WEBP_READERS =
             new com.twelvemonkeys.imageio.plugins.webp.WebPImageReaderSpi();
+
+    /**
+     * libwebp through webp-imageio, set up at the first lossy WebP (a holder class: making a WebPReadParam loads the
+     * native library, and a machine where it cannot load must still decode everything else).
+     */
+    private static final class Libwebp {
+        /** webp-imageio's reader SPI, named by class for the same reasons as {@link #WEBP_READERS}. */
+        static final javax.imageio.spi.ImageReaderSpi READERS = new com.luciad.imageio.webp.WebPImageReaderSpi();
+
+        /**
+         * The one read parameter every libwebp decode is given. webp-imageio makes a new one, with a native
+         * {@code WebPDecoderOptions}, for each {@code read(0)}, and never frees it (its Cleaner is registered with
+         * the object as its own action, so the object stays reachable; measured: 3 million of them exhaust a 32 MB
+         * heap, 3 million plain ImageReadParams do not). Sharing one is safe across threads: the native decode
+         * copies the options and writes nothing back.
+         */
+        static final com.luciad.imageio.webp.WebPReadParam PARAM = new com.luciad.imageio.webp.WebPReadParam();
+    }
+
+    /**
+     * A libwebp reader. A library that did not load (webp-imageio copies it to java.io.tmpdir first, which must be
+     * writable and allow execution) is a server fault, answered as a missing ImageIO reader is (500).
+     */
+    private static ImageReader libwebpReader() throws IOException {
+        try {
+            return Libwebp.READERS.createReaderInstance(null); // the first call initializes Libwebp: loads libwebp
+        } catch (LinkageError e) {
+            throw new IllegalStateException("no ImageIO reader for lossy WebP: libwebp (webp-imageio) did not load: "
+                    + e, e);
+        }
+    }
+
+    /**
+     * A lossy WebP decoded by libwebp with its defaults (fancy upsampling, in-loop filtering, no dithering: what
+     * PIL's decode uses). webp-imageio throws {@code new OutOfMemoryError()} (no message) for libwebp's status
+     * {@code VP8_STATUS_OUT_OF_MEMORY}, and libwebp 1.6.0 gives that status for a malformed ALPH chunk as well
+     * ({@code alpha_dec.c}: any failure of the alpha header, even a bad compression method, is reported so), which
+     * a client can send at will; within the declared-size limit checked before, that is what it means here, and
+     * it becomes a refusal (left as an Error it would be a 500, and it ends a JUnit run). The JVM's own
+     * OutOfMemoryError carries a message ("Java heap space") and is thrown on.
+     */
+    private static BufferedImage readLibwebp(ImageReader reader) throws IOException {
+        try {
+            return reader.read(0, Libwebp.PARAM);
+        } catch (OutOfMemoryError e) {
+            if (e.getMessage() != null) {
+                throw e;
+            }
+            throw new javax.imageio.IIOException("libwebp refused its data (status VP8_STATUS_OUT_OF_MEMORY, which "
+                    + "libwebp 1.6.0 also gives for a malformed alpha chunk)");
+        }
+    }
 
     private static void checkDeclared(String field, int w, int h, long maxPixels) {
         if (w < 1 || h < 1) {

@@ -341,8 +341,11 @@ class BadInputCorpusTest {
                 img("\"" + TestImages.b64(TestImages.webpHeaderOnly(16384, 16384)) + "\"", ""), 422, "init_image"));
         c.add(a("init_image animated WebP", GEN, JSON, null,
                 img("\"" + TestImages.b64(TestImages.webp("animated.webp")) + "\"", ""), 422, "init_image"));
-        c.add(a("init_image lossy WebP (refused: decoder differs from libwebp)", GEN, JSON, null,
-                img("\"" + TestImages.b64(TestImages.webp("lossy.webp")) + "\"", ""), 422, "init_image"));
+        c.add(a("init_image lossy WebP whose alpha chunk libwebp refuses (its status: out of memory)", GEN, JSON,
+                null, img("\"" + TestImages.b64(TestImages.webp("lossy_bad_alpha.webp")) + "\"", ""), 422,
+                "init_image"));
+        c.add(a("mask lossy WebP whose alpha chunk libwebp refuses", JOBS, JSON, null, img("\"" + ok + "\"",
+                ", \"mask\": \"" + TestImages.b64(TestImages.webp("lossy_bad_alpha.webp")) + "\""), 422, "mask"));
         c.add(a("init_image WebP whose decoder reads past its end", GEN, JSON, null,
                 img("\"" + TestImages.b64(TestImages.webp("corrupt_lossless_slow.webp")) + "\"", ""), 422,
                 "init_image"));
