@@ -1,7 +1,6 @@
 package dev.sdcfg.api;
 
 import dev.sdcfg.pipeline.Img2ImgInput;
-import dev.sdcfg.pipeline.MaskedContent;
 import dev.sdcfg.pipeline.InitImage;
 import dev.sdcfg.pipeline.InvalidRequestException;
 
@@ -17,18 +16,12 @@ import java.util.regex.Pattern;
  */
 final class InitImageField {
 
-    static final String FIELD = "init_image";
-    /** diffusers' default strength for StableDiffusionImg2ImgPipeline. */
-    static final double DEFAULT_STRENGTH = 0.8;
-    /** StableDiffusionInpaintPipeline's default strength: start from pure noise. */
-    static final double DEFAULT_INPAINT_STRENGTH = 1.0;
-    static final String MASK = "mask";
-    static final String MASK_BLUR = "mask_blur";
-    static final String FULL_RES = "inpaint_full_res";
-    static final String FULL_RES_PADDING = "inpaint_full_res_padding";
-    static final String MASKED_CONTENT = "masked_content";
-    /** A1111's default padding for "only masked" inpainting. */
-    static final int DEFAULT_FULL_RES_PADDING = 32;
+    static final String FIELD = Img2ImgInput.INIT_IMAGE;
+    static final String MASK = Img2ImgInput.MASK;
+    static final String MASK_BLUR = Img2ImgInput.MASK_BLUR;
+    static final String FULL_RES = Img2ImgInput.FULL_RES;
+    static final String FULL_RES_PADDING = Img2ImgInput.FULL_RES_PADDING;
+    static final String MASKED_CONTENT = Img2ImgInput.MASKED_CONTENT;
     private static final Pattern DATA_URL = Pattern.compile("data:([a-zA-Z0-9.+/-]*)(;[a-zA-Z0-9=.+-]*)*?;base64,");
 
     private InitImageField() {
@@ -61,42 +54,12 @@ final class InitImageField {
         }
     }
 
-    /**
-     * strength and mask only come with init_image, mask_blur and inpaint_full_res only with a mask,
-     * inpaint_full_res_padding only with inpaint_full_res, masked_content only with a mask; strength within 0..1.
-     */
+    /** {@link Img2ImgInput#checkFields}: the rules shared with the command line, as field errors. */
     static void checkCompanions(String initImage, Double strength, String mask, Integer maskBlur,
                                 Boolean fullRes, Integer fullResPadding, String maskedContent,
                                 List<FieldError> errors) {
-        if (maskedContent != null && mask == null) {
-            errors.add(new FieldError(MASKED_CONTENT, "only with mask"));
-        } else if (maskedContent != null && MaskedContent.of(maskedContent) == null) {
-            errors.add(new FieldError(MASKED_CONTENT, "must be original, fill, latent_noise or latent_nothing"));
-        }
-        if (fullRes != null && fullRes && mask == null) {
-            errors.add(new FieldError(FULL_RES, "only with mask"));
-        }
-        if (fullResPadding != null && (fullRes == null || !fullRes)) {
-            errors.add(new FieldError(FULL_RES_PADDING, "only with inpaint_full_res true"));
-        } else if (fullResPadding != null && (fullResPadding < 0
-                || fullResPadding > Img2ImgInput.MAX_FULL_RES_PADDING)) {
-            errors.add(new FieldError(FULL_RES_PADDING, "must be between 0 and " + Img2ImgInput.MAX_FULL_RES_PADDING));
-        }
-        if (maskBlur != null && mask == null) {
-            errors.add(new FieldError(MASK_BLUR, "only with mask"));
-        } else if (maskBlur != null && (maskBlur < 0 || maskBlur > Img2ImgInput.MAX_MASK_BLUR)) {
-            errors.add(new FieldError(MASK_BLUR, "must be between 0 and " + Img2ImgInput.MAX_MASK_BLUR));
-        }
-        if (initImage == null) {
-            if (strength != null) {
-                errors.add(new FieldError("strength", "only with init_image"));
-            }
-            if (mask != null) {
-                errors.add(new FieldError(MASK, "only with init_image"));
-            }
-        } else if (strength != null && !(strength >= 0 && strength <= 1)) {
-            errors.add(new FieldError("strength", "must be between 0 and 1"));
-        }
+        Img2ImgInput.checkFields(initImage != null, strength, mask != null, maskBlur, fullRes, fullResPadding,
+                maskedContent, (field, rule) -> errors.add(new FieldError(field, rule)));
     }
 
     /**
@@ -107,11 +70,8 @@ final class InitImageField {
                                Integer fullResPadding, String maskedContent, long maxPixels) {
         try {
             InitImage m = mask == null ? null : InitImage.decode(mask, MASK, maxPixels);
-            double s = strength != null ? strength : mask != null ? DEFAULT_INPAINT_STRENGTH : DEFAULT_STRENGTH;
-            int padding = fullRes == null || !fullRes ? Img2ImgInput.FULL_RES_OFF
-                    : fullResPadding == null ? DEFAULT_FULL_RES_PADDING : fullResPadding;
-            return new Img2ImgInput(InitImage.decode(image, FIELD, maxPixels), s, m, maskBlur == null ? 0 : maskBlur,
-                    padding, MaskedContent.of(maskedContent));
+            return Img2ImgInput.withDefaults(InitImage.decode(image, FIELD, maxPixels), m, strength, maskBlur,
+                    fullRes, fullResPadding, maskedContent);
         } catch (InvalidRequestException e) {
             throw ProblemException.unprocessable(e.field(), e.getMessage());
         }

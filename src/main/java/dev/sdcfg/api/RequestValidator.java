@@ -188,39 +188,19 @@ public class RequestValidator {
     }
 
     /**
-     * The {@code hires} object with A1111's defaults filled in (scale 2, steps 0, strength 0.75, latent), or null when
-     * absent; each bad member is an error naming {@code hires.<member>}.
+     * The {@code hires} object with A1111's defaults filled in ({@link dev.sdcfg.pipeline.HiresFix#fromRequest}), or
+     * null when absent; each bad member is an error naming {@code hires.<member>}.
      */
     private dev.sdcfg.pipeline.HiresFix hires(ImageGenerationRequest.HiresRequest h, boolean withInitImage,
                                              List<FieldError> errors) {
         if (h == null) {
             return null;
         }
-        int before = errors.size();
         if (withInitImage) {
             errors.add(new FieldError("hires", "the second pass follows text to image: not with init_image"));
         }
-        double scale = h.scale() == null ? dev.sdcfg.pipeline.HiresFix.DEFAULT_SCALE : h.scale();
-        if (!(scale >= dev.sdcfg.pipeline.HiresFix.MIN_SCALE && scale <= dev.sdcfg.pipeline.HiresFix.MAX_SCALE)) {
-            errors.add(new FieldError("hires.scale", "must be between " + dev.sdcfg.pipeline.HiresFix.MIN_SCALE
-                    + " and " + dev.sdcfg.pipeline.HiresFix.MAX_SCALE));
-        }
-        int steps = h.steps() == null ? 0 : h.steps();
-        if (steps < 0 || steps > config.limits().maxSteps()) {
-            errors.add(new FieldError("hires.steps", "must be between 0 (the first pass's steps) and "
-                    + config.limits().maxSteps()));
-        }
-        double strength = h.strength() == null ? dev.sdcfg.pipeline.HiresFix.DEFAULT_STRENGTH : h.strength();
-        if (!(strength >= 0 && strength <= 1)) {
-            errors.add(new FieldError("hires.strength", "must be between 0 and 1"));
-        }
-        dev.sdcfg.pipeline.HiresFix.Upscaler upscaler = h.upscaler() == null ? dev.sdcfg.pipeline.HiresFix.Upscaler.LATENT
-                : "latent".equals(h.upscaler()) || "lanczos".equals(h.upscaler())
-                ? dev.sdcfg.pipeline.HiresFix.Upscaler.of(h.upscaler()) : null;
-        if (upscaler == null) {
-            errors.add(new FieldError("hires.upscaler", "must be latent or lanczos"));
-        }
-        return errors.size() > before ? null : new dev.sdcfg.pipeline.HiresFix(scale, steps, strength, upscaler);
+        return dev.sdcfg.pipeline.HiresFix.fromRequest(h.scale(), h.steps(), h.strength(), h.upscaler(),
+                config.limits().maxSteps(), (member, rule) -> errors.add(new FieldError("hires." + member, rule)));
     }
 
     /** {@code prompt_syntax}: absent means a1111. */

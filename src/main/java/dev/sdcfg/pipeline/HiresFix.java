@@ -1,6 +1,7 @@
 package dev.sdcfg.pipeline;
 
 import java.util.Locale;
+import java.util.function.BiConsumer;
 
 /**
  * A1111's high-resolution second pass ("hires fix", modules/processing.py
@@ -76,6 +77,43 @@ public record HiresFix(double scale, int steps, double strength, Upscaler upscal
             }
             return null;
         }
+    }
+
+    /**
+     * The second pass a request asks for, A1111's defaults filled in for absent members (scale 2, steps 0, strength
+     * 0.75, latent); the one place that bounds the members, for the HTTP request ({@code hires}) and the command line
+     * ({@code --hires-*}). Each member out of bounds is reported to {@code problems} as (member, rule), e.g.
+     * ("scale", "must be between 1.0 and 4.0"), and null is returned.
+     *
+     * @param maxSteps the largest {@code steps} (sd.limits.max-steps for the service)
+     */
+    public static HiresFix fromRequest(Double scale, Integer steps, Double strength, String upscaler, int maxSteps,
+                                       BiConsumer<String, String> problems) {
+        boolean ok = true;
+        double sc = scale == null ? DEFAULT_SCALE : scale;
+        if (!(sc >= MIN_SCALE && sc <= MAX_SCALE)) {
+            problems.accept("scale", "must be between " + MIN_SCALE + " and " + MAX_SCALE);
+            ok = false;
+        }
+        int st = steps == null ? 0 : steps;
+        if (st < 0 || st > maxSteps) {
+            problems.accept("steps", "must be between 0 (the first pass's steps) and " + maxSteps);
+            ok = false;
+        }
+        double str = strength == null ? DEFAULT_STRENGTH : strength;
+        if (!(str >= 0 && str <= 1)) {
+            problems.accept("strength", "must be between 0 and 1");
+            ok = false;
+        }
+        // exactly the request's spellings; of() also reads A1111's infotext names
+        Upscaler up = upscaler == null ? Upscaler.LATENT
+                : Upscaler.LATENT.value.equals(upscaler) || Upscaler.LANCZOS.value.equals(upscaler)
+                ? Upscaler.of(upscaler) : null;
+        if (up == null) {
+            problems.accept("upscaler", "must be latent or lanczos");
+            ok = false;
+        }
+        return ok ? new HiresFix(sc, st, str, up) : null;
     }
 
     /** The second pass's side for a first-pass side: {@code int(side · scale)} rounded down to a multiple of 8. */
