@@ -8,7 +8,7 @@
 # Builds tools/gpu/build/kit/ (git-ignored; the one path the device call carries):
 #   jre.tar.xz   jlink'd Java runtime (only the modules the benchmark needs), xz-compressed; the device has no Java
 #   lib/         benchmark classpath: the project's core classes (no Quarkus, no web layer) + DJL api,
-#                pytorch-engine, tokenizers (linux-x86_64 natives only) + gson + jna + slf4j + snakeyaml + TwelveMonkeys. No CPU libtorch, no
+#                pytorch-engine, tokenizers (linux-x86_64 natives only) + gson + jna + slf4j + snakeyaml + TwelveMonkeys + webp-imageio. No CPU libtorch, no
 #                pytorch-jni jar: the JNI is built on the device against its own torch.
 #   jni/         JNI headers: jni.h/jni_md.h of this JDK and ai_djl_pytorch_jni_PyTorchLibrary.h made with javac -h
 #                from Maven Central's pytorch-engine 0.36.0 sources jar (the Java side that will call it)
@@ -149,9 +149,9 @@ for p in $CORE_PKGS; do
 done
 jar --create --file "$NEW/lib/00-sdcfg-core.jar" -C "$STAGE/core" .
 cp "$API_JAR" "$ENGINE_JAR" "$GSON_JAR" "$JNA_JAR" "$SLF4J_JAR" "$SIMPLE_JAR" "$NEW/lib/"
-# small pure-Java libraries the core reaches: snakeyaml (single-file sidecar configs), TwelveMonkeys (WebP init
-# images); the jdeps check below names any other that is missing
-tr ':' '\n' < "$STAGE/cp.txt" | grep -E '/(snakeyaml-[0-9][^/]*|com/twelvemonkeys/.*)\.jar$' \
+# libraries the core reaches: snakeyaml (single-file sidecar configs), TwelveMonkeys and webp-imageio (+ its
+# kotlin-stdlib) for WebP init images (3.3 + 1.8 MiB); the jdeps check below names any other that is missing
+tr ':' '\n' < "$STAGE/cp.txt" | grep -E '/(snakeyaml-[0-9][^/]*|com/twelvemonkeys/.*|webp-imageio-[0-9][^/]*|kotlin-stdlib-[0-9][^/]*)\.jar$' \
     | while read -r j; do cp "$j" "$NEW/lib/"; done
 # tokenizers: drop the natives of other platforms (the jar carries osx/windows/aarch64 builds, 4 x 11-14 MB)
 mkdir -p "$STAGE/tok" && (cd "$STAGE/tok" && jar --extract --file "$TOK_JAR")

@@ -45,7 +45,7 @@ public final class GenerateCli {
 
     static final String USAGE = String.join("\n",
             "usage: GenerateCli --prompt TEXT [options]",
-            "  --model DIR            diffusers folder (default: the embedded tiny demo model, random weights)",
+            "  --model DIR            diffusers folder (default: the embedded demo model, 64 px scenes)",
             "  --negative TEXT        negative prompt (default empty)",
             "  --seed N               seed of the first image (default 0); image i uses seed+i",
             "  --steps N              denoising steps (default 50)",
@@ -216,7 +216,7 @@ public final class GenerateCli {
         }
         Path modelDir = model == null ? EmbeddedDemoModel.folder() : Paths.get(model);
         if (model == null) {
-            err.println("note: no --model given: using the embedded tiny demo model (random weights: noise)");
+            err.println("note: no --model given: using the embedded demo model (64 px scenes of coloured shapes, e.g. \"a red circle on a blue background\")");
         }
         ComputeContext ctx = ComputeContext.resolve(device, dtype);
         try (StableDiffusionPipeline pipe = StableDiffusionPipeline.load(modelDir, ctx, options)) {

@@ -47,7 +47,7 @@ public class PipelineGeneratorProvider implements GeneratorProvider {
             return "models folder " + catalog.library().orElseThrow().dir();
         }
         return configuredFolder().map(p -> "diffusers folder " + p)
-                .orElse("embedded demo model (random weights: images are noise)");
+                .orElse("embedded demo model (64 px scenes of coloured shapes, tools/demo-model)");
     }
 
     @Override
