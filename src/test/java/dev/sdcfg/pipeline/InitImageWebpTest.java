@@ -113,10 +113,7 @@ class InitImageWebpTest {
         byte[] payload = ByteBuffer.allocate(10).order(ByteOrder.LITTLE_ENDIAN).put((byte) 0x10).put((byte) 0)
                 .put((byte) 0).put((byte) 0x9d).put((byte) 0x01).put((byte) 0x2a).putShort((short) w)
                 .putShort((short) h).array();
-        ByteArrayOutputStream body = new ByteArrayOutputStream();
-        body.writeBytes("WEBP".getBytes(StandardCharsets.ISO_8859_1));
-        chunk(body, "VP8 ", payload);
-        return riff(body.toByteArray());
+        return singleChunk("VP8 ", payload);
     }
 
     /**
@@ -277,9 +274,14 @@ class InitImageWebpTest {
     static byte[] vp8lHeaderOnly(int w, int h) {
         int bits = (w - 1) | (h - 1) << 14;
         byte[] payload = ByteBuffer.allocate(5).order(ByteOrder.LITTLE_ENDIAN).put((byte) 0x2f).putInt(bits).array();
+        return singleChunk("VP8L", payload);
+    }
+
+    /** A RIFF/WEBP file holding one chunk. */
+    static byte[] singleChunk(String fourcc, byte[] payload) {
         ByteArrayOutputStream body = new ByteArrayOutputStream();
         body.writeBytes("WEBP".getBytes(StandardCharsets.ISO_8859_1));
-        chunk(body, "VP8L", payload);
+        chunk(body, fourcc, payload);
         return riff(body.toByteArray());
     }
 
