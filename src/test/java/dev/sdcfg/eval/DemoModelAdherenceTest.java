@@ -1,6 +1,5 @@
 package dev.sdcfg.eval;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.sdcfg.guidance.GuidanceSpec;
@@ -18,7 +17,6 @@ import dev.sdcfg.sampler.SamplerFactory;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -29,33 +27,54 @@ import org.junit.jupiter.api.Test;
  * parts wrongly (conditional and unconditional predictions swapped, the guidance sign flipped, the prompt's
  * embedding not reaching the UNet, a sampler that ignores the model). Here {@link SceneAnalyzer} reads each image and
  * {@link ScenePrompt} checks the asked object colour and shape and the background: with the default guidance (CFG 7.5)
- * at the service's default 25 steps, every sampler but two must get colour, shape and background right in at least
- * 80 % of the images and in 90 % over all of them (measured: 22 to 24 of 24 for each); with guidance off (g = 1, the
- * conditional prediction alone) the same prompts come out clearly worse, and with the unconditional prediction alone
- * (g = 0) near chance. Swapping the two predictions turns CFG 7.5 into guidance away from the prompt and fails the
- * first check.
+ * every sampler must get all three right in at least 90 % of the images (measured with one thread: 30 of 30 for 17 of
+ * the 19 samplers, 28 of 30 for dpm2_ancestral and its Karras variant); with guidance off (g = 1, the conditional
+ * prediction alone) prompts that leave the size open come out clearly worse (Euler: 14 of 24 against 22 of 24), and
+ * with the unconditional prediction alone (g = 0) near chance (0 of 24). Swapping the two predictions turns CFG 7.5
+ * into guidance away from the prompt and fails the first check.
  *
- * <p>What this model cannot do yet, measured (6 seeds per prompt, 2026-12-05) and left out of the assertions:
+ * <p>Two limits of this 1.7 M-parameter model shape the test, both measured (2026-12-05, 6 seeds per prompt):
  * <ul>
- *   <li>the 4th-order multistep samplers {@code pndm} (PLMS) and {@code lms} diverge at CFG 7.5 in 25 steps (the asked
- *   colour in 20/48 and 17/48 images; Euler 48/48) — they pass the numeric goldens, and the demo model's own
- *   scheduler is Euler for this reason;</li>
- *   <li>stars and triangles are drawn recognisably but with soft points, which the analyzer often reads as another
- *   shape (colour and shape right in 0–5 of 6 images per prompt, circles, squares, crosses and rings 6 of 6).</li>
+ *   <li><b>Steps.</b> Every sampler runs the service's default 25 steps except {@code pndm} (PLMS) and {@code lms},
+ *   which run 50. They are 4th-order explicit multistep methods, and this model's guided prediction behaves as a stiff problem (its
+ *   world has flat colours and sharp shapes, so the denoiser's output swings quickly with its input, and CFG 7.5
+ *   multiplies the swing): at 25 steps they leave their stability region and diverge (colour, shape and background
+ *   right in 3 of 24 images each; Euler 22/24), at 50 and 100 steps they do as well as Euler (21–22/24), and at CFG 4
+ *   they mostly hold at 25 (18 and 20/24). Training the UNet on (2,760 more steps, to step 7,000) made them worse at
+ *   25 steps (0/24), as a sharper denoiser would, and left Euler as it was, so that model was not taken. They pass the numeric goldens; the demo model's own scheduler is
+ *   Euler for this reason.</li>
+ *   <li><b>Size.</b> The prompts ask for large objects. Small shapes are 2–3 latent cells across at 16×16×4, and the
+ *   VAE decodes a small cross, star or triangle as a blob (a small green cross was read as a circle), which would
+ *   measure the VAE's resolution rather than the pipeline. Large stars still come out with soft points and are
+ *   read right in only 2–3 of 6 images, so no star prompt is asserted; docs/GUIDANCE.md measures every shape, sized
+ *   or not.</li>
  * </ul>
  */
 class DemoModelAdherenceTest {
 
-    /** Prompts of the demo grammar whose shapes the analyzer reads reliably on this model. */
+    /** Prompts of the demo grammar whose shapes the analyzer reads reliably on this model (see the class comment). */
     static final List<String> PROMPTS = List.of(
+            "a large red circle on a blue background",
+            "a large white square on a green background",
+            "a large green cross on a white background",
+            "a large purple ring on a orange background",
+            "a large blue triangle on a white background");
+    /**
+     * The same scenes with the size left to the model, for the guidance contrast: on large objects the conditional
+     * prediction alone is already right in 27 of 30 images, and guidance shows where the prompt leaves more open.
+     */
+    static final List<String> OPEN_PROMPTS = List.of(
             "a red circle on a blue background",
             "a white square on a green background",
             "a green cross on a white background",
             "a purple ring on a orange background");
-    /** Samplers that diverge on this model at CFG 7.5 (see the class comment). */
-    static final List<String> DIVERGING = List.of("pndm", "lms");
     static final int SEEDS = 6;
+    /** The service's default. */
     static final int STEPS = 25;
+    /** Steps for the samplers that are unstable on this model at 25 (see the class comment). */
+    static final Map<String, Integer> STEPS_FOR = Map.of("pndm", 50, "lms", 50);
+    /** The bar: each sampler, with default guidance, draws what is asked in at least 90 % of the images. */
+    static final double MIN_SHARE = 0.9;
 
     static StableDiffusionPipeline pipe;
 
@@ -71,25 +90,14 @@ class DemoModelAdherenceTest {
         }
     }
 
-    static List<String> samplers() {
-        return SamplerFactory.names().stream().filter(n -> !DIVERGING.contains(n)).toList();
-    }
-
-    /** Shares already measured in this class, by sampler and guidance: the guidance-off test reuses the default run. */
-    static final Map<String, Double> MEASURED = new ConcurrentHashMap<>();
-
     /** Share of images whose asked object colour, object shape and background are all right. */
-    static double askedAttributesRight(String sampler, GuidanceSpec guidance) {
-        return MEASURED.computeIfAbsent(sampler + " | " + guidance.label(), k -> measure(sampler, guidance));
-    }
-
-    private static double measure(String sampler, GuidanceSpec guidance) {
+    static double askedAttributesRight(List<String> prompts, String sampler, GuidanceSpec guidance) {
         int right = 0;
         int images = 0;
-        for (int p = 0; p < PROMPTS.size(); p++) {
-            ScenePrompt prompt = ScenePrompt.parse(PROMPTS.get(p));
-            GenerationRequest req = new GenerationRequest(PROMPTS.get(p), "", pipe.nativeSize(), pipe.nativeSize(),
-                    STEPS, sampler, SamplerOverrides.NONE, guidance, 7000L + 100L * p, SEEDS);
+        for (int p = 0; p < prompts.size(); p++) {
+            ScenePrompt prompt = ScenePrompt.parse(prompts.get(p));
+            GenerationRequest req = new GenerationRequest(prompts.get(p), "", pipe.nativeSize(), pipe.nativeSize(),
+                    sampler == null ? STEPS : STEPS_FOR.getOrDefault(sampler, STEPS), sampler, SamplerOverrides.NONE, guidance, 7000L + 100L * p, SEEDS);
             GenerationResult res = pipe.generate(req, GenerationListener.NONE);
             for (GeneratedImage gi : res.images()) {
                 Map<String, Boolean> score = prompt.score(SceneAnalyzer.read(PngEncoder.decode(gi.png())));
@@ -98,39 +106,30 @@ class DemoModelAdherenceTest {
             }
         }
         double share = (double) right / images;
-        System.err.printf(Locale.ROOT, "[adherence] %-28s %-40s colour, shape and background right %d/%d = %.3f%n", sampler,
-                guidance.label(), right, images, share);
+        System.err.printf(Locale.ROOT, "[adherence] %-22s %-14s %-24s colour, shape and background right %d/%d = %.3f%n",
+                sampler == null ? "(model's own)" : sampler, prompts == PROMPTS ? "large objects" : "size left open", guidance.label(), right, images, share);
         return share;
     }
 
     @Test
     void defaultGuidanceDrawsWhatIsAskedWithEverySampler() {
-        double sum = 0;
-        List<String> names = samplers();
         StringBuilder low = new StringBuilder();
-        for (String sampler : names) {
-            double share = askedAttributesRight(sampler, GuidanceSpec.DEFAULT);
-            sum += share;
-            // measured 22..24 of 24 for every sampler here; a single image read differently on another CPU must
-            // not fail the build, a sampler that stops following the prompt must
-            if (share < 0.8) {
+        for (String sampler : SamplerFactory.names()) {
+            double share = askedAttributesRight(PROMPTS, sampler, GuidanceSpec.DEFAULT);
+            if (share < MIN_SHARE) {
                 low.append(' ').append(sampler).append('=').append(share);
             }
         }
-        double mean = sum / names.size();
-        assertTrue(low.isEmpty(), "samplers below 0.8 of the images right:" + low);
-        assertTrue(mean >= 0.9, "colour, shape and background right in " + mean + " of the images over all samplers,"
-                + " want >= 0.9");
+        assertTrue(low.isEmpty(), "samplers below " + MIN_SHARE + " of the images right:" + low);
     }
 
     @Test
     void withoutGuidanceTheModelFollowsThePromptClearlyLess() {
-        // the model's own scheduler, so CFG 7.5's share is the one the per-sampler test measured (not drawn twice)
-        assertEquals("EulerDiscreteScheduler", pipe.modelInfo().defaultSampler());
-        String sampler = "euler";
-        double guided = askedAttributesRight(sampler, GuidanceSpec.DEFAULT);
-        double off = askedAttributesRight(sampler, GuidanceSpec.parse("{\"normalizer\":\"none\",\"g\":1}"));
-        double unconditional = askedAttributesRight(sampler, GuidanceSpec.parse("{\"normalizer\":\"none\",\"g\":0}"));
+        String sampler = null; // the model's own scheduler (Euler)
+        double guided = askedAttributesRight(OPEN_PROMPTS, sampler, GuidanceSpec.DEFAULT);
+        double off = askedAttributesRight(OPEN_PROMPTS, sampler, GuidanceSpec.parse("{\"normalizer\":\"none\",\"g\":1}"));
+        double unconditional = askedAttributesRight(OPEN_PROMPTS, sampler,
+                GuidanceSpec.parse("{\"normalizer\":\"none\",\"g\":0}"));
         assertTrue(off <= guided - 0.2, "guidance off " + off + " is not clearly below CFG 7.5's " + guided);
         // 8 colours x 6 shapes x 8 backgrounds: chance of all three right is well below 1 %
         assertTrue(unconditional <= 0.1, "the unconditional prediction alone follows the prompt: " + unconditional);
