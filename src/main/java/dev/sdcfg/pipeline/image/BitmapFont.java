@@ -3,9 +3,10 @@ package dev.sdcfg.pipeline.image;
 import java.awt.image.BufferedImage;
 
 /**
- * A built-in 5×7 pixel font for printable ASCII (0x20–0x7E), drawn pixel by pixel: no AWT fonts, so it works on
- * machines with no fonts installed and in headless mode. Each glyph is five column bytes, bit 0 the top row.
- * Characters outside printable ASCII are drawn as '?'. A glyph cell is 6×8 pixels (one column and one row of
+ * A built-in 5×7 pixel font for printable ASCII (0x20–0x7E) plus the few other characters guidance labels use (φ η β
+ * – → …, see {@link dev.sdcfg.guidance.GuidanceSpec#label()}), drawn pixel by pixel: no AWT fonts, so it works on
+ * machines with no fonts installed and in headless mode. Each glyph is five column bytes, bit 0 the top row. Other
+ * characters are drawn as '?'. A glyph cell is 6×8 pixels (one column and one row of
  * spacing) times the scale.
  */
 public final class BitmapFont {
@@ -116,15 +117,32 @@ public final class BitmapFont {
         0x00, 0x41, 0x36, 0x08, 0x00, // }
         0x04, 0x02, 0x04, 0x08, 0x04, // ~
     };
+    /** Glyphs beyond ASCII, for the symbols of guidance labels (the experiments grid's titles). */
+    private static final java.util.Map<Character, int[]> EXTRA = java.util.Map.of(
+            'φ', new int[] {0x0C, 0x12, 0x7F, 0x12, 0x0C},
+            'η', new int[] {0x3C, 0x08, 0x04, 0x04, 0x78},
+            'β', new int[] {0x7E, 0x25, 0x25, 0x1A, 0x00},
+            '–', new int[] {0x08, 0x08, 0x08, 0x08, 0x08},
+            '→', new int[] {0x08, 0x08, 0x2A, 0x1C, 0x08},
+            '…', new int[] {0x40, 0x00, 0x40, 0x00, 0x40});
     // @formatter:on
 
     private BitmapFont() {
+    }
+
+    /** Whether {@code c} has a glyph of its own (others are drawn as '?'). */
+    public static boolean canDisplay(char c) {
+        return c >= FIRST && c <= LAST || EXTRA.containsKey(c);
     }
 
     /** True when pixel (x, y) of the glyph for {@code c} is set; x in 0..4, y in 0..6. */
     public static boolean pixel(char c, int x, int y) {
         if (x < 0 || x >= GLYPH_WIDTH || y < 0 || y >= GLYPH_HEIGHT) {
             return false;
+        }
+        int[] extra = EXTRA.get(c);
+        if (extra != null) {
+            return (extra[x] >> y & 1) != 0;
         }
         int code = c < FIRST || c > LAST ? '?' : c;
         return (GLYPHS[(code - FIRST) * GLYPH_WIDTH + x] >> y & 1) != 0;

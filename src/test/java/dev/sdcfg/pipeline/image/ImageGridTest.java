@@ -129,4 +129,35 @@ class ImageGridTest {
         }
         return n;
     }
+
+    /** The experiments grid titles each image with its guidance label; none of its characters may come out as '?'. */
+    @Test
+    void everyCharacterOfGuidanceLabelsHasAGlyph() {
+        List<String> specs = List.of(
+                "{\"normalizer\":\"rescale\",\"g\":15,\"phi\":0.7}",
+                "{\"normalizer\":\"apg\",\"g\":7.5}",
+                "{\"normalizer\":\"none\",\"g\":{\"schedule\":\"cosine\",\"max\":7.5,\"min\":1.5,\"warmup\":0.2},"
+                        + "\"interval\":{\"start\":0.2,\"end\":0.8}}",
+                "{\"normalizer\":\"fullnorm\",\"g\":{\"schedule\":\"array\",\"values\":[0.1,0.2,0.3]}}");
+        StringBuilder labels = new StringBuilder();
+        for (String spec : specs) {
+            labels.append(dev.sdcfg.guidance.GuidanceSpec.parse(spec).label());
+        }
+        assertTrue(labels.toString().contains("φ") && labels.toString().contains("η"), labels.toString());
+        for (char c : labels.toString().toCharArray()) {
+            assertTrue(BitmapFont.canDisplay(c), "no glyph for '" + c + "' in " + labels);
+        }
+        // and a glyph of its own is not the '?' fallback
+        assertFalse(Arrays.deepEquals(glyph('φ'), glyph('?')));
+    }
+
+    private static boolean[][] glyph(char c) {
+        boolean[][] g = new boolean[BitmapFont.GLYPH_WIDTH][BitmapFont.GLYPH_HEIGHT];
+        for (int x = 0; x < BitmapFont.GLYPH_WIDTH; x++) {
+            for (int y = 0; y < BitmapFont.GLYPH_HEIGHT; y++) {
+                g[x][y] = BitmapFont.pixel(c, x, y);
+            }
+        }
+        return g;
+    }
 }
