@@ -56,8 +56,8 @@ public final class GuidanceEvaluation {
 
     /**
      * The strengths swept per normalizer: tnorm/fullnorm's g is relative to ‖u‖ (the notebook's 0.15 ≈ CFG 7.5). Four
-     * per normalizer keep the whole grid to 114 cells × 8 prompts × 4 seeds: about 7.5 s a cell at 15 Euler steps on
-     * two otherwise idle CPU cores (measured on the constant-schedule part), so about 15 minutes in all.
+     * per normalizer keep the whole grid to 114 cells × 8 prompts × 4 seeds: 12 minutes including the build at 15
+     * Euler steps on two otherwise idle CPU cores (measured 2026-12-05, docs/GUIDANCE.md), about 6 s a cell.
      */
     static double[] strengths(String normalizer) {
         return normalizer.equals("tnorm") || normalizer.equals("fullnorm")
