@@ -29,7 +29,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-import gen_inpaint  # noqa: E402,F401  (gen_img2img's shim set-up)
+import gen_inpaint  # noqa: E402  (gen_img2img's shim set-up; the run-recording hooks)
 from gen_img2img import SCHEDULERS, STEPS, WIDTH, HEIGHT, PROMPTS, load_pipeline, prompt_embeddings, \
     store_trajectory  # noqa: E402
 from gen_pipeline import write_json, load_diffusers, _TorchBaddbmmFix  # noqa: E402
@@ -89,59 +89,31 @@ def main():
         mask = pipe.mask_processor.blur(mask0, blur_factor=r["mask_blur"]) if r["mask_blur"] else mask0
         golden[name + ".blurred_mask"] = torch.from_numpy(np.array(mask).copy())
         rec = {"steps": {}}
-        orig = dict(img_pre=pipe.image_processor.preprocess, mask_pre=pipe.mask_processor.preprocess,
-                    pl=pipe.prepare_latents, gt=pipe.get_timesteps, decode=pipe.vae.decode,
-                    overlay=pipe.image_processor.apply_overlay)
 
-        def img_pre(*a, **k):
-            x = orig["img_pre"](*a, **k)
-            if "image_in" not in rec:  # the first call is the init image's
-                rec["image_in"] = x.clone()
-                rec["crop"] = k.get("crops_coords")
-            return x
+        def wrap_img_pre(orig):
+            def img_pre(*a, **k):
+                x = orig(*a, **k)
+                if "image_in" not in rec:  # the first call is the init image's
+                    rec["image_in"] = x.clone()
+                    rec["crop"] = k.get("crops_coords")
+                return x
+            return img_pre
 
-        def mask_pre(*a, **k):
-            x = orig["mask_pre"](*a, **k)
-            rec["mask_condition"] = x.clone()
-            return x
+        def wrap_overlay(orig):
+            def overlay(m, init_image, image, crop_coords=None):
+                rec["before_overlay"] = np.array(image).copy()
+                return orig(m, init_image, image, crop_coords)
+            return overlay
 
-        def pl(*a, **k):
-            out = orig["pl"](*a, **k)
-            rec["start"] = out[0].clone()
-            return out
-
-        def gt(*a, **k):
-            ts, n = orig["gt"](*a, **k)
-            rec["run_timesteps"] = ts.clone()
-            return ts, n
-
-        def decode(z, *a, **k):
-            res = orig["decode"](z, *a, **k)
-            rec["image"] = res[0].clone()
-            return res
-
-        def overlay(m, init_image, image, crop_coords=None):
-            rec["before_overlay"] = np.array(image).copy()
-            return orig["overlay"](m, init_image, image, crop_coords)
-
-        def on_step(p, i, t, kw):
-            rec["steps"][i] = kw["latents"].clone()
-            return {}
-
-        pipe.image_processor.preprocess, pipe.mask_processor.preprocess = img_pre, mask_pre
-        pipe.prepare_latents, pipe.get_timesteps, pipe.vae.decode = pl, gt, decode
-        pipe.image_processor.apply_overlay = overlay
-        try:
-            gen = torch.Generator("cpu").manual_seed(r["seed"])
-            with torch.no_grad():
-                out = pipe(prompt_embeds=embeds["prompt"], negative_prompt_embeds=embeds[r["negative"]], image=init,
-                           mask_image=mask, height=HEIGHT, width=WIDTH, strength=r["strength"],
-                           num_inference_steps=STEPS, guidance_scale=r["g"], generator=gen, output_type="pil",
-                           padding_mask_crop=r["pad"], callback_on_step_end=on_step,
-                           callback_on_step_end_tensor_inputs=["latents"])
-        finally:
-            del pipe.image_processor.preprocess, pipe.mask_processor.preprocess, pipe.prepare_latents
-            del pipe.get_timesteps, pipe.vae.decode, pipe.image_processor.apply_overlay
+        gen = torch.Generator("cpu").manual_seed(r["seed"])
+        hooks = gen_inpaint.recording_hooks(pipe, rec, mask_latents=False) + [
+            (pipe.image_processor, "preprocess", wrap_img_pre), (pipe.image_processor, "apply_overlay", wrap_overlay)]
+        with gen_inpaint.hooked(hooks), torch.no_grad():
+            out = pipe(prompt_embeds=embeds["prompt"], negative_prompt_embeds=embeds[r["negative"]], image=init,
+                       mask_image=mask, height=HEIGHT, width=WIDTH, strength=r["strength"],
+                       num_inference_steps=STEPS, guidance_scale=r["g"], generator=gen, output_type="pil",
+                       padding_mask_crop=r["pad"], callback_on_step_end=gen_inpaint.step_recorder(rec),
+                       callback_on_step_end_tensor_inputs=["latents"])
         final = np.array(out.images[0])
         m = len(rec["run_timesteps"])
         assert len(rec["steps"]) == m and final.shape == (HEIGHT, WIDTH, 3)

@@ -22,6 +22,7 @@ golden.safetensors keys (besides ids.* / embeds.* as gen_img2img.py):
     <run>.stepI.latents    f32 [1, 4, h, w]  latents after step I (after the 4-channel blend)
     <run>.final_latents, <run>.image, <run>.image_u8
 """
+import contextlib
 import json
 import os
 import sys
@@ -110,6 +111,64 @@ def make_unet9(out_dir):
     return unet
 
 
+def _keep(rec, pick):
+    """A wrapper factory: the original method's result, with pick(result)'s (key, tensor) pairs cloned into rec."""
+    def wrap(orig):
+        def hooked(*a, **k):
+            out = orig(*a, **k)
+            for key, t in pick(out):
+                rec[key] = t.clone()
+            return out
+        return hooked
+    return wrap
+
+
+def recording_hooks(pipe, rec, mask_latents=True):
+    """The (owner, attribute, wrap) hooks every inpaint golden records a run with: the preprocessed mask
+    (mask_condition), prepare_mask_latents' mask and masked-image latents of the first image (unless mask_latents is
+    False), the start latents, the timesteps run and the decoded image. Install them with hooked()."""
+    hooks = [(pipe.mask_processor, "preprocess", _keep(rec, lambda x: [("mask_condition", x)])),
+             (pipe, "prepare_latents", _keep(rec, lambda out: [("start", out[0])])),
+             (pipe, "get_timesteps", _keep(rec, lambda out: [("run_timesteps", out[0])])),
+             (pipe.vae, "decode", _keep(rec, lambda res: [("image", res[0])]))]
+    if mask_latents:
+        hooks.append((pipe, "prepare_mask_latents",
+                      _keep(rec, lambda out: [("mask_latent", out[0][:1]), ("masked_image_latents", out[1][:1])])))
+    return hooks
+
+
+@contextlib.contextmanager
+def hooked(hooks):
+    """Sets each hook on its owner instance for the run (wrap(original) replaces the method) and deletes it after,
+    so the class's method shows through again."""
+    for owner, attr, wrap in hooks:
+        setattr(owner, attr, wrap(getattr(owner, attr)))
+    try:
+        yield
+    finally:
+        for owner, attr, _ in hooks:
+            delattr(owner, attr)
+
+
+def step_recorder(rec):
+    """callback_on_step_end keeping the latents after every loop step in rec["steps"]."""
+    def on_step(p, i, t, kw):
+        rec["steps"][i] = kw["latents"].clone()
+        return {}
+    return on_step
+
+
+def store_inpaint_run(golden, name, rec, img):
+    """The keys gen_inpaint.py documents, from one recorded run."""
+    m = len(rec["run_timesteps"])
+    assert len(rec["steps"]) == m and img.shape == (HEIGHT, WIDTH, 3)
+    for k in ("mask_condition", "mask_latent", "masked_image_latents"):
+        golden["%s.%s" % (name, k)] = rec[k]
+    golden[name + ".start_latents"] = rec["start"]
+    store_trajectory(golden, name, rec, img)
+    return m
+
+
 def main():
     demo, img2img_dir, out_dir = sys.argv[1:4]
     torch.set_num_threads(1)
@@ -134,65 +193,15 @@ def main():
         pipe.scheduler = model_scheduler if r["scheduler"] is None \
             else SCHEDULERS[r["scheduler"]].from_config(model_scheduler.config)
         rec = {"steps": {}}
-        orig_mask_pre = pipe.mask_processor.preprocess
-        orig_pml = pipe.prepare_mask_latents
-        orig_pl = pipe.prepare_latents
-        orig_gt = pipe.get_timesteps
-        orig_decode = pipe.vae.decode
-
-        def mask_pre(*a, **k):
-            x = orig_mask_pre(*a, **k)
-            rec["mask_condition"] = x.clone()
-            return x
-
-        def pml(*a, **k):
-            m, mil = orig_pml(*a, **k)
-            rec["mask_latent"] = m[:1].clone()
-            rec["masked_image_latents"] = mil[:1].clone()
-            return m, mil
-
-        def pl(*a, **k):
-            out = orig_pl(*a, **k)
-            rec["start"] = out[0].clone()
-            return out
-
-        def gt(*a, **k):
-            ts, n = orig_gt(*a, **k)
-            rec["run_timesteps"] = ts.clone()
-            return ts, n
-
-        def decode(z, *a, **k):
-            res = orig_decode(z, *a, **k)
-            rec["image"] = res[0].clone()
-            return res
-
-        def on_step(p, i, t, kw):
-            rec["steps"][i] = kw["latents"].clone()
-            return {}
-
-        pipe.mask_processor.preprocess = mask_pre
-        pipe.prepare_mask_latents = pml
-        pipe.prepare_latents = pl
-        pipe.get_timesteps = gt
-        pipe.vae.decode = decode
-        try:
-            gen = torch.Generator("cpu").manual_seed(r["seed"])
-            with torch.no_grad():
-                out = pipe(prompt_embeds=embeds["prompt"], negative_prompt_embeds=embeds[r["negative"]], image=init,
-                           mask_image=mask, height=HEIGHT, width=WIDTH, strength=r["strength"],
-                           num_inference_steps=STEPS, guidance_scale=r["g"], generator=gen, output_type="pil",
-                           callback_on_step_end=on_step, callback_on_step_end_tensor_inputs=["latents"])
-        finally:
-            del pipe.mask_processor.preprocess, pipe.prepare_mask_latents, pipe.prepare_latents
-            del pipe.get_timesteps, pipe.vae.decode
+        on_step = step_recorder(rec)
+        gen = torch.Generator("cpu").manual_seed(r["seed"])
+        with hooked(recording_hooks(pipe, rec)), torch.no_grad():
+            out = pipe(prompt_embeds=embeds["prompt"], negative_prompt_embeds=embeds[r["negative"]], image=init,
+                       mask_image=mask, height=HEIGHT, width=WIDTH, strength=r["strength"],
+                       num_inference_steps=STEPS, guidance_scale=r["g"], generator=gen, output_type="pil",
+                       callback_on_step_end=on_step, callback_on_step_end_tensor_inputs=["latents"])
         img = np.array(out.images[0])
-        assert img.shape == (HEIGHT, WIDTH, 3)
-        m = len(rec["run_timesteps"])
-        assert len(rec["steps"]) == m
-        for k in ("mask_condition", "mask_latent", "masked_image_latents"):
-            golden["%s.%s" % (name, k)] = rec[k]
-        golden[name + ".start_latents"] = rec["start"]
-        store_trajectory(golden, name, rec, img)
+        m = store_inpaint_run(golden, name, rec, img)
         repaint = float(rec["mask_condition"].mean())
         notes_runs.append({
             "name": name, "unet": r["unet"], "scheduler_class": type(pipe.scheduler).__name__,

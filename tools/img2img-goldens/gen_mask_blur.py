@@ -22,9 +22,9 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-import gen_inpaint  # noqa: E402  (gen_img2img's shim set-up, the inpaint pipeline class)
-from gen_img2img import SCHEDULERS, STEPS, WIDTH, HEIGHT, PROMPTS, load_pipeline, prompt_embeddings, \
-    store_trajectory  # noqa: E402
+import gen_inpaint  # noqa: E402  (gen_img2img's shim set-up; the run-recording hooks)
+from gen_img2img import SCHEDULERS, STEPS, WIDTH, HEIGHT, PROMPTS, load_pipeline, \
+    prompt_embeddings  # noqa: E402
 from gen_pipeline import read_json, write_json, load_diffusers, _TorchBaddbmmFix  # noqa: E402
 from gen_unet import write_safetensors  # noqa: E402
 import torch  # noqa: E402
@@ -68,59 +68,15 @@ def main():
         blurred = pipe.mask_processor.blur(mask, blur_factor=r["mask_blur"])
         golden[name + ".blurred_mask"] = torch.from_numpy(np.array(blurred).copy())
         rec = {"steps": {}}
-        orig = dict(mask_pre=pipe.mask_processor.preprocess, pml=pipe.prepare_mask_latents,
-                    pl=pipe.prepare_latents, gt=pipe.get_timesteps, decode=pipe.vae.decode)
-
-        def mask_pre(*a, **k):
-            x = orig["mask_pre"](*a, **k)
-            rec["mask_condition"] = x.clone()
-            return x
-
-        def pml(*a, **k):
-            m, mil = orig["pml"](*a, **k)
-            rec["mask_latent"] = m[:1].clone()
-            rec["masked_image_latents"] = mil[:1].clone()
-            return m, mil
-
-        def pl(*a, **k):
-            out = orig["pl"](*a, **k)
-            rec["start"] = out[0].clone()
-            return out
-
-        def gt(*a, **k):
-            ts, n = orig["gt"](*a, **k)
-            rec["run_timesteps"] = ts.clone()
-            return ts, n
-
-        def decode(z, *a, **k):
-            res = orig["decode"](z, *a, **k)
-            rec["image"] = res[0].clone()
-            return res
-
-        def on_step(p, i, t, kw):
-            rec["steps"][i] = kw["latents"].clone()
-            return {}
-
-        pipe.mask_processor.preprocess = mask_pre
-        pipe.prepare_mask_latents, pipe.prepare_latents, pipe.get_timesteps = pml, pl, gt
-        pipe.vae.decode = decode
-        try:
-            gen = torch.Generator("cpu").manual_seed(r["seed"])
-            with torch.no_grad():
-                out = pipe(prompt_embeds=embeds["prompt"], negative_prompt_embeds=embeds[r["negative"]], image=init,
-                           mask_image=blurred, height=HEIGHT, width=WIDTH, strength=r["strength"],
-                           num_inference_steps=STEPS, guidance_scale=r["g"], generator=gen, output_type="pil",
-                           callback_on_step_end=on_step, callback_on_step_end_tensor_inputs=["latents"])
-        finally:
-            del pipe.mask_processor.preprocess, pipe.prepare_mask_latents, pipe.prepare_latents
-            del pipe.get_timesteps, pipe.vae.decode
+        gen = torch.Generator("cpu").manual_seed(r["seed"])
+        with gen_inpaint.hooked(gen_inpaint.recording_hooks(pipe, rec)), torch.no_grad():
+            out = pipe(prompt_embeds=embeds["prompt"], negative_prompt_embeds=embeds[r["negative"]], image=init,
+                       mask_image=blurred, height=HEIGHT, width=WIDTH, strength=r["strength"],
+                       num_inference_steps=STEPS, guidance_scale=r["g"], generator=gen, output_type="pil",
+                       callback_on_step_end=gen_inpaint.step_recorder(rec),
+                       callback_on_step_end_tensor_inputs=["latents"])
         img = np.array(out.images[0])
-        m = len(rec["run_timesteps"])
-        assert len(rec["steps"]) == m and img.shape == (HEIGHT, WIDTH, 3)
-        for k in ("mask_condition", "mask_latent", "masked_image_latents"):
-            golden["%s.%s" % (name, k)] = rec[k]
-        golden[name + ".start_latents"] = rec["start"]
-        store_trajectory(golden, name, rec, img)
+        m = gen_inpaint.store_inpaint_run(golden, name, rec, img)
         repaint = float(rec["mask_condition"].mean())
         notes_runs.append({
             "name": name, "unet": r["unet"], "scheduler_class": type(pipe.scheduler).__name__,

@@ -25,9 +25,9 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-import gen_inpaint  # noqa: E402,F401  (gen_img2img's shim set-up)
-from gen_img2img import SCHEDULERS, STEPS, WIDTH, HEIGHT, PROMPTS, load_pipeline, prompt_embeddings, \
-    store_trajectory  # noqa: E402
+import gen_inpaint  # noqa: E402  (gen_img2img's shim set-up; the run-recording hooks)
+from gen_img2img import SCHEDULERS, STEPS, WIDTH, HEIGHT, PROMPTS, load_pipeline, \
+    prompt_embeddings  # noqa: E402
 from gen_pipeline import write_json, load_diffusers, _TorchBaddbmmFix  # noqa: E402
 from gen_unet import write_safetensors  # noqa: E402
 import torch  # noqa: E402
@@ -82,78 +82,39 @@ def main():
             image = masking.fill(init, mask)
             golden[name + ".filled_u8"] = torch.from_numpy(np.array(image).copy())
         rec = {"steps": {}, "encodes": 0}
-        orig = dict(mask_pre=pipe.mask_processor.preprocess, pml=pipe.prepare_mask_latents,
-                    pl=pipe.prepare_latents, gt=pipe.get_timesteps, decode=pipe.vae.decode,
-                    enc=pipe._encode_vae_image)
+        mask_pre = pipe.mask_processor.preprocess  # the class's, unhooked
 
-        def mask_pre(*a, **k):
-            x = orig["mask_pre"](*a, **k)
-            rec["mask_condition"] = x.clone()
-            return x
+        def wrap_enc(orig_enc):
+            def enc(image, generator):
+                lat = orig_enc(image=image, generator=generator)
+                rec["encodes"] += 1
+                if rec["encodes"] == 1 and r["content"] in ("latent_nothing", "latent_noise"):
+                    # the pipeline's mask (it preprocesses it after prepare_latents): mask_processor, nearest to
+                    # latent size
+                    cond = mask_pre(mask, height=HEIGHT, width=WIDTH, resize_mode="default", crops_coords=None)
+                    m = torch.nn.functional.interpolate(cond, size=lat.shape[-2:])
+                    keep = 1.0 - m
+                    if r["content"] == "latent_nothing":
+                        lat = lat * keep
+                    else:
+                        fresh = torch.randn(lat.shape, generator=torch.Generator().manual_seed(r["seed"]))
+                        lat = lat * keep + fresh * m
+                    rec["image_latents"] = lat.clone()
+                return lat
+            return enc
 
-        def enc(image, generator):
-            lat = orig["enc"](image=image, generator=generator)
-            rec["encodes"] += 1
-            if rec["encodes"] == 1 and r["content"] in ("latent_nothing", "latent_noise"):
-                # the pipeline's mask (it preprocesses it after prepare_latents): mask_processor, nearest to latent size
-                cond = orig["mask_pre"](mask, height=HEIGHT, width=WIDTH, resize_mode="default", crops_coords=None)
-                m = torch.nn.functional.interpolate(cond, size=lat.shape[-2:])
-                keep = 1.0 - m
-                if r["content"] == "latent_nothing":
-                    lat = lat * keep
-                else:
-                    fresh = torch.randn(lat.shape, generator=torch.Generator().manual_seed(r["seed"]))
-                    lat = lat * keep + fresh * m
-                rec["image_latents"] = lat.clone()
-            return lat
-
-        def pml(*a, **k):
-            m, mil = orig["pml"](*a, **k)
-            rec["mask_latent"] = m[:1].clone()
-            rec["masked_image_latents"] = mil[:1].clone()
-            return m, mil
-
-        def pl(*a, **k):
-            out = orig["pl"](*a, **k)
-            rec["start"] = out[0].clone()
-            return out
-
-        def gt(*a, **k):
-            ts, n = orig["gt"](*a, **k)
-            rec["run_timesteps"] = ts.clone()
-            return ts, n
-
-        def decode(z, *a, **k):
-            res = orig["decode"](z, *a, **k)
-            rec["image"] = res[0].clone()
-            return res
-
-        def on_step(p, i, t, kw):
-            rec["steps"][i] = kw["latents"].clone()
-            return {}
-
-        pipe.mask_processor.preprocess, pipe._encode_vae_image = mask_pre, enc
-        pipe.prepare_mask_latents, pipe.prepare_latents, pipe.get_timesteps = pml, pl, gt
-        pipe.vae.decode = decode
-        try:
-            gen = torch.Generator("cpu").manual_seed(r["seed"])
-            with torch.no_grad():
-                out = pipe(prompt_embeds=embeds["prompt"], negative_prompt_embeds=embeds[r["negative"]], image=image,
-                           mask_image=mask, height=HEIGHT, width=WIDTH, strength=r["strength"],
-                           num_inference_steps=STEPS, guidance_scale=r["g"], generator=gen, output_type="pil",
-                           callback_on_step_end=on_step, callback_on_step_end_tensor_inputs=["latents"])
-        finally:
-            del pipe.mask_processor.preprocess, pipe._encode_vae_image, pipe.prepare_mask_latents
-            del pipe.prepare_latents, pipe.get_timesteps, pipe.vae.decode
+        gen = torch.Generator("cpu").manual_seed(r["seed"])
+        hooks = gen_inpaint.recording_hooks(pipe, rec) + [(pipe, "_encode_vae_image", wrap_enc)]
+        with gen_inpaint.hooked(hooks), torch.no_grad():
+            out = pipe(prompt_embeds=embeds["prompt"], negative_prompt_embeds=embeds[r["negative"]], image=image,
+                       mask_image=mask, height=HEIGHT, width=WIDTH, strength=r["strength"],
+                       num_inference_steps=STEPS, guidance_scale=r["g"], generator=gen, output_type="pil",
+                       callback_on_step_end=gen_inpaint.step_recorder(rec),
+                       callback_on_step_end_tensor_inputs=["latents"])
         img = np.array(out.images[0])
-        m = len(rec["run_timesteps"])
-        assert len(rec["steps"]) == m and img.shape == (HEIGHT, WIDTH, 3)
-        for k in ("mask_condition", "mask_latent", "masked_image_latents"):
-            golden["%s.%s" % (name, k)] = rec[k]
         if "image_latents" in rec:
             golden[name + ".image_latents"] = rec["image_latents"]
-        golden[name + ".start_latents"] = rec["start"]
-        store_trajectory(golden, name, rec, img)
+        m = gen_inpaint.store_inpaint_run(golden, name, rec, img)
         notes_runs.append({
             "name": name, "unet": r["unet"], "scheduler_class": type(pipe.scheduler).__name__,
             "masked_content": r["content"],
