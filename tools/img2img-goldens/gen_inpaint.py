@@ -111,6 +111,25 @@ def make_unet9(out_dir):
     return unet
 
 
+class InpaintRuns:
+    """diffusers' StableDiffusionInpaintPipeline over the demo model's parts, switched per run (select) to the run's
+    UNet ("demo": the model's own 4-channel one, else the 9-channel unet9) and scheduler (None: the model's own, else
+    that class from its config)."""
+
+    def __init__(self, demo, unet9):
+        base = load_pipeline(demo)
+        self.unet4, self.unet9, self.model_scheduler = base.unet, unet9, base.scheduler
+        self.pipe = StableDiffusionInpaintPipeline(vae=base.vae, text_encoder=base.text_encoder, tokenizer=None,
+                                                   unet=self.unet4, scheduler=base.scheduler, safety_checker=None,
+                                                   feature_extractor=None, requires_safety_checker=False)
+
+    def select(self, r):
+        self.pipe.unet = self.unet4 if r["unet"] == "demo" else self.unet9
+        self.pipe.scheduler = self.model_scheduler if r["scheduler"] is None \
+            else SCHEDULERS[r["scheduler"]].from_config(self.model_scheduler.config)
+        return self.pipe
+
+
 def _keep(rec, pick):
     """A wrapper factory: the original method's result, with pick(result)'s (key, tensor) pairs cloned into rec."""
     def wrap(orig):
@@ -179,19 +198,13 @@ def main():
     mask = PIL.Image.open(mask_png)
     init = PIL.Image.open(os.path.join(img2img_dir, "init.png")).convert("RGB")
     unet9 = make_unet9(out_dir)
-    base = load_pipeline(demo)
-    unet4 = base.unet
-    pipe = StableDiffusionInpaintPipeline(vae=base.vae, text_encoder=base.text_encoder, tokenizer=None, unet=unet4,
-                                          scheduler=base.scheduler, safety_checker=None, feature_extractor=None,
-                                          requires_safety_checker=False)
-    model_scheduler = base.scheduler
+    runs = InpaintRuns(demo, unet9)
+    pipe = runs.pipe
     golden, embeds = prompt_embeddings(pipe.text_encoder)
     notes_runs = []
     for r in RUNS:
         name = r["name"]
-        pipe.unet = unet4 if r["unet"] == "demo" else unet9
-        pipe.scheduler = model_scheduler if r["scheduler"] is None \
-            else SCHEDULERS[r["scheduler"]].from_config(model_scheduler.config)
+        runs.select(r)
         rec = {"steps": {}}
         on_step = step_recorder(rec)
         gen = torch.Generator("cpu").manual_seed(r["seed"])

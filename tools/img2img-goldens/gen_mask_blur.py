@@ -23,8 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import gen_inpaint  # noqa: E402  (gen_img2img's shim set-up; the run-recording hooks)
-from gen_img2img import SCHEDULERS, STEPS, WIDTH, HEIGHT, PROMPTS, load_pipeline, \
-    prompt_embeddings  # noqa: E402
+from gen_img2img import STEPS, WIDTH, HEIGHT, PROMPTS, prompt_embeddings  # noqa: E402
 from gen_pipeline import read_json, write_json, load_diffusers, _TorchBaddbmmFix  # noqa: E402
 from gen_unet import write_safetensors  # noqa: E402
 import torch  # noqa: E402
@@ -33,8 +32,6 @@ import PIL.Image  # noqa: E402
 import diffusers  # noqa: E402
 import diffusers.models.attention_processor as attention_processor  # noqa: E402
 from diffusers.models import UNet2DConditionModel  # noqa: E402
-from diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion_inpaint import \
-    StableDiffusionInpaintPipeline  # noqa: E402
 
 RUNS = [
     dict(name="unet4_euler_s0.75_blur4", unet="demo", scheduler="EulerDiscreteScheduler", strength=0.75, seed=99,
@@ -52,19 +49,13 @@ def main():
     mask = PIL.Image.open(os.path.join(inpaint_dir, "mask.png"))
     init = PIL.Image.open(os.path.join(img2img_dir, "init.png")).convert("RGB")
     unet9 = load_diffusers(UNet2DConditionModel, os.path.join(inpaint_dir, "unet9", "unet"))
-    base = load_pipeline(demo)
-    unet4 = base.unet
-    pipe = StableDiffusionInpaintPipeline(vae=base.vae, text_encoder=base.text_encoder, tokenizer=None, unet=unet4,
-                                          scheduler=base.scheduler, safety_checker=None, feature_extractor=None,
-                                          requires_safety_checker=False)
-    model_scheduler = base.scheduler
+    runs = gen_inpaint.InpaintRuns(demo, unet9)
+    pipe = runs.pipe
     golden, embeds = prompt_embeddings(pipe.text_encoder)
     notes_runs = []
     for r in RUNS:
         name = r["name"]
-        pipe.unet = unet4 if r["unet"] == "demo" else unet9
-        pipe.scheduler = model_scheduler if r["scheduler"] is None \
-            else SCHEDULERS[r["scheduler"]].from_config(model_scheduler.config)
+        runs.select(r)
         blurred = pipe.mask_processor.blur(mask, blur_factor=r["mask_blur"])
         golden[name + ".blurred_mask"] = torch.from_numpy(np.array(blurred).copy())
         rec = {"steps": {}}
