@@ -1,6 +1,8 @@
 package dev.sdcfg.pipeline;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
@@ -14,19 +16,21 @@ import org.junit.jupiter.api.DynamicTest;
 
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The checks the end-to-end parity tests share (goldens made by diffusers' own pipelines: PipelineParityTest,
- * Sd2PipelineParityTest, SdxlPipelineParityTest): the sampler's schedule, the initial noise bitwise, and a run's
- * trajectory — latents after every recorded step, final latents and decoded image within relative L2 1e-4, the 8-bit
+ * Sd2PipelineParityTest, SdxlPipelineParityTest, SdxlImg2ImgParityTest): the sampler's schedule, the initial noise
+ * bitwise, an SDXL run's conditioning, and a run's trajectory — latents after every recorded step, final latents and decoded image within relative L2 1e-4, the 8-bit
  * image within one level.
  */
 final class PipelineGoldens {
@@ -107,5 +111,38 @@ final class PipelineGoldens {
         assertTrue(ei < TOL, name + " image relL2 " + ei);
         assertTrue(u8[0] <= 1, name + ": 8-bit image differs by " + u8[0] + " levels");
         return summary;
+    }
+
+    /**
+     * An SDXL run as the service runs it (encodeXl, then denoise recording the latents after every model call),
+     * checked against diffusers' {@code <name>.prompt_embeds} and {@code .add_text_embeds} (relative L2 under TOL),
+     * {@code .add_time_ids} (exact), {@code expectedSteps} recorded steps and then {@link #checkTrajectory}.
+     * Returns the log line.
+     */
+    static String checkXlRun(StableDiffusionPipeline pipe, Safetensors golden, NDManager manager, String name,
+                             GenerationRequest r, int expectedSteps) throws IOException {
+        Map<Integer, NDArray> seen = new HashMap<>();
+        try (NDManager job = manager.newSubManager()) {
+            SdxlConditioning.Encoded[] pair = pipe.encodeXl(r, SizeConditions.of(r), null, job);
+            SdxlConditioning.Encoded uncond = pair[0];
+            SdxlConditioning.Encoded cond = pair[1];
+            double ee = Fixtures.relL2(NDArrays.concat(new NDList(uncond.embeds(), cond.embeds()), 0),
+                    golden.load(name + ".prompt_embeds", manager, null));
+            double ep = Fixtures.relL2(NDArrays.concat(new NDList(uncond.added().textEmbeds(),
+                    cond.added().textEmbeds()), 0), golden.load(name + ".add_text_embeds", manager, null));
+            NDArray ids = NDArrays.concat(new NDList(uncond.added().timeIds(), cond.added().timeIds()), 0);
+            assertArrayEquals(golden.load(name + ".add_time_ids", manager, null).toFloatArray(), ids.toFloatArray(),
+                    0f, name + " time ids");
+            assertTrue(ee < TOL && ep < TOL, name + ": prompt_embeds relL2 " + ee + ", add_text_embeds " + ep);
+            NDArray latents = pipe.denoise(r, r.seed(), 0, cond.embeds(), uncond.embeds(), cond.added(),
+                    uncond.added(), GenerationListener.NONE, job, (step, x) -> {
+                        NDArray copy = x.duplicate();
+                        copy.attach(job);
+                        seen.put(step, copy);
+                    });
+            assertEquals(expectedSteps, seen.size(), name + ": model calls run");
+            return String.format(Locale.ROOT, "embeds %.2e pooled %.2e %s", ee, ep,
+                    checkTrajectory(pipe, golden, job, name, seen, latents));
+        }
     }
 }

@@ -1,8 +1,6 @@
 package dev.sdcfg.pipeline;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDArrays;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
@@ -22,9 +20,7 @@ import org.junit.jupiter.api.TestInstance;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -156,27 +152,7 @@ class SdxlImg2ImgParityTest {
         GenerationRequest r = request(run);
         pipe.validate(r);
         int steps = (int) ref(name + ".run_timesteps").size();
-        Map<Integer, NDArray> seen = new HashMap<>();
-        try (NDManager job = manager.newSubManager()) {
-            SdxlConditioning.Encoded[] pair = pipe.encodeXl(r, SizeConditions.of(r), null, job);
-            SdxlConditioning.Encoded uncond = pair[0];
-            SdxlConditioning.Encoded cond = pair[1];
-            double ee = Fixtures.relL2(NDArrays.concat(new NDList(uncond.embeds(), cond.embeds()), 0),
-                    ref(name + ".prompt_embeds"));
-            double ep = Fixtures.relL2(NDArrays.concat(new NDList(uncond.added().textEmbeds(),
-                    cond.added().textEmbeds()), 0), ref(name + ".add_text_embeds"));
-            NDArray ids = NDArrays.concat(new NDList(uncond.added().timeIds(), cond.added().timeIds()), 0);
-            assertArrayEquals(ref(name + ".add_time_ids").toFloatArray(), ids.toFloatArray(), 0f, name + " time ids");
-            assertTrue(ee < TOL && ep < TOL, name + ": prompt_embeds relL2 " + ee + ", add_text_embeds " + ep);
-            NDArray latents = pipe.denoise(r, r.seed(), 0, cond.embeds(), uncond.embeds(), cond.added(),
-                    uncond.added(), GenerationListener.NONE, job, (step, x) -> {
-                        NDArray copy = x.duplicate();
-                        copy.attach(job);
-                        seen.put(step, copy);
-                    });
-            assertEquals(steps, seen.size(), name + ": model calls run");
-            System.out.printf("sdxl img2img %-30s embeds %.2e pooled %.2e %s%n", name, ee, ep,
-                    PipelineGoldens.checkTrajectory(pipe, golden, job, name, seen, latents));
-        }
+        System.out.printf("sdxl img2img %-30s %s%n", name,
+                PipelineGoldens.checkXlRun(pipe, golden, manager, name, r, steps));
     }
 }
